@@ -1,0 +1,91 @@
+"""Base types for every liveshop event.
+
+An event is a frozen pydantic model with a closed content model (``extra="forbid"``), so a
+consumer never silently accepts a field it does not know and JSON Schema compatibility can be
+checked mechanically. The CloudEvents attributes (id, source, type, time, subject,
+specversion) are *not* part of the payload: they travel in Kafka headers (binary content
+mode) and are modelled by :class:`CloudEventAttributes`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+
+SPEC_VERSION = "1.0"
+
+
+def _require_aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("timestamps must carry a timezone (UTC on the wire)")
+    return value.astimezone(UTC)
+
+
+#: Money: an integer number of fen (分). Strict: floats and numeric strings are refused.
+Fen = Annotated[StrictInt, Field(ge=0, description="amount in fen (1/100 CNY), integer")]
+#: A signed amount in fen (ledger deltas).
+SignedFen = Annotated[StrictInt, Field(description="signed amount in fen (1/100 CNY), integer")]
+#: An aware timestamp, normalised to UTC.
+UtcDateTime = Annotated[datetime, AfterValidator(_require_aware)]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ContractModel(BaseModel):
+    """Base for every model that crosses a service boundary: closed and immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class Event(ContractModel):
+    """Base for every event payload.
+
+    Subclasses set ``EVENT_TYPE`` (the CloudEvents ``type``, versioned) and ``KEY_FIELD`` (the
+    payload field holding the aggregate id, used as the Kafka key and the CloudEvents subject).
+    """
+
+    EVENT_TYPE: ClassVar[str]
+    KEY_FIELD: ClassVar[str]
+
+    def key(self) -> str:
+        value = getattr(self, self.KEY_FIELD)
+        return str(value)
+
+
+class CloudEventAttributes(ContractModel):
+    """The CloudEvents context attributes of one event (carried as ``ce_*`` Kafka headers)."""
+
+    id: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    time: UtcDateTime
+    subject: str | None = None
+    specversion: str = SPEC_VERSION
+    datacontenttype: str = "application/json"
+
+
+class Envelope(BaseModel):
+    """An event together with its CloudEvents attributes."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    attributes: CloudEventAttributes
+    data: Event
+
+    @property
+    def id(self) -> str:
+        return self.attributes.id
+
+    @property
+    def type(self) -> str:
+        return self.attributes.type
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "attributes": self.attributes.model_dump(mode="json"),
+            "data": self.data.model_dump(mode="json"),
+        }

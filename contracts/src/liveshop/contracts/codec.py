@@ -1,0 +1,159 @@
+"""CloudEvents Kafka binding (binary content mode) for liveshop events.
+
+A record's value is the event payload as JSON; its key is the aggregate id; the CloudEvents
+attributes are ``ce_*`` headers and the payload's media type is the ``content-type`` header.
+Decoding never raises anything but :class:`DecodeError`, whose ``reason`` is machine-readable.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from pydantic import ValidationError
+
+import liveshop.contracts.events  # noqa: F401  (registers every event type)
+from liveshop.contracts.base import SPEC_VERSION, CloudEventAttributes, Envelope, Event, utcnow
+from liveshop.contracts.topics import event_class, topic_of
+
+Headers = list[tuple[str, bytes]]
+
+DecodeReason = Literal[
+    "MALFORMED_HEADERS",
+    "MISSING_ATTRIBUTE",
+    "UNSUPPORTED_SPECVERSION",
+    "UNKNOWN_EVENT_TYPE",
+    "NOT_JSON",
+    "SCHEMA_VIOLATION",
+]
+
+
+class DecodeError(Exception):
+    def __init__(self, reason: DecodeReason, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason: DecodeReason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class KafkaRecord:
+    topic: str
+    key: bytes
+    value: bytes
+    headers: Headers
+
+
+def envelope(
+    data: Event,
+    *,
+    source: str,
+    id: str | None = None,
+    time: datetime | None = None,
+    subject: str | None = None,
+) -> Envelope:
+    """Wrap a payload with fresh CloudEvents attributes (subject defaults to the aggregate id)."""
+    attrs = CloudEventAttributes(
+        id=id or str(uuid.uuid4()),
+        source=source,
+        type=data.EVENT_TYPE,
+        time=time or utcnow(),
+        subject=subject if subject is not None else data.key(),
+        specversion=SPEC_VERSION,
+    )
+    return Envelope(attributes=attrs, data=data)
+
+
+def encode_value(data: Event) -> bytes:
+    return data.model_dump_json().encode()
+
+
+def encode_headers(attrs: CloudEventAttributes, extra: Headers | None = None) -> Headers:
+    headers: Headers = [
+        ("ce_id", attrs.id.encode()),
+        ("ce_source", attrs.source.encode()),
+        ("ce_type", attrs.type.encode()),
+        ("ce_time", attrs.time.isoformat().encode()),
+        ("ce_specversion", attrs.specversion.encode()),
+        ("content-type", attrs.datacontenttype.encode()),
+    ]
+    if attrs.subject is not None:
+        headers.append(("ce_subject", attrs.subject.encode()))
+    if extra:
+        headers.extend(extra)
+    return headers
+
+
+def to_record(env: Envelope, namespace: str = "") -> KafkaRecord:
+    topic = topic_of(env.data).qualified(namespace)
+    return KafkaRecord(
+        topic=topic,
+        key=env.data.key().encode(),
+        value=encode_value(env.data),
+        headers=encode_headers(env.attributes),
+    )
+
+
+def headers_dict(headers: object) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if headers is None:
+        return out
+    try:
+        items = headers.items() if isinstance(headers, dict) else headers
+        for k, v in items:  # type: ignore[union-attr]
+            if isinstance(v, bytes | bytearray):
+                out[str(k)] = bytes(v).decode("utf-8")
+            elif v is None:
+                continue
+            else:
+                out[str(k)] = str(v)
+    except (TypeError, ValueError, UnicodeDecodeError) as exc:
+        raise DecodeError("MALFORMED_HEADERS", str(exc)) from exc
+    return out
+
+
+def decode(headers: object, value: bytes | None) -> Envelope:
+    """Decode one Kafka record into an envelope, or raise :class:`DecodeError`."""
+    h = headers_dict(headers)
+    missing = [a for a in ("ce_id", "ce_source", "ce_type", "ce_time") if not h.get(a)]
+    if missing:
+        raise DecodeError("MISSING_ATTRIBUTE", f"missing CloudEvents headers: {', '.join(missing)}")
+    spec = h.get("ce_specversion", SPEC_VERSION)
+    if spec != SPEC_VERSION:
+        raise DecodeError("UNSUPPORTED_SPECVERSION", f"specversion {spec!r} is not {SPEC_VERSION}")
+    cls = event_class(h["ce_type"])
+    if cls is None:
+        raise DecodeError("UNKNOWN_EVENT_TYPE", f"no contract for event type {h['ce_type']!r}")
+    try:
+        attrs = CloudEventAttributes(
+            id=h["ce_id"],
+            source=h["ce_source"],
+            type=h["ce_type"],
+            time=h["ce_time"],  # type: ignore[arg-type]
+            subject=h.get("ce_subject"),
+            specversion=spec,
+            datacontenttype=h.get("content-type", "application/json"),
+        )
+    except ValidationError as exc:
+        raise DecodeError("MISSING_ATTRIBUTE", _errors(exc)) from exc
+    if value is None:
+        raise DecodeError("NOT_JSON", "empty record value")
+    try:
+        raw = json.loads(value)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DecodeError("NOT_JSON", str(exc)) from exc
+    try:
+        data = cls.model_validate(raw)
+    except ValidationError as exc:
+        raise DecodeError("SCHEMA_VIOLATION", _errors(exc)) from exc
+    return Envelope(attributes=attrs, data=data)
+
+
+def _errors(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err["loc"]) or "<root>"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,211 @@
+"""A single-node Apache Kafka 4.x broker (KRaft) run from its Maven Central jars with ``java``.
+
+No Docker, no tarball: Maven resolves ``org.apache.kafka:kafka_2.13`` and a log4j2 SLF4J binding
+once into ``.cache/kafka/<version>/libs``; the broker listens on 127.0.0.1 on free ports and is
+ready when a metadata request succeeds.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from liveshop.shared.devstack.paths import cache_dir
+from liveshop.shared.devstack.procs import alive, free_port, spawn, stop_tree, wait_port
+
+KAFKA_VERSION = "4.1.1"
+LOG4J_VERSION = "2.26.1"
+SLF4J_VERSION = "2.0.17"
+
+_POM = """<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>dev.liveshop</groupId>
+  <artifactId>local-kafka</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId>
+      <version>{kafka}</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-api</artifactId>
+      <version>{slf4j}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j2-impl</artifactId>
+      <version>{log4j}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId>
+      <version>{log4j}</version></dependency>
+  </dependencies>
+</project>
+"""
+
+_LOG4J2 = """status = warn
+appender.file.type = File
+appender.file.name = FILE
+appender.file.fileName = {log}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = WARN
+rootLogger.appenderRef.file.ref = FILE
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.server.name = kafka.server.KafkaRaftServer
+logger.server.level = INFO
+"""
+
+
+class MissingTool(RuntimeError):
+    pass
+
+
+def _require(tool: str, hint: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise MissingTool(f"`{tool}` not found on PATH. {hint}")
+    return path
+
+
+def ensure_jars(version: str = KAFKA_VERSION) -> Path:
+    """Resolve the broker's jars once (Maven Central) and return the folder holding them."""
+    base = cache_dir() / "kafka" / version
+    libs = base / "libs"
+    done = base / ".resolved"
+    if done.exists() and any(libs.glob("kafka_2.13-*.jar")):
+        return libs
+    java_hint = "Install a Java 17+ runtime, e.g. `apt-get install -y openjdk-17-jre-headless`."
+    _require("java", java_hint)
+    mvn = _require("mvn", "Install Apache Maven, e.g. `apt-get install -y maven` (it fetches the Kafka jars).")
+    base.mkdir(parents=True, exist_ok=True)
+    pom = base / "pom.xml"
+    pom.write_text(_POM.format(kafka=version, log4j=LOG4J_VERSION, slf4j=SLF4J_VERSION), encoding="utf-8")
+    if libs.exists():
+        shutil.rmtree(libs)
+    cmd = [
+        mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+        f"-DoutputDirectory={libs}", "-DincludeScope=runtime",
+    ]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise RuntimeError(f"Maven could not resolve Kafka {version}:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
+    # Kafka pulls slf4j 1.7 transitively; the log4j2 binding needs 2.x: keep only the newest.
+    for old in libs.glob("slf4j-api-1.*.jar"):
+        old.unlink()
+    done.write_text(version, encoding="utf-8")
+    return libs
+
+
+@dataclass
+class KafkaProcess:
+    pid: int
+    port: int
+    controller_port: int
+    data_dir: Path
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+def _cluster_id() -> str:
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def start(data_dir: Path, *, port: int | None = None, heap: str = "768m", timeout: float = 90.0) -> KafkaProcess:
+    libs = ensure_jars()
+    java = _require("java", "Install a Java 17+ runtime, e.g. `apt-get install -y openjdk-17-jre-headless`.")
+    port = port or free_port()
+    cport = free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    logs = data_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    props = data_dir / "server.properties"
+    props.write_text(
+        "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.bootstrap.servers=127.0.0.1:{cport}",
+                f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+                "controller.listener.names=CONTROLLER",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "inter.broker.listener.name=PLAINTEXT",
+                f"log.dirs={data_dir / 'data'}",
+                "num.partitions=3",
+                "auto.create.topics.enable=true",
+                "offsets.topic.replication.factor=1",
+                "offsets.topic.num.partitions=6",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "group.initial.rebalance.delay.ms=0",
+                "log.flush.interval.messages=9223372036854775807",
+                "num.network.threads=2",
+                "num.io.threads=4",
+                "",
+            ]
+        ),
+        encoding="utf-8",
+    )
+    log4j = data_dir / "log4j2.properties"
+    log4j.write_text(_LOG4J2.format(log=logs / "server.log"), encoding="utf-8")
+    cp = f"{libs}/*"
+    jvm = [
+        java, f"-Xms256m", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+        "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={log4j}", "-cp", cp,
+    ]  # fmt: skip
+    if not (data_dir / "data" / "meta.properties").exists():
+        fmt = subprocess.run(
+            [*jvm, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props), "--standalone"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if fmt.returncode != 0:
+            raise RuntimeError(f"kafka storage format failed:\n{fmt.stdout}\n{fmt.stderr}")
+    pid = spawn([*jvm, "kafka.Kafka", str(props)], logs / "stdout.log")
+    proc = KafkaProcess(pid=pid, port=port, controller_port=cport, data_dir=data_dir)
+    try:
+        wait_port(port, timeout, pid=pid)
+        wait_ready(proc.bootstrap, timeout)
+    except BaseException:
+        stop_tree(pid)
+        raise
+    return proc
+
+
+def wait_ready(bootstrap: str, timeout: float = 60.0) -> None:
+    """Ready = a metadata request succeeds (the broker has joined its own KRaft quorum)."""
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
+
+    async def probe() -> bool:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        try:
+            await admin.start()
+            meta = await admin.describe_cluster()
+            return bool(meta.get("brokers"))
+        except Exception:
+            return False
+        finally:
+            try:
+                await admin.close()
+            except Exception:
+                pass
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if asyncio.run(probe()):
+            return
+        time.sleep(0.3)
+    raise TimeoutError(f"Kafka at {bootstrap} did not answer a metadata request within {timeout:.0f}s")
+
+
+def stop(proc_pid: int | None) -> None:
+    if alive(proc_pid):
+        stop_tree(proc_pid, timeout=20)

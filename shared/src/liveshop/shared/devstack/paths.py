@@ -1,0 +1,33 @@
+"""Where the project keeps its caches and dev-stack state (both git-ignored)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def project_root() -> Path:
+    """The workspace root: ``$LIVESHOP_HOME`` or the nearest parent holding the uv workspace."""
+    env = os.environ.get("LIVESHOP_HOME")
+    if env:
+        return Path(env).resolve()
+    here = Path.cwd().resolve()
+    for candidate in (here, *here.parents):
+        py = candidate / "pyproject.toml"
+        if py.is_file() and "[tool.uv.workspace]" in py.read_text(encoding="utf-8"):
+            return candidate
+    return here
+
+
+def cache_dir() -> Path:
+    """Downloaded artefacts (Kafka jars)."""
+    d = project_root() / ".cache"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def state_dir() -> Path:
+    """Runtime state of the long-lived dev stack (``liveshop dev up``)."""
+    d = project_root() / ".liveshop" / "dev"
+    d.mkdir(parents=True, exist_ok=True)
+    return d

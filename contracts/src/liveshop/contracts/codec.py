@@ -11,7 +11,7 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -101,8 +101,8 @@ def headers_dict(headers: object) -> dict[str, str]:
     if headers is None:
         return out
     try:
-        items = headers.items() if isinstance(headers, dict) else headers
-        for k, v in items:  # type: ignore[union-attr]
+        items: Any = headers.items() if isinstance(headers, dict) else headers
+        for k, v in items:
             if isinstance(v, bytes | bytearray):
                 out[str(k)] = bytes(v).decode("utf-8")
             elif v is None:

@@ -6,7 +6,6 @@ id used as the Kafka key, so one aggregate's events stay in order on one partiti
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -30,9 +29,9 @@ class Topic:
     def register(self, cls: E) -> E:
         if cls.EVENT_TYPE in _BY_TYPE:
             raise ValueError(f"event type {cls.EVENT_TYPE} registered twice")
-        if cls.KEY_FIELD != self.key_field:
+        if self.key_field != cls.KEY_FIELD:
             raise ValueError(f"{cls.__name__}.KEY_FIELD={cls.KEY_FIELD} but topic {self.name} keys by {self.key_field}")
-        if cls.KEY_FIELD not in cls.model_fields:
+        if cls.KEY_FIELD not in cls.__pydantic_fields__:
             raise ValueError(f"{cls.__name__} has no field {cls.KEY_FIELD}")
         self.events.append(cls)
         _BY_TYPE[cls.EVENT_TYPE] = cls
@@ -68,5 +67,3 @@ def dead_letter_topic(consumer_group: str, namespace: str = "") -> str:
     """Dead-letter topic of one consumer group: ``liveshop.dlt.<group>``."""
     name = f"liveshop.dlt.{consumer_group}"
     return f"{namespace}.{name}" if namespace else name
-
-

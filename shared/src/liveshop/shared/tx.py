@@ -18,10 +18,11 @@ import asyncpg
 
 from liveshop.contracts import codec
 from liveshop.contracts.base import Envelope, Event
+from liveshop.shared.db import Connection
 
 
 class Transaction:
-    def __init__(self, conn: asyncpg.Connection[Any], *, source: str, namespace: str, schema: str) -> None:
+    def __init__(self, conn: Connection, *, source: str, namespace: str, schema: str) -> None:
         self.conn = conn
         self.source = source
         self.namespace = namespace
@@ -52,7 +53,7 @@ class Transaction:
         return row is not None
 
 
-async def write_outbox(conn: asyncpg.Connection[Any], env: Envelope, namespace: str, schema: str) -> None:
+async def write_outbox(conn: Connection, env: Envelope, namespace: str, schema: str) -> None:
     rec = codec.to_record(env, namespace)
     await conn.execute(
         "INSERT INTO outbox (event_id, topic, key, headers, payload) VALUES ($1, $2, $3, $4::jsonb, $5)",

@@ -11,7 +11,10 @@ from liveshop.contracts.base import Event, UtcDateTime
 from liveshop.contracts.topics import topic
 
 ISV_REPORTS = topic(
-    "liveshop.isv.reports", "order_id", "Warehouse process reports produced by ISVs, keyed by order id.", partitions=6
+    "liveshop.isv.reports",
+    "order_id",
+    "Warehouse process reports produced by ISVs, keyed by order id.",
+    partitions=6,
 )
 ISV_REJECTIONS = topic("liveshop.isv.rejections", "isv_id", "Rejected ISV reports, keyed by ISV id.")
 

@@ -11,7 +11,14 @@ from typing import ClassVar
 from pydantic import Field
 
 from liveshop.contracts.base import Event, Fen, UtcDateTime
-from liveshop.contracts.common import AppliedDiscount, Channel, FundingSplit, OrderLine, OrderStatus, PaymentMethod
+from liveshop.contracts.common import (
+    AppliedDiscount,
+    Channel,
+    FundingSplit,
+    OrderLine,
+    OrderStatus,
+    PaymentMethod,
+)
 from liveshop.contracts.topics import topic
 
 ORDER = topic("liveshop.order", "order_id", "Every order transition, keyed by order id.", partitions=6)

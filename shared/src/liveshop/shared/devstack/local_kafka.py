@@ -155,12 +155,21 @@ def start(data_dir: Path, *, port: int | None = None, heap: str = "768m", timeou
     log4j.write_text(_LOG4J2.format(log=logs / "server.log"), encoding="utf-8")
     cp = f"{libs}/*"
     jvm = [
-        java, f"-Xms256m", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+        java, "-Xms256m", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
         "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={log4j}", "-cp", cp,
     ]  # fmt: skip
     if not (data_dir / "data" / "meta.properties").exists():
         fmt = subprocess.run(
-            [*jvm, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(props), "--standalone"],
+            [
+                *jvm,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                _cluster_id(),
+                "-c",
+                str(props),
+                "--standalone",
+            ],
             capture_output=True,
             text=True,
             check=False,
@@ -182,7 +191,7 @@ def wait_ready(bootstrap: str, timeout: float = 60.0) -> None:
     """Ready = a metadata request succeeds (the broker has joined its own KRaft quorum)."""
     import asyncio
 
-    from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
+    from aiokafka.admin import AIOKafkaAdminClient
 
     async def probe() -> bool:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)

@@ -1,0 +1,109 @@
+"""FastAPI app factory shared by every service: health probes, error mapping, idempotency."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from liveshop.shared.errors import Conflict, DomainError
+from liveshop.shared.runtime import ServiceRuntime
+from liveshop.shared.tx import Transaction
+
+
+def create_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not runtime.started:
+            await runtime.start()
+            app.state.owns_runtime = True
+        try:
+            yield
+        finally:
+            if getattr(app.state, "owns_runtime", False):
+                await runtime.stop()
+
+    app = FastAPI(title=title, lifespan=lifespan)
+    app.state.runtime = runtime
+
+    @app.get("/health/live", tags=["health"])
+    async def live() -> dict[str, str]:
+        return {"status": "live", "service": runtime.service}
+
+    @app.get("/health/ready", tags=["health"])
+    async def ready() -> JSONResponse:
+        checks = await runtime.ready() if runtime.started else {"runtime": "starting"}
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503
+        )
+
+    @app.exception_handler(DomainError)
+    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        return JSONResponse(exc.as_dict(), status_code=exc.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in e["loc"] if p != "body"),
+                "message": e["msg"],
+                "type": e["type"],
+            }
+            for e in exc.errors()
+        ]
+        return JSONResponse(
+            {"code": "INVALID_REQUEST", "message": "the request body is invalid", "errors": errors}, 422
+        )
+
+    for r in routers:
+        app.include_router(r)
+    return app
+
+
+def request_hash(body: Any) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+async def idempotent(
+    tx: Transaction,
+    scope: str,
+    key: str | None,
+    body: Any,
+    create: Callable[[], Awaitable[tuple[int, Any]]],
+) -> tuple[int, Any]:
+    """Run ``create`` at most once per (scope, key) inside ``tx``; replay the first response.
+
+    Same key with a different body raises 409 ``IDEMPOTENCY_KEY_REUSED``. Without a key the
+    command simply runs. The key row is inserted in the caller's transaction, so a failed
+    command leaves no key behind.
+    """
+    if not key:
+        return await create()
+    h = request_hash(body)
+    await tx.conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"idem:{scope}:{key}")
+    row = await tx.conn.fetchrow(
+        "SELECT request_hash, status_code, response FROM idempotency_keys WHERE scope=$1 AND key=$2",
+        scope,
+        key,
+    )
+    if row is not None:
+        if row["request_hash"] != h:
+            raise Conflict("IDEMPOTENCY_KEY_REUSED", f"idempotency key {key!r} was used with a different request body")
+        return int(row["status_code"]), json.loads(row["response"])
+    status, response = await create()
+    await tx.conn.execute(
+        "INSERT INTO idempotency_keys (scope, key, request_hash, status_code, response) VALUES ($1,$2,$3,$4,$5::jsonb)",
+        scope,
+        key,
+        h,
+        status,
+        json.dumps(response, default=str),
+    )
+    return status, response

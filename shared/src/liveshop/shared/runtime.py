@@ -1,0 +1,205 @@
+"""The runtime one service process needs, assembled by that service's ``bootstrap.py``.
+
+``ServiceRuntime`` owns: the asyncpg pool (bound to the service's schema), the migrations, the
+outbox relay, the FastStream Kafka broker with one at-least-once subscriber per event router,
+and periodic jobs (timeouts, schedulers). Nothing connects before :meth:`start`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+
+from liveshop.contracts.topics import TOPICS, dead_letter_topic
+from liveshop.shared import db, migrations
+from liveshop.shared.consumer import ConsumerRunner, EventRouter
+from liveshop.shared.outbox import OutboxRelay, make_producer
+from liveshop.shared.settings import ServiceSettings
+from liveshop.shared.tx import Transaction, transaction
+
+log = logging.getLogger(__name__)
+
+Job = Callable[["ServiceRuntime"], Awaitable[Any]]
+
+
+@dataclass
+class PeriodicJob:
+    name: str
+    interval_s: float
+    fn: Job
+
+
+async def ensure_topics(bootstrap: str, names: dict[str, int]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        new = [NewTopic(n, num_partitions=p, replication_factor=1) for n, p in names.items() if n not in existing]
+        if new:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(new)
+    finally:
+        await admin.close()
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        service: str,
+        migrations_package: str,
+        routers: list[EventRouter] | None = None,
+        jobs: list[PeriodicJob] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.service = service
+        self.schema = settings.schema_for(service)
+        self.namespace = settings.namespace
+        self.migrations_package = migrations_package
+        self.routers = routers or []
+        self.jobs = jobs or []
+        self.pool: asyncpg.Pool[Any] | None = None
+        self.producer: Any = None
+        self.relay: OutboxRelay | None = None
+        self.broker: KafkaBroker | None = None
+        self.runners: dict[str, ConsumerRunner] = {}
+        self._job_tasks: list[asyncio.Task[None]] = []
+        self.started = False
+
+    # ---- lifecycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        s = self.settings
+        self.pool = await db.create_pool(s.database_url, self.schema, min_size=s.db_pool_min, max_size=s.db_pool_max)
+        await migrations.apply(self.pool, self.schema, ["liveshop.shared.sql", self.migrations_package])
+        topics = {t.qualified(self.namespace): t.partitions for t in TOPICS.values()}
+        for r in self.routers:
+            topics[dead_letter_topic(r.name, self.namespace)] = 1
+        await ensure_topics(s.kafka_bootstrap_servers, topics)
+        self.producer = make_producer(s.kafka_bootstrap_servers, f"{self.schema}-producer")
+        await self.producer.start()
+        self.relay = OutboxRelay(
+            self.pool,
+            self.producer,
+            self.schema,
+            batch_size=s.outbox_batch_size,
+            poll_interval=s.outbox_poll_interval_s,
+        )
+        await self.relay.start()
+        if self.routers:
+            self.broker = KafkaBroker(s.kafka_bootstrap_servers, client_id=f"{self.schema}-consumer", logger=None)
+            for router in self.routers:
+                self._subscribe(router)
+            await self.broker.start()
+        for job in self.jobs:
+            self._job_tasks.append(asyncio.create_task(self._run_job(job), name=f"{self.service}-{job.name}"))
+        self.started = True
+
+    async def stop(self) -> None:
+        for t in self._job_tasks:
+            t.cancel()
+        for t in self._job_tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        self._job_tasks.clear()
+        if self.broker is not None:
+            with contextlib.suppress(Exception):
+                await self.broker.stop()
+            self.broker = None
+        if self.relay is not None:
+            await self.relay.stop()
+            self.relay = None
+        if self.producer is not None:
+            with contextlib.suppress(Exception):
+                await self.producer.stop()
+            self.producer = None
+        if self.pool is not None:
+            await self.pool.close()
+            self.pool = None
+        self.started = False
+
+    # ---- consumers --------------------------------------------------------------------------
+
+    def _subscribe(self, router: EventRouter) -> None:
+        assert self.broker is not None and self.pool is not None
+        group = self.settings.consumer_group(router.name)
+        runner = ConsumerRunner(
+            router,
+            self.pool,
+            self.producer,
+            source=self.service,
+            namespace=self.namespace,
+            schema=self.schema,
+            group=group,
+            max_attempts=self.settings.consumer_max_attempts,
+            backoff_ms=self.settings.consumer_backoff_ms,
+        )
+        self.runners[router.name] = runner
+        names = [t.qualified(self.namespace) for t in router.topics()] + sorted(router.extra_topics)
+
+        async def consume(message: KafkaMessage) -> None:
+            raw = message.raw_message
+            records = raw if isinstance(raw, tuple) else (raw,)
+            for rec in records:
+                await runner.process(rec.topic, rec.partition, rec.offset, rec.key, rec.headers, rec.value)
+
+        self.broker.subscriber(
+            *names,
+            group_id=group,
+            batch=True,
+            max_records=200,
+            batch_timeout_ms=20,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            max_poll_interval_ms=self.settings.consumer_max_poll_interval_ms,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=1_000,
+        )(consume)
+
+    # ---- helpers for services ---------------------------------------------------------------
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        assert self.pool is not None, "runtime not started"
+        async with transaction(self.pool, source=self.service, namespace=self.namespace, schema=self.schema) as tx:
+            yield tx
+
+    async def _run_job(self, job: PeriodicJob) -> None:
+        while True:
+            try:
+                await job.fn(self)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s: periodic job %s failed", self.service, job.name)
+            await asyncio.sleep(job.interval_s)
+
+    async def ready(self) -> dict[str, str]:
+        """Readiness: PostgreSQL answers ``SELECT 1`` and Kafka answers a metadata request."""
+        checks: dict[str, str] = {}
+        try:
+            assert self.pool is not None
+            await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 2)
+            checks["postgres"] = "ok"
+        except Exception as exc:
+            checks["postgres"] = f"down: {exc!r}"
+        try:
+            assert self.producer is not None
+            await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 3)
+            checks["kafka"] = "ok"
+        except Exception as exc:
+            checks["kafka"] = f"down: {exc!r}"
+        return checks

@@ -1,0 +1,115 @@
+"""Wallet domain errors: every refusal carries a stable UPPER_SNAKE ``code`` and a human ``message``.
+
+Entrypoints map :attr:`LedgerError.http_status` to the HTTP status and ``code``/``message`` to the
+``{"code", "message"}`` body, or to a rejection event. The codes are part of the public contract:
+never rename one, only add.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    # --- shape of the request -------------------------------------------------------------
+    INVALID_ID = "INVALID_ID"
+    """Empty, too long, not a string, or using the reserved ``sys:`` prefix."""
+    INVALID_CODE = "INVALID_CODE"
+    """Transfer code empty, not a string, or reserved for the ledger itself."""
+    INVALID_LEDGER = "INVALID_LEDGER"
+    INVALID_ACCOUNT_CODE = "INVALID_ACCOUNT_CODE"
+    FLAGS_ARE_MUTUALLY_EXCLUSIVE = "FLAGS_ARE_MUTUALLY_EXCLUSIVE"
+    NON_POSITIVE_AMOUNT = "NON_POSITIVE_AMOUNT"
+    INVALID_TIMEOUT = "INVALID_TIMEOUT"
+    TIMEOUT_REQUIRES_PENDING = "TIMEOUT_REQUIRES_PENDING"
+    PENDING_ID_REQUIRED = "PENDING_ID_REQUIRED"
+    PENDING_ID_NOT_ALLOWED = "PENDING_ID_NOT_ALLOWED"
+    INVALID_USER_DATA = "INVALID_USER_DATA"
+    # --- accounts ------------------------------------------------------------------------------
+    UNKNOWN_ACCOUNT = "UNKNOWN_ACCOUNT"
+    SAME_ACCOUNT = "SAME_ACCOUNT"
+    LEDGER_MISMATCH = "LEDGER_MISMATCH"
+    # --- balances ------------------------------------------------------------------------------
+    EXCEEDS_CREDITS = "EXCEEDS_CREDITS"
+    """Overdraft: the debit account has ``DEBITS_MUST_NOT_EXCEED_CREDITS`` and too little available."""
+    EXCEEDS_DEBITS = "EXCEEDS_DEBITS"
+    """The credit account has ``CREDITS_MUST_NOT_EXCEED_DEBITS`` (e.g. collecting more than is owed)."""
+    OVERFLOW = "OVERFLOW"
+    """A balance would exceed what a signed 64-bit integer (SQL ``bigint``) holds."""
+    # --- two-phase transfers -------------------------------------------------------------------
+    PENDING_NOT_FOUND = "PENDING_NOT_FOUND"
+    NOT_PENDING = "NOT_PENDING"
+    """``pending_id`` names a transfer that is not a pending transfer."""
+    PENDING_ACCOUNTS_MISMATCH = "PENDING_ACCOUNTS_MISMATCH"
+    EXCEEDS_PENDING = "EXCEEDS_PENDING"
+    VOID_AMOUNT_MISMATCH = "VOID_AMOUNT_MISMATCH"
+    PENDING_ALREADY_POSTED = "PENDING_ALREADY_POSTED"
+    PENDING_ALREADY_VOIDED = "PENDING_ALREADY_VOIDED"
+    PENDING_EXPIRED = "PENDING_EXPIRED"
+    # --- idempotency and batches --------------------------------------------------------------
+    ID_REUSED_WITH_DIFFERENT_CONTENT = "ID_REUSED_WITH_DIFFERENT_CONTENT"
+    LINKED_EVENT_FAILED = "LINKED_EVENT_FAILED"
+    """Another transfer of the same linked chain failed, so this one was not applied either."""
+    LINKED_EVENT_CHAIN_OPEN = "LINKED_EVENT_CHAIN_OPEN"
+    """The batch ended with ``LINKED`` set: the chain has no last transfer."""
+    CONCURRENT_ID_CONFLICT = "CONCURRENT_ID_CONFLICT"
+    """(SQL adapter) another transaction created the same id at the same time; the caller's
+    transaction is aborted and must be retried (the retry then sees the first result)."""
+
+
+_NOT_FOUND = {ErrorCode.UNKNOWN_ACCOUNT, ErrorCode.PENDING_NOT_FOUND}
+_CONFLICT = {
+    ErrorCode.ID_REUSED_WITH_DIFFERENT_CONTENT,
+    ErrorCode.CONCURRENT_ID_CONFLICT,
+    ErrorCode.PENDING_ALREADY_POSTED,
+    ErrorCode.PENDING_ALREADY_VOIDED,
+    ErrorCode.PENDING_EXPIRED,
+}
+
+
+class WalletError(Exception):
+    """Base of the wallet's domain errors."""
+
+    def __init__(self, code: str, message: str, **details: Any) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.details = details
+
+    @property
+    def http_status(self) -> int:
+        return 422
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class LedgerError(WalletError):
+    """The ledger refused an account or a transfer. ``code`` is an :class:`ErrorCode`."""
+
+    def __init__(self, code: ErrorCode, message: str, **details: Any) -> None:
+        super().__init__(code, message, **details)
+        self.code: ErrorCode = code
+
+    @property
+    def http_status(self) -> int:
+        if self.code in _NOT_FOUND:
+            return 404
+        if self.code in _CONFLICT:
+            return 409
+        return 422
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LedgerError):
+            return NotImplemented
+        return self.code == other.code and self.message == other.message and self.details == other.details
+
+    def __hash__(self) -> int:
+        return hash((self.code, self.message))
+
+    def __repr__(self) -> str:
+        return f"LedgerError({self.code.value!r}, {self.message!r})"

@@ -30,6 +30,14 @@ from liveshop.shared.settings import ServiceSettings
 from liveshop.shared.tx import Transaction, transaction
 
 log = logging.getLogger(__name__)
+#: FastStream's own access log (one line per message) is noise at INFO; errors still show.
+_fs_log = logging.getLogger("liveshop.faststream")
+_fs_log.setLevel(logging.WARNING)
+
+
+async def _raw_decoder(message: Any) -> Any:
+    """Leave decoding to :class:`ConsumerRunner`: FastStream must not parse (or choke on) bodies."""
+    return None
 
 Job = Callable[["ServiceRuntime"], Awaitable[Any]]
 
@@ -60,7 +68,7 @@ class ServiceRuntime:
         settings: ServiceSettings,
         *,
         service: str,
-        migrations_package: str,
+        migrations_package: str | None,
         routers: list[EventRouter] | None = None,
         jobs: list[PeriodicJob] | None = None,
     ) -> None:
@@ -84,7 +92,8 @@ class ServiceRuntime:
     async def start(self) -> None:
         s = self.settings
         self.pool = await db.create_pool(s.database_url, self.schema, min_size=s.db_pool_min, max_size=s.db_pool_max)
-        await migrations.apply(self.pool, self.schema, ["liveshop.shared.sql", self.migrations_package])
+        packages = ["liveshop.shared.sql"] + ([self.migrations_package] if self.migrations_package else [])
+        await migrations.apply(self.pool, self.schema, packages)
         topics = {t.qualified(self.namespace): t.partitions for t in TOPICS.values()}
         for r in self.routers:
             topics[dead_letter_topic(r.name, self.namespace)] = 1
@@ -100,7 +109,7 @@ class ServiceRuntime:
         )
         await self.relay.start()
         if self.routers:
-            self.broker = KafkaBroker(s.kafka_bootstrap_servers, client_id=f"{self.schema}-consumer", logger=None)
+            self.broker = KafkaBroker(s.kafka_bootstrap_servers, client_id=f"{self.schema}-consumer", logger=_fs_log)
             for router in self.routers:
                 self._subscribe(router)
             await self.broker.start()
@@ -164,6 +173,7 @@ class ServiceRuntime:
             batch_timeout_ms=20,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
+            decoder=_raw_decoder,
             max_poll_interval_ms=self.settings.consumer_max_poll_interval_ms,
             session_timeout_ms=10_000,
             heartbeat_interval_ms=1_000,

@@ -1,0 +1,121 @@
+"""pytest fixtures for tests against real Kafka and PostgreSQL (the project's and consumers').
+
+Register with ``pytest_plugins = ["liveshop.shared.testing"]``. The broker and database come
+from the same resolver as ``liveshop dev up`` (env vars, a running dev stack, Docker, or local
+processes started for the session and stopped after it). Every test gets a fresh namespace:
+its topics are ``<ns>.liveshop.*`` and its schemas ``<ns>_<service>``, so tests never see
+each other's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, TypeVar
+
+import pytest
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from liveshop.shared.devstack.resolver import Infra, resolve
+from liveshop.shared.settings import ServiceSettings
+
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    started = time.monotonic()
+    i = resolve()
+    print(f"\n[liveshop] infrastructure: {i.mode} kafka={i.kafka_bootstrap_servers} in {time.monotonic() - started:.1f}s")
+    yield i
+    i.stop()
+
+
+@pytest.fixture
+def namespace() -> str:
+    return "t" + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def settings_for(infra: Infra, namespace: str) -> Callable[..., ServiceSettings]:
+    def make(service: str, **overrides: Any) -> ServiceSettings:
+        return ServiceSettings(
+            service_name=service,
+            kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+            database_url=infra.database_url,
+            liveshop_namespace=namespace,
+            db_pool_min=1,
+            db_pool_max=5,
+            consumer_backoff_ms=10,
+            outbox_poll_interval_s=0.2,
+            **overrides,
+        )
+
+    return make
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]],
+    *,
+    timeout: float = 20.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> T:
+    """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    min_count: int = 0,
+    timeout: float = 20.0,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Read a topic from the beginning until at least ``min_count`` records arrived (or the end)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    out: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        deadline = time.monotonic() + timeout
+        parts: set[int] | None = None
+        while parts is None and time.monotonic() < deadline:
+            parts = consumer.partitions_for_topic(topic) or None
+            if parts is None:
+                await consumer._client.force_metadata_update()  # noqa: SLF001
+                await asyncio.sleep(0.1)
+        if not parts:
+            return out
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(*tps, timeout_ms=200)
+            for recs in batch.values():
+                out.extend(recs)
+            caught_up = all([await consumer.position(tp) >= end[tp] for tp in tps])
+            if len(out) >= min_count and caught_up:
+                break
+            if caught_up:
+                end = await consumer.end_offsets(tps)
+        return out
+    finally:
+        await consumer.stop()
+
+
+@pytest.fixture
+async def kafka_reader(infra: Infra) -> AsyncIterator[Callable[..., Awaitable[list[ConsumerRecord[bytes, bytes]]]]]:
+    async def read(topic: str, min_count: int = 0, timeout: float = 20.0) -> list[ConsumerRecord[bytes, bytes]]:
+        return await read_topic(infra.kafka_bootstrap_servers, topic, min_count=min_count, timeout=timeout)
+
+    yield read

@@ -1,0 +1,421 @@
+"""The ledger on PostgreSQL (asyncpg), with the API of the in-memory reference model.
+
+:class:`PgLedger` works on a connection that is *already inside a transaction*: the caller's unit of
+work owns it, so a transfer and the outbox event it causes commit (or roll back) together.
+
+How a batch of transfers runs (at most four round trips, whatever the batch size):
+
+1. if the batch posts or voids pending transfers: read those pending transfers, to know their
+   accounts (no lock);
+2. lock every account the batch touches: ``SELECT ... FOR UPDATE`` ordered by account id, so two
+   batches always lock in the same order and cannot deadlock on each other;
+3. now that the accounts are locked, read the transfers the batch names (its own ids, for
+   idempotency, and the pending ones with their status). Anything that could change them holds the
+   same account locks, so this read is current;
+4. run the domain rules (:func:`liveshop.wallet.domain.engine.execute_transfers`) over this
+   snapshot, then write the new transfers, statement lines, pending statuses and balance deltas in
+   one statement (data-modifying CTEs over ``unnest`` arrays).
+
+The rules therefore are the reference model's, by construction; the table constraints
+(``0001_ledger.sql``) refuse a negative protected balance or a double resolution even if the code
+were wrong. Designed for READ COMMITTED (PostgreSQL's default); under REPEATABLE READ or
+SERIALIZABLE a concurrent update of a locked account raises a serialization failure to retry.
+
+Deadlocks: one ``create_transfers`` call per transaction cannot deadlock with another such call.
+A transaction that calls it several times, or locks ledger accounts by other means, may deadlock;
+PostgreSQL then aborts one transaction, which the caller retries.
+
+Two transactions creating the *same id with different accounts* at the same instant: the loser's
+insert hits the primary key, :class:`LedgerError` ``CONCURRENT_ID_CONFLICT`` is raised and its
+transaction is aborted; its retry sees the winner's transfer (and gets the first result, or
+``ID_REUSED_WITH_DIFFERENT_CONTENT``). Same id with the same accounts (a client retry racing the
+original) serializes on the account locks and gets the first result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from importlib import resources
+
+import asyncpg
+
+from liveshop.shared.db import Connection
+from liveshop.wallet.domain.accounts import Account, AccountBalance, AccountCode, AccountFlags, Balances, Side
+from liveshop.wallet.domain.engine import (
+    AccountResult,
+    Changes,
+    LedgerState,
+    execute_accounts,
+    execute_expiry,
+    execute_transfers,
+)
+from liveshop.wallet.domain.errors import ErrorCode, LedgerError
+from liveshop.wallet.domain.ledger import utc_now
+from liveshop.wallet.domain.transfers import (
+    TWO_PHASE_RESOLUTION,
+    PendingStatus,
+    StatementEntry,
+    Transfer,
+    TransferFlags,
+    TransferRecord,
+    TransferResult,
+)
+
+MIGRATIONS_PACKAGE = "liveshop.wallet.migrations"
+
+
+def migration_sql() -> str:
+    """The text of ``0001_ledger.sql`` (for tests and tools that set up a schema by hand)."""
+    return resources.files(MIGRATIONS_PACKAGE).joinpath("0001_ledger.sql").read_text(encoding="utf-8")
+
+
+_ACCOUNT_COLS = "id, code, flags, ledger, user_data, debits_pending, debits_posted, credits_pending, credits_posted"
+_TRANSFER_COLS = (
+    "t.id, t.debit_account_id, t.credit_account_id, t.amount, t.code, t.flags, t.pending_id, t.timeout, "
+    "t.user_data, t.created_at, t.expires_at, t.request_hash"
+)
+
+_LOCK_ACCOUNTS = f"SELECT {_ACCOUNT_COLS} FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
+_SELECT_ACCOUNTS = f"SELECT {_ACCOUNT_COLS} FROM ledger_accounts WHERE id = ANY($1::text[])"
+_PENDING_ACCOUNTS = "SELECT debit_account_id, credit_account_id FROM ledger_transfers WHERE id = ANY($1::text[])"
+_SELECT_TRANSFERS = (
+    f"SELECT {_TRANSFER_COLS}, p.status FROM ledger_transfers t "
+    "LEFT JOIN ledger_pending p ON p.transfer_id = t.id WHERE t.id = ANY($1::text[])"
+)
+
+_WRITE = """
+WITH new_transfers AS (
+    INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount, code, flags, pending_id,
+                                  timeout, user_data, created_at, expires_at, request_hash)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::int[], $7::text[],
+                         $8::int[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[])
+    RETURNING 1
+), new_entries AS (
+    INSERT INTO ledger_entries (account_id, transfer_id, side, debits_pending, debits_posted, credits_pending,
+                                credits_posted)
+    SELECT u.account_id, u.transfer_id, u.side, u.dp, u.dpo, u.cp, u.cpo
+    FROM unnest($13::text[], $14::text[], $15::text[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[])
+         WITH ORDINALITY AS u(account_id, transfer_id, side, dp, dpo, cp, cpo, ord)
+    ORDER BY u.ord
+    RETURNING 1
+), new_balances AS (
+    UPDATE ledger_accounts a
+    SET debits_pending = a.debits_pending + u.dp,
+        debits_posted = a.debits_posted + u.dpo,
+        credits_pending = a.credits_pending + u.cp,
+        credits_posted = a.credits_posted + u.cpo
+    FROM unnest($20::text[], $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[]) AS u(id, dp, dpo, cp, cpo)
+    WHERE a.id = u.id
+    RETURNING 1
+), new_pending AS (
+    INSERT INTO ledger_pending (transfer_id, status, expires_at, resolved_by)
+    SELECT * FROM unnest($25::text[], $26::text[], $27::timestamptz[], $28::text[])
+    ON CONFLICT (transfer_id) DO UPDATE SET status = EXCLUDED.status, resolved_by = EXCLUDED.resolved_by
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM new_transfers) AS transfers,
+       (SELECT count(*) FROM new_balances) AS balances
+"""
+
+
+def _account(r: asyncpg.Record) -> Account:
+    return Account(
+        id=r["id"],
+        code=AccountCode(r["code"]),
+        flags=AccountFlags(r["flags"]),
+        ledger=r["ledger"],
+        user_data=r["user_data"],
+    )
+
+
+def _balances(r: asyncpg.Record) -> Balances:
+    return Balances(r["debits_pending"], r["debits_posted"], r["credits_pending"], r["credits_posted"])
+
+
+def _transfer(r: asyncpg.Record) -> TransferRecord:
+    return TransferRecord(
+        id=r["id"],
+        debit_account_id=r["debit_account_id"],
+        credit_account_id=r["credit_account_id"],
+        amount=r["amount"],
+        code=r["code"],
+        flags=TransferFlags(r["flags"]),
+        pending_id=r["pending_id"],
+        timeout=r["timeout"],
+        user_data=r["user_data"],
+        timestamp=r["created_at"],
+        expires_at=r["expires_at"],
+        request_hash=r["request_hash"],
+    )
+
+
+class PgLedger:
+    """The ledger in the current transaction of ``conn`` (tables found through ``search_path``)."""
+
+    def __init__(self, conn: Connection, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self._conn = conn
+        self._clock = clock
+
+    def _require_transaction(self) -> None:
+        if not self._conn.is_in_transaction():
+            raise RuntimeError("PgLedger writes need a connection inside a transaction (the unit of work's)")
+
+    # ----------------------------------------------------------------------------------- accounts
+
+    async def create_accounts(self, accounts: Sequence[Account]) -> list[AccountResult]:
+        self._require_transaction()
+        if not accounts:
+            return []
+        ids = sorted({a.id for a in accounts if isinstance(a.id, str)})
+        state = LedgerState()
+        for r in await self._conn.fetch(_SELECT_ACCOUNTS, ids):
+            state.accounts[r["id"]] = _account(r)
+        results, created = execute_accounts(state, accounts)
+        if not created:
+            return results
+        inserted = {
+            r["id"]
+            for r in await self._conn.fetch(
+                """INSERT INTO ledger_accounts (id, code, flags, ledger, user_data)
+                   SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[])
+                   ON CONFLICT (id) DO NOTHING RETURNING id""",
+                [a.id for a in created],
+                [a.code.value for a in created],
+                [int(a.flags) for a in created],
+                [a.ledger for a in created],
+                [a.user_data for a in created],
+            )
+        }
+        lost = [a for a in created if a.id not in inserted]
+        if not lost:
+            return results
+        # Created concurrently by another transaction between our read and our insert.
+        winners = {r["id"]: _account(r) for r in await self._conn.fetch(_SELECT_ACCOUNTS, [a.id for a in lost])}
+        fixed: list[AccountResult] = []
+        for res in results:
+            if res.created and res.id not in inserted:
+                if winners.get(res.id) == res.account:
+                    res = AccountResult(res.index, res.id, res.account, None, False)
+                else:
+                    res = AccountResult(
+                        res.index,
+                        res.id,
+                        None,
+                        LedgerError(
+                            ErrorCode.ID_REUSED_WITH_DIFFERENT_CONTENT,
+                            f"account {res.id!r} already exists with different content",
+                        ),
+                        False,
+                    )
+            fixed.append(res)
+        return fixed
+
+    async def create_account(self, account: Account) -> Account:
+        return (await self.create_accounts([account]))[0].unwrap()
+
+    async def lookup_accounts(self, ids: Iterable[str]) -> list[AccountBalance]:
+        wanted = list(ids)
+        rows = {r["id"]: r for r in await self._conn.fetch(_SELECT_ACCOUNTS, wanted)}
+        return [AccountBalance(_account(rows[i]), _balances(rows[i])) for i in wanted if i in rows]
+
+    async def balance(self, account_id: str) -> AccountBalance:
+        found = await self.lookup_accounts([account_id])
+        if not found:
+            raise LedgerError(ErrorCode.UNKNOWN_ACCOUNT, f"account {account_id!r} does not exist")
+        return found[0]
+
+    async def all_accounts(self) -> list[AccountBalance]:
+        rows = await self._conn.fetch(f"SELECT {_ACCOUNT_COLS} FROM ledger_accounts ORDER BY id")
+        return [AccountBalance(_account(r), _balances(r)) for r in rows]
+
+    # ---------------------------------------------------------------------------------- transfers
+
+    async def create_transfers(
+        self, transfers: Sequence[Transfer], *, now: datetime | None = None
+    ) -> list[TransferResult]:
+        self._require_transaction()
+        if not transfers:
+            return []
+        state = await self._load(
+            transfer_ids={t.id for t in transfers if isinstance(t.id, str)},
+            pending_ids={
+                t.pending_id
+                for t in transfers
+                if isinstance(t.flags, int) and t.flags & TWO_PHASE_RESOLUTION and isinstance(t.pending_id, str)
+            },
+            account_ids={
+                a for t in transfers for a in (t.debit_account_id, t.credit_account_id) if isinstance(a, str) and a
+            },
+        )
+        original = dict(state.balances)
+        results, changes = execute_transfers(state, transfers, now or self._clock())
+        await self._write(state, original, changes)
+        return results
+
+    async def create_transfer(self, transfer: Transfer, *, now: datetime | None = None) -> TransferRecord:
+        return (await self.create_transfers([transfer], now=now))[0].unwrap()
+
+    async def expire_pending(self, now: datetime | None = None, *, limit: int = 1000) -> list[TransferRecord]:
+        """Void the pending transfers whose timeout has passed at ``now`` (oldest first, at most ``limit``).
+
+        Safe to run from several instances at once: each pending transfer expires once.
+        """
+        self._require_transaction()
+        at = now or self._clock()
+        due = [
+            r["transfer_id"]
+            for r in await self._conn.fetch(
+                """SELECT transfer_id FROM ledger_pending
+                   WHERE status = 'PENDING' AND expires_at <= $1
+                   ORDER BY expires_at, transfer_id LIMIT $2""",
+                at,
+                limit,
+            )
+        ]
+        if not due:
+            return []
+        state = await self._load(transfer_ids=set(), pending_ids=set(due), account_ids=set())
+        original = dict(state.balances)
+        done, changes = execute_expiry(state, due, at)
+        await self._write(state, original, changes)
+        return done
+
+    async def lookup_transfers(self, ids: Iterable[str]) -> list[TransferRecord]:
+        wanted = list(ids)
+        rows = {r["id"]: _transfer(r) for r in await self._conn.fetch(_SELECT_TRANSFERS, wanted)}
+        return [rows[i] for i in wanted if i in rows]
+
+    async def all_transfers(self) -> list[TransferRecord]:
+        rows = await self._conn.fetch(
+            f"SELECT {_TRANSFER_COLS} FROM ledger_transfers t "
+            "JOIN (SELECT transfer_id, min(seq) AS seq FROM ledger_entries GROUP BY transfer_id) e "
+            "ON e.transfer_id = t.id ORDER BY e.seq"
+        )
+        return [_transfer(r) for r in rows]
+
+    async def pending_status(self, pending_id: str) -> PendingStatus:
+        status = await self._conn.fetchval("SELECT status FROM ledger_pending WHERE transfer_id = $1", pending_id)
+        if status is None:
+            raise LedgerError(ErrorCode.PENDING_NOT_FOUND, f"pending transfer {pending_id!r} does not exist")
+        return PendingStatus(status)
+
+    async def statement(self, account_id: str, *, after: int = 0, limit: int = 100) -> list[StatementEntry]:
+        """The account's lines with ``seq > after``, oldest first, at most ``limit``."""
+        rows = await self._conn.fetch(
+            """SELECT e.seq, e.account_id, e.transfer_id, e.side, t.amount, t.code, t.flags, t.user_data,
+                      t.created_at, e.debits_pending, e.debits_posted, e.credits_pending, e.credits_posted
+               FROM ledger_entries e JOIN ledger_transfers t ON t.id = e.transfer_id
+               WHERE e.account_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3""",
+            account_id,
+            after,
+            limit,
+        )
+        if not rows and not await self._conn.fetchval("SELECT 1 FROM ledger_accounts WHERE id = $1", account_id):
+            raise LedgerError(ErrorCode.UNKNOWN_ACCOUNT, f"account {account_id!r} does not exist")
+        return [
+            StatementEntry(
+                seq=r["seq"],
+                account_id=r["account_id"],
+                transfer_id=r["transfer_id"],
+                side=Side(r["side"]),
+                amount=r["amount"],
+                code=r["code"],
+                flags=TransferFlags(r["flags"]),
+                user_data=r["user_data"],
+                timestamp=r["created_at"],
+                balances=_balances(r),
+            )
+            for r in rows
+        ]
+
+    # ------------------------------------------------------------------------------------ internal
+
+    async def _load(self, *, transfer_ids: set[str], pending_ids: set[str], account_ids: set[str]) -> LedgerState:
+        """Lock the accounts involved (ordered by id) and read the transfers involved, after the locks."""
+        conn = self._conn
+        wanted_accounts = set(account_ids)
+        if pending_ids:
+            for r in await conn.fetch(_PENDING_ACCOUNTS, list(pending_ids)):
+                wanted_accounts.add(r["debit_account_id"])
+                wanted_accounts.add(r["credit_account_id"])
+        state = LedgerState()
+        if wanted_accounts:
+            for r in await conn.fetch(_LOCK_ACCOUNTS, sorted(wanted_accounts)):
+                state.accounts[r["id"]] = _account(r)
+                state.balances[r["id"]] = _balances(r)
+        ids = transfer_ids | pending_ids
+        if ids:
+            for r in await conn.fetch(_SELECT_TRANSFERS, list(ids)):
+                rec = _transfer(r)
+                state.transfers[rec.id] = rec
+                if r["status"] is not None:
+                    state.pending[rec.id] = PendingStatus(r["status"])
+        return state
+
+    async def _write(self, state: LedgerState, original: dict[str, Balances], changes: Changes) -> None:
+        if not changes:
+            return
+        ts = changes.transfers
+        deltas = _balance_deltas(original, changes)
+        resolved_by = {t.pending_id: t.id for t in ts if t.pending_id is not None}
+        pend_ids = list(changes.pending)
+        pend_status = [changes.pending[p].value for p in pend_ids]
+        pend_expires = [state.transfers[p].expires_at for p in pend_ids]
+        pend_resolved = [resolved_by.get(p) for p in pend_ids]
+        es = changes.entries
+        try:
+            row = await self._conn.fetchrow(
+                _WRITE,
+                [t.id for t in ts],
+                [t.debit_account_id for t in ts],
+                [t.credit_account_id for t in ts],
+                [t.amount for t in ts],
+                [t.code for t in ts],
+                [int(t.flags) for t in ts],
+                [t.pending_id for t in ts],
+                [t.timeout for t in ts],
+                [t.user_data for t in ts],
+                [t.timestamp for t in ts],
+                [t.expires_at for t in ts],
+                [t.request_hash for t in ts],
+                [e.account_id for e in es],
+                [e.transfer_id for e in es],
+                [e.side.value for e in es],
+                [e.balances.debits_pending for e in es],
+                [e.balances.debits_posted for e in es],
+                [e.balances.credits_pending for e in es],
+                [e.balances.credits_posted for e in es],
+                list(deltas),
+                [d.debits_pending for d in deltas.values()],
+                [d.debits_posted for d in deltas.values()],
+                [d.credits_pending for d in deltas.values()],
+                [d.credits_posted for d in deltas.values()],
+                pend_ids,
+                pend_status,
+                pend_expires,
+                pend_resolved,
+            )
+        except asyncpg.UniqueViolationError as e:
+            raise LedgerError(
+                ErrorCode.CONCURRENT_ID_CONFLICT,
+                "another transaction created the same id concurrently; retry the transaction",
+                constraint=e.constraint_name,
+            ) from e
+        assert row is not None
+        if row["transfers"] != len(ts) or row["balances"] != len(deltas):
+            raise RuntimeError(f"ledger write mismatch: {dict(row)} for {len(ts)} transfers, {len(deltas)} accounts")
+
+
+def _balance_deltas(original: dict[str, Balances], changes: Changes) -> dict[str, Balances]:
+    """Per account, final balances minus the balances read (under lock) before the batch."""
+    out: dict[str, Balances] = {}
+    for acc in sorted(changes.balances):
+        final, start = changes.balances[acc], original[acc]
+        out[acc] = Balances(
+            final.debits_pending - start.debits_pending,
+            final.debits_posted - start.debits_posted,
+            final.credits_pending - start.credits_pending,
+            final.credits_posted - start.credits_posted,
+        )
+    return out

@@ -18,8 +18,9 @@ Order of computation (each step documented in ``services/promotion/README.md``):
 Every applied amount is split over its eligible lines by largest remainder (ties: smaller ``line_no``),
 so the parts always sum to the whole: stage-2 discounts in proportion to the lines' base (falling back
 to what each line still has to pay if a line would go below zero), stage-3 discounts in proportion to
-what each line still has to pay. No line ever goes below zero. Selection among competing vouchers is by value, then earlier expiry,
-then ``voucher_id``: the result never depends on the order the vouchers were listed in.
+what each line still has to pay. No line ever goes below zero. Selection among competing vouchers is
+by value, then earlier expiry, then ``voucher_id``: the result never depends on the order the vouchers
+were listed in.
 """
 
 from __future__ import annotations
@@ -235,9 +236,7 @@ def _validate(request: PricingRequest) -> list[CartLine]:
         if line.unit_price < 0:
             raise InvalidInput(Code.NEGATIVE_PRICE, "unit_price must not be negative", line_no=line.line_no)
         if line.quantity < 1:
-            raise InvalidInput(
-                Code.QUANTITY_NOT_POSITIVE, "quantity must be 1 or more", line_no=line.line_no
-            )
+            raise InvalidInput(Code.QUANTITY_NOT_POSITIVE, "quantity must be 1 or more", line_no=line.line_no)
         if line.merchant_id != merchant_id:
             raise InvalidInput(
                 Code.MIXED_MERCHANTS, "all lines of an order must belong to one shop", line_no=line.line_no
@@ -295,9 +294,7 @@ class _Run:
         rem = self.rem
         return sum(rem[ln] for ln in line_nos)
 
-    def apply(
-        self, v: Voucher, eligible: list[int], amount: int, offered: int, base: dict[int, int] | None
-    ) -> None:
+    def apply(self, v: Voucher, eligible: list[int], amount: int, offered: int, base: dict[int, int] | None) -> None:
         """Record ``v`` for ``amount`` and take it off its eligible lines.
 
         Stage 2 (``base`` given) splits in proportion to the lines' common base, so "5% off" is 5% of
@@ -318,9 +315,7 @@ class _Run:
             if part:
                 rem[ln] -= part
                 shares.append(LineShare(ln, part))
-        self.applied.append(
-            AppliedDiscount(v.discount_type, v.funder, v.voucher_id, amount, offered, tuple(shares))
-        )
+        self.applied.append(AppliedDiscount(v.discount_type, v.funder, v.voucher_id, amount, offered, tuple(shares)))
         self.decisions[v.voucher_id] = VoucherDecision(v.voucher_id, v.discount_type, Reason.APPLIED, amount)
 
     def choose_and_apply(
@@ -393,9 +388,7 @@ class _Run:
                         tuple(LineShare(ln, amount) for ln, amount in parts),
                     )
                 )
-                self.decisions[fs.voucher_id] = VoucherDecision(
-                    fs.voucher_id, fs.discount_type, Reason.APPLIED, total
-                )
+                self.decisions[fs.voucher_id] = VoucherDecision(fs.voucher_id, fs.discount_type, Reason.APPLIED, total)
             elif fs.voucher_id in lost:
                 self.reject(fs, Reason.SUPERSEDED_BY_BETTER_OFFER)
             else:
@@ -407,8 +400,8 @@ class _Run:
         self, merchant: list[MerchantCoupon], streamer: list[StreamerCoupon], base: dict[int, int]
     ) -> None:
         candidates: list[_Candidate] = []
-        coupon: MerchantCoupon | StreamerCoupon
-        for coupon in (*merchant, *streamer):
+        coupons: list[MerchantCoupon | StreamerCoupon] = [*merchant, *streamer]
+        for coupon in coupons:
             reason = _common_reason(coupon, self.buyer_id, self.at)
             if reason is None:
                 if isinstance(coupon, MerchantCoupon):
@@ -621,9 +614,7 @@ def price_order(request: PricingRequest) -> PricingResult:
         streamer_funded=funded[Funder.STREAMER],
         platform_funded=funded[Funder.PLATFORM],
     )
-    decisions = tuple(
-        sorted(run.decisions.values(), key=lambda d: (_STAGE_RANK[d.discount_type], d.voucher_id))
-    )
+    decisions = tuple(sorted(run.decisions.values(), key=lambda d: (_STAGE_RANK[d.discount_type], d.voucher_id)))
     return PricingResult(
         lines=priced,
         applied=tuple(run.applied),

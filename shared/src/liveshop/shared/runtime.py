@@ -39,6 +39,7 @@ async def _raw_decoder(message: Any) -> Any:
     """Leave decoding to :class:`ConsumerRunner`: FastStream must not parse (or choke on) bodies."""
     return None
 
+
 Job = Callable[["ServiceRuntime"], Awaitable[Any]]
 
 

@@ -28,7 +28,9 @@ T = TypeVar("T")
 def infra() -> Iterator[Infra]:
     started = time.monotonic()
     i = resolve()
-    print(f"\n[liveshop] infrastructure: {i.mode} kafka={i.kafka_bootstrap_servers} in {time.monotonic() - started:.1f}s")
+    print(
+        f"\n[liveshop] infrastructure: {i.mode} kafka={i.kafka_bootstrap_servers} in {time.monotonic() - started:.1f}s"
+    )
     yield i
     i.stop()
 
@@ -91,7 +93,7 @@ async def read_topic(
         while parts is None and time.monotonic() < deadline:
             parts = consumer.partitions_for_topic(topic) or None
             if parts is None:
-                await consumer._client.force_metadata_update()  # noqa: SLF001
+                await consumer._client.force_metadata_update()
                 await asyncio.sleep(0.1)
         if not parts:
             return out

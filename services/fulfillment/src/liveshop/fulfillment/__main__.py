@@ -1,0 +1,3 @@
+from liveshop.fulfillment.bootstrap import main
+
+main()

@@ -1,0 +1,3 @@
+from liveshop.order.bootstrap import main
+
+main()

@@ -1,0 +1,3 @@
+from liveshop.promotion.bootstrap import main
+
+main()

@@ -1,0 +1,3 @@
+from liveshop.wallet.bootstrap import main
+
+main()

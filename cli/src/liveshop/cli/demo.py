@@ -98,7 +98,10 @@ def chapter_checkout(d: Demo) -> None:
     order = d.call("order", "POST", "/orders", json=body, headers={"Idempotency-Key": key})
     again = d.call("order", "POST", "/orders", json=body, headers={"Idempotency-Key": key})
     d.step("buyer", f"checks out 2 × {product['title']} → order {order['order_id']} (status {order['status']} 待付款)")
-    d.check(again["order_id"] == order["order_id"], "the same request retried with its idempotency key returns the same order")
+    d.check(
+        again["order_id"] == order["order_id"],
+        "the same request retried with its idempotency key returns the same order",
+    )
     t0 = time.monotonic()
 
     def tracks() -> Any:
@@ -107,7 +110,9 @@ def chapter_checkout(d: Demo) -> None:
     got = d.wait(tracks, "the PAID track")
     ms = (time.monotonic() - t0) * 1000
     o = d.call("order", "GET", f"/orders/{order['order_id']}")
-    d.result(f"priced at {yuan(o['funding']['buyer_payable'])}, paid, status {o['status']} 已付款 ({ms:.0f} ms through 3 services)")
+    d.result(
+        f"priced at {yuan(o['funding']['buyer_payable'])}, paid, status {o['status']} 已付款 ({ms:.0f} ms through 3 services)"
+    )
     for t in got:
         d.result(f"logistics timeline: {t['text']}")
     d.check(o["status"] == 30, "the order is PAID (30)")
@@ -117,7 +122,9 @@ CHAPTERS: list[Callable[[Demo], None]] = [chapter_checkout]
 
 
 def run_demo(keep_running: bool = False) -> int:
-    print(f"{BOLD}liveshop demo{RESET}: four services (order, promotion, wallet, fulfillment) on real Kafka + PostgreSQL\n")
+    print(
+        f"{BOLD}liveshop demo{RESET}: four services (order, promotion, wallet, fulfillment) on real Kafka + PostgreSQL\n"
+    )
     t0 = time.monotonic()
     infra = resolver.resolve()
     print(f"infrastructure: {infra.mode} — Kafka {infra.kafka_bootstrap_servers}, PostgreSQL {infra.database_url}"
@@ -150,5 +157,3 @@ def run_demo(keep_running: bool = False) -> int:
         stop_services(procs)
         infra.stop()
         print("stopped the services" + (" and the infrastructure" if infra.mode in ("local", "docker") else "") + ".")
-
-

@@ -1,7 +1,7 @@
 """``liveshop``: the project's command line.
 
-    liveshop dev up | down | status     Kafka + PostgreSQL for development
-    liveshop demo [--keep-running]      the whole system and a realistic scenario
+liveshop dev up | down | status     Kafka + PostgreSQL for development
+liveshop demo [--keep-running]      the whole system and a realistic scenario
 """
 
 from __future__ import annotations
@@ -48,6 +48,22 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(keep_running=args.keep_running)
 
 
+def _contracts(args: argparse.Namespace) -> int:
+    from liveshop.contracts import schema
+
+    if args.action == "snapshot":
+        written = schema.write_snapshots()
+        schema.write_asyncapi()
+        print(f"wrote {len(written)} schema snapshots to {schema.SNAPSHOT_DIR} and {schema.ASYNCAPI_FILE}")
+        return 0
+    problems, stale = schema.compare_to_snapshots()
+    for p in problems:
+        print(f"BREAKING: {p}")
+    for et in stale:
+        print(f"stale snapshot: {et} (run `liveshop contracts snapshot`)")
+    return 1 if problems or stale else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="liveshop", description="liveshop: live-stream commerce back end")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -57,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="run the whole system and a realistic scenario, then exit")
     demo.add_argument("--keep-running", action="store_true", help="leave the system up to explore")
     demo.set_defaults(fn=_demo)
+    contracts = sub.add_parser("contracts", help="JSON Schema snapshots, compatibility check, AsyncAPI document")
+    contracts.add_argument("action", choices=["snapshot", "check"])
+    contracts.set_defaults(fn=_contracts)
     args = parser.parse_args(argv)
     rc: int = args.fn(args)
     return rc

@@ -59,7 +59,9 @@ def wait_ready(procs: dict[str, ServiceProcess], timeout: float = 90.0) -> dict[
         while len(took) < len(procs):
             if time.monotonic() - t0 > timeout:
                 missing = sorted(set(procs) - set(took))
-                raise TimeoutError(f"services not ready after {timeout:.0f}s: {missing} (see logs in {procs[missing[0]].log.parent})")
+                raise TimeoutError(
+                    f"services not ready after {timeout:.0f}s: {missing} (see logs in {procs[missing[0]].log.parent})"
+                )
             for name, p in procs.items():
                 if name in took:
                     continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -42,10 +43,8 @@ def line(no: int, product: str, price: int, qty: int = 1) -> CartLine:
     return CartLine(no, product, SHOP, price, qty)
 
 
-def price(lines: list[CartLine], vouchers: list[Voucher], streamer: str | None = STREAMER) -> PricingResult:
-    return price_order(
-        PricingRequest(buyer_id=BUYER, lines=lines, at=T, vouchers=vouchers, streamer_id=streamer)
-    )
+def price(lines: list[CartLine], vouchers: Sequence[Voucher], streamer: str | None = STREAMER) -> PricingResult:
+    return price_order(PricingRequest(buyer_id=BUYER, lines=lines, at=T, vouchers=vouchers, streamer_id=streamer))
 
 
 def envelope(vid: str = "re", amount: int = 1000, products: frozenset[str] = frozenset({"p1"})) -> Voucher:
@@ -226,8 +225,8 @@ EXAMPLES = [
         applied={"re": 2000},
         allocations={"re": [(2, 2000)]},
     ),
-    # 10. A cash subsidy's threshold is measured on what is left to pay at its turn:
-    #     10000 - platform coupon 2000 = 8000 < 9000 -> BELOW_THRESHOLD. Coins 300 -> 7700.
+    # 10. A cash subsidy's threshold is measured on the order price after stage 2 (store and platform
+    #     groups): 10000 - platform coupon 2000 = 8000 < 9000 -> BELOW_THRESHOLD. Coins 300 -> 7700.
     Example(
         "cash subsidy threshold on what is left",
         [line(1, "p1", 10000)],
@@ -456,6 +455,18 @@ def test_reason_code(voucher: Voucher, streamer: str | None, reason: Reason) -> 
     assert decision.message
     assert result.funding.buyer_payable == 1000
     assert result.applied == ()
+
+
+def test_red_envelope_never_disqualifies_a_cash_subsidy() -> None:
+    # Subsidy 满100减5 on a 10000 order. A red envelope of 100 is taken first (9900 left), but the
+    # subsidy threshold is measured before fund-type discounts (10000), so it still applies:
+    # 10000 - 100 - 500 = 9400.
+    result = price(
+        [line(1, "p1", 10000)],
+        [CashSubsidy(voucher_id="cs", amount=500, threshold=10000), envelope("re", 100)],
+    )
+    assert result.decision("cs").applied
+    assert result.funding.buyer_payable == 9400
 
 
 def test_valid_exactly_at_valid_from() -> None:

@@ -13,7 +13,8 @@ Order of computation (each step documented in ``services/promotion/README.md``):
    its eligible lines (the cap only bites when the stage-2 discounts together exceed a line's worth).
 3. **Fund-type discounts** (资金类优惠), one after another on what is left to pay, in the fixed order
    宠爱红包 -> 金币 -> 现金补贴 -> 消费金; each uses at most what is left on its eligible lines, and what
-   it does not use stays with the buyer (``AppliedDiscount.unused``).
+   it does not use stays with the buyer (``AppliedDiscount.unused``). A cash subsidy's threshold is
+   checked on the order price after stage 2, so an earlier fund-type discount never disqualifies it.
 
 Every applied amount is split over its eligible lines by largest remainder (ties: smaller ``line_no``),
 so the parts always sum to the whole: stage-2 discounts in proportion to the lines' base (falling back
@@ -506,12 +507,14 @@ class _Run:
                 self.reject(env, reason)
         self.choose_and_apply(candidates, Reason.SUPERSEDED_BY_BETTER_OFFER)
 
-    def balances(self, offers: Sequence[Coins | ConsumptionCredit | CashSubsidy]) -> None:
+    def balances(self, offers: Sequence[Coins | ConsumptionCredit | CashSubsidy], order_price: int) -> None:
+        """Coins, cash subsidies or consumption credit (one slot per call). A cash subsidy's threshold
+        is measured on ``order_price``, the amount left after stage 2 (so an earlier fund-type discount,
+        e.g. a red envelope, can never disqualify it)."""
         candidates: list[_Candidate] = []
-        left = self.remaining(self.all_lines)
         for v in offers:
             reason = _common_reason(v, self.buyer_id, self.at)
-            if reason is None and isinstance(v, CashSubsidy) and left < v.threshold:
+            if reason is None and isinstance(v, CashSubsidy) and order_price < v.threshold:
                 reason = Reason.BELOW_THRESHOLD
             if reason is None:
                 candidates.append((v, self.all_lines, v.amount))
@@ -581,14 +584,15 @@ def price_order(request: PricingRequest) -> PricingResult:
         run.platform_coupons(platform, base)
 
     # 3. fund-type discounts, in the fixed order
+    order_price = sum(run.rem.values())
     if envelopes:
         run.red_envelopes(envelopes)
     if coins:
-        run.balances(coins)
+        run.balances(coins, order_price)
     if subsidies:
-        run.balances(subsidies)
+        run.balances(subsidies, order_price)
     if credits:
-        run.balances(credits)
+        run.balances(credits, order_price)
 
     rem = run.rem
     priced = tuple(

@@ -312,8 +312,8 @@ class Coins(VoucherBase):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CashSubsidy(VoucherBase):
-    """现金补贴: up to ``amount`` fen off what is left to pay, if that is at least ``threshold``.
-    Platform-funded."""
+    """现金补贴: up to ``amount`` fen off what is left to pay. Platform-funded. ``threshold`` is checked
+    against the order price after the store and platform groups (before any fund-type discount)."""
 
     discount_type: ClassVar[DiscountType] = DiscountType.CASH_SUBSIDY
     funder: ClassVar[Funder] = Funder.PLATFORM

@@ -1,0 +1,80 @@
+"""Red-envelope (宠爱红包) budgets between promotion and wallet, keyed by activity id.
+
+Promotion asks; wallet answers. The whole budget (face value × quantity) is held from the
+streamer's marketing wallet when an activity is created; raising the quantity holds more,
+lowering it / ending the activity / expiry releases; an envelope used in a paid order moves its
+face value from the activity's hold to that order's merchant settlement.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from liveshop.contracts.base import Event, Fen, UtcDateTime
+from liveshop.contracts.topics import topic
+
+BUDGETS = topic("liveshop.budgets", "activity_id", "Red-envelope activity budgets (promotion <-> wallet).")
+
+
+class _BudgetEvent(Event):
+    KEY_FIELD: ClassVar[str] = "activity_id"
+    activity_id: str
+    streamer_id: str
+    request_id: str = Field(description="idempotency id of the budget operation (one per request)")
+    occurred_at: UtcDateTime
+
+
+@BUDGETS.register
+class BudgetHoldRequested(_BudgetEvent):
+    """Hold ``amount`` more from the streamer's marketing wallet for this activity."""
+
+    EVENT_TYPE: ClassVar[str] = "liveshop.budgets.BudgetHoldRequested.v1"
+    amount: Fen
+
+
+@BUDGETS.register
+class BudgetReleaseRequested(_BudgetEvent):
+    """Return ``amount`` of the activity's hold to the streamer's wallet (quantity lowered, ended, expired)."""
+
+    EVENT_TYPE: ClassVar[str] = "liveshop.budgets.BudgetReleaseRequested.v1"
+    amount: Fen
+    reason: str
+
+
+@BUDGETS.register
+class RedEnvelopeRedeemed(_BudgetEvent):
+    """An envelope paid part of an order: ``amount`` moves from the hold to the order's settlement."""
+
+    EVENT_TYPE: ClassVar[str] = "liveshop.budgets.RedEnvelopeRedeemed.v1"
+    order_id: str
+    merchant_id: str
+    envelope_id: str
+    amount: Fen
+
+
+@BUDGETS.register
+class BudgetHeld(_BudgetEvent):
+    EVENT_TYPE: ClassVar[str] = "liveshop.budgets.BudgetHeld.v1"
+    amount: Fen
+    total_held: Fen
+    available_after: Fen
+
+
+@BUDGETS.register
+class BudgetHoldRejected(_BudgetEvent):
+    """E.g. ``INSUFFICIENT_BALANCE``: the streamer must top up first."""
+
+    EVENT_TYPE: ClassVar[str] = "liveshop.budgets.BudgetHoldRejected.v1"
+    amount: Fen
+    reason_code: str
+    reason: str
+    available: Fen
+
+
+@BUDGETS.register
+class BudgetReleased(_BudgetEvent):
+    EVENT_TYPE: ClassVar[str] = "liveshop.budgets.BudgetReleased.v1"
+    amount: Fen
+    total_held: Fen

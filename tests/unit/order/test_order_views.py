@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -355,3 +356,10 @@ def test_require_fen() -> None:
     assert require_fen(0) == 0
     with pytest.raises(ValueError):
         require_fen(0, allow_zero=False)
+
+
+def test_pricing_round_trips_through_storage_form() -> None:
+    stored = json.loads(json.dumps(PRICING.to_dict()))
+    assert Pricing.from_dict(stored) == PRICING
+    assert stored["funding"]["buyer_payable"] == 20_200
+    assert stored["discounts"][0]["allocations"] == [{"line_no": 1, "amount": 1_000}]

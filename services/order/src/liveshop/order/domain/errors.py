@@ -108,6 +108,18 @@ class Conflict(OrderDomainError):
     http_status: ClassVar[int] = 409
 
 
+@dataclass(frozen=True, slots=True)
+class CheckoutProblem:
+    """One reason a checkout was refused; ``line_no`` is 1-based, ``None`` for order-level problems."""
+
+    code: str
+    message: str
+    line_no: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": str(self.code), "message": self.message, "line_no": self.line_no}
+
+
 class CheckoutRejected(InvalidInput):
     """Checkout validation failed. ``code`` is the first problem's code; ``problems`` lists them all."""
 
@@ -121,18 +133,6 @@ class CheckoutRejected(InvalidInput):
             problems=[p.as_dict() for p in problems],
         )
         self.problems: tuple[CheckoutProblem, ...] = tuple(problems)
-
-
-@dataclass(frozen=True, slots=True)
-class CheckoutProblem:
-    """One reason a checkout was refused; ``line_no`` is 1-based, ``None`` for order-level problems."""
-
-    code: str
-    message: str
-    line_no: int | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"code": str(self.code), "message": self.message, "line_no": self.line_no}
 
 
 class TransitionRefused(Conflict):

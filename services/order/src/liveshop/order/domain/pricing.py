@@ -9,9 +9,10 @@ Identity checked on every pricing (all integers, fen)::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 from liveshop.order.domain.values import DiscountType, Funder
 
@@ -68,6 +69,44 @@ class Pricing:
     priced_at: datetime
     discounts: tuple[AppliedDiscount, ...] = ()
     lines: tuple[LinePrice, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for storage (ints, strings, ISO 8601 UTC time); inverse of :meth:`from_dict`."""
+        return {
+            "funding": asdict(self.funding),
+            "priced_at": self.priced_at.isoformat(),
+            "discounts": [
+                {
+                    "discount_type": d.discount_type.value,
+                    "funder": d.funder.value,
+                    "amount": d.amount,
+                    "voucher_id": d.voucher_id,
+                    "label": d.label,
+                    "allocations": [asdict(a) for a in d.allocations],
+                }
+                for d in self.discounts
+            ],
+            "lines": [asdict(lp) for lp in self.lines],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Pricing:
+        return cls(
+            funding=FundingSplit(**data["funding"]),
+            priced_at=datetime.fromisoformat(data["priced_at"]),
+            discounts=tuple(
+                AppliedDiscount(
+                    discount_type=DiscountType(d["discount_type"]),
+                    funder=Funder(d["funder"]),
+                    amount=d["amount"],
+                    voucher_id=d.get("voucher_id"),
+                    label=d.get("label", ""),
+                    allocations=tuple(LineAllocation(**a) for a in d.get("allocations", ())),
+                )
+                for d in data.get("discounts", ())
+            ),
+            lines=tuple(LinePrice(**lp) for lp in data.get("lines", ())),
+        )
 
 
 def pricing_problems(pricing: Pricing, *, item_total: int, line_nos: Iterable[int]) -> list[str]:

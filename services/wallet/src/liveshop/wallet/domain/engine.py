@@ -255,24 +255,24 @@ def _validate_transfer_shape(t: Transfer) -> None:
     _validate_user_data(t.user_data)
 
 
+def _violation(b: Balances, flags: AccountFlags) -> ErrorCode | None:
+    if flags & AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS and b.debits_pending + b.debits_posted > b.credits_posted:
+        return ErrorCode.EXCEEDS_CREDITS
+    if flags & AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS and b.credits_pending + b.credits_posted > b.debits_posted:
+        return ErrorCode.EXCEEDS_DEBITS
+    return None
+
+
 def _check_balances(o: _Overlay, debit_id: str, credit_id: str, debit: Balances, credit: Balances) -> None:
     for acc_id, b in ((debit_id, debit), (credit_id, credit)):
         if b.overflows():
             raise LedgerError(ErrorCode.OVERFLOW, f"balance of account {acc_id!r} would overflow")
-    debit_flags = o.state.accounts[debit_id].flags
-    if debit.violates(debit_flags):
-        raise LedgerError(
-            ErrorCode.EXCEEDS_CREDITS,
-            f"account {debit_id!r} has too little available balance",
-            account_id=debit_id,
-        )
-    credit_flags = o.state.accounts[credit_id].flags
-    if credit.violates(credit_flags):
-        raise LedgerError(
-            ErrorCode.EXCEEDS_DEBITS,
-            f"account {credit_id!r} would be credited beyond its debits",
-            account_id=credit_id,
-        )
+    for acc_id, b in ((debit_id, debit), (credit_id, credit)):
+        code = _violation(b, o.state.accounts[acc_id].flags)
+        if code is ErrorCode.EXCEEDS_CREDITS:
+            raise LedgerError(code, f"account {acc_id!r} has too little available balance", account_id=acc_id)
+        if code is ErrorCode.EXCEEDS_DEBITS:
+            raise LedgerError(code, f"account {acc_id!r} would be credited beyond its debits", account_id=acc_id)
 
 
 def _record(

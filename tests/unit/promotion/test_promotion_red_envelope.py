@@ -97,6 +97,10 @@ def reserve(activity: RedEnvelopeActivity, claim_id: str = "c1", **overrides: An
     activity.reserve(**args)
 
 
+def status_of(activity: RedEnvelopeActivity, claim_id: str) -> ClaimStatus:
+    return activity.claims[claim_id].status
+
+
 def refused(activity: RedEnvelopeActivity, action: Callable[[], object], code: Code) -> None:
     """``action`` raises ``code`` and leaves the activity exactly as it was (events included)."""
     before = copy.deepcopy(activity)
@@ -393,7 +397,7 @@ def test_end_running_keeps_claimed_envelopes_usable() -> None:
     assert activity.outstanding_budget == 1500
     reserve(activity, "c0", buyer_id="v0", now=NOW + 2 * HOUR)
     activity.confirm_use(claim_id="c0", order_id="o1", now=NOW + 2 * HOUR)
-    assert activity.claims["c0"].status is ClaimStatus.USED
+    assert status_of(activity, "c0") is ClaimStatus.USED
     assert activity.outstanding_budget == 1000
     budget_balances(activity)
 
@@ -404,8 +408,8 @@ def test_expired_claims_release_their_budget() -> None:
     claim(activity, "c2", "v2", at=NOW + HOUR)
     activity.events.clear()
     activity.tick(NOW + DAY)  # c1 expires exactly at claimed_at + 1 day; c2 an hour later
-    assert activity.claims["c1"].status is ClaimStatus.EXPIRED
-    assert activity.claims["c2"].status is ClaimStatus.CLAIMED
+    assert status_of(activity, "c1") is ClaimStatus.EXPIRED
+    assert status_of(activity, "c2") is ClaimStatus.CLAIMED
     assert activity.events == [
         EnvelopeExpired("a1", "c1"),
         BudgetReleaseRequested("a1", "s1", FACE, "CLAIMS_EXPIRED"),
@@ -496,9 +500,9 @@ def test_release_reservation_makes_it_usable_again() -> None:
     claim(activity, "c1")
     reserve(activity)
     activity.release_reservation(claim_id="c1", order_id="o2", now=NOW)  # not reserved by o2: no-op
-    assert activity.claims["c1"].status is ClaimStatus.RESERVED
+    assert status_of(activity, "c1") is ClaimStatus.RESERVED
     activity.release_reservation(claim_id="c1", order_id="o1", now=NOW + HOUR)
-    assert activity.claims["c1"].status is ClaimStatus.CLAIMED
+    assert status_of(activity, "c1") is ClaimStatus.CLAIMED
     assert activity.events[-1] == EnvelopeReservationReleased("a1", "c1", "o1")
     activity.release_reservation(claim_id="c1", order_id="o1", now=NOW + HOUR)  # idempotent
     assert activity.events[-1] == EnvelopeReservationReleased("a1", "c1", "o1")
@@ -517,7 +521,7 @@ def test_release_after_validity_expires_the_envelope() -> None:
     claim(activity, "c1")
     reserve(activity)
     activity.release_reservation(claim_id="c1", order_id="o1", now=NOW + DAY)
-    assert activity.claims["c1"].status is ClaimStatus.EXPIRED
+    assert status_of(activity, "c1") is ClaimStatus.EXPIRED
     assert activity.events[-1] == BudgetReleaseRequested("a1", "s1", FACE, "CLAIMS_EXPIRED")
     budget_balances(activity)
 
@@ -527,9 +531,9 @@ def test_reserved_envelope_does_not_expire_under_a_pending_payment() -> None:
     claim(activity, "c1")
     reserve(activity)
     activity.tick(NOW + 2 * DAY)
-    assert activity.claims["c1"].status is ClaimStatus.RESERVED
+    assert status_of(activity, "c1") is ClaimStatus.RESERVED
     activity.confirm_use(claim_id="c1", order_id="o1", now=NOW + 2 * DAY)
-    assert activity.claims["c1"].status is ClaimStatus.USED
+    assert status_of(activity, "c1") is ClaimStatus.USED
 
 
 def test_voucher_for_feeds_the_pricing_engine() -> None:

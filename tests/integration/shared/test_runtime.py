@@ -173,7 +173,13 @@ async def test_poison_messages_go_to_dead_letter_topic_and_the_partition_keeps_f
         await eventually(lambda: _n_effects(sink, 1), what="the good message behind the poison ones")
         dlt = await kafka_reader(dead_letter_topic("sink", namespace), min_count=5)
         reasons = [dict(r.headers)["dlt-reason"].decode() for r in dlt]
-        assert reasons == ["NOT_JSON", "UNKNOWN_EVENT_TYPE", "SCHEMA_VIOLATION", "MISSING_ATTRIBUTE", "RETRIES_EXHAUSTED"]
+        assert reasons == [
+            "NOT_JSON",
+            "UNKNOWN_EVENT_TYPE",
+            "SCHEMA_VIOLATION",
+            "MISSING_ATTRIBUTE",
+            "RETRIES_EXHAUSTED",
+        ]
         last = dict(dlt[-1].headers)
         assert last["dlt-attempts"] == b"3"
         assert b"handler cannot process poison" in last["dlt-error"]

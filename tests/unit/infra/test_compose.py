@@ -30,8 +30,14 @@ def test_every_service_is_wired_to_kafka_and_postgres() -> None:
         env = svc["environment"]
         assert env["SERVICE_NAME"] == name
         assert env["KAFKA_BOOTSTRAP_SERVERS"] == advertised
-        assert env["DATABASE_URL"] == f"postgresql://{pg['POSTGRES_USER']}:{pg['POSTGRES_PASSWORD']}@postgres:5432/{pg['POSTGRES_DB']}"
-        assert svc["depends_on"] == {"kafka": {"condition": "service_healthy"}, "postgres": {"condition": "service_healthy"}}
+        assert (
+            env["DATABASE_URL"]
+            == f"postgresql://{pg['POSTGRES_USER']}:{pg['POSTGRES_PASSWORD']}@postgres:5432/{pg['POSTGRES_DB']}"
+        )
+        assert svc["depends_on"] == {
+            "kafka": {"condition": "service_healthy"},
+            "postgres": {"condition": "service_healthy"},
+        }
         assert "/health/ready" in " ".join(svc["healthcheck"]["test"])
         # The settings class reads exactly these variables.
         s = ServiceSettings(**{k.lower(): v for k, v in env.items()})

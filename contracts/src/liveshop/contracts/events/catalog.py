@@ -41,3 +41,22 @@ class DistributionChanged(Event):
     streamer_id: str
     allowed: bool
     changed_at: UtcDateTime
+
+
+STREAMERS = topic("liveshop.streamers", "streamer_id", "Streamers known to the catalog and their own merchant (自卖).")
+
+
+@STREAMERS.register
+class StreamerBound(Event):
+    """A streamer was registered or (re)bound to the merchant whose products it sells as its own (自卖).
+
+    ``merchant_id`` is ``None`` for a streamer who only distributes (分销). Upsert by ``version``.
+    """
+
+    EVENT_TYPE: ClassVar[str] = "liveshop.streamers.StreamerBound.v1"
+    KEY_FIELD: ClassVar[str] = "streamer_id"
+
+    streamer_id: str
+    merchant_id: str | None = None
+    version: int
+    changed_at: UtcDateTime

@@ -19,6 +19,7 @@ from liveshop.contracts.common import (
     OrderStatus,
     PaymentMethod,
 )
+from liveshop.contracts.events.promotion import VoucherRejection
 from liveshop.contracts.topics import topic
 
 ORDER = topic("liveshop.order", "order_id", "Every order transition, keyed by order id.", partitions=6)
@@ -44,6 +45,8 @@ class OrderPlaced(_OrderEvent):
     voucher_ids: list[str] = Field(default_factory=list)
     payment_method: PaymentMethod
     item_total: Fen
+    pay_by: UtcDateTime | None = None
+    """Deadline of the payment window (unpaid at/after it: ``OrderCancelled(PAYMENT_TIMEOUT)``)."""
 
 
 @ORDER.register
@@ -72,6 +75,8 @@ class OrderPaid(_OrderEvent):
     funding: FundingSplit
     payment_id: str
     paid_at: UtcDateTime
+    paid_amount: Fen | None = None
+    """What the wallet captured (``funding.buyer_payable`` for ONLINE; BNPL may differ)."""
 
 
 @ORDER.register
@@ -96,6 +101,8 @@ class OrderCompleted(_OrderEvent):
     """Status 70 (订单成功)."""
 
     EVENT_TYPE: ClassVar[str] = "liveshop.order.OrderCompleted.v1"
+    completed_by: str | None = None
+    """``BUYER`` (确认收货) or ``AUTO`` (自动确认收货 after the configured period)."""
 
 
 @ORDER.register
@@ -114,6 +121,12 @@ class OrderCancelled(_OrderEvent):
     reason: str
     previous_status: OrderStatus
     was_paid: bool
+    refund_required: bool = False
+    """The wallet must refund the captured payment (the order was paid: ``REFUND_PAYMENT``)."""
+    compensations: list[str] = Field(default_factory=list)
+    """What others must undo: ``RELEASE_VOUCHERS``, ``VOID_PAYMENT_HOLD``, ``REFUND_PAYMENT``."""
+    voucher_rejections: list[VoucherRejection] = Field(default_factory=list)
+    """For ``PRICING_REJECTED``: each voucher the promotion service refused and why (e.g. ``NOT_OWNER``)."""
 
 
 @ORDER.register
@@ -126,3 +139,5 @@ class OrderTransitionRejected(_OrderEvent):
     reason_code: str
     reason: str
     source_event_id: str
+    requires_refund: bool = False
+    """The refused event was a captured payment (late, duplicate, wrong amount): the wallet refunds it."""

@@ -12,9 +12,17 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["liveshop.shared.testing"]
+from liveshop.shared.devstack.resolver import Infra
+
+pytest_plugins = ["liveshop.shared.testing", "liveshop.contracts.testing"]
 
 _ROOT = Path(__file__).parent
+
+
+@pytest.fixture(scope="session")
+def liveshop_kafka(infra: Infra) -> str:
+    """The consumer testing kit's broker is the suite's own (one broker per session)."""
+    return infra.kafka_bootstrap_servers
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from datetime import datetime
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -64,6 +65,99 @@ def _contracts(args: argparse.Namespace) -> int:
     return 1 if problems or stale else 0
 
 
+def _bootstrap(args: argparse.Namespace) -> str:
+    if args.bootstrap:
+        return str(args.bootstrap)
+    from liveshop.shared.devstack import resolver
+
+    infra = resolver.from_env() or resolver.read_dev_stack()
+    if infra is None:
+        raise SystemExit("error: no broker: pass --bootstrap, set KAFKA_BOOTSTRAP_SERVERS, or run `liveshop dev up`")
+    return infra.kafka_bootstrap_servers
+
+
+def _when(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    t = datetime.fromisoformat(value)
+    if t.tzinfo is None:
+        raise SystemExit(f"error: time {value!r} needs a timezone, e.g. 2026-11-24T12:00:00+00:00")
+    return t
+
+
+def _topics(args: argparse.Namespace) -> int:
+    import asyncio
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from liveshop.shared import replay
+
+    bootstrap = _bootstrap(args)
+    if args.action == "record":
+        if not args.topic or not args.file:
+            raise SystemExit(
+                "usage: liveshop topics record TOPIC FILE [--from-offset N|--from-time T] [--to-offset N|--to-time T]"
+            )
+        t0 = time.monotonic()
+        with (
+            Path(args.file).open("w", encoding="utf-8") as out,
+            tqdm(unit="rec", file=sys.stderr, desc=args.topic) as bar,
+        ):
+            summary = asyncio.run(
+                replay.record(
+                    bootstrap, args.topic, out, from_offset=args.from_offset, from_time=_when(args.from_time),
+                    to_offset=args.to_offset, to_time=_when(args.to_time), progress=bar.update,
+                )
+            )  # fmt: skip
+        dt = time.monotonic() - t0
+        print(
+            f"recorded {summary.records} records ({summary.bytes} bytes) from {args.topic} to {args.file} in {dt:.1f}s"
+        )
+        for p, (first, last) in sorted(summary.partitions.items()):
+            print(f"  partition {p}: offsets {first}..{last}")
+        return 0
+    if args.action == "replay":
+        # `liveshop topics replay FILE [--to TOPIC]`: the positional is the file.
+        if not args.topic:
+            raise SystemExit("usage: liveshop topics replay FILE [--to TOPIC] [--namespace NS]")
+        path = Path(args.topic)
+        args.topic = args.to
+        try:
+            total = replay.validate_file(path, target_topic=args.topic, allow_unknown=args.allow_unknown)
+        except replay.ReplayFileError as exc:
+            print(f"error: {path}: {exc} — nothing was written", file=sys.stderr)
+            return 2
+        t0 = time.monotonic()
+        with tqdm(total=total, unit="rec", file=sys.stderr, desc="replay") as bar:
+            n = asyncio.run(
+                replay.replay(
+                    bootstrap, path, target_topic=args.topic, namespace=args.namespace or "",
+                    keep_timestamps=not args.new_timestamps, allow_unknown=args.allow_unknown, progress=bar.update,
+                )
+            )  # fmt: skip
+        print(f"replayed {n} records from {path} in {time.monotonic() - t0:.1f}s")
+        return 0
+    lags = asyncio.run(replay.consumer_lag(bootstrap, [args.group] if args.group else None))
+    if not lags:
+        print("no consumer groups with committed offsets")
+        return 0
+    print(f"{'group':<40} {'topic':<40} {'part':>4} {'committed':>10} {'end':>10} {'lag':>8}")
+    for lag in lags:
+        committed = "-" if lag.committed is None else str(lag.committed)
+        print(f"{lag.group:<40} {lag.topic:<40} {lag.partition:>4} {committed:>10} {lag.end:>10} {lag.lag:>8}")
+    return 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    import httpx
+
+    params = {"router": args.router} if args.router else {}
+    r = httpx.post(args.service_url.rstrip("/") + "/admin/projections/rebuild", params=params, timeout=60)
+    print(r.text)
+    return 0 if r.status_code == 200 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="liveshop", description="liveshop: live-stream commerce back end")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -76,6 +170,25 @@ def main(argv: list[str] | None = None) -> int:
     contracts = sub.add_parser("contracts", help="JSON Schema snapshots, compatibility check, AsyncAPI document")
     contracts.add_argument("action", choices=["snapshot", "check"])
     contracts.set_defaults(fn=_contracts)
+    topics = sub.add_parser("topics", help="record a topic to JSON Lines, replay a recording, consumer lag")
+    topics.add_argument("action", choices=["record", "replay", "lag"])
+    topics.add_argument("topic", nargs="?", help="record: the topic; replay: the file")
+    topics.add_argument("file", nargs="?", help="record: the output file")
+    topics.add_argument("--bootstrap", help="Kafka bootstrap servers (default: env or dev stack)")
+    topics.add_argument("--from-offset", type=int)
+    topics.add_argument("--from-time", help="ISO time with timezone")
+    topics.add_argument("--to-offset", type=int, help="last offset to include (per partition)")
+    topics.add_argument("--to-time", help="ISO time with timezone (exclusive)")
+    topics.add_argument("--namespace", help="replay: prefix topics with this namespace")
+    topics.add_argument("--new-timestamps", action="store_true", help="replay: let the broker stamp records")
+    topics.add_argument("--allow-unknown", action="store_true", help="replay: accept records of unknown event types")
+    topics.add_argument("--to", help="replay: write every record to this topic (default: each record's topic)")
+    topics.add_argument("--group", help="lag: only this consumer group")
+    topics.set_defaults(fn=_topics)
+    rebuild = sub.add_parser("rebuild", help="rebuild a running service's read models from its topics")
+    rebuild.add_argument("service_url", help="e.g. http://127.0.0.1:8004")
+    rebuild.add_argument("--router", help="only this consumer (default: all)")
+    rebuild.set_defaults(fn=_rebuild)
     args = parser.parse_args(argv)
     rc: int = args.fn(args)
     return rc

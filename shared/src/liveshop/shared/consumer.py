@@ -12,6 +12,17 @@ and the handler for each. :class:`ConsumerRunner` processes one Kafka record:
   up to ``max_attempts``; then it goes to the dead-letter topic with the error in headers;
 - :class:`~liveshop.shared.errors.PermanentError` and domain errors skip the retries.
 
+Two optional hooks of a router (both off by default; a router without them behaves as above):
+
+- ``on_decode_error``: called (in a transaction, once per record: the inbox key is
+  ``undecodable:<topic>:<partition>:<offset>``) for a record that cannot be decoded; it returns
+  True if it dealt with the record (e.g. published a business rejection), False to dead-letter it
+  as usual. An exception in the hook also dead-letters it.
+- ``on_batch``: a handler that receives every decoded event of a fetched batch (consecutive records
+  of its event types) in one transaction, after one bulk inbox claim. If that transaction fails,
+  the records are processed one by one (the handler called with a one-element list) with the
+  usual retries and dead-letter topic, so one poison record never blocks the others.
+
 Offsets are committed by the FastStream subscriber only after the runner returned, i.e. after
 the effects (or the dead-letter record) are durable. If even the dead-letter publish fails,
 the subscriber nacks: the record is redelivered, never lost.
@@ -23,7 +34,7 @@ import asyncio
 import enum
 import logging
 import traceback
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +50,23 @@ from liveshop.shared.tx import Transaction, transaction
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Envelope, Transaction], Awaitable[None]]
+BatchHandler = Callable[[list[Envelope], Transaction], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class UndecodableRecord:
+    """A record that failed :func:`codec.decode`, given to ``EventRouter.on_decode_error``."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    headers: list[tuple[str, bytes]]
+    value: bytes | None
+    error: codec.DecodeError
+
+
+DecodeErrorHandler = Callable[[UndecodableRecord, Transaction], Awaitable[bool]]
 
 
 class Outcome(enum.Enum):
@@ -55,6 +83,12 @@ class EventRouter:
     name: str
     handlers: dict[str, Handler] = field(default_factory=dict)
     extra_topics: set[str] = field(default_factory=set)
+    #: Read-model tables built only from this router's events: emptied by a projection rebuild,
+    #: which then replays the router's topics from the beginning.
+    projections: list[str] = field(default_factory=list)
+    #: Optional: deal with a record that cannot be decoded instead of dead-lettering it (see module doc).
+    on_decode_error: DecodeErrorHandler | None = None
+    batch_handlers: dict[str, BatchHandler] = field(default_factory=dict)
 
     def on(self, *events: type[Event]) -> Callable[[Handler], Handler]:
         def deco(fn: Handler) -> Handler:
@@ -62,6 +96,20 @@ class EventRouter:
                 if ev.EVENT_TYPE in self.handlers:
                     raise ValueError(f"{self.name}: two handlers for {ev.EVENT_TYPE}")
                 self.handlers[ev.EVENT_TYPE] = fn
+            return fn
+
+        return deco
+
+    def on_batch(self, *events: type[Event]) -> Callable[[BatchHandler], BatchHandler]:
+        """Register a handler that receives a batch of events in one transaction (see module doc)."""
+
+        def deco(fn: BatchHandler) -> BatchHandler:
+            async def one(env: Envelope, tx: Transaction) -> None:
+                await fn([env], tx)
+
+            self.on(*events)(one)
+            for ev in events:
+                self.batch_handlers[ev.EVENT_TYPE] = fn
             return fn
 
         return deco
@@ -85,6 +133,9 @@ class RunnerStats:
     ignored: int = 0
     dead_lettered: int = 0
     retries: int = 0
+    decode_errors_handled: int = 0
+    batches: int = 0
+    batch_fallbacks: int = 0
 
 
 class ConsumerRunner:
@@ -126,8 +177,111 @@ class ConsumerRunner:
         try:
             env = codec.decode(hdrs, value)
         except codec.DecodeError as exc:
+            if self.router.on_decode_error is not None:
+                bad = UndecodableRecord(topic, partition, offset, key, hdrs, value, exc)
+                handled = await self._on_decode_error(bad)
+                if handled is not None:
+                    return handled
             await self._dead_letter(topic, partition, offset, key, hdrs, value, exc.reason, exc.detail, 1)
             return Outcome.DEAD_LETTERED
+        return await self._handle(env, topic, partition, offset, key, hdrs, value)
+
+    async def process_records(self, records: Sequence[Any]) -> None:
+        """Process a fetched batch of aiokafka records (``topic``, ``partition``, ``offset``, ``key``,
+        ``headers``, ``value``) in order: one by one, or, for a router with ``on_batch`` handlers,
+        consecutive records of the same batch handler together."""
+        if not self.router.batch_handlers:
+            for r in records:
+                await self.process(r.topic, r.partition, r.offset, r.key, r.headers, r.value)
+            return
+        run: list[tuple[Any, Envelope]] = []
+        run_fn: BatchHandler | None = None
+        for r in records:
+            try:
+                env = codec.decode(list(r.headers or []), r.value)
+            except codec.DecodeError:
+                env = None
+            fn = self.router.batch_handlers.get(env.type) if env is not None else None
+            if run and fn is not run_fn:
+                assert run_fn is not None
+                await self._process_run(run_fn, run)
+                run = []
+            if env is not None and fn is not None:
+                run.append((r, env))
+                run_fn = fn
+            else:
+                run_fn = None
+                await self.process(r.topic, r.partition, r.offset, r.key, r.headers, r.value)
+        if run:
+            assert run_fn is not None
+            await self._process_run(run_fn, run)
+
+    async def _process_run(self, fn: BatchHandler, run: list[tuple[Any, Envelope]]) -> None:
+        try:
+            async with transaction(self.pool, source=self.source, namespace=self.namespace, schema=self.schema) as tx:
+                ids = list(dict.fromkeys(env.id for _, env in run))
+                claimed = set(
+                    await tx.conn.fetchval(
+                        "WITH c AS (INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::text[]) "
+                        "ON CONFLICT DO NOTHING RETURNING event_id) SELECT coalesce(array_agg(event_id), '{}') FROM c",
+                        self.router.name,
+                        ids,
+                    )
+                )
+                fresh: list[Envelope] = []
+                for _, env in run:
+                    if env.id in claimed:
+                        claimed.discard(env.id)
+                        fresh.append(env)
+                if fresh:
+                    await fn(fresh, tx)
+            self.stats.batches += 1
+            self.stats.handled += len(fresh)
+            self.stats.duplicates += len(run) - len(fresh)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("%s: batch of %d failed (%r); processing one by one", self.group, len(run), exc)
+            self.stats.batch_fallbacks += 1
+            for r, env in run:
+                await self._handle(env, r.topic, r.partition, r.offset, r.key, list(r.headers or []), r.value)
+
+    async def _on_decode_error(self, bad: UndecodableRecord) -> Outcome | None:
+        """Run the router's decode-error hook; ``None`` means: dead-letter the record."""
+        assert self.router.on_decode_error is not None
+
+        class _NotHandled(Exception):
+            pass
+
+        try:
+            async with transaction(self.pool, source=self.source, namespace=self.namespace, schema=self.schema) as tx:
+                if not await tx.claim_inbox(self.router.name, f"undecodable:{bad.topic}:{bad.partition}:{bad.offset}"):
+                    self.stats.duplicates += 1
+                    return Outcome.DUPLICATE
+                if not await self.router.on_decode_error(bad, tx):
+                    raise _NotHandled
+        except _NotHandled:
+            return None
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception(
+                "%s: decode-error hook failed for %s[%d]@%d", self.group, bad.topic, bad.partition, bad.offset
+            )
+            return None
+        self.stats.decode_errors_handled += 1
+        return Outcome.HANDLED
+
+    async def _handle(
+        self,
+        env: Envelope,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        hdrs: list[tuple[str, bytes]],
+        value: bytes | None,
+    ) -> Outcome:
         handler = self.router.handlers.get(env.type)
         if handler is None:
             self.stats.ignored += 1

@@ -44,6 +44,19 @@ def create_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str)
             {"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503
         )
 
+    @app.post("/admin/projections/rebuild", tags=["admin"])
+    async def rebuild(router: str | None = None) -> dict[str, Any]:
+        """Empty this service's read models and rebuild them by replaying the topics they come from."""
+        rebuilt = await runtime.rebuild_projections([router] if router else None)
+        return {"rebuilt": rebuilt}
+
+    @app.get("/admin/consumers", tags=["admin"])
+    async def consumers() -> dict[str, Any]:
+        return {
+            name: {"group": r.group, "dead_letter_topic": r.dlt_topic, **r.stats.__dict__}
+            for name, r in runtime.runners.items()
+        }
+
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
         return JSONResponse(exc.as_dict(), status_code=exc.http_status)

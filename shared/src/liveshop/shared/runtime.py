@@ -109,11 +109,7 @@ class ServiceRuntime:
             poll_interval=s.outbox_poll_interval_s,
         )
         await self.relay.start()
-        if self.routers:
-            self.broker = KafkaBroker(s.kafka_bootstrap_servers, client_id=f"{self.schema}-consumer", logger=_fs_log)
-            for router in self.routers:
-                self._subscribe(router)
-            await self.broker.start()
+        await self._start_broker()
         for job in self.jobs:
             self._job_tasks.append(asyncio.create_task(self._run_job(job), name=f"{self.service}-{job.name}"))
         self.started = True
@@ -125,10 +121,7 @@ class ServiceRuntime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._job_tasks.clear()
-        if self.broker is not None:
-            with contextlib.suppress(Exception):
-                await self.broker.stop()
-            self.broker = None
+        await self._stop_broker()
         if self.relay is not None:
             await self.relay.stop()
             self.relay = None
@@ -142,6 +135,48 @@ class ServiceRuntime:
         self.started = False
 
     # ---- consumers --------------------------------------------------------------------------
+
+    async def _start_broker(self) -> None:
+        if not self.routers:
+            return
+        s = self.settings
+        self.broker = KafkaBroker(s.kafka_bootstrap_servers, client_id=f"{self.schema}-consumer", logger=_fs_log)
+        for router in self.routers:
+            self._subscribe(router)
+        await self.broker.start()
+
+    async def _stop_broker(self) -> None:
+        if self.broker is not None:
+            with contextlib.suppress(Exception):
+                await self.broker.stop()
+            self.broker = None
+
+    async def rebuild_projections(self, router_names: list[str] | None = None) -> dict[str, list[str]]:
+        """Rebuild read models: stop consuming, empty the projection tables and the routers' inbox
+        entries, move the consumer groups back to the beginning, and consume again (catch up)."""
+        from liveshop.shared.replay import reset_group_to_earliest
+
+        assert self.pool is not None
+        chosen = [r for r in self.routers if router_names is None or r.name in router_names]
+        unknown = set(router_names or []) - {r.name for r in self.routers}
+        if unknown:
+            raise ValueError(f"unknown routers: {sorted(unknown)}")
+        await self._stop_broker()
+        done: dict[str, list[str]] = {}
+        try:
+            for r in chosen:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    for table in r.projections:
+                        await conn.execute(f'TRUNCATE TABLE "{table}"')
+                    await conn.execute("DELETE FROM inbox WHERE consumer = $1", r.name)
+                topics = [t.qualified(self.namespace) for t in r.topics()] + sorted(r.extra_topics)
+                await reset_group_to_earliest(
+                    self.settings.kafka_bootstrap_servers, self.settings.consumer_group(r.name), topics
+                )
+                done[r.name] = list(r.projections)
+        finally:
+            await self._start_broker()
+        return done
 
     def _subscribe(self, router: EventRouter) -> None:
         assert self.broker is not None and self.pool is not None
@@ -163,8 +198,7 @@ class ServiceRuntime:
         async def consume(message: KafkaMessage) -> None:
             raw = message.raw_message
             records = raw if isinstance(raw, tuple) else (raw,)
-            for rec in records:
-                await runner.process(rec.topic, rec.partition, rec.offset, rec.key, rec.headers, rec.value)
+            await runner.process_records(records)
 
         self.broker.subscriber(
             *names,

@@ -1,0 +1,323 @@
+"""Record a topic to JSON Lines, replay such a file into a topic, consumer lag, offset reset.
+
+File format (one Kafka record per line, streamed, never loaded whole)::
+
+    {"topic": "liveshop.order", "partition": 0, "offset": 17, "timestamp": 1732440000000,
+     "key": "o_1", "headers": [["ce_id", "…"], …], "value": "{…json…}"}
+
+``key``/``value`` are UTF-8 text; bytes that are not UTF-8 are stored base64 under
+``key_b64``/``value_b64``. A replay validates the whole file first (JSON, fields, known event
+type, the event's registered topic) and writes nothing if any line is bad, naming the line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from liveshop.contracts.codec import headers_dict
+from liveshop.contracts.topics import TOPICS, event_class, topic_of
+
+Progress = Callable[[int], None]
+
+
+class ReplayFileError(Exception):
+    def __init__(self, line_no: int, message: str) -> None:
+        super().__init__(f"line {line_no}: {message}")
+        self.line_no = line_no
+        self.message = message
+
+
+@dataclass
+class RecordSummary:
+    topic: str
+    records: int = 0
+    partitions: dict[int, tuple[int, int]] = field(default_factory=dict)  # partition -> (first, last) offset
+    bytes: int = 0
+
+
+def _text_or_b64(raw: bytes | None, name: str) -> dict[str, Any]:
+    if raw is None:
+        return {name: None}
+    try:
+        return {name: raw.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {f"{name}_b64": base64.b64encode(raw).decode()}
+
+
+def _ms(t: datetime | None) -> int | None:
+    return int(t.timestamp() * 1000) if t is not None else None
+
+
+async def record(
+    bootstrap: str,
+    topic: str,
+    out: TextIO,
+    *,
+    from_offset: int | None = None,
+    from_time: datetime | None = None,
+    to_offset: int | None = None,
+    to_time: datetime | None = None,
+    progress: Progress | None = None,
+) -> RecordSummary:
+    """Stream ``topic`` (all partitions) to ``out``; stops at the end offsets seen at start (or the bounds)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    summary = RecordSummary(topic=topic)
+    try:
+        parts = consumer.partitions_for_topic(topic)
+        if parts is None:
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(topic)
+        if not parts:
+            raise ValueError(f"topic {topic!r} does not exist")
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        end = await consumer.end_offsets(tps)
+        stop_at: dict[TopicPartition, int] = dict(end)
+        if to_time is not None:
+            found = await consumer.offsets_for_times({tp: _ms(to_time) for tp in tps})
+            for tp in tps:
+                ot = found.get(tp)
+                stop_at[tp] = min(stop_at[tp], ot.offset if ot is not None else end[tp])
+        if to_offset is not None:
+            stop_at = {tp: min(v, to_offset + 1) for tp, v in stop_at.items()}
+        for tp in tps:
+            if from_time is not None:
+                found = await consumer.offsets_for_times({tp: _ms(from_time)})
+                ot = found.get(tp)
+                consumer.seek(tp, ot.offset if ot is not None else end[tp])
+            elif from_offset is not None:
+                consumer.seek(tp, from_offset)
+            else:
+                await consumer.seek_to_beginning(tp)
+        active = {tp for tp in tps if await consumer.position(tp) < stop_at[tp]}
+        while active:
+            batch = await consumer.getmany(*active, timeout_ms=500, max_records=2000)
+            for tp, recs in batch.items():
+                for r in recs:
+                    if r.offset >= stop_at[tp]:
+                        continue
+                    line = {
+                        "topic": r.topic,
+                        "partition": r.partition,
+                        "offset": r.offset,
+                        "timestamp": r.timestamp,
+                        **_text_or_b64(r.key, "key"),
+                        "headers": [[k, v.decode("utf-8", errors="replace")] for k, v in (r.headers or [])],
+                        **_text_or_b64(r.value, "value"),
+                    }
+                    text = json.dumps(line, ensure_ascii=False)
+                    out.write(text + "\n")
+                    summary.records += 1
+                    summary.bytes += len(text) + 1
+                    first = summary.partitions.get(r.partition, (r.offset, r.offset))[0]
+                    summary.partitions[r.partition] = (first, r.offset)
+                if progress is not None and recs:
+                    progress(len(recs))
+            for tp in list(active):
+                if await consumer.position(tp) >= stop_at[tp]:
+                    active.discard(tp)
+        return summary
+    finally:
+        await consumer.stop()
+
+
+@dataclass
+class ReplayLine:
+    line_no: int
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+    timestamp: int | None
+    source_topic: str
+
+
+def _decode(obj: dict[str, Any], name: str, line_no: int) -> bytes | None:
+    if f"{name}_b64" in obj:
+        try:
+            return base64.b64decode(obj[f"{name}_b64"], validate=True)
+        except ValueError as exc:
+            raise ReplayFileError(line_no, f"{name}_b64 is not base64: {exc}") from exc
+    v = obj.get(name)
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        raise ReplayFileError(line_no, f"{name} must be a string or null")
+    return v.encode("utf-8")
+
+
+def _base_topic(name: str) -> str:
+    for t in TOPICS:
+        if name == t or name.endswith("." + t):
+            return t
+    return name
+
+
+def iter_file(path: Path, *, target_topic: str | None = None, allow_unknown: bool = False) -> Iterator[ReplayLine]:
+    """Yield validated lines; raise :class:`ReplayFileError` naming the first bad line."""
+    with path.open(encoding="utf-8") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw)
+            except ValueError as exc:
+                raise ReplayFileError(line_no, f"not JSON: {exc}") from exc
+            if not isinstance(obj, dict):
+                raise ReplayFileError(line_no, "each line must be a JSON object")
+            for req in ("topic", "headers"):
+                if req not in obj:
+                    raise ReplayFileError(line_no, f"missing field {req!r}")
+            if not isinstance(obj["headers"], list) or not all(
+                isinstance(h, list) and len(h) == 2 and all(isinstance(x, str) for x in h) for h in obj["headers"]
+            ):
+                raise ReplayFileError(line_no, "headers must be a list of [name, value] string pairs")
+            headers = [(k, v.encode("utf-8")) for k, v in obj["headers"]]
+            ce_type = headers_dict(headers).get("ce_type")
+            dest = _base_topic(target_topic or obj["topic"])
+            if ce_type is None:
+                if not allow_unknown:
+                    raise ReplayFileError(line_no, "record has no ce_type header (not a liveshop event)")
+            else:
+                cls = event_class(ce_type)
+                if cls is None:
+                    if not allow_unknown:
+                        raise ReplayFileError(line_no, f"unknown event type {ce_type!r}")
+                elif topic_of(cls).name != dest:
+                    raise ReplayFileError(
+                        line_no, f"event type {ce_type} belongs on topic {topic_of(cls).name!r}, not {dest!r}"
+                    )
+            ts = obj.get("timestamp")
+            if ts is not None and not isinstance(ts, int):
+                raise ReplayFileError(line_no, "timestamp must be an integer (ms since epoch)")
+            yield ReplayLine(
+                line_no=line_no,
+                key=_decode(obj, "key", line_no),
+                value=_decode(obj, "value", line_no),
+                headers=headers,
+                timestamp=ts,
+                source_topic=str(obj["topic"]),
+            )
+
+
+def validate_file(path: Path, *, target_topic: str | None = None, allow_unknown: bool = False) -> int:
+    return sum(1 for _ in iter_file(path, target_topic=target_topic, allow_unknown=allow_unknown))
+
+
+def _physical(source_topic: str, target_topic: str | None, namespace: str) -> str:
+    if target_topic:
+        return target_topic
+    base = _base_topic(source_topic)
+    return f"{namespace}.{base}" if namespace else base
+
+
+async def replay(
+    bootstrap: str,
+    path: Path,
+    *,
+    target_topic: str | None = None,
+    namespace: str = "",
+    keep_timestamps: bool = True,
+    allow_unknown: bool = False,
+    progress: Progress | None = None,
+) -> int:
+    """Validate ``path`` completely, then produce every record (key, headers, value) in file order."""
+    validate_file(path, target_topic=target_topic, allow_unknown=allow_unknown)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5, max_batch_size=512 * 1024
+    )
+    await producer.start()
+    n = 0
+    try:
+        pending: list[asyncio.Future[Any]] = []
+        for line in iter_file(path, target_topic=target_topic, allow_unknown=allow_unknown):
+            fut = await producer.send(
+                _physical(line.source_topic, target_topic, namespace),
+                value=line.value,
+                key=line.key,
+                headers=line.headers,
+                timestamp_ms=line.timestamp if keep_timestamps else None,
+            )
+            pending.append(fut)
+            n += 1
+            if len(pending) >= 5000:
+                await asyncio.gather(*pending)
+                if progress is not None:
+                    progress(len(pending))
+                pending.clear()
+        await asyncio.gather(*pending)
+        if progress is not None and pending:
+            progress(len(pending))
+        return n
+    finally:
+        await producer.stop()
+
+
+@dataclass
+class PartitionLag:
+    group: str
+    topic: str
+    partition: int
+    committed: int | None
+    end: int
+
+    @property
+    def lag(self) -> int:
+        return self.end - (self.committed or 0)
+
+
+async def consumer_lag(bootstrap: str, groups: list[str] | None = None) -> list[PartitionLag]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    out: list[PartitionLag] = []
+    try:
+        if groups is None:
+            listed = await admin.list_consumer_groups()
+            groups = sorted(g[0] for g in listed)
+        for g in groups:
+            offsets = await admin.list_consumer_group_offsets(g)
+            if not offsets:
+                continue
+            ends = await consumer.end_offsets(list(offsets))
+            for tp, meta in sorted(offsets.items(), key=lambda kv: (kv[0].topic, kv[0].partition)):
+                committed = meta.offset if meta.offset >= 0 else None
+                out.append(PartitionLag(g, tp.topic, tp.partition, committed, ends.get(tp, 0)))
+        return out
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def reset_group_to_earliest(bootstrap: str, group: str, topics: list[str]) -> None:
+    """Move a consumer group (with no active members) back to the beginning of ``topics``."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps: list[TopicPartition] = []
+        for t in topics:
+            parts = consumer.partitions_for_topic(t)
+            if parts is None:
+                await consumer._client.force_metadata_update()
+                parts = consumer.partitions_for_topic(t) or set()
+            tps.extend(TopicPartition(t, p) for p in parts)
+        if not tps:
+            return
+        consumer.assign(tps)
+        begin = await consumer.beginning_offsets(tps)
+        from aiokafka.structs import OffsetAndMetadata
+
+        await consumer.commit({tp: OffsetAndMetadata(off, "") for tp, off in begin.items()})
+    finally:
+        await consumer.stop()

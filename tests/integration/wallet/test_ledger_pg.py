@@ -369,6 +369,31 @@ async def test_id_race_on_disjoint_accounts_aborts_the_loser(pool: asyncpg.Pool[
     await assert_sound(pool)
 
 
+async def test_pending_committed_while_waiting_for_locks_gets_its_accounts_locked(pool: asyncpg.Pool[Any]) -> None:
+    await setup_accounts(pool)
+    await in_tx(pool, [Transfer.single("fund", "ext", "w0", 1_000, TransferCode.TOP_UP)])
+    async with pool.acquire() as a_conn:
+        tx = a_conn.transaction()
+        await tx.start()
+        await PgLedger(a_conn).create_transfer(Transfer.pending("p", "w0", "h0", 300, "HOLD"), now=T0)
+        # B waits on w0; when it gets it, "p" exists but B's lock statement did not see its accounts.
+        b = asyncio.create_task(
+            in_tx(
+                pool, [Transfer.single("spend", "w0", "h1", 100, "X", linked=True), Transfer.post("p-post", "p", 200)]
+            )
+        )
+        await asyncio.sleep(0.3)
+        assert not b.done()
+        await tx.commit()
+        results = await b
+    assert [r.created for r in results] == [True, True]
+    async with pool.acquire() as conn:
+        pg = PgLedger(conn)
+        w0, h0 = await pg.lookup_accounts(["w0", "h0"])
+    assert (w0.posted, w0.available, h0.posted) == (700, 700, 200)
+    await assert_sound(pool)
+
+
 async def test_a_pending_is_resolved_once_under_concurrency(pool: asyncpg.Pool[Any]) -> None:
     await setup_accounts(pool)
     await in_tx(

@@ -3,16 +3,15 @@
 :class:`PgLedger` works on a connection that is *already inside a transaction*: the caller's unit of
 work owns it, so a transfer and the outbox event it causes commit (or roll back) together.
 
-How a batch of transfers runs (at most four round trips, whatever the batch size):
+How a batch of transfers runs (three round trips, whatever the batch size):
 
-1. if the batch posts or voids pending transfers: read those pending transfers, to know their
-   accounts (no lock);
-2. lock every account the batch touches: ``SELECT ... FOR UPDATE`` ordered by account id, so two
-   batches always lock in the same order and cannot deadlock on each other;
-3. now that the accounts are locked, read the transfers the batch names (its own ids, for
+1. lock every account the batch touches, including the accounts of the pending transfers it posts
+   or voids: one ``SELECT ... FOR UPDATE`` ordered by account id, so two batches always lock in
+   the same order and cannot deadlock on each other;
+2. now that the accounts are locked, read the transfers the batch names (its own ids, for
    idempotency, and the pending ones with their status). Anything that could change them holds the
    same account locks, so this read is current;
-4. run the domain rules (:func:`liveshop.wallet.domain.engine.execute_transfers`) over this
+3. run the domain rules (:func:`liveshop.wallet.domain.engine.execute_transfers`) over this
    snapshot, then write the new transfers, statement lines, pending statuses and balance deltas in
    one statement (data-modifying CTEs over ``unnest`` arrays).
 
@@ -77,8 +76,16 @@ _TRANSFER_COLS = (
 )
 
 _LOCK_ACCOUNTS = f"SELECT {_ACCOUNT_COLS} FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
+# The accounts named by the batch plus those of the pending transfers it resolves (transfers are
+# immutable, so reading their accounts at any snapshot is fine), locked in id order.
+_LOCK_BATCH_ACCOUNTS = f"""
+SELECT {_ACCOUNT_COLS} FROM ledger_accounts
+WHERE id = ANY($1::text[])
+   OR id IN (SELECT debit_account_id FROM ledger_transfers WHERE id = ANY($2::text[])
+             UNION ALL
+             SELECT credit_account_id FROM ledger_transfers WHERE id = ANY($2::text[]))
+ORDER BY id FOR UPDATE"""
 _SELECT_ACCOUNTS = f"SELECT {_ACCOUNT_COLS} FROM ledger_accounts WHERE id = ANY($1::text[])"
-_PENDING_ACCOUNTS = "SELECT debit_account_id, credit_account_id FROM ledger_transfers WHERE id = ANY($1::text[])"
 _SELECT_TRANSFERS = (
     f"SELECT {_TRANSFER_COLS}, p.status FROM ledger_transfers t "
     "LEFT JOIN ledger_pending p ON p.transfer_id = t.id WHERE t.id = ANY($1::text[])"
@@ -332,25 +339,37 @@ class PgLedger:
     # ------------------------------------------------------------------------------------ internal
 
     async def _load(self, *, transfer_ids: set[str], pending_ids: set[str], account_ids: set[str]) -> LedgerState:
-        """Lock the accounts involved (ordered by id) and read the transfers involved, after the locks."""
+        """Lock the accounts involved (ordered by id), then read the transfers involved."""
         conn = self._conn
-        wanted_accounts = set(account_ids)
-        if pending_ids:
-            for r in await conn.fetch(_PENDING_ACCOUNTS, list(pending_ids)):
-                wanted_accounts.add(r["debit_account_id"])
-                wanted_accounts.add(r["credit_account_id"])
         state = LedgerState()
-        if wanted_accounts:
-            for r in await conn.fetch(_LOCK_ACCOUNTS, sorted(wanted_accounts)):
+        if account_ids or pending_ids:
+            for r in await conn.fetch(_LOCK_BATCH_ACCOUNTS, sorted(account_ids), sorted(pending_ids)):
                 state.accounts[r["id"]] = _account(r)
                 state.balances[r["id"]] = _balances(r)
-        ids = transfer_ids | pending_ids
-        if ids:
-            for r in await conn.fetch(_SELECT_TRANSFERS, list(ids)):
-                rec = _transfer(r)
-                state.transfers[rec.id] = rec
-                if r["status"] is not None:
-                    state.pending[rec.id] = PendingStatus(r["status"])
+        ids = sorted(transfer_ids | pending_ids)
+        rows: list[asyncpg.Record] = []
+        while ids:
+            rows = await conn.fetch(_SELECT_TRANSFERS, ids)
+            # A pending transfer committed by another transaction while we waited for our locks has
+            # accounts we may not hold yet: lock them too (rare; out of order, so it may deadlock,
+            # which PostgreSQL detects) and read again.
+            missing = {
+                a
+                for r in rows
+                if r["id"] in pending_ids
+                for a in (r["debit_account_id"], r["credit_account_id"])
+                if a not in state.accounts
+            }
+            if not missing:
+                break
+            for r in await conn.fetch(_LOCK_ACCOUNTS, sorted(missing)):
+                state.accounts[r["id"]] = _account(r)
+                state.balances[r["id"]] = _balances(r)
+        for r in rows:
+            rec = _transfer(r)
+            state.transfers[rec.id] = rec
+            if r["status"] is not None:
+                state.pending[rec.id] = PendingStatus(r["status"])
         return state
 
     async def _write(self, state: LedgerState, original: dict[str, Balances], changes: Changes) -> None:

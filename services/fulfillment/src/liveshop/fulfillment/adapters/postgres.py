@@ -1,0 +1,355 @@
+"""asyncpg repositories of the fulfillment service (plain SQL, set-based for batches)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from liveshop.contracts import codec
+from liveshop.contracts.base import Envelope, Event
+from liveshop.fulfillment.adapters.secrets import SecretBox
+from liveshop.fulfillment.domain.isv import Authorisation, Isv, IsvCredential, MerchantAuthorisations
+from liveshop.fulfillment.domain.reports import OrderFacts, WarehouseReport
+from liveshop.fulfillment.domain.tracks import OrderTimeline, Track, TrackStatus
+from liveshop.fulfillment.service_layer.handlers import track_event_id
+from liveshop.fulfillment.service_layer.unit_of_work import Context, Effects, Incoming
+from liveshop.shared.tx import Transaction, outbox_channel
+
+_ORDER_COLS = "order_id, merchant_id, buyer_id, paid_at, cancelled_at, shipped_at, delivered_at"
+_TRACK_SELECT = (
+    "SELECT t.order_id, o.merchant_id, t.status, t.occurred_at, t.recorded_at, t.isv_id, t.request_id, t.operator,"
+    " t.waybill_no, t.carrier FROM tracks t JOIN orders o USING (order_id)"
+)
+
+
+def _facts(r: Any) -> OrderFacts:
+    return OrderFacts(
+        order_id=r["order_id"],
+        merchant_id=r["merchant_id"],
+        buyer_id=r["buyer_id"],
+        paid_at=r["paid_at"],
+        cancelled=r["cancelled_at"] is not None,
+        shipped_at=r["shipped_at"],
+        delivered_at=r["delivered_at"],
+    )
+
+
+def _track(r: Any) -> Track:
+    return Track(
+        order_id=r["order_id"],
+        merchant_id=r["merchant_id"],
+        status=TrackStatus(r["status"]),
+        occurred_at=r["occurred_at"],
+        recorded_at=r["recorded_at"],
+        isv_id=r["isv_id"],
+        request_id=r["request_id"],
+        operator=r["operator"],
+        waybill_no=r["waybill_no"],
+        carrier=r["carrier"],
+    )
+
+
+def report_json(report: WarehouseReport) -> str:
+    return json.dumps(
+        {
+            "request_id": report.request_id,
+            "isv_id": report.isv_id,
+            "merchant_id": report.merchant_id,
+            "order_id": report.order_id,
+            "status": report.status,
+            "occurred_at": report.occurred_at.isoformat(),
+            "operator": report.operator,
+            "waybill_no": report.waybill_no,
+            "carrier": report.carrier,
+        },
+        ensure_ascii=False,
+    )
+
+
+def _report(raw: str) -> WarehouseReport:
+    d = json.loads(raw)
+    return WarehouseReport(
+        request_id=d["request_id"],
+        isv_id=d["isv_id"],
+        merchant_id=d["merchant_id"],
+        order_id=d["order_id"],
+        status=d["status"],
+        occurred_at=datetime.fromisoformat(d["occurred_at"]),
+        operator=d.get("operator"),
+        waybill_no=d.get("waybill_no"),
+        carrier=d.get("carrier"),
+    )
+
+
+async def publish_many(tx: Transaction, events: Sequence[tuple[Event, str | None]]) -> list[Envelope]:
+    """Write many outbox rows in one statement (same rows as ``Transaction.publish``) and notify once.
+
+    ``events`` are (event, id or None for a fresh one).
+    """
+    if not events:
+        return []
+    envs = [codec.envelope(ev, source=tx.source, id=eid) for ev, eid in events]
+    recs = [codec.to_record(e, tx.namespace) for e in envs]
+    await tx.conn.execute(
+        "INSERT INTO outbox (event_id, topic, key, headers, payload) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::bytea[])",
+        [e.id for e in envs],
+        [r.topic for r in recs],
+        [r.key.decode() for r in recs],
+        [json.dumps([[k, v.decode()] for k, v in r.headers]) for r in recs],
+        [r.value for r in recs],
+    )
+    await tx.conn.execute("SELECT pg_notify($1, '')", outbox_channel(tx.schema))
+    tx.published.extend(envs)
+    return envs
+
+
+class PgStore:
+    """The :class:`~liveshop.fulfillment.service_layer.unit_of_work.ReportStore` on PostgreSQL."""
+
+    def __init__(self, tx: Transaction, box: SecretBox | None = None) -> None:
+        self.tx = tx
+        self.conn = tx.conn
+        self.box = box
+
+    # -- reports -------------------------------------------------------------------------------
+
+    async def load(self, order_ids: Iterable[str], isv_ids: Iterable[str], merchant_ids: Iterable[str]) -> Context:
+        oids, iids, mids = sorted(set(order_ids)), sorted(set(isv_ids)), sorted(set(merchant_ids))
+        ctx = Context()
+        rows = await self.conn.fetch(
+            f"SELECT {_ORDER_COLS} FROM orders WHERE order_id = ANY($1::text[]) ORDER BY order_id FOR UPDATE", oids
+        )
+        ctx.orders = {r["order_id"]: _facts(r) for r in rows}
+        if ctx.orders:
+            tracks = await self.conn.fetch(
+                f"{_TRACK_SELECT} WHERE t.order_id = ANY($1::text[]) ORDER BY t.seq", list(ctx.orders)
+            )
+            by_order: dict[str, list[Track]] = {}
+            for r in tracks:
+                by_order.setdefault(r["order_id"], []).append(_track(r))
+            ctx.timelines = {oid: OrderTimeline(oid, ts) for oid, ts in by_order.items()}
+        if iids:
+            for r in await self.conn.fetch(
+                "SELECT isv_id, name, registered_at, suspended_at FROM isvs WHERE isv_id = ANY($1::text[])", iids
+            ):
+                ctx.isvs[r["isv_id"]] = Isv(r["isv_id"], r["name"], r["registered_at"], suspended_at=r["suspended_at"])
+        if ctx.isvs and mids:
+            for r in await self.conn.fetch(
+                "SELECT merchant_id, isv_id, granted_at, revoked_at FROM isv_authorisations "
+                "WHERE merchant_id = ANY($1::text[]) AND isv_id = ANY($2::text[])",
+                mids,
+                list(ctx.isvs),
+            ):
+                ctx.authorisations.setdefault(r["merchant_id"], []).append(
+                    Authorisation(r["merchant_id"], r["isv_id"], r["granted_at"], r["revoked_at"])
+                )
+        return ctx
+
+    async def save(self, effects: Effects) -> set[tuple[str, str]]:
+        c = self.conn
+        inserted: set[tuple[str, str]] = set()
+        events: list[tuple[Event, str | None]] = []
+        if effects.tracks:
+            ts = [n.track for n in effects.tracks]
+            rows = await c.fetch(
+                "INSERT INTO tracks (order_id, status, occurred_at, recorded_at, request_id, isv_id, operator,"
+                " waybill_no, carrier, text) "
+                "SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[],"
+                " $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) "
+                "ON CONFLICT DO NOTHING RETURNING order_id, status",
+                [t.order_id for t in ts],
+                [t.status.value for t in ts],
+                [t.occurred_at for t in ts],
+                [t.recorded_at for t in ts],
+                [t.request_id for t in ts],
+                [t.isv_id for t in ts],
+                [t.operator for t in ts],
+                [t.waybill_no for t in ts],
+                [t.carrier for t in ts],
+                [t.buyer_text for t in ts],
+            )
+            inserted = {(r["order_id"], r["status"]) for r in rows}
+            new = [n for n in effects.tracks if (n.track.order_id, n.track.status.value) in inserted]
+            if new:
+                await c.execute(
+                    "INSERT INTO service_messages (buyer_id, order_id, status, text, occurred_at) "
+                    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) "
+                    "ON CONFLICT DO NOTHING",
+                    [n.buyer_id for n in new],
+                    [n.track.order_id for n in new],
+                    [n.track.status.value for n in new],
+                    [n.track.buyer_text for n in new],
+                    [n.track.occurred_at for n in new],
+                )
+                events.extend((n.event, track_event_id(n.track.order_id, n.track.status)) for n in new)
+        for o in effects.orders.values():
+            await c.execute(
+                "UPDATE orders SET shipped_at = coalesce(shipped_at, $2), delivered_at = coalesce(delivered_at, $3)"
+                " WHERE order_id = $1",
+                o.order_id,
+                o.shipped_at,
+                o.delivered_at,
+            )
+        if effects.held:
+            h = effects.held
+            await c.execute(
+                "INSERT INTO held_reports (isv_id, order_id, request_id, report, authenticated_isv_id, received_at,"
+                " until, reason_code) "
+                "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[],"
+                " $6::timestamptz[], $7::timestamptz[], $8::text[]) ON CONFLICT DO NOTHING",
+                [x.incoming.report.isv_id for x in h],
+                [x.incoming.report.order_id for x in h],
+                [x.incoming.report.request_id for x in h],
+                [report_json(x.incoming.report) for x in h],
+                [x.incoming.authenticated_isv_id for x in h],
+                [x.incoming.received_at for x in h],
+                [x.until for x in h],
+                [x.reason_code for x in h],
+            )
+        if effects.released:
+            await c.execute(
+                "DELETE FROM held_reports h USING unnest($1::text[], $2::text[], $3::text[]) AS d(i, o, r) "
+                "WHERE h.isv_id = d.i AND h.order_id = d.o AND h.request_id = d.r",
+                [k[0] for k in effects.released],
+                [k[1] for k in effects.released],
+                [k[2] for k in effects.released],
+            )
+        if effects.rejections:
+            rj = effects.rejections
+            await c.execute(
+                "INSERT INTO isv_rejections (isv_id, request_id, order_id, reason_code, reason, channel, rejected_at) "
+                "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+                " $7::timestamptz[])",
+                [x.isv_id for x in rj],
+                [x.request_id for x in rj],
+                [x.order_id for x in rj],
+                [x.reason_code for x in rj],
+                [x.reason for x in rj],
+                [x.channel for x in rj],
+                [x.rejected_at for x in rj],
+            )
+        events.extend((e, None) for e in effects.events)
+        await publish_many(self.tx, events)
+        return inserted
+
+    async def upsert_order(self, facts: OrderFacts, *, cancelled_at: datetime | None = None) -> None:
+        await self.conn.execute(
+            "INSERT INTO orders (order_id, merchant_id, buyer_id, paid_at, cancelled_at) VALUES ($1,$2,$3,$4,$5) "
+            "ON CONFLICT (order_id) DO UPDATE SET paid_at = coalesce(orders.paid_at, EXCLUDED.paid_at),"
+            " cancelled_at = coalesce(orders.cancelled_at, EXCLUDED.cancelled_at)",
+            facts.order_id,
+            facts.merchant_id,
+            facts.buyer_id,
+            facts.paid_at,
+            cancelled_at,
+        )
+
+    def _incoming(self, r: Any) -> Incoming:
+        return Incoming(
+            report=_report(r["report"]),
+            received_at=r["received_at"],
+            channel="HOLD",
+            authenticated_isv_id=r["authenticated_isv_id"],
+            from_hold=True,
+        )
+
+    async def held_for_order(self, order_id: str) -> list[Incoming]:
+        rows = await self.conn.fetch(
+            "SELECT report::text AS report, received_at, authenticated_isv_id FROM held_reports WHERE order_id = $1"
+            " ORDER BY received_at FOR UPDATE SKIP LOCKED",
+            order_id,
+        )
+        return [self._incoming(r) for r in rows]
+
+    async def due_held(self, limit: int) -> list[Incoming]:
+        rows = await self.conn.fetch(
+            "SELECT report::text AS report, received_at, authenticated_isv_id FROM held_reports"
+            " ORDER BY received_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+            limit,
+        )
+        return [self._incoming(r) for r in rows]
+
+    # -- ISV registry --------------------------------------------------------------------------
+
+    async def isv(self, isv_id: str, *, lock: bool = False) -> Isv | None:
+        r = await self.conn.fetchrow(
+            "SELECT isv_id, name, registered_at, suspended_at FROM isvs WHERE isv_id = $1"
+            + (" FOR UPDATE" if lock else ""),
+            isv_id,
+        )
+        if r is None:
+            return None
+        creds = await self.conn.fetch(
+            "SELECT app_key, secret_fingerprint, issued_at, revoked_at FROM isv_credentials WHERE isv_id = $1", isv_id
+        )
+        return Isv(
+            r["isv_id"],
+            r["name"],
+            r["registered_at"],
+            [IsvCredential(c["app_key"], c["secret_fingerprint"], c["issued_at"], c["revoked_at"]) for c in creds],
+            suspended_at=r["suspended_at"],
+        )
+
+    async def add_isv(self, isv: Isv) -> None:
+        await self.conn.execute(
+            "INSERT INTO isvs (isv_id, name, registered_at, suspended_at) VALUES ($1,$2,$3,$4)",
+            isv.isv_id,
+            isv.name,
+            isv.registered_at,
+            isv.suspended_at,
+        )
+
+    async def add_credential(self, isv_id: str, cred: IsvCredential, secret: str) -> None:
+        assert self.box is not None
+        await self.conn.execute(
+            "INSERT INTO isv_credentials (app_key, isv_id, secret_fingerprint, sealed_secret, issued_at, revoked_at)"
+            " VALUES ($1,$2,$3,$4,$5,$6)",
+            cred.app_key,
+            isv_id,
+            cred.secret_fingerprint,
+            self.box.seal(secret),
+            cred.issued_at,
+            cred.revoked_at,
+        )
+
+    async def save_credential(self, cred: IsvCredential) -> None:
+        await self.conn.execute(
+            "UPDATE isv_credentials SET revoked_at = $2 WHERE app_key = $1", cred.app_key, cred.revoked_at
+        )
+
+    async def credential(self, app_key: str) -> tuple[Isv | None, str | None]:
+        """The ISV owning ``app_key`` and that credential's secret (unsealed), or (None, None)."""
+        assert self.box is not None
+        r = await self.conn.fetchrow("SELECT isv_id, sealed_secret FROM isv_credentials WHERE app_key = $1", app_key)
+        if r is None:
+            return None, None
+        return await self.isv(r["isv_id"]), self.box.open(bytes(r["sealed_secret"]))
+
+    async def authorisations(self, merchant_id: str, *, lock: bool = False) -> MerchantAuthorisations:
+        if lock:
+            await self.conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"isv-auth:{merchant_id}")
+        rows = await self.conn.fetch(
+            "SELECT merchant_id, isv_id, granted_at, revoked_at FROM isv_authorisations WHERE merchant_id = $1",
+            merchant_id,
+        )
+        return MerchantAuthorisations(
+            merchant_id, [Authorisation(r["merchant_id"], r["isv_id"], r["granted_at"], r["revoked_at"]) for r in rows]
+        )
+
+    async def save_authorisation(self, a: Authorisation) -> None:
+        await self.conn.execute(
+            "INSERT INTO isv_authorisations (merchant_id, isv_id, granted_at, revoked_at) VALUES ($1,$2,$3,$4) "
+            "ON CONFLICT (merchant_id, isv_id, granted_at) DO UPDATE SET revoked_at = EXCLUDED.revoked_at",
+            a.merchant_id,
+            a.isv_id,
+            a.granted_at,
+            a.revoked_at,
+        )
+
+    async def timeline(self, order_id: str) -> tuple[OrderFacts | None, OrderTimeline]:
+        r = await self.conn.fetchrow(f"SELECT {_ORDER_COLS} FROM orders WHERE order_id = $1", order_id)
+        rows = await self.conn.fetch(f"{_TRACK_SELECT} WHERE t.order_id = $1 ORDER BY t.seq", order_id)
+        return (_facts(r) if r else None), OrderTimeline(order_id, [_track(x) for x in rows])

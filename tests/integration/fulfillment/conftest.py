@@ -1,0 +1,220 @@
+"""The fulfillment service in-process on real Kafka + PostgreSQL, plus an ISV's and the order
+service's side of the conversation (OrderPaid published from the test, no order service)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from liveshop.contracts import codec
+from liveshop.contracts.base import Event
+from liveshop.contracts.common import FundingSplit, OrderStatus, PaymentMethod
+from liveshop.contracts.events.fulfillment import FULFILLMENT
+from liveshop.contracts.events.isv import ISV_REJECTIONS, ISV_REPORTS, WarehouseOperationReported
+from liveshop.contracts.events.order import OrderCancelled, OrderPaid
+from liveshop.fulfillment import bootstrap
+from liveshop.fulfillment.domain.signature import signature_headers
+from liveshop.shared.devstack.resolver import Infra
+from liveshop.shared.runtime import ServiceRuntime
+from liveshop.shared.settings import ServiceSettings
+from liveshop.shared.testing import eventually, read_topic
+
+
+@dataclass
+class IsvCreds:
+    isv_id: str
+    app_key: str
+    secret: str
+
+
+@dataclass
+class Fulfillment:
+    runtime: ServiceRuntime
+    http: httpx.AsyncClient
+    producer: AIOKafkaProducer
+    namespace: str
+    bootstrap_servers: str
+    seq: list[int] = field(default_factory=lambda: [0])
+
+    # -- the order service's side
+
+    async def publish(self, event: Event, *, id: str | None = None) -> None:
+        rec = codec.to_record(codec.envelope(event, source="test", id=id), self.namespace)
+        await self.producer.send_and_wait(rec.topic, rec.value, key=rec.key, headers=rec.headers)
+
+    async def pay(
+        self, order_id: str, *, merchant_id: str = "m1", buyer_id: str = "b1", paid_at: datetime | None = None
+    ) -> datetime:
+        paid_at = paid_at or datetime.now(UTC) - timedelta(seconds=50)
+        funding = FundingSplit(
+            item_total=1000, buyer_payable=1000, merchant_funded=0, streamer_funded=0, platform_funded=0
+        )
+        await self.publish(
+            OrderPaid(
+                order_id=order_id,
+                status=OrderStatus.PAID,
+                occurred_at=paid_at,
+                buyer_id=buyer_id,
+                merchant_id=merchant_id,
+                payment_method=PaymentMethod.ONLINE,
+                funding=funding,
+                payment_id=f"pay-{order_id}",
+                paid_at=paid_at,
+            )
+        )
+        return paid_at
+
+    async def cancel(self, order_id: str, *, merchant_id: str = "m1", buyer_id: str = "b1") -> None:
+        await self.publish(
+            OrderCancelled(
+                order_id=order_id,
+                status=OrderStatus.FAILED,
+                occurred_at=datetime.now(UTC),
+                buyer_id=buyer_id,
+                merchant_id=merchant_id,
+                reason_code="BUYER_CANCELLED",
+                reason="buyer cancelled",
+                previous_status=OrderStatus.PAID,
+                was_paid=True,
+            )
+        )
+
+    async def paid_order(self, order_id: str, **kw: Any) -> datetime:
+        """Publish OrderPaid and wait for the PAID track."""
+        paid_at = await self.pay(order_id, **kw)
+        await self.wait_statuses(order_id, ["PAID"])
+        return paid_at
+
+    # -- operator and merchant
+
+    async def register_isv(self, isv_id: str, name: str = "WMS 仓储") -> IsvCreds:
+        r = await self.http.post("/admin/isvs", json={"isv_id": isv_id, "name": name})
+        assert r.status_code == 201, r.text
+        body = r.json()
+        return IsvCreds(isv_id, body["app_key"], body["secret"])
+
+    async def authorise(self, merchant_id: str, isv_id: str) -> None:
+        r = await self.http.post(f"/merchants/{merchant_id}/isv-authorisations", json={"isv_id": isv_id})
+        assert r.status_code == 201, r.text
+
+    async def revoke(self, merchant_id: str, isv_id: str) -> None:
+        r = await self.http.delete(f"/merchants/{merchant_id}/isv-authorisations/{isv_id}")
+        assert r.status_code == 200, r.text
+
+    async def isv_for(self, merchant_id: str = "m1", isv_id: str | None = None) -> IsvCreds:
+        creds = await self.register_isv(isv_id or f"isv-{uuid.uuid4().hex[:6]}")
+        await self.authorise(merchant_id, creds.isv_id)
+        return creds
+
+    # -- the ISV's side
+
+    def report(
+        self,
+        isv: IsvCreds | str,
+        order_id: str,
+        status: str,
+        occurred_at: datetime,
+        *,
+        merchant_id: str = "m1",
+        request_id: str | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        self.seq[0] += 1
+        if status == "WAYBILL_PRINTED":
+            extra.setdefault("waybill_no", "SF100200300")
+        return {
+            "request_id": request_id or f"req-{self.seq[0]}-{status}",
+            "isv_id": isv if isinstance(isv, str) else isv.isv_id,
+            "merchant_id": merchant_id,
+            "order_id": order_id,
+            "status": status,
+            "occurred_at": occurred_at.isoformat(),
+            **extra,
+        }
+
+    async def produce(self, report: dict[str, Any]) -> None:
+        ev = WarehouseOperationReported.model_validate(report)
+        await self.publish(ev, id=f"{ev.isv_id}/{ev.request_id}")
+
+    async def produce_raw(self, key: bytes, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> None:
+        await self.producer.send_and_wait(ISV_REPORTS.qualified(self.namespace), value, key=key, headers=headers or [])
+
+    async def post(
+        self, creds: IsvCreds, report: dict[str, Any] | bytes, *, at: datetime | None = None, secret: str | None = None
+    ) -> httpx.Response:
+        body = report if isinstance(report, bytes) else json.dumps(report, ensure_ascii=False).encode()
+        headers = signature_headers(creds.app_key, secret or creds.secret, body, at or datetime.now(UTC))
+        return await self.http.post(
+            "/isv/v1/reports", content=body, headers={**headers, "Content-Type": "application/json"}
+        )
+
+    # -- reading
+
+    async def tracks(self, order_id: str, buyer_id: str | None = None) -> list[dict[str, Any]]:
+        params = {"buyer_id": buyer_id} if buyer_id else {}
+        r = await self.http.get(f"/orders/{order_id}/tracks", params=params)
+        assert r.status_code == 200, r.text
+        tracks: list[dict[str, Any]] = r.json()["tracks"]
+        return tracks
+
+    async def statuses(self, order_id: str) -> list[str]:
+        return [t["status"] for t in await self.tracks(order_id)]
+
+    async def wait_statuses(self, order_id: str, expected: list[str], timeout: float = 15) -> None:
+        async def probe() -> bool:
+            return await self.statuses(order_id) == expected
+
+        await eventually(probe, timeout=timeout, what=f"tracks {expected} of {order_id}")
+
+    async def rejections(self, isv_id: str, min_count: int = 1) -> list[dict[str, Any]]:
+        async def probe() -> list[dict[str, Any]] | None:
+            r = await self.http.get(f"/isvs/{isv_id}/rejections")
+            rows: list[dict[str, Any]] = r.json()["rejections"]
+            return rows if len(rows) >= min_count else None
+
+        rows = await eventually(probe, timeout=15, what=f"{min_count} rejection(s) of {isv_id}")
+        return list(reversed(rows))  # oldest first
+
+    async def topic(self, name: str, min_count: int, timeout: float = 15) -> list[Any]:
+        records = await read_topic(self.bootstrap_servers, name, min_count=min_count, timeout=timeout)
+        return [codec.decode(r.headers, r.value) for r in records]
+
+    async def rejection_events(self, min_count: int) -> list[Any]:
+        return await self.topic(ISV_REJECTIONS.qualified(self.namespace), min_count)
+
+    async def canonical_events(self, min_count: int) -> list[Any]:
+        return await self.topic(FULFILLMENT.qualified(self.namespace), min_count)
+
+
+@pytest.fixture
+async def fulfillment(
+    infra: Infra, settings_for: Callable[..., ServiceSettings], namespace: str
+) -> AsyncIterator[Fulfillment]:
+    config = bootstrap.FulfillmentConfig(
+        clock_skew_s=60.0, hold_for_s=3.0, recheck_interval_s=0.2, secrets_key="test-secrets-key-0123456789"
+    )
+    rt, app = bootstrap.build(settings_for("fulfillment"), config=config)
+    await rt.start()
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers, acks="all", enable_idempotence=True)
+    await producer.start()
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://fulfillment")
+    try:
+        yield Fulfillment(rt, client, producer, namespace, infra.kafka_bootstrap_servers)
+    finally:
+        await client.aclose()
+        await producer.stop()
+        await rt.stop()
+
+
+def ago(seconds: float) -> datetime:
+    """Operation times in tests: within the last minute (the fixture's clock skew is 60 s and the
+    ISV is authorised when the test starts; an operation before that is ISV_NOT_AUTHORISED)."""
+    return datetime.now(UTC) - timedelta(seconds=seconds)

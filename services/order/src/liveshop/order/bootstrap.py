@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
-from liveshop.order.entrypoints import consumers, http
+from liveshop.order.domain import OrderDomainError
+from liveshop.order.entrypoints import consumers, http, jobs
+from liveshop.order.settings import OrderSettings
 from liveshop.shared.http import create_app
 from liveshop.shared.runtime import ServiceRuntime
 from liveshop.shared.settings import ServiceSettings
@@ -12,21 +15,35 @@ from liveshop.shared.settings import ServiceSettings
 SERVICE = "order"
 
 
+async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OrderDomainError)
+    return JSONResponse(exc.as_dict(), status_code=exc.http_status)
+
+
 def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
-    settings = settings or ServiceSettings(service_name=SERVICE)
+    """The runtime (pool, migrations, outbox relay, consumers, timers) and the HTTP app.
+
+    Plain ``ServiceSettings`` are widened to :class:`OrderSettings` (order fields from the environment).
+    """
+    s = OrderSettings.from_base(settings or OrderSettings())
+    policy = s.policy()
     runtime = ServiceRuntime(
-        settings,
+        s,
         service=SERVICE,
         migrations_package="liveshop.order.migrations",
-        routers=[consumers.saga],
+        routers=consumers.routers(policy),
+        jobs=jobs.jobs(s),
     )
     app = create_app(runtime, [http.router], title="liveshop order service")
+    app.state.order_policy = policy
+    app.state.order_settings = s
+    app.add_exception_handler(OrderDomainError, _domain_error)
     return runtime, app
 
 
 def main() -> None:
     from liveshop.shared.serve import run
 
-    settings = ServiceSettings(service_name=SERVICE)
+    settings = OrderSettings()
     _, app = build(settings)
     run(app, settings)

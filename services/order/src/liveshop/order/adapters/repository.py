@@ -1,80 +1,443 @@
-"""asyncpg persistence for products and orders (SQL, no ORM)."""
+"""asyncpg repositories storing the order service's aggregates (SQL, no ORM) and the unit of work.
+
+Concurrency: commands and consumers load an aggregate with ``SELECT … FOR UPDATE`` (row lock) and save
+with ``UPDATE … WHERE version = <loaded version>`` (optimistic check as a second line of defence: a
+lost update raises :class:`StaleAggregate`, the transaction rolls back and the consumer retries).
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import asyncpg
+
+from liveshop.contracts.base import Event
+from liveshop.order.domain import (
+    Channel,
+    ChannelKind,
+    CheckoutStage,
+    CompletedBy,
+    Order,
+    OrderLine,
+    OrderStatus,
+    PaymentMethod,
+    Pricing,
+    Product,
+    ProductStatus,
+    ProductType,
+    Streamer,
+)
+from liveshop.order.domain.views import ServiceMessage, display_time
+from liveshop.order.service_layer.unit_of_work import (
+    IdempotencyRepository,
+    MessageRepository,
+    OrderRepository,
+    ProductRepository,
+    RecordedRejection,
+    RejectionRepository,
+    StoredResponse,
+    StreamerRepository,
+)
 from liveshop.shared.db import Connection
+from liveshop.shared.tx import Transaction
 
 
-async def insert_product(conn: Connection, p: dict[str, Any]) -> None:
-    await conn.execute(
-        "INSERT INTO products (product_id, merchant_id, title, price, product_type, status, distribution_allowed,"
-        " version, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$9)",
-        p["product_id"], p["merchant_id"], p["title"], p["price"], p["product_type"], p["status"],
-        p["distribution_allowed"], p["version"], p["changed_at"],
-    )  # fmt: skip
+class StaleAggregate(Exception):
+    """The aggregate changed since it was loaded (optimistic concurrency)."""
 
 
-async def get_products(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
-    rows = await conn.fetch("SELECT * FROM products WHERE product_id = ANY($1::text[])", ids)
-    return {r["product_id"]: dict(r) for r in rows}
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-async def insert_order(conn: Connection, o: dict[str, Any], lines: list[dict[str, Any]]) -> None:
-    await conn.execute(
-        "INSERT INTO orders (order_id, buyer_id, merchant_id, status, stage, payment_method, channel, voucher_ids,"
-        " item_total, placed_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7::jsonb,$8::jsonb,$9,$10,$10)",
-        o["order_id"], o["buyer_id"], o["merchant_id"], o["status"], o["stage"], o["payment_method"],
-        json.dumps(o["channel"]), json.dumps(o["voucher_ids"]), o["item_total"], o["placed_at"],
-    )  # fmt: skip
-    await conn.executemany(
-        "INSERT INTO order_lines (order_id, line_no, product_id, merchant_id, title, product_type, unit_price,"
-        " quantity) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
-        [
-            (o["order_id"], ln["line_no"], ln["product_id"], ln["merchant_id"], ln["title"], ln["product_type"],
-             ln["unit_price"], ln["quantity"])
-            for ln in lines
-        ],
-    )  # fmt: skip
+# ------------------------------------------------------------------------------------ products
 
 
-async def lock_order(conn: Connection, order_id: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow("SELECT * FROM orders WHERE order_id = $1 FOR UPDATE", order_id)
-    return dict(row) if row else None
+_PRODUCT_COLS = "product_id, merchant_id, title, price, product_type, status, version, updated_at"
 
 
-async def get_order(conn: Connection, order_id: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow("SELECT * FROM orders WHERE order_id = $1", order_id)
-    if row is None:
-        return None
-    order = dict(row)
-    order["lines"] = [
-        dict(r) for r in await conn.fetch("SELECT * FROM order_lines WHERE order_id=$1 ORDER BY line_no", order_id)
-    ]
-    for k in ("channel", "voucher_ids", "funding", "discounts"):
-        if isinstance(order.get(k), str):
-            order[k] = json.loads(order[k])
-    return order
+class PgProducts:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._loaded: dict[str, tuple[int, frozenset[str]]] = {}
+
+    def _product(self, row: asyncpg.Record, distributors: set[str]) -> Product:
+        p = Product(
+            id=row["product_id"],
+            merchant_id=row["merchant_id"],
+            title=row["title"],
+            price=row["price"],
+            product_type=ProductType(row["product_type"]),
+            status=ProductStatus(row["status"]),
+            version=row["version"],
+            updated_at=row["updated_at"],
+            distributors=distributors,
+        )
+        self._loaded[p.id] = (p.version, frozenset(distributors))
+        return p
+
+    async def _distributors(self, ids: Sequence[str]) -> dict[str, set[str]]:
+        rows = await self.conn.fetch(
+            "SELECT product_id, streamer_id FROM product_distributors WHERE product_id = ANY($1::text[])", list(ids)
+        )
+        out: dict[str, set[str]] = {i: set() for i in ids}
+        for r in rows:
+            out[r["product_id"]].add(r["streamer_id"])
+        return out
+
+    async def add(self, product: Product) -> None:
+        await self.conn.execute(
+            f"INSERT INTO products ({_PRODUCT_COLS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+            product.id, product.merchant_id, product.title, product.price, product.product_type.value,
+            product.status.value, product.version, product.updated_at,
+        )  # fmt: skip
+        await self._sync_distributors(product, frozenset())
+        self._loaded[product.id] = (product.version, frozenset(product.distributors))
+
+    async def get(self, product_id: str, *, for_update: bool = False) -> Product | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = await self.conn.fetchrow(f"SELECT {_PRODUCT_COLS} FROM products WHERE product_id = $1{lock}", product_id)
+        if row is None:
+            return None
+        return self._product(row, (await self._distributors([product_id]))[product_id])
+
+    async def get_many(self, product_ids: Sequence[str]) -> dict[str, Product]:
+        ids = list(dict.fromkeys(product_ids))
+        rows = await self.conn.fetch(f"SELECT {_PRODUCT_COLS} FROM products WHERE product_id = ANY($1::text[])", ids)
+        if not rows:
+            return {}
+        dist = await self._distributors([r["product_id"] for r in rows])
+        return {r["product_id"]: self._product(r, dist[r["product_id"]]) for r in rows}
+
+    async def save(self, product: Product) -> None:
+        loaded_version, loaded_dist = self._loaded[product.id]
+        done = await self.conn.fetchval(
+            "UPDATE products SET title=$2, price=$3, product_type=$4, status=$5, version=$6, updated_at=$7"
+            " WHERE product_id=$1 AND version=$8 RETURNING 1",
+            product.id, product.title, product.price, product.product_type.value, product.status.value,
+            product.version, product.updated_at, loaded_version,
+        )  # fmt: skip
+        if done is None:
+            raise StaleAggregate(f"product {product.id} changed concurrently")
+        await self._sync_distributors(product, loaded_dist)
+        self._loaded[product.id] = (product.version, frozenset(product.distributors))
+
+    async def _sync_distributors(self, product: Product, before: frozenset[str]) -> None:
+        added = sorted(product.distributors - before)
+        removed = sorted(before - product.distributors)
+        if added:
+            await self.conn.executemany(
+                "INSERT INTO product_distributors (product_id, streamer_id, granted_at) VALUES ($1,$2,$3)"
+                " ON CONFLICT DO NOTHING",
+                [(product.id, s, product.updated_at) for s in added],
+            )
+        if removed:
+            await self.conn.execute(
+                "DELETE FROM product_distributors WHERE product_id=$1 AND streamer_id = ANY($2::text[])",
+                product.id,
+                removed,
+            )
+
+    async def search(self, *, merchant_id: str | None, status: str | None, limit: int) -> list[Product]:
+        rows = await self.conn.fetch(
+            f"SELECT {_PRODUCT_COLS} FROM products WHERE ($1::text IS NULL OR merchant_id = $1)"
+            " AND ($2::text IS NULL OR status = $2) ORDER BY created_at, product_id LIMIT $3",
+            merchant_id,
+            status,
+            limit,
+        )
+        dist = await self._distributors([r["product_id"] for r in rows])
+        return [self._product(r, dist[r["product_id"]]) for r in rows]
 
 
-async def update_order(conn: Connection, order_id: str, now: datetime, **fields: Any) -> None:
-    sets, args = [], []
-    for i, (k, v) in enumerate(fields.items(), start=3):
-        cast = "::jsonb" if k in ("funding", "discounts") else ""
-        sets.append(f"{k} = ${i}{cast}")
-        args.append(json.dumps(v) if cast else v)
-    await conn.execute(
-        f"UPDATE orders SET updated_at = $2, {', '.join(sets)} WHERE order_id = $1", order_id, now, *args
+class PgStreamers:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def get(self, streamer_id: str, *, for_update: bool = False) -> tuple[Streamer, int] | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = await self.conn.fetchrow(
+            f"SELECT streamer_id, merchant_id, version FROM streamers WHERE streamer_id = $1{lock}", streamer_id
+        )
+        return None if row is None else (Streamer(row["streamer_id"], row["merchant_id"]), row["version"])
+
+    async def upsert(self, streamer: Streamer, *, version: int, now: datetime) -> None:
+        await self.conn.execute(
+            "INSERT INTO streamers (streamer_id, merchant_id, version, updated_at) VALUES ($1,$2,$3,$4)"
+            " ON CONFLICT (streamer_id) DO UPDATE SET merchant_id=$2, version=$3, updated_at=$4",
+            streamer.id,
+            streamer.merchant_id,
+            version,
+            now,
+        )
+
+
+# ------------------------------------------------------------------------------------ orders
+
+_ORDER_COLS = (
+    "order_id, buyer_id, merchant_id, status, stage, payment_method, channel, voucher_ids, lines, placed_at,"
+    " pay_by, pricing, payment_id, paid_amount, paid_at, shipped_at, waybill_no, delivered_at, completed_at,"
+    " completed_by, closed_at, failure_code, failure_reason, version"
+)
+
+
+def _line_dict(line: OrderLine) -> dict[str, Any]:
+    return {
+        "line_no": line.line_no,
+        "product_id": line.product_id,
+        "merchant_id": line.merchant_id,
+        "title": line.title,
+        "product_type": line.product_type.value,
+        "unit_price": line.unit_price,
+        "quantity": line.quantity,
+    }
+
+
+def order_from_row(row: asyncpg.Record) -> Order:
+    channel = json.loads(row["channel"])
+    pricing = row["pricing"]
+    return Order(
+        id=row["order_id"],
+        buyer_id=row["buyer_id"],
+        merchant_id=row["merchant_id"],
+        lines=tuple(
+            OrderLine(
+                line_no=x["line_no"],
+                product_id=x["product_id"],
+                merchant_id=x["merchant_id"],
+                title=x["title"],
+                product_type=ProductType(x["product_type"]),
+                unit_price=x["unit_price"],
+                quantity=x["quantity"],
+            )
+            for x in json.loads(row["lines"])
+        ),
+        channel=Channel(ChannelKind(channel["kind"]), channel.get("streamer_id"), channel.get("room_id")),
+        voucher_ids=tuple(json.loads(row["voucher_ids"])),
+        payment_method=PaymentMethod(row["payment_method"]),
+        status=OrderStatus(row["status"]),
+        stage=None if row["stage"] is None else CheckoutStage(row["stage"]),
+        placed_at=row["placed_at"],
+        pay_by=row["pay_by"],
+        version=row["version"],
+        pricing=None if pricing is None else Pricing.from_dict(json.loads(pricing)),
+        payment_id=row["payment_id"],
+        paid_amount=row["paid_amount"],
+        paid_at=row["paid_at"],
+        shipped_at=row["shipped_at"],
+        waybill_no=row["waybill_no"],
+        delivered_at=row["delivered_at"],
+        completed_at=row["completed_at"],
+        completed_by=None if row["completed_by"] is None else CompletedBy(row["completed_by"]),
+        closed_at=row["closed_at"],
+        failure_code=row["failure_code"],
+        failure_reason=row["failure_reason"],
     )
 
 
-async def add_service_message(
-    conn: Connection, buyer_id: str, order_id: str, status: int, title: str, body: str
-) -> None:
-    await conn.execute(
-        "INSERT INTO service_messages (buyer_id, order_id, status, title, body) VALUES ($1,$2,$3,$4,$5)",
-        buyer_id, order_id, status, title, body,
-    )  # fmt: skip
+def _mutable(order: Order) -> tuple[Any, ...]:
+    return (
+        int(order.status),
+        None if order.stage is None else order.stage.value,
+        None if order.pricing is None else _dumps(order.pricing.to_dict()),
+        order.payment_id,
+        order.paid_amount,
+        order.paid_at,
+        order.shipped_at,
+        order.waybill_no,
+        order.delivered_at,
+        order.completed_at,
+        None if order.completed_by is None else order.completed_by.value,
+        order.closed_at,
+        order.failure_code,
+        order.failure_reason,
+        order.version,
+    )
+
+
+class PgOrders:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._loaded: dict[str, int] = {}
+
+    def _track(self, rows: Sequence[asyncpg.Record]) -> list[Order]:
+        orders = [order_from_row(r) for r in rows]
+        for o in orders:
+            self._loaded[o.id] = o.version
+        return orders
+
+    async def add(self, order: Order) -> None:
+        mutable = _mutable(order)
+        channel = {"kind": order.channel.kind.value, "streamer_id": order.channel.streamer_id,
+                   "room_id": order.channel.room_id}  # fmt: skip
+        await self.conn.execute(
+            f"INSERT INTO orders ({_ORDER_COLS}, item_total) VALUES"
+            f" ({', '.join(f'${i}' for i in range(1, 26))})",
+            order.id, order.buyer_id, order.merchant_id, *mutable[:2], order.payment_method.value, _dumps(channel),
+            _dumps(list(order.voucher_ids)), _dumps([_line_dict(x) for x in order.lines]), order.placed_at,
+            order.pay_by, *mutable[2:], order.item_total,
+        )  # fmt: skip
+        self._loaded[order.id] = order.version
+
+    async def get(self, order_id: str, *, for_update: bool = False) -> Order | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = await self.conn.fetchrow(f"SELECT {_ORDER_COLS} FROM orders WHERE order_id = $1{lock}", order_id)
+        return None if row is None else self._track([row])[0]
+
+    async def save(self, order: Order) -> None:
+        loaded = self._loaded.get(order.id)
+        if loaded is None:
+            raise StaleAggregate(f"order {order.id} was not loaded in this unit of work")
+        if loaded == order.version:
+            return
+        done = await self.conn.fetchval(
+            "UPDATE orders SET status=$2, stage=$3, pricing=$4::jsonb, payment_id=$5, paid_amount=$6, paid_at=$7,"
+            " shipped_at=$8, waybill_no=$9, delivered_at=$10, completed_at=$11, completed_by=$12, closed_at=$13,"
+            " failure_code=$14, failure_reason=$15, version=$16, updated_at=now()"
+            " WHERE order_id=$1 AND version=$17 RETURNING 1",
+            order.id,
+            *_mutable(order),
+            loaded,
+        )
+        if done is None:
+            raise StaleAggregate(f"order {order.id} changed concurrently")
+        self._loaded[order.id] = order.version
+
+    async def by_buyer(self, buyer_id: str, *, status: int | None, limit: int) -> list[Order]:
+        rows = await self.conn.fetch(
+            f"SELECT {_ORDER_COLS} FROM orders WHERE buyer_id = $1 AND ($2::int IS NULL OR status = $2)"
+            " ORDER BY placed_at DESC, order_id DESC LIMIT $3",
+            buyer_id,
+            status,
+            limit,
+        )
+        return self._track(rows)
+
+    async def due_for_expiry(self, now: datetime, limit: int) -> list[Order]:
+        rows = await self.conn.fetch(
+            f"SELECT {_ORDER_COLS} FROM orders WHERE status = 10 AND pay_by <= $1"
+            " ORDER BY pay_by LIMIT $2 FOR UPDATE SKIP LOCKED",
+            now,
+            limit,
+        )
+        return self._track(rows)
+
+    async def due_for_auto_complete(self, delivered_before: datetime, limit: int) -> list[Order]:
+        rows = await self.conn.fetch(
+            f"SELECT {_ORDER_COLS} FROM orders WHERE status = 50 AND delivered_at <= $1"
+            " ORDER BY delivered_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+            delivered_before,
+            limit,
+        )
+        return self._track(rows)
+
+    async def set_voucher_rejections(self, order_id: str, rejections: list[dict[str, str]]) -> None:
+        await self.conn.execute(
+            "UPDATE orders SET voucher_rejections = $2::jsonb WHERE order_id = $1", order_id, _dumps(rejections)
+        )
+
+    async def voucher_rejections(self, order_id: str) -> list[dict[str, str]]:
+        raw = await self.conn.fetchval("SELECT voucher_rejections FROM orders WHERE order_id = $1", order_id)
+        return [] if raw is None else list(json.loads(raw))
+
+
+class PgRejections:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def add(self, r: RecordedRejection) -> None:
+        await self.conn.execute(
+            "INSERT INTO order_rejections (order_id, status, attempted, reason_code, reason, source_event_id,"
+            " requires_refund, occurred_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+            r.order_id, r.status, r.attempted, r.reason_code, r.reason, r.source_event_id, r.requires_refund,
+            r.occurred_at,
+        )  # fmt: skip
+
+    async def for_order(self, order_id: str) -> list[RecordedRejection]:
+        rows = await self.conn.fetch(
+            "SELECT order_id, status, attempted, reason_code, reason, source_event_id, requires_refund, occurred_at"
+            " FROM order_rejections WHERE order_id = $1 ORDER BY id",
+            order_id,
+        )
+        return [RecordedRejection(**dict(r)) for r in rows]
+
+
+class PgMessages:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def add(self, m: ServiceMessage) -> None:
+        await self.conn.execute(
+            "INSERT INTO service_messages (buyer_id, order_id, status, title, body, occurred_at, dedup_key)"
+            " VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (dedup_key) DO NOTHING",
+            m.buyer_id, m.order_id, m.status, m.title, m.body, m.occurred_at, m.dedup_key,
+        )  # fmt: skip
+
+    async def for_buyer(self, buyer_id: str, *, limit: int) -> list[ServiceMessage]:
+        rows = await self.conn.fetch(
+            "SELECT order_id, buyer_id, status, title, body, occurred_at, dedup_key FROM service_messages"
+            " WHERE buyer_id = $1 ORDER BY occurred_at DESC, id DESC LIMIT $2",
+            buyer_id,
+            limit,
+        )
+        return [
+            ServiceMessage(
+                order_id=r["order_id"],
+                buyer_id=r["buyer_id"],
+                status=r["status"],
+                title=r["title"],
+                body=r["body"],
+                occurred_at=r["occurred_at"],
+                display_time=display_time(r["occurred_at"]),
+                dedup_key=r["dedup_key"],
+            )
+            for r in rows
+        ]
+
+
+class PgIdempotency:
+    """The shared ``idempotency_keys`` table (scope, key) → request hash and first response."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def lock(self, scope: str, key: str) -> None:
+        await self.conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"idem:{scope}:{key}")
+
+    async def get(self, scope: str, key: str) -> StoredResponse | None:
+        row = await self.conn.fetchrow(
+            "SELECT request_hash, status_code, response FROM idempotency_keys WHERE scope=$1 AND key=$2", scope, key
+        )
+        if row is None:
+            return None
+        return StoredResponse(row["request_hash"], row["status_code"], json.loads(row["response"]))
+
+    async def put(self, scope: str, key: str, stored: StoredResponse) -> None:
+        await self.conn.execute(
+            "INSERT INTO idempotency_keys (scope, key, request_hash, status_code, response)"
+            " VALUES ($1,$2,$3,$4,$5::jsonb)",
+            scope,
+            key,
+            stored.request_hash,
+            stored.status_code,
+            _dumps(stored.response),
+        )
+
+
+class PgUnitOfWork:
+    """The unit of work over one :class:`Transaction` (the caller owns commit / rollback)."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self.tx = tx
+        self.products: ProductRepository = PgProducts(tx.conn)
+        self.streamers: StreamerRepository = PgStreamers(tx.conn)
+        self.orders: OrderRepository = PgOrders(tx.conn)
+        self.rejections: RejectionRepository = PgRejections(tx.conn)
+        self.messages: MessageRepository = PgMessages(tx.conn)
+        self.idempotency: IdempotencyRepository = PgIdempotency(tx.conn)
+
+    async def publish(self, event: Event) -> None:
+        await self.tx.publish(event)

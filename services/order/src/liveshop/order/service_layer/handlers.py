@@ -1,165 +1,404 @@
-"""Order service handlers: commands from HTTP, events from the saga (walking skeleton).
+"""Order service handlers: commands (HTTP), saga events (Kafka) and timers, on the pure domain.
 
-The checkout saga, orchestrated here: OrderPlaced -> (promotion) OrderPriced ->
-OrderPaymentRequested -> (wallet) PaymentCaptured -> OrderPaid.
+Every handler runs inside one :class:`UnitOfWork`: it loads aggregates, calls one domain method,
+drains the aggregate's events, publishes each as its contract (1:1), records transition rejections
+and 服务消息, and saves the aggregate — all in the same transaction.
+
+The checkout saga (orchestrated by the order's state machine, choreographed over events)::
+
+    POST /orders → OrderPlaced → (promotion) OrderPriced → OrderPaymentRequested → (wallet)
+    PaymentCaptured → OrderPaid → (fulfillment) OrderShipped → OrderMarkedShipped → OrderDelivered →
+    OrderMarkedDelivered → confirm receipt / auto-complete → OrderCompleted
+
+Every failure (pricing rejected, payment failed, payment timeout, buyer cancel) ends in
+``OrderCancelled`` with ``compensations`` telling the promotion service to release vouchers and the
+wallet to void holds / refund.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from liveshop.contracts.base import Envelope
-from liveshop.contracts.common import (
+from liveshop.contracts.events.catalog import StreamerBound
+from liveshop.contracts.events.fulfillment import OrderDelivered, OrderShipped
+from liveshop.contracts.events.payment import PaymentCaptured, PaymentFailed
+from liveshop.contracts.events.promotion import OrderPriced, OrderPricingRejected
+from liveshop.order.domain import (
     Channel,
     ChannelKind,
-    OrderLine,
-    OrderStatus,
+    CheckoutLine,
+    CheckoutRequest,
+    Code,
+    InvalidInput,
+    NotFound,
+    Order,
+    OrderPolicy,
     PaymentMethod,
-    ProductStatus,
-    ProductType,
+    Product,
+    Streamer,
+    Transition,
 )
-from liveshop.contracts.events.catalog import ProductChanged
-from liveshop.contracts.events.order import OrderPaid, OrderPaymentRequested, OrderPlaced
-from liveshop.contracts.events.payment import PaymentCaptured
-from liveshop.contracts.events.promotion import OrderPriced
-from liveshop.order.adapters import repository as repo
-from liveshop.order.service_layer.commands import CreateProduct, PlaceOrder
-from liveshop.shared.errors import DomainError, NotFound
-from liveshop.shared.tx import Transaction
+from liveshop.order.domain import events as de
+from liveshop.order.domain import (
+    place_order as domain_place_order,
+)
+from liveshop.order.domain.idempotency import IdempotencyDecision, decide, request_hash, validate_key
+from liveshop.order.domain.values import ProductStatus
+from liveshop.order.domain.views import service_message
+from liveshop.order.service_layer import commands as cmds
+from liveshop.order.service_layer import mapping
+from liveshop.order.service_layer.queries import order_summary, product_view
+from liveshop.order.service_layer.unit_of_work import RecordedRejection, StoredResponse, UnitOfWork
 
-PAYMENT_WINDOW = timedelta(minutes=15)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-async def create_product(tx: Transaction, cmd: CreateProduct) -> dict[str, Any]:
-    if cmd.price <= 0:
-        raise DomainError("PRICE_NOT_POSITIVE", "a product's price must be a positive number of fen")
-    product = {
-        "product_id": "p_" + uuid.uuid4().hex[:12],
-        "merchant_id": cmd.merchant_id,
-        "title": cmd.title,
-        "price": cmd.price,
-        "product_type": ProductType(cmd.product_type).value,
-        "status": (ProductStatus.LISTED if cmd.listed else ProductStatus.UNLISTED).value,
-        "distribution_allowed": False,
-        "version": 1,
-        "changed_at": now(),
-    }
-    await repo.insert_product(tx.conn, product)
-    await tx.publish(ProductChanged(**product))
-    return product
+PLACE_ORDER_SCOPE = "order.place_order"
+CREATE_PRODUCT_SCOPE = "order.create_product"
 
 
-async def place_order(tx: Transaction, cmd: PlaceOrder) -> dict[str, Any]:
-    if not cmd.lines:
-        raise DomainError("NO_LINES", "an order needs at least one line")
-    products = await repo.get_products(tx.conn, [ln.product_id for ln in cmd.lines])
-    lines: list[dict[str, Any]] = []
-    for i, ln in enumerate(cmd.lines, start=1):
-        p = products.get(ln.product_id)
-        if p is None:
-            raise NotFound("UNKNOWN_PRODUCT", f"product {ln.product_id} does not exist")
-        if ln.quantity <= 0:
-            raise DomainError("QUANTITY_NOT_POSITIVE", f"line {i}: quantity must be at least 1")
-        lines.append(
-            {"line_no": i, "product_id": p["product_id"], "merchant_id": p["merchant_id"], "title": p["title"],
-             "product_type": p["product_type"], "unit_price": p["price"], "quantity": ln.quantity}
-        )  # fmt: skip
-    t = now()
-    order = {
-        "order_id": "o_" + uuid.uuid4().hex[:16],
-        "buyer_id": cmd.buyer_id,
-        "merchant_id": lines[0]["merchant_id"],
-        "status": int(OrderStatus.PENDING_PAYMENT),
-        "stage": "AWAITING_PRICING",
-        "payment_method": PaymentMethod(cmd.payment_method).value,
-        "channel": {
-            "kind": ChannelKind(cmd.channel_kind).value,
-            "streamer_id": cmd.streamer_id,
-            "room_id": cmd.room_id,
-        },
-        "voucher_ids": list(cmd.voucher_ids),
-        "item_total": sum(ln["unit_price"] * ln["quantity"] for ln in lines),
-        "placed_at": t,
-    }
-    await repo.insert_order(tx.conn, order, lines)
-    await tx.publish(
-        OrderPlaced(
-            order_id=order["order_id"],
-            status=OrderStatus.PENDING_PAYMENT,
-            occurred_at=t,
-            buyer_id=order["buyer_id"],
-            merchant_id=order["merchant_id"],
-            lines=[OrderLine(**ln) for ln in lines],
-            channel=Channel(**order["channel"]),
-            voucher_ids=order["voucher_ids"],
-            payment_method=PaymentMethod(order["payment_method"]),
-            item_total=order["item_total"],
+class UnknownOrder(Exception):
+    """An incoming event names an order this service never placed (consumers dead-letter it)."""
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"order {order_id} does not exist")
+        self.order_id = order_id
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """What a create command answers: the new id, the response body, and whether it was a replay."""
+
+    id: str
+    response: dict[str, Any]
+    replayed: bool
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+async def _commit_order(uow: UnitOfWork, order: Order, policy: OrderPolicy | None, *, new: bool = False) -> None:
+    """Save ``order`` and publish / record what its methods appended."""
+    events = order.pull_events()
+    if new:
+        await uow.orders.add(order)
+    elif any(not isinstance(e, de.OrderTransitionRejected) for e in events):
+        await uow.orders.save(order)
+    rejections: list[dict[str, str]] = []
+    if any(isinstance(e, de.OrderCancelled) for e in events):
+        rejections = await uow.orders.voucher_rejections(order.id)
+    for ev in events:
+        await uow.publish(
+            mapping.order_event(ev, pay_by=order.pay_by, paid_amount=order.paid_amount, voucher_rejections=rejections)
         )
-    )
+        if isinstance(ev, de.OrderTransitionRejected):
+            await uow.rejections.add(
+                RecordedRejection(
+                    order_id=ev.order_id,
+                    status=int(ev.status),
+                    attempted=ev.attempted,
+                    reason_code=ev.reason_code,
+                    reason=ev.reason,
+                    source_event_id=ev.source_event_id,
+                    requires_refund=ev.requires_refund,
+                    occurred_at=ev.occurred_at,
+                )
+            )
+            continue
+        message = service_message(ev, order, policy=policy)
+        if message is not None:
+            await uow.messages.add(message)
+
+
+async def _commit_product(uow: UnitOfWork, product: Product, *, new: bool = False) -> None:
+    events = product.pull_events()
+    if new:
+        await uow.products.add(product)
+    elif events:
+        await uow.products.save(product)
+    for ev in events:
+        await uow.publish(mapping.catalog_event(ev))
+
+
+async def _load_order(uow: UnitOfWork, order_id: str) -> Order:
+    order = await uow.orders.get(order_id, for_update=True)
+    if order is None:
+        raise NotFound(Code.ORDER_NOT_FOUND, f"order {order_id} does not exist", order_id=order_id)
     return order
 
 
-async def on_order_priced(env: Envelope, tx: Transaction) -> None:
+async def _load_product(uow: UnitOfWork, product_id: str) -> Product:
+    product = await uow.products.get(product_id, for_update=True)
+    if product is None:
+        raise NotFound(Code.PRODUCT_NOT_FOUND, f"product {product_id} does not exist", product_id=product_id)
+    return product
+
+
+async def _order_for_event(uow: UnitOfWork, order_id: str) -> Order:
+    order = await uow.orders.get(order_id, for_update=True)
+    if order is None:
+        raise UnknownOrder(order_id)
+    return order
+
+
+# ------------------------------------------------------------------------------------ catalog
+
+
+async def create_product(
+    uow: UnitOfWork, cmd: cmds.CreateProduct, *, now: datetime, idempotency_key: str | None = None
+) -> Created:
+    """Create a product (LISTED unless ``listed=False``), publish ``ProductChanged``.
+
+    With an idempotency key: the same key and body replays the first response; another body → 409."""
+    if idempotency_key:
+        replay = await _idempotent_lookup(uow, CREATE_PRODUCT_SCOPE, cmd.merchant_id, idempotency_key, cmd)
+        if replay is not None:
+            return Created(str(replay.response["product_id"]), replay.response, True)
+    product = Product.create(
+        product_id=new_id("p"),
+        merchant_id=cmd.merchant_id,
+        title=cmd.title,
+        price=cmd.price,
+        product_type=cmd.product_type,
+        now=now,
+        status=ProductStatus.LISTED if cmd.listed else ProductStatus.UNLISTED,
+    )
+    await _commit_product(uow, product, new=True)
+    response = product_view(product)
+    if idempotency_key:
+        await _idempotent_store(uow, CREATE_PRODUCT_SCOPE, cmd.merchant_id, idempotency_key, cmd, response)
+    return Created(product.id, response, False)
+
+
+async def update_product(uow: UnitOfWork, cmd: cmds.UpdateProduct, *, now: datetime) -> Product:
+    product = await _load_product(uow, cmd.product_id)
+    product.update(
+        merchant_id=cmd.merchant_id, now=now, title=cmd.title, price=cmd.price, product_type=cmd.product_type
+    )
+    await _commit_product(uow, product)
+    return product
+
+
+async def set_listing(uow: UnitOfWork, cmd: cmds.SetProductListing, *, now: datetime) -> Product:
+    product = await _load_product(uow, cmd.product_id)
+    if cmd.listed:
+        product.list_for_sale(merchant_id=cmd.merchant_id, now=now)
+    else:
+        product.unlist(merchant_id=cmd.merchant_id, now=now)
+    await _commit_product(uow, product)
+    return product
+
+
+async def set_distribution(uow: UnitOfWork, cmd: cmds.SetDistribution, *, now: datetime) -> Product:
+    product = await _load_product(uow, cmd.product_id)
+    if cmd.allowed:
+        product.allow_distribution(merchant_id=cmd.merchant_id, streamer_id=cmd.streamer_id, now=now)
+    else:
+        product.revoke_distribution(merchant_id=cmd.merchant_id, streamer_id=cmd.streamer_id, now=now)
+    await _commit_product(uow, product)
+    return product
+
+
+async def bind_streamer(uow: UnitOfWork, cmd: cmds.BindStreamer, *, now: datetime) -> tuple[Streamer, int]:
+    """Register a streamer / (re)bind it to its own merchant (自卖). Idempotent: no change, no event."""
+    if not cmd.streamer_id or (cmd.merchant_id is not None and not cmd.merchant_id):
+        raise InvalidInput(Code.INVALID_INPUT, "streamer id (and merchant id, when given) must not be empty")
+    current = await uow.streamers.get(cmd.streamer_id, for_update=True)
+    streamer = Streamer(cmd.streamer_id, cmd.merchant_id)
+    if current is not None and current[0] == streamer:
+        return current
+    version = 1 if current is None else current[1] + 1
+    await uow.streamers.upsert(streamer, version=version, now=now)
+    await uow.publish(
+        StreamerBound(streamer_id=streamer.id, merchant_id=streamer.merchant_id, version=version, changed_at=now)
+    )
+    return streamer, version
+
+
+# ------------------------------------------------------------------------------------ idempotency
+
+
+async def _idempotent_lookup(
+    uow: UnitOfWork, scope: str, actor_id: str, key: str, body: object
+) -> StoredResponse | None:
+    """``None``: first time (go on, then :func:`_idempotent_store`); else the first response to replay.
+    Raises ``IDEMPOTENCY_KEY_REUSED`` (409) for the same key with another body."""
+    validate_key(key)
+    scoped = f"{actor_id}:{key}"
+    await uow.idempotency.lock(scope, scoped)
+    stored = await uow.idempotency.get(scope, scoped)
+    incoming = request_hash(body)
+    decision = decide(key=key, stored_hash=None if stored is None else stored.request_hash, incoming_hash=incoming)
+    return stored if decision is IdempotencyDecision.REPLAY else None
+
+
+async def _idempotent_store(
+    uow: UnitOfWork, scope: str, actor_id: str, key: str, body: object, response: dict[str, Any]
+) -> None:
+    await uow.idempotency.put(scope, f"{actor_id}:{key}", StoredResponse(request_hash(body), 201, response))
+
+
+# ------------------------------------------------------------------------------------ checkout
+
+
+async def place_order(
+    uow: UnitOfWork,
+    cmd: cmds.PlaceOrder,
+    *,
+    now: datetime,
+    policy: OrderPolicy,
+    idempotency_key: str | None = None,
+) -> Created:
+    """Validate the checkout against the catalog and place the order (``OrderPlaced``).
+
+    Raises ``CheckoutRejected`` (every problem with its code and line) before writing anything.
+    With an idempotency key: the same key and body replays the first response; another body → 409.
+    """
+    if idempotency_key:
+        replay = await _idempotent_lookup(uow, PLACE_ORDER_SCOPE, cmd.buyer_id, idempotency_key, cmd)
+        if replay is not None:
+            return Created(str(replay.response["order_id"]), replay.response, True)
+    products = await uow.products.get_many([line.product_id for line in cmd.lines])
+    streamers: dict[str, Streamer] = {}
+    if cmd.streamer_id:
+        found = await uow.streamers.get(cmd.streamer_id)
+        if found is not None:
+            streamers[cmd.streamer_id] = found[0]
+    try:
+        kind = ChannelKind(cmd.channel_kind)
+    except ValueError:
+        raise InvalidInput(Code.INVALID_CHANNEL, "channel must be LIVE_ROOM, SHORT_VIDEO or SHOP") from None
+    request = CheckoutRequest(
+        buyer_id=cmd.buyer_id,
+        lines=tuple(CheckoutLine(x.product_id, x.quantity, x.expected_unit_price) for x in cmd.lines),
+        channel=Channel(kind, cmd.streamer_id, cmd.room_id),
+        payment_method=cmd.payment_method,
+        voucher_ids=cmd.voucher_ids,
+    )
+    order = domain_place_order(
+        request, order_id=new_id("o"), products=products, streamers=streamers, now=now, policy=policy
+    )
+    await _commit_order(uow, order, policy, new=True)
+    response = order_summary(order)
+    if idempotency_key:
+        await _idempotent_store(uow, PLACE_ORDER_SCOPE, cmd.buyer_id, idempotency_key, cmd, response)
+    return Created(order.id, response, False)
+
+
+async def cancel_order(uow: UnitOfWork, cmd: cmds.CancelOrder, *, now: datetime, policy: OrderPolicy) -> Order:
+    """Buyer cancels (10 or 30). 403 ``NOT_YOUR_ORDER``; 409 ``CANCEL_AFTER_SHIPMENT`` from 40 on."""
+    order = await _load_order(uow, cmd.order_id)
+    order.cancel(buyer_id=cmd.buyer_id, now=now, reason=cmd.reason)
+    await _commit_order(uow, order, policy)
+    return order
+
+
+async def confirm_receipt(uow: UnitOfWork, cmd: cmds.ConfirmReceipt, *, now: datetime, policy: OrderPolicy) -> Order:
+    """Buyer 确认收货 (50 → 70). 409 ``SKIPPED_STEP`` before delivery."""
+    order = await _load_order(uow, cmd.order_id)
+    order.confirm_receipt(buyer_id=cmd.buyer_id, now=now)
+    await _commit_order(uow, order, policy)
+    return order
+
+
+# ------------------------------------------------------------------------------------ saga events
+
+
+async def on_order_priced(uow: UnitOfWork, env: Envelope, policy: OrderPolicy) -> Transition:
     ev = env.data
     assert isinstance(ev, OrderPriced)
-    order = await repo.lock_order(tx.conn, ev.order_id)
-    if order is None or order["stage"] != "AWAITING_PRICING":
-        return
-    t = now()
-    pay_by = t + PAYMENT_WINDOW
-    funding = ev.funding.model_dump(mode="json")
-    discounts = [d.model_dump(mode="json") for d in ev.discounts]
-    await repo.update_order(
-        tx.conn, ev.order_id, t, stage="AWAITING_PAYMENT", funding=funding, discounts=discounts, pay_by=pay_by
+    order = await _order_for_event(uow, ev.order_id)
+    result = order.apply_pricing(mapping.pricing_from_contract(ev), source_event_id=env.id)
+    await _commit_order(uow, order, policy)
+    return result
+
+
+async def on_pricing_rejected(uow: UnitOfWork, env: Envelope, policy: OrderPolicy) -> Transition:
+    ev = env.data
+    assert isinstance(ev, OrderPricingRejected)
+    order = await _order_for_event(uow, ev.order_id)
+    result = order.reject_pricing(
+        reason_code=ev.reason_code, reason=ev.reason, rejected_at=ev.rejected_at, source_event_id=env.id
     )
-    await tx.publish(
-        OrderPaymentRequested(
-            order_id=ev.order_id,
-            status=OrderStatus.PENDING_PAYMENT,
-            occurred_at=t,
-            buyer_id=order["buyer_id"],
-            merchant_id=order["merchant_id"],
-            payment_method=PaymentMethod(order["payment_method"]),
-            funding=ev.funding,
-            discounts=ev.discounts,
-            pay_by=pay_by,
+    if result.applied:
+        await uow.orders.set_voucher_rejections(
+            order.id,
+            [
+                {"voucher_id": v.voucher_id, "reason_code": v.reason_code, "reason": v.reason}
+                for v in ev.voucher_rejections
+            ],
         )
-    )
+    await _commit_order(uow, order, policy)
+    return result
 
 
-async def on_payment_captured(env: Envelope, tx: Transaction) -> None:
+async def on_payment_captured(uow: UnitOfWork, env: Envelope, policy: OrderPolicy) -> Transition:
     ev = env.data
     assert isinstance(ev, PaymentCaptured)
-    order = await repo.lock_order(tx.conn, ev.order_id)
-    if order is None or order["stage"] != "AWAITING_PAYMENT":
-        return
-    t = now()
-    await repo.update_order(
-        tx.conn, ev.order_id, t, stage="PAID", status=int(OrderStatus.PAID), payment_id=ev.payment_id
+    order = await _order_for_event(uow, ev.order_id)
+    result = order.capture_payment(
+        payment_id=ev.payment_id,
+        amount=ev.amount,
+        method=PaymentMethod(ev.method.value),
+        paid_at=ev.occurred_at,
+        source_event_id=env.id,
     )
-    full = await repo.get_order(tx.conn, ev.order_id)
-    assert full is not None
-    from liveshop.contracts.common import FundingSplit
+    await _commit_order(uow, order, policy)
+    return result
 
-    await tx.publish(
-        OrderPaid(
-            order_id=ev.order_id,
-            status=OrderStatus.PAID,
-            occurred_at=t,
-            buyer_id=order["buyer_id"],
-            merchant_id=order["merchant_id"],
-            payment_method=PaymentMethod(order["payment_method"]),
-            funding=FundingSplit.model_validate(full["funding"]),
-            payment_id=ev.payment_id,
-            paid_at=ev.occurred_at,
-        )
+
+async def on_payment_failed(uow: UnitOfWork, env: Envelope, policy: OrderPolicy) -> Transition:
+    ev = env.data
+    assert isinstance(ev, PaymentFailed)
+    order = await _order_for_event(uow, ev.order_id)
+    result = order.fail_payment(
+        reason_code=ev.reason_code, reason=ev.reason, failed_at=ev.occurred_at, source_event_id=env.id
     )
-    await repo.add_service_message(
-        tx.conn, order["buyer_id"], ev.order_id, 30, "订单已付款", "您的订单已付款成功，商家正在配货。"
-    )
+    await _commit_order(uow, order, policy)
+    return result
+
+
+async def on_order_shipped(uow: UnitOfWork, env: Envelope, policy: OrderPolicy) -> Transition:
+    ev = env.data
+    assert isinstance(ev, OrderShipped)
+    order = await _order_for_event(uow, ev.order_id)
+    result = order.mark_shipped(shipped_at=ev.occurred_at, source_event_id=env.id, waybill_no=ev.waybill_no)
+    await _commit_order(uow, order, policy)
+    return result
+
+
+async def on_order_delivered(uow: UnitOfWork, env: Envelope, policy: OrderPolicy) -> Transition:
+    ev = env.data
+    assert isinstance(ev, OrderDelivered)
+    order = await _order_for_event(uow, ev.order_id)
+    result = order.mark_delivered(delivered_at=ev.occurred_at, source_event_id=env.id)
+    await _commit_order(uow, order, policy)
+    return result
+
+
+# ------------------------------------------------------------------------------------ timers
+
+
+async def expire_unpaid(uow: UnitOfWork, *, now: datetime, policy: OrderPolicy, limit: int = 200) -> int:
+    """Payment timeout: fail every unpaid order whose window closed (``PAYMENT_TIMEOUT``). Returns how many."""
+    expired = 0
+    for order in await uow.orders.due_for_expiry(now, limit):
+        if order.expire(now=now).applied:
+            expired += 1
+        await _commit_order(uow, order, policy)
+    return expired
+
+
+async def auto_complete_delivered(uow: UnitOfWork, *, now: datetime, policy: OrderPolicy, limit: int = 200) -> int:
+    """自动确认收货: complete every order delivered at least ``policy.auto_complete_after`` ago."""
+    completed = 0
+    for order in await uow.orders.due_for_auto_complete(now - policy.auto_complete_after, limit):
+        if order.auto_complete(now=now, policy=policy).applied:
+            completed += 1
+        await _commit_order(uow, order, policy)
+    return completed

@@ -1,0 +1,43 @@
+"""Timers of the order lifecycle (``PeriodicJob``): payment timeout and 自动确认收货."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from liveshop.order.adapters.repository import PgUnitOfWork
+from liveshop.order.service_layer import handlers
+from liveshop.order.settings import OrderSettings
+from liveshop.shared.runtime import PeriodicJob, ServiceRuntime
+
+log = logging.getLogger(__name__)
+
+
+def jobs(settings: OrderSettings) -> list[PeriodicJob]:
+    policy = settings.policy()
+    batch = settings.order_timer_batch
+
+    async def payment_timeouts(rt: ServiceRuntime) -> None:
+        while True:  # drain: one transaction per batch, until nothing is due
+            async with rt.transaction() as tx:
+                n = await handlers.expire_unpaid(PgUnitOfWork(tx), now=datetime.now(UTC), policy=policy, limit=batch)
+            if n:
+                log.info("order: %d unpaid order(s) cancelled (PAYMENT_TIMEOUT)", n)
+            if n < batch:
+                return
+
+    async def auto_complete(rt: ServiceRuntime) -> None:
+        while True:
+            async with rt.transaction() as tx:
+                n = await handlers.auto_complete_delivered(
+                    PgUnitOfWork(tx), now=datetime.now(UTC), policy=policy, limit=batch
+                )
+            if n:
+                log.info("order: %d delivered order(s) auto-completed", n)
+            if n < batch:
+                return
+
+    return [
+        PeriodicJob("payment-timeouts", settings.order_payment_timeout_check_s, payment_timeouts),
+        PeriodicJob("auto-complete", settings.order_auto_complete_check_s, auto_complete),
+    ]

@@ -1,0 +1,198 @@
+"""Domain ↔ contract mapping (1:1 by name; enums by ``.value``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from liveshop.contracts import common as c
+from liveshop.contracts.base import Event
+from liveshop.contracts.events import catalog as cc
+from liveshop.contracts.events import order as oc
+from liveshop.contracts.events.promotion import OrderPriced, VoucherRejection
+from liveshop.order.domain import events as de
+from liveshop.order.domain import pricing as dp
+from liveshop.order.domain.values import (
+    Channel,
+    Compensation,
+    DiscountType,
+    Funder,
+    OrderLine,
+)
+
+
+def _line(line: OrderLine) -> c.OrderLine:
+    return c.OrderLine(
+        line_no=line.line_no,
+        product_id=line.product_id,
+        merchant_id=line.merchant_id,
+        title=line.title,
+        product_type=c.ProductType(line.product_type.value),
+        unit_price=line.unit_price,
+        quantity=line.quantity,
+    )
+
+
+def _channel(channel: Channel) -> c.Channel:
+    return c.Channel(kind=c.ChannelKind(channel.kind.value), streamer_id=channel.streamer_id, room_id=channel.room_id)
+
+
+def funding_to_contract(f: dp.FundingSplit) -> c.FundingSplit:
+    return c.FundingSplit(
+        item_total=f.item_total,
+        buyer_payable=f.buyer_payable,
+        merchant_funded=f.merchant_funded,
+        streamer_funded=f.streamer_funded,
+        platform_funded=f.platform_funded,
+    )
+
+
+def _discount(d: dp.AppliedDiscount) -> c.AppliedDiscount:
+    return c.AppliedDiscount(
+        discount_type=c.DiscountType(d.discount_type.value),
+        funder=c.Funder(d.funder.value),
+        amount=d.amount,
+        voucher_id=d.voucher_id,
+        label=d.label,
+        allocations=[c.LineAllocation(line_no=a.line_no, amount=a.amount) for a in d.allocations],
+    )
+
+
+def pricing_from_contract(ev: OrderPriced) -> dp.Pricing:
+    f = ev.funding
+    return dp.Pricing(
+        funding=dp.FundingSplit(
+            item_total=f.item_total,
+            buyer_payable=f.buyer_payable,
+            merchant_funded=f.merchant_funded,
+            streamer_funded=f.streamer_funded,
+            platform_funded=f.platform_funded,
+        ),
+        priced_at=ev.priced_at,
+        discounts=tuple(
+            dp.AppliedDiscount(
+                discount_type=DiscountType(d.discount_type.value),
+                funder=Funder(d.funder.value),
+                amount=d.amount,
+                voucher_id=d.voucher_id,
+                label=d.label,
+                allocations=tuple(dp.LineAllocation(a.line_no, a.amount) for a in d.allocations),
+            )
+            for d in ev.discounts
+        ),
+        lines=tuple(dp.LinePrice(lp.line_no, lp.list_amount, lp.payable) for lp in ev.lines),
+    )
+
+
+def catalog_event(ev: de.CatalogEvent) -> Event:
+    if isinstance(ev, de.ProductChanged):
+        return cc.ProductChanged(
+            product_id=ev.product_id,
+            merchant_id=ev.merchant_id,
+            title=ev.title,
+            price=ev.price,
+            product_type=c.ProductType(ev.product_type.value),
+            status=c.ProductStatus(ev.status.value),
+            distribution_allowed=ev.distribution_allowed,
+            version=ev.version,
+            changed_at=ev.changed_at,
+        )
+    return cc.DistributionChanged(
+        product_id=ev.product_id,
+        merchant_id=ev.merchant_id,
+        streamer_id=ev.streamer_id,
+        allowed=ev.allowed,
+        changed_at=ev.changed_at,
+    )
+
+
+def order_event(
+    ev: de.OrderEvent,
+    *,
+    pay_by: datetime | None = None,
+    paid_amount: int | None = None,
+    voucher_rejections: Sequence[dict[str, str]] = (),
+) -> oc._OrderEvent:
+    """The contract for one domain order event. ``pay_by`` / ``paid_amount`` / ``voucher_rejections``
+    come from the aggregate (fields the contract carries for pipeline consumers, not in the domain event)."""
+    status = c.OrderStatus(int(ev.status))
+    if isinstance(ev, de.OrderPlaced):
+        return oc.OrderPlaced(
+            order_id=ev.order_id,
+            status=status,
+            occurred_at=ev.occurred_at,
+            buyer_id=ev.buyer_id,
+            merchant_id=ev.merchant_id,
+            lines=[_line(x) for x in ev.lines],
+            channel=_channel(ev.channel),
+            voucher_ids=list(ev.voucher_ids),
+            payment_method=c.PaymentMethod(ev.payment_method.value),
+            item_total=ev.item_total,
+            pay_by=pay_by,
+        )
+    if isinstance(ev, de.OrderPaymentRequested):
+        return oc.OrderPaymentRequested(
+            order_id=ev.order_id,
+            status=status,
+            occurred_at=ev.occurred_at,
+            buyer_id=ev.buyer_id,
+            merchant_id=ev.merchant_id,
+            payment_method=c.PaymentMethod(ev.payment_method.value),
+            funding=funding_to_contract(ev.funding),
+            discounts=[_discount(d) for d in ev.discounts],
+            pay_by=ev.pay_by,
+        )
+    if isinstance(ev, de.OrderPaid):
+        return oc.OrderPaid(
+            order_id=ev.order_id,
+            status=status,
+            occurred_at=ev.occurred_at,
+            buyer_id=ev.buyer_id,
+            merchant_id=ev.merchant_id,
+            payment_method=c.PaymentMethod(ev.payment_method.value),
+            funding=funding_to_contract(ev.funding),
+            payment_id=ev.payment_id,
+            paid_at=ev.paid_at,
+            paid_amount=paid_amount,
+        )
+    if isinstance(ev, de.OrderMarkedShipped):
+        return oc.OrderMarkedShipped(
+            order_id=ev.order_id,
+            status=status,
+            occurred_at=ev.occurred_at,
+            shipped_at=ev.shipped_at,
+            waybill_no=ev.waybill_no,
+        )
+    if isinstance(ev, de.OrderMarkedDelivered):
+        return oc.OrderMarkedDelivered(
+            order_id=ev.order_id, status=status, occurred_at=ev.occurred_at, delivered_at=ev.delivered_at
+        )
+    if isinstance(ev, de.OrderCompleted):
+        return oc.OrderCompleted(
+            order_id=ev.order_id, status=status, occurred_at=ev.occurred_at, completed_by=ev.completed_by.value
+        )
+    if isinstance(ev, de.OrderCancelled):
+        return oc.OrderCancelled(
+            order_id=ev.order_id,
+            status=status,
+            occurred_at=ev.occurred_at,
+            buyer_id=ev.buyer_id,
+            merchant_id=ev.merchant_id,
+            reason_code=ev.reason_code,
+            reason=ev.reason,
+            previous_status=c.OrderStatus(int(ev.previous_status)),
+            was_paid=ev.was_paid,
+            refund_required=Compensation.REFUND_PAYMENT in ev.compensations,
+            compensations=[x.value for x in ev.compensations],
+            voucher_rejections=[VoucherRejection(**v) for v in voucher_rejections],
+        )
+    return oc.OrderTransitionRejected(
+        order_id=ev.order_id,
+        status=status,
+        occurred_at=ev.occurred_at,
+        attempted=ev.attempted,
+        reason_code=ev.reason_code,
+        reason=ev.reason,
+        source_event_id=ev.source_event_id,
+        requires_refund=ev.requires_refund,
+    )

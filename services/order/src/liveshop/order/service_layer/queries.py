@@ -1,0 +1,104 @@
+"""Read side: JSON-ready views for the HTTP API (money int fen, times ISO 8601 UTC)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from liveshop.order.domain import Code, NotFound, Order, Product
+from liveshop.order.domain.pricing import FundingSplit
+from liveshop.order.domain.views import ServiceMessage, order_detail
+from liveshop.order.service_layer.unit_of_work import UnitOfWork
+
+
+def jsonable(value: Any) -> Any:
+    """Dataclasses / enums / datetimes / tuples → plain JSON values (ints stay ints)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [jsonable(v) for v in value]
+        return sorted(items) if isinstance(value, set | frozenset) else items
+    return value
+
+
+def product_view(product: Product) -> dict[str, Any]:
+    return {
+        "product_id": product.id,
+        "merchant_id": product.merchant_id,
+        "title": product.title,
+        "price": product.price,
+        "product_type": product.product_type.value,
+        "status": product.status.value,
+        "distribution_allowed": product.distribution_allowed,
+        "distributors": sorted(product.distributors),
+        "version": product.version,
+        "updated_at": product.updated_at.isoformat(),
+    }
+
+
+def _funding(f: FundingSplit | None) -> dict[str, int] | None:
+    return None if f is None else dataclasses.asdict(f)
+
+
+def order_summary(order: Order) -> dict[str, Any]:
+    """The order as placed / its status: what ``POST /orders`` answers and the buyer's list shows."""
+    return {
+        "order_id": order.id,
+        "buyer_id": order.buyer_id,
+        "merchant_id": order.merchant_id,
+        "status": int(order.status),
+        "status_name": order.status.name,
+        "status_label": order.status.label_zh,
+        "stage": None if order.stage is None else order.stage.value,
+        "item_total": order.item_total,
+        "buyer_payable": None if order.pricing is None else order.pricing.funding.buyer_payable,
+        "payment_method": order.payment_method.value,
+        "line_count": len(order.lines),
+        "title": order.lines[0].title if order.lines else "",
+        "placed_at": order.placed_at.isoformat(),
+        "pay_by": order.pay_by.isoformat(),
+        "failure_code": order.failure_code,
+    }
+
+
+async def order_detail_view(uow: UnitOfWork, order_id: str, *, buyer_id: str | None) -> dict[str, Any]:
+    """One order with lines, full price breakdown, status and every rejection reason.
+
+    ``buyer_id`` given: it must be the order's buyer (403 ``NOT_YOUR_ORDER``). Without it: the
+    operator's view of the same data (internal tools, the demo's first chapter).
+    """
+    order = await uow.orders.get(order_id)
+    if order is None:
+        raise NotFound(Code.ORDER_NOT_FOUND, f"order {order_id} does not exist", order_id=order_id)
+    detail: dict[str, Any] = jsonable(order_detail(order, buyer_id=order.buyer_id if buyer_id is None else buyer_id))
+    detail["funding"] = _funding(None if order.pricing is None else order.pricing.funding)
+    detail["payment_id"] = order.payment_id
+    detail["completed_by"] = None if order.completed_by is None else order.completed_by.value
+    detail["voucher_rejections"] = await uow.orders.voucher_rejections(order.id)
+    detail["rejected_transitions"] = [
+        {k: v for k, v in jsonable(r).items() if k != "order_id"} for r in await uow.rejections.for_order(order.id)
+    ]
+    detail["version"] = order.version
+    return detail
+
+
+async def buyer_orders(uow: UnitOfWork, buyer_id: str, *, status: int | None, limit: int) -> list[dict[str, Any]]:
+    return [order_summary(o) for o in await uow.orders.by_buyer(buyer_id, status=status, limit=limit)]
+
+
+def message_view(m: ServiceMessage) -> dict[str, Any]:
+    out: dict[str, Any] = jsonable(m)
+    out.pop("dedup_key", None)
+    return out
+
+
+async def buyer_messages(uow: UnitOfWork, buyer_id: str, *, limit: int) -> list[dict[str, Any]]:
+    return [message_view(m) for m in await uow.messages.for_buyer(buyer_id, limit=limit)]

@@ -1,0 +1,107 @@
+"""The unit of work the handlers run in, and its repository protocols.
+
+One unit of work = one database transaction: the aggregates saved, the rejections and service
+messages recorded and the contract events published (outbox rows) all commit together or not at all.
+The PostgreSQL implementation is ``liveshop.order.adapters.repository.PgUnitOfWork``; unit tests use
+the in-memory fake in ``tests/unit/order/fakes.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from liveshop.contracts.base import Event
+from liveshop.order.domain import Order, Product, Streamer
+from liveshop.order.domain.views import ServiceMessage
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRejection:
+    """An ``OrderTransitionRejected`` as stored for the order's detail view."""
+
+    order_id: str
+    status: int
+    attempted: str
+    reason_code: str
+    reason: str
+    source_event_id: str
+    requires_refund: bool
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    request_hash: str
+    status_code: int
+    response: dict[str, Any]
+
+
+class ProductRepository(Protocol):
+    async def add(self, product: Product) -> None: ...
+    async def get(self, product_id: str, *, for_update: bool = False) -> Product | None: ...
+    async def get_many(self, product_ids: Sequence[str]) -> dict[str, Product]: ...
+    async def save(self, product: Product) -> None: ...
+    async def search(self, *, merchant_id: str | None, status: str | None, limit: int) -> list[Product]: ...
+
+
+class StreamerRepository(Protocol):
+    async def get(self, streamer_id: str, *, for_update: bool = False) -> tuple[Streamer, int] | None:
+        """The streamer and its version."""
+        ...
+
+    async def upsert(self, streamer: Streamer, *, version: int, now: datetime) -> None: ...
+
+
+class OrderRepository(Protocol):
+    async def add(self, order: Order) -> None: ...
+    async def get(self, order_id: str, *, for_update: bool = False) -> Order | None: ...
+    async def save(self, order: Order) -> None:
+        """Persist a loaded order; raises if another transaction changed it since it was loaded."""
+        ...
+
+    async def by_buyer(self, buyer_id: str, *, status: int | None, limit: int) -> list[Order]: ...
+    async def due_for_expiry(self, now: datetime, limit: int) -> list[Order]:
+        """Unpaid orders whose payment window has closed, locked (others skip them)."""
+        ...
+
+    async def due_for_auto_complete(self, delivered_before: datetime, limit: int) -> list[Order]: ...
+    async def set_voucher_rejections(self, order_id: str, rejections: list[dict[str, str]]) -> None: ...
+    async def voucher_rejections(self, order_id: str) -> list[dict[str, str]]: ...
+
+
+class RejectionRepository(Protocol):
+    async def add(self, rejection: RecordedRejection) -> None: ...
+    async def for_order(self, order_id: str) -> list[RecordedRejection]: ...
+
+
+class MessageRepository(Protocol):
+    async def add(self, message: ServiceMessage) -> None:
+        """Store a 服务消息 unless one with the same ``dedup_key`` exists."""
+        ...
+
+    async def for_buyer(self, buyer_id: str, *, limit: int) -> list[ServiceMessage]: ...
+
+
+class IdempotencyRepository(Protocol):
+    async def lock(self, scope: str, key: str) -> None:
+        """Serialise concurrent requests with the same key until the transaction ends."""
+        ...
+
+    async def get(self, scope: str, key: str) -> StoredResponse | None: ...
+    async def put(self, scope: str, key: str, stored: StoredResponse) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    products: ProductRepository
+    streamers: StreamerRepository
+    orders: OrderRepository
+    rejections: RejectionRepository
+    messages: MessageRepository
+    idempotency: IdempotencyRepository
+
+    async def publish(self, event: Event) -> None:
+        """Publish a contract event with the unit of work (outbox row in the same transaction)."""
+        ...

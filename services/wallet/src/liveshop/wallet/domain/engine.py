@@ -36,7 +36,6 @@ from liveshop.wallet.domain.errors import ErrorCode, LedgerError
 from liveshop.wallet.domain.transfers import (
     EXPIRY_CODE,
     MAX_TIMEOUT_SECONDS,
-    TWO_PHASE_RESOLUTION,
     PendingStatus,
     Transfer,
     TransferFlags,
@@ -46,6 +45,15 @@ from liveshop.wallet.domain.transfers import (
 )
 
 MAX_USER_DATA_LENGTH = 256
+
+# Plain-int masks for the hot path (IntFlag arithmetic is slow).
+_LINKED = int(TransferFlags.LINKED)
+_PENDING = int(TransferFlags.PENDING)
+_POST = int(TransferFlags.POST_PENDING)
+_VOID = int(TransferFlags.VOID_PENDING)
+_RESOLVES = _POST | _VOID
+_DMNEC = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
+_CMNED = int(AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)
 
 
 @dataclass
@@ -209,18 +217,12 @@ def _is_amount(value: object) -> bool:
 
 def _validate_transfer_shape(t: Transfer) -> None:
     validate_id(t.id)
-    flags = t.flags
-    if not isinstance(flags, int) or int(flags) & ~15:
-        raise LedgerError(ErrorCode.FLAGS_ARE_MUTUALLY_EXCLUSIVE, f"unknown transfer flags {flags!r}")
-    kinds = flags & (TransferFlags.PENDING | TransferFlags.POST_PENDING | TransferFlags.VOID_PENDING)
-    if kinds not in (
-        TransferFlags.NONE,
-        TransferFlags.PENDING,
-        TransferFlags.POST_PENDING,
-        TransferFlags.VOID_PENDING,
-    ):
+    if not isinstance(t.flags, int) or int(t.flags) & ~15:
+        raise LedgerError(ErrorCode.FLAGS_ARE_MUTUALLY_EXCLUSIVE, f"unknown transfer flags {t.flags!r}")
+    flags = int(t.flags)
+    if (flags & (_PENDING | _RESOLVES)) not in (0, _PENDING, _POST, _VOID):
         raise LedgerError(ErrorCode.FLAGS_ARE_MUTUALLY_EXCLUSIVE, "at most one of PENDING, POST_PENDING, VOID_PENDING")
-    resolves = bool(flags & TWO_PHASE_RESOLUTION)
+    resolves = bool(flags & _RESOLVES)
     if resolves:
         if t.amount is not None and (not _is_amount(t.amount) or t.amount <= 0):
             raise LedgerError(
@@ -232,7 +234,7 @@ def _validate_transfer_shape(t: Transfer) -> None:
         raise LedgerError(ErrorCode.OVERFLOW, "amount exceeds a 64-bit integer")
     if not _is_amount(t.timeout) or t.timeout < 0 or t.timeout > MAX_TIMEOUT_SECONDS:
         raise LedgerError(ErrorCode.INVALID_TIMEOUT, f"timeout must be 0..{MAX_TIMEOUT_SECONDS} seconds")
-    if t.timeout and not flags & TransferFlags.PENDING:
+    if t.timeout and not flags & _PENDING:
         raise LedgerError(ErrorCode.TIMEOUT_REQUIRES_PENDING, "only a PENDING transfer can have a timeout")
     if resolves:
         if t.pending_id is None:
@@ -255,10 +257,10 @@ def _validate_transfer_shape(t: Transfer) -> None:
     _validate_user_data(t.user_data)
 
 
-def _violation(b: Balances, flags: AccountFlags) -> ErrorCode | None:
-    if flags & AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS and b.debits_pending + b.debits_posted > b.credits_posted:
+def _violation(b: Balances, flags: int) -> ErrorCode | None:
+    if flags & _DMNEC and b.debits_pending + b.debits_posted > b.credits_posted:
         return ErrorCode.EXCEEDS_CREDITS
-    if flags & AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS and b.credits_pending + b.credits_posted > b.debits_posted:
+    if flags & _CMNED and b.credits_pending + b.credits_posted > b.debits_posted:
         return ErrorCode.EXCEEDS_DEBITS
     return None
 
@@ -268,7 +270,7 @@ def _check_balances(o: _Overlay, debit_id: str, credit_id: str, debit: Balances,
         if b.overflows():
             raise LedgerError(ErrorCode.OVERFLOW, f"balance of account {acc_id!r} would overflow")
     for acc_id, b in ((debit_id, debit), (credit_id, credit)):
-        code = _violation(b, o.state.accounts[acc_id].flags)
+        code = _violation(b, int(o.state.accounts[acc_id].flags))
         if code is ErrorCode.EXCEEDS_CREDITS:
             raise LedgerError(code, f"account {acc_id!r} has too little available balance", account_id=acc_id)
         if code is ErrorCode.EXCEEDS_DEBITS:
@@ -305,7 +307,7 @@ def _apply_single_or_pending(o: _Overlay, t: Transfer, h: str, now: datetime) ->
     amount = t.amount
     d = o.balance(t.debit_account_id)
     c = o.balance(t.credit_account_id)
-    pending = bool(t.flags & TransferFlags.PENDING)
+    pending = bool(int(t.flags) & _PENDING)
     if pending:
         d2 = Balances(d.debits_pending + amount, d.debits_posted, d.credits_pending, d.credits_posted)
         c2 = Balances(c.debits_pending, c.debits_posted, c.credits_pending + amount, c.credits_posted)
@@ -357,7 +359,7 @@ def _apply_resolution(o: _Overlay, t: Transfer, h: str, now: datetime, *, expiry
         raise LedgerError(code, f"pending transfer {p.id!r} was {what}", pending_id=p.id)
     if not expiry and p.expires_at is not None and now >= p.expires_at:
         raise LedgerError(ErrorCode.PENDING_EXPIRED, f"pending transfer {p.id!r} timed out", pending_id=p.id)
-    post = bool(t.flags & TransferFlags.POST_PENDING)
+    post = bool(int(t.flags) & _POST)
     amount = p.amount if t.amount is None else t.amount
     if amount > p.amount:
         raise LedgerError(
@@ -405,7 +407,7 @@ def _apply_one(o: _Overlay, t: Transfer, now: datetime) -> tuple[TransferRecord,
                 transfer_id=t.id,
             )
         return existing, False
-    if t.flags & TWO_PHASE_RESOLUTION:
+    if int(t.flags) & _RESOLVES:
         return _apply_resolution(o, t, h, now), True
     return _apply_single_or_pending(o, t, h, now), True
 
@@ -416,7 +418,7 @@ def chains(batch: Sequence[Transfer]) -> list[list[int]]:
     current: list[int] = []
     for i, t in enumerate(batch):
         current.append(i)
-        if not (isinstance(t.flags, int) and t.flags & TransferFlags.LINKED):
+        if not (isinstance(t.flags, int) and int(t.flags) & _LINKED):
             out.append(current)
             current = []
     if current:
@@ -432,7 +434,8 @@ def execute_transfers(
     results: list[TransferResult | None] = [None] * len(batch)
     for chain in chains(batch):
         o = _Overlay(state)
-        open_chain = bool(batch[chain[-1]].flags & TransferFlags.LINKED) if chain else False
+        last_flags = batch[chain[-1]].flags
+        open_chain = isinstance(last_flags, int) and bool(int(last_flags) & _LINKED)
         failed_at: int | None = None
         error: LedgerError | None = None
         done: list[tuple[TransferRecord, bool]] = []

@@ -42,8 +42,10 @@ def allocate(total: int, weights: Sequence[tuple[int, int]]) -> list[tuple[int, 
         if total:
             raise ValueError("cannot allocate a positive total over zero weights")
         return [(line_no, 0) for line_no, _ in weights]
+    if len(weights) == 1:
+        return [(weights[0][0], total)]
     parts: list[tuple[int, int]] = []
-    remainders: list[tuple[int, int, int]] = []  # (-remainder, line_no, index)
+    remainders: list[tuple[int, int, int]] = []  # (-remainder, line_no, index): sorts largest first
     given = 0
     for index, (line_no, w) in enumerate(weights):
         q, r = divmod(total * w, weight_sum)
@@ -54,6 +56,6 @@ def allocate(total: int, weights: Sequence[tuple[int, int]]) -> list[tuple[int, 
     left = total - given
     if left:
         remainders.sort()
-        for _, line_no, index in remainders[:left]:
-            parts[index] = (line_no, parts[index][1] + 1)
+        for _, line_no, i in remainders[:left]:
+            parts[i] = (line_no, parts[i][1] + 1)
     return parts

@@ -187,6 +187,9 @@ class Fulfillment:
         records = await read_topic(self.bootstrap_servers, name, min_count=min_count, timeout=timeout)
         return [codec.decode(r.headers, r.value) for r in records]
 
+    async def topic_raw(self, name: str, min_count: int, timeout: float = 15) -> list[Any]:
+        return await read_topic(self.bootstrap_servers, name, min_count=min_count, timeout=timeout)
+
     async def rejection_events(self, min_count: int) -> list[Any]:
         return await self.topic(ISV_REJECTIONS.qualified(self.namespace), min_count)
 

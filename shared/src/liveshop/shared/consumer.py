@@ -191,8 +191,7 @@ class ConsumerRunner:
         ``headers``, ``value``) in order: one by one, or, for a router with ``on_batch`` handlers,
         consecutive records of the same batch handler together."""
         if not self.router.batch_handlers:
-            for r in records:
-                await self.process(r.topic, r.partition, r.offset, r.key, r.headers, r.value)
+            await self.process_batch(list(records))
             return
         run: list[tuple[Any, Envelope]] = []
         run_fn: BatchHandler | None = None

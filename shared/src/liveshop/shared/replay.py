@@ -210,6 +210,23 @@ def iter_file(path: Path, *, target_topic: str | None = None, allow_unknown: boo
             )
 
 
+def _iter_validated(path: Path) -> Iterator[ReplayLine]:
+    """Second pass over a file :func:`validate_file` accepted: parse only, no checks."""
+    with path.open(encoding="utf-8") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            obj = json.loads(raw)
+            yield ReplayLine(
+                line_no=line_no,
+                key=_decode(obj, "key", line_no),
+                value=_decode(obj, "value", line_no),
+                headers=[(k, v.encode("utf-8")) for k, v in obj["headers"]],
+                timestamp=obj.get("timestamp"),
+                source_topic=obj["topic"],
+            )
+
+
 def validate_file(path: Path, *, target_topic: str | None = None, allow_unknown: bool = False) -> int:
     return sum(1 for _ in iter_file(path, target_topic=target_topic, allow_unknown=allow_unknown))
 
@@ -240,7 +257,7 @@ async def replay(
     n = 0
     try:
         pending: list[asyncio.Future[Any]] = []
-        for line in iter_file(path, target_topic=target_topic, allow_unknown=allow_unknown):
+        for line in _iter_validated(path):
             fut = await producer.send(
                 _physical(line.source_topic, target_topic, namespace),
                 value=line.value,

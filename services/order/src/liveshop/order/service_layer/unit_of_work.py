@@ -95,12 +95,18 @@ class IdempotencyRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    products: ProductRepository
-    streamers: StreamerRepository
-    orders: OrderRepository
-    rejections: RejectionRepository
-    messages: MessageRepository
-    idempotency: IdempotencyRepository
+    @property
+    def products(self) -> ProductRepository: ...
+    @property
+    def streamers(self) -> StreamerRepository: ...
+    @property
+    def orders(self) -> OrderRepository: ...
+    @property
+    def rejections(self) -> RejectionRepository: ...
+    @property
+    def messages(self) -> MessageRepository: ...
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
 
     async def publish(self, event: Event) -> None:
         """Publish a contract event with the unit of work (outbox row in the same transaction)."""

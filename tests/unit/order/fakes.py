@@ -1,0 +1,148 @@
+"""In-memory unit of work for service-layer tests (aggregates copied in and out, like a database)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from datetime import datetime
+
+from liveshop.contracts.base import Event
+from liveshop.order.domain import Order, Product, Streamer
+from liveshop.order.domain.values import OrderStatus
+from liveshop.order.domain.views import ServiceMessage
+from liveshop.order.service_layer.unit_of_work import RecordedRejection, StoredResponse
+
+
+class FakeProducts:
+    def __init__(self) -> None:
+        self.rows: dict[str, Product] = {}
+
+    async def add(self, product: Product) -> None:
+        assert product.id not in self.rows
+        self.rows[product.id] = copy.deepcopy(product)
+
+    async def get(self, product_id: str, *, for_update: bool = False) -> Product | None:
+        p = self.rows.get(product_id)
+        return None if p is None else copy.deepcopy(p)
+
+    async def get_many(self, product_ids: Sequence[str]) -> dict[str, Product]:
+        return {i: copy.deepcopy(self.rows[i]) for i in product_ids if i in self.rows}
+
+    async def save(self, product: Product) -> None:
+        self.rows[product.id] = copy.deepcopy(product)
+
+    async def search(self, *, merchant_id: str | None, status: str | None, limit: int) -> list[Product]:
+        return [
+            copy.deepcopy(p)
+            for p in self.rows.values()
+            if (merchant_id is None or p.merchant_id == merchant_id) and (status is None or p.status.value == status)
+        ][:limit]
+
+
+class FakeStreamers:
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[Streamer, int]] = {}
+
+    async def get(self, streamer_id: str, *, for_update: bool = False) -> tuple[Streamer, int] | None:
+        return self.rows.get(streamer_id)
+
+    async def upsert(self, streamer: Streamer, *, version: int, now: datetime) -> None:
+        self.rows[streamer.id] = (streamer, version)
+
+
+class FakeOrders:
+    def __init__(self) -> None:
+        self.rows: dict[str, Order] = {}
+        self.vouchers: dict[str, list[dict[str, str]]] = {}
+        self.saves = 0
+
+    async def add(self, order: Order) -> None:
+        assert order.id not in self.rows
+        self.rows[order.id] = copy.deepcopy(order)
+
+    async def get(self, order_id: str, *, for_update: bool = False) -> Order | None:
+        o = self.rows.get(order_id)
+        return None if o is None else copy.deepcopy(o)
+
+    async def save(self, order: Order) -> None:
+        assert self.rows[order.id].version < order.version, "saved without a change"
+        self.saves += 1
+        self.rows[order.id] = copy.deepcopy(order)
+
+    async def by_buyer(self, buyer_id: str, *, status: int | None, limit: int) -> list[Order]:
+        found = [o for o in self.rows.values() if o.buyer_id == buyer_id and (status is None or o.status == status)]
+        return [copy.deepcopy(o) for o in sorted(found, key=lambda o: o.placed_at, reverse=True)][:limit]
+
+    async def due_for_expiry(self, now: datetime, limit: int) -> list[Order]:
+        due = [o for o in self.rows.values() if o.status is OrderStatus.PENDING_PAYMENT and o.pay_by <= now]
+        return [copy.deepcopy(o) for o in due][:limit]
+
+    async def due_for_auto_complete(self, delivered_before: datetime, limit: int) -> list[Order]:
+        due = [
+            o
+            for o in self.rows.values()
+            if o.status is OrderStatus.DELIVERED and o.delivered_at is not None and o.delivered_at <= delivered_before
+        ]
+        return [copy.deepcopy(o) for o in due][:limit]
+
+    async def set_voucher_rejections(self, order_id: str, rejections: list[dict[str, str]]) -> None:
+        self.vouchers[order_id] = list(rejections)
+
+    async def voucher_rejections(self, order_id: str) -> list[dict[str, str]]:
+        return list(self.vouchers.get(order_id, []))
+
+
+class FakeRejections:
+    def __init__(self) -> None:
+        self.rows: list[RecordedRejection] = []
+
+    async def add(self, rejection: RecordedRejection) -> None:
+        self.rows.append(rejection)
+
+    async def for_order(self, order_id: str) -> list[RecordedRejection]:
+        return [r for r in self.rows if r.order_id == order_id]
+
+
+class FakeMessages:
+    def __init__(self) -> None:
+        self.rows: dict[str, ServiceMessage] = {}
+
+    async def add(self, message: ServiceMessage) -> None:
+        self.rows.setdefault(message.dedup_key, message)
+
+    async def for_buyer(self, buyer_id: str, *, limit: int) -> list[ServiceMessage]:
+        mine = [m for m in self.rows.values() if m.buyer_id == buyer_id]
+        return list(reversed(mine))[:limit]
+
+
+class FakeIdempotency:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], StoredResponse] = {}
+
+    async def lock(self, scope: str, key: str) -> None:
+        return None
+
+    async def get(self, scope: str, key: str) -> StoredResponse | None:
+        return self.rows.get((scope, key))
+
+    async def put(self, scope: str, key: str, stored: StoredResponse) -> None:
+        assert (scope, key) not in self.rows
+        self.rows[(scope, key)] = stored
+
+
+class FakeUnitOfWork:
+    def __init__(self) -> None:
+        self.products = FakeProducts()
+        self.streamers = FakeStreamers()
+        self.orders = FakeOrders()
+        self.rejections = FakeRejections()
+        self.messages = FakeMessages()
+        self.idempotency = FakeIdempotency()
+        self.published: list[Event] = []
+
+    async def publish(self, event: Event) -> None:
+        self.published.append(event)
+
+    def take(self) -> list[Event]:
+        out, self.published = self.published, []
+        return out

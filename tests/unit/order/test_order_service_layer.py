@@ -1,0 +1,273 @@
+"""Service-layer handlers on the domain, driven with an in-memory unit of work."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from liveshop.contracts import codec
+from liveshop.contracts.base import Envelope, Event
+from liveshop.contracts.common import AppliedDiscount, DiscountType, Funder, FundingSplit, PaymentMethod
+from liveshop.contracts.events import catalog as cc
+from liveshop.contracts.events import order as oc
+from liveshop.contracts.events.fulfillment import OrderDelivered, OrderShipped
+from liveshop.contracts.events.payment import PaymentCaptured, PaymentFailed
+from liveshop.contracts.events.promotion import OrderPriced, OrderPricingRejected, VoucherRejection
+from liveshop.order.domain import CheckoutRejected, Forbidden, IdempotencyKeyReused, OrderPolicy, TransitionRefused
+from liveshop.order.service_layer import commands as cmds
+from liveshop.order.service_layer import handlers, queries
+
+from .fakes import FakeUnitOfWork
+
+T0 = datetime(2024, 11, 11, 12, 0, tzinfo=UTC)
+POLICY = OrderPolicy(payment_window=timedelta(minutes=15), auto_complete_after=timedelta(days=7))
+
+
+def env(event: Event) -> Envelope:
+    return codec.envelope(event, source="test")
+
+
+async def _product(uow: FakeUnitOfWork, price: int = 5990, merchant: str = "m1") -> str:
+    created = await handlers.create_product(uow, cmds.CreateProduct(merchant, "桂花乌龙", price, "PHYSICAL"), now=T0)
+    return created.id
+
+
+async def _place(uow: FakeUnitOfWork, product_id: str, qty: int = 2, **kw: object) -> str:
+    cmd = cmds.PlaceOrder(buyer_id="b1", lines=(cmds.CheckoutLine(product_id, qty),), **kw)  # type: ignore[arg-type]
+    created = await handlers.place_order(uow, cmd, now=T0, policy=POLICY)
+    return created.id
+
+
+def _priced(order_id: str, total: int, discount: int = 0) -> OrderPriced:
+    discounts = (
+        [
+            AppliedDiscount(
+                discount_type=DiscountType.MERCHANT_COUPON, funder=Funder.MERCHANT, amount=discount, voucher_id="v1"
+            )
+        ]
+        if discount
+        else []
+    )
+    funding = FundingSplit(
+        item_total=total, buyer_payable=total - discount, merchant_funded=discount, streamer_funded=0, platform_funded=0
+    )
+    return OrderPriced(order_id=order_id, funding=funding, discounts=discounts, priced_at=T0 + timedelta(seconds=1))
+
+
+def _captured(order_id: str, amount: int, payment_id: str = "pay1") -> PaymentCaptured:
+    return PaymentCaptured(
+        order_id=order_id,
+        payment_id=payment_id,
+        occurred_at=T0 + timedelta(seconds=2),
+        amount=amount,
+        method=PaymentMethod.ONLINE,
+    )
+
+
+async def _paid(uow: FakeUnitOfWork, discount: int = 0) -> str:
+    order_id = await _place(uow, await _product(uow), voucher_ids=("v1",))
+    await handlers.on_order_priced(uow, env(_priced(order_id, 11980, discount)), POLICY)
+    await handlers.on_payment_captured(uow, env(_captured(order_id, 11980 - discount)), POLICY)
+    uow.take()
+    return order_id
+
+
+async def test_place_order_stores_the_aggregate_and_publishes_order_placed_with_a_message() -> None:
+    uow = FakeUnitOfWork()
+    pid = await _product(uow)
+    assert [type(e) for e in uow.take()] == [cc.ProductChanged]
+    order_id = await _place(uow, pid)
+    [placed] = uow.take()
+    assert isinstance(placed, oc.OrderPlaced)
+    assert (placed.order_id, placed.item_total, placed.pay_by) == (order_id, 11980, T0 + timedelta(minutes=15))
+    assert [m.title for m in uow.messages.rows.values()] == ["订单已提交"]
+    assert (await uow.orders.get(order_id)) is not None
+
+
+async def test_rejected_checkout_writes_nothing() -> None:
+    uow = FakeUnitOfWork()
+    pid = await _product(uow)
+    uow.take()
+    cmd = cmds.PlaceOrder("b1", (cmds.CheckoutLine(pid, 1), cmds.CheckoutLine("nope", 0)))
+    with pytest.raises(CheckoutRejected) as err:
+        await handlers.place_order(uow, cmd, now=T0, policy=POLICY, idempotency_key="k")
+    assert [p.code for p in err.value.problems] == ["QUANTITY_NOT_POSITIVE", "UNKNOWN_PRODUCT"]
+    assert (uow.orders.rows, uow.published, uow.messages.rows, uow.idempotency.rows) == ({}, [], {}, {})
+
+
+async def test_idempotency_key_replays_the_first_response_and_refuses_another_body() -> None:
+    uow = FakeUnitOfWork()
+    pid = await _product(uow)
+    cmd = cmds.PlaceOrder("b1", (cmds.CheckoutLine(pid, 1),))
+    first = await handlers.place_order(uow, cmd, now=T0, policy=POLICY, idempotency_key="k1")
+    again = await handlers.place_order(uow, cmd, now=T0, policy=POLICY, idempotency_key="k1")
+    assert (again.id, again.response, again.replayed) == (first.id, first.response, True)
+    assert len(uow.orders.rows) == 1
+    with pytest.raises(IdempotencyKeyReused):
+        await handlers.place_order(
+            uow, cmds.PlaceOrder("b1", (cmds.CheckoutLine(pid, 2),)), now=T0, policy=POLICY, idempotency_key="k1"
+        )
+
+
+async def test_happy_saga_publishes_each_transition() -> None:
+    uow = FakeUnitOfWork()
+    order_id = await _place(uow, await _product(uow), voucher_ids=("v1",))
+    uow.take()
+    await handlers.on_order_priced(uow, env(_priced(order_id, 11980, 1000)), POLICY)
+    [requested] = uow.take()
+    assert isinstance(requested, oc.OrderPaymentRequested) and requested.funding.buyer_payable == 10980
+    await handlers.on_payment_captured(uow, env(_captured(order_id, 10980)), POLICY)
+    [paid] = uow.take()
+    assert isinstance(paid, oc.OrderPaid) and (paid.paid_amount, paid.payment_id) == (10980, "pay1")
+    await handlers.on_order_shipped(
+        uow,
+        env(OrderShipped(order_id=order_id, merchant_id="m1", occurred_at=T0 + timedelta(days=1), waybill_no="SF1")),
+        POLICY,
+    )
+    await handlers.on_order_delivered(
+        uow, env(OrderDelivered(order_id=order_id, merchant_id="m1", occurred_at=T0 + timedelta(days=2))), POLICY
+    )
+    await handlers.confirm_receipt(uow, cmds.ConfirmReceipt(order_id, "b1"), now=T0 + timedelta(days=3), policy=POLICY)
+    events = uow.take()
+    assert [type(e) for e in events] == [oc.OrderMarkedShipped, oc.OrderMarkedDelivered, oc.OrderCompleted]
+    assert isinstance(events[-1], oc.OrderCompleted) and events[-1].completed_by == "BUYER"
+    detail = await queries.order_detail_view(uow, order_id, buyer_id="b1")
+    assert (detail["status"], detail["price"]["totals_by_funder"]["MERCHANT"]) == (70, 1000)
+    assert len(await queries.buyer_messages(uow, "b1", limit=50)) == 6
+
+
+async def test_pricing_rejected_cancels_with_the_voucher_reasons() -> None:
+    uow = FakeUnitOfWork()
+    order_id = await _place(uow, await _product(uow), voucher_ids=("v9",))
+    uow.take()
+    rejected = OrderPricingRejected(
+        order_id=order_id,
+        reason_code="VOUCHER_REJECTED",
+        reason="voucher refused",
+        voucher_rejections=[VoucherRejection(voucher_id="v9", reason_code="NOT_OWNER", reason="not yours")],
+        rejected_at=T0,
+    )
+    await handlers.on_pricing_rejected(uow, env(rejected), POLICY)
+    [cancelled] = uow.take()
+    assert isinstance(cancelled, oc.OrderCancelled)
+    assert (cancelled.reason_code, cancelled.compensations) == ("PRICING_REJECTED", ["RELEASE_VOUCHERS"])
+    assert cancelled.voucher_rejections[0].reason_code == "NOT_OWNER"
+    detail = await queries.order_detail_view(uow, order_id, buyer_id="b1")
+    assert detail["voucher_rejections"] == [{"voucher_id": "v9", "reason_code": "NOT_OWNER", "reason": "not yours"}]
+
+
+async def test_payment_failed_voids_the_hold() -> None:
+    uow = FakeUnitOfWork()
+    order_id = await _place(uow, await _product(uow))
+    await handlers.on_order_priced(uow, env(_priced(order_id, 11980)), POLICY)
+    uow.take()
+    failed = PaymentFailed(order_id=order_id, payment_id="p", occurred_at=T0, reason_code="DECLINED", reason="declined")
+    await handlers.on_payment_failed(uow, env(failed), POLICY)
+    [cancelled] = uow.take()
+    assert isinstance(cancelled, oc.OrderCancelled)
+    assert cancelled.compensations == ["RELEASE_VOUCHERS", "VOID_PAYMENT_HOLD"] and not cancelled.refund_required
+
+
+async def test_cancel_after_payment_refunds_and_after_shipping_is_refused() -> None:
+    uow = FakeUnitOfWork()
+    order_id = await _paid(uow)
+    with pytest.raises(Forbidden):
+        await handlers.cancel_order(uow, cmds.CancelOrder(order_id, "b2"), now=T0, policy=POLICY)
+    await handlers.cancel_order(uow, cmds.CancelOrder(order_id, "b1"), now=T0, policy=POLICY)
+    [cancelled] = uow.take()
+    assert isinstance(cancelled, oc.OrderCancelled)
+    assert cancelled.was_paid and cancelled.refund_required
+    assert cancelled.compensations == ["RELEASE_VOUCHERS", "REFUND_PAYMENT"]
+
+    shipped = await _paid(uow)
+    await handlers.on_order_shipped(uow, env(OrderShipped(order_id=shipped, merchant_id="m1", occurred_at=T0)), POLICY)
+    with pytest.raises(TransitionRefused) as err:
+        await handlers.cancel_order(uow, cmds.CancelOrder(shipped, "b1"), now=T0, policy=POLICY)
+    assert err.value.code == "CANCEL_AFTER_SHIPMENT"
+
+
+async def test_payment_timeout_expires_only_due_orders() -> None:
+    uow = FakeUnitOfWork()
+    order_id = await _place(uow, await _product(uow))
+    uow.take()
+    assert await handlers.expire_unpaid(uow, now=T0 + timedelta(minutes=14), policy=POLICY) == 0
+    assert await handlers.expire_unpaid(uow, now=T0 + timedelta(minutes=15), policy=POLICY) == 1
+    [cancelled] = uow.take()
+    assert isinstance(cancelled, oc.OrderCancelled) and cancelled.reason_code == "PAYMENT_TIMEOUT"
+    assert await handlers.expire_unpaid(uow, now=T0 + timedelta(hours=1), policy=POLICY) == 0
+    assert uow.orders.rows[order_id].status == 80
+
+
+async def test_auto_complete_after_the_configured_period() -> None:
+    uow = FakeUnitOfWork()
+    order_id = await _paid(uow)
+    await handlers.on_order_shipped(uow, env(OrderShipped(order_id=order_id, merchant_id="m1", occurred_at=T0)), POLICY)
+    await handlers.on_order_delivered(
+        uow, env(OrderDelivered(order_id=order_id, merchant_id="m1", occurred_at=T0)), POLICY
+    )
+    uow.take()
+    assert await handlers.auto_complete_delivered(uow, now=T0 + timedelta(days=6), policy=POLICY) == 0
+    assert await handlers.auto_complete_delivered(uow, now=T0 + timedelta(days=7), policy=POLICY) == 1
+    [completed] = uow.take()
+    assert isinstance(completed, oc.OrderCompleted) and completed.completed_by == "AUTO"
+
+
+async def test_skipping_event_is_rejected_recorded_and_not_applied() -> None:
+    uow = FakeUnitOfWork()
+    order_id = await _place(uow, await _product(uow))
+    uow.take()
+    saves = uow.orders.saves
+    e = env(OrderShipped(order_id=order_id, merchant_id="m1", occurred_at=T0))
+    result = await handlers.on_order_shipped(uow, e, POLICY)
+    assert result.rejected and result.code == "SKIPPED_STEP"
+    [rejected] = uow.take()
+    assert isinstance(rejected, oc.OrderTransitionRejected) and rejected.source_event_id == e.id
+    assert uow.orders.saves == saves and uow.orders.rows[order_id].status == 10
+    assert [r.reason_code for r in await uow.rejections.for_order(order_id)] == ["SKIPPED_STEP"]
+
+
+async def test_duplicate_capture_is_a_noop_and_a_second_payment_requires_a_refund() -> None:
+    uow = FakeUnitOfWork()
+    order_id = await _paid(uow)
+    noop = await handlers.on_payment_captured(uow, env(_captured(order_id, 11980)), POLICY)
+    assert noop.noop and uow.take() == []
+    second = await handlers.on_payment_captured(uow, env(_captured(order_id, 11980, "pay2")), POLICY)
+    assert second.rejected and second.requires_refund
+    [rejected] = uow.take()
+    assert isinstance(rejected, oc.OrderTransitionRejected) and rejected.requires_refund
+
+
+async def test_event_for_an_unknown_order_is_refused() -> None:
+    uow = FakeUnitOfWork()
+    with pytest.raises(handlers.UnknownOrder):
+        await handlers.on_order_priced(uow, env(_priced("o_ghost", 100)), POLICY)
+
+
+async def test_catalog_events_and_streamer_binding() -> None:
+    uow = FakeUnitOfWork()
+    pid = await _product(uow)
+    await handlers.set_distribution(uow, cmds.SetDistribution(pid, "m1", "s1", True), now=T0)
+    await handlers.set_listing(uow, cmds.SetProductListing(pid, "m1", False), now=T0)
+    await handlers.set_listing(uow, cmds.SetProductListing(pid, "m1", False), now=T0)  # no-op
+    events = uow.take()
+    assert [type(e).__name__ for e in events] == [
+        "ProductChanged",
+        "DistributionChanged",
+        "ProductChanged",
+        "ProductChanged",
+    ]
+    assert [e.version for e in events if isinstance(e, cc.ProductChanged)] == [1, 2, 3]
+    await handlers.bind_streamer(uow, cmds.BindStreamer("s2", "m1"), now=T0)
+    await handlers.bind_streamer(uow, cmds.BindStreamer("s2", "m1"), now=T0)  # no change, no event
+    _, version = await handlers.bind_streamer(uow, cmds.BindStreamer("s2", "m2"), now=T0)
+    assert version == 2
+    assert [(e.merchant_id, e.version) for e in uow.take() if isinstance(e, cc.StreamerBound)] == [("m1", 1), ("m2", 2)]
+
+
+async def test_buyer_views_refuse_another_buyer() -> None:
+    uow = FakeUnitOfWork()
+    order_id = await _place(uow, await _product(uow))
+    with pytest.raises(Forbidden):
+        await queries.order_detail_view(uow, order_id, buyer_id="b2")
+    assert [o["order_id"] for o in await queries.buyer_orders(uow, "b1", status=None, limit=10)] == [order_id]

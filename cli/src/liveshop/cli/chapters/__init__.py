@@ -1,0 +1,1 @@
+"""Demo chapters, one module per part of the system."""

@@ -12,7 +12,7 @@ from liveshop.contracts.base import Envelope, Event
 from liveshop.fulfillment.adapters.secrets import SecretBox
 from liveshop.fulfillment.domain.isv import Authorisation, Isv, IsvCredential, MerchantAuthorisations
 from liveshop.fulfillment.domain.reports import OrderFacts, WarehouseReport
-from liveshop.fulfillment.domain.tracks import OrderTimeline, Track, TrackStatus
+from liveshop.fulfillment.domain.tracks import CANONICAL_EVENT, OrderTimeline, Track, TrackStatus
 from liveshop.fulfillment.service_layer.handlers import track_event_id
 from liveshop.fulfillment.service_layer.unit_of_work import Context, Effects, Incoming
 from liveshop.shared.tx import Transaction, outbox_channel
@@ -106,6 +106,13 @@ async def publish_many(tx: Transaction, events: Sequence[tuple[Event, str | None
     return envs
 
 
+_STATUS_OF_EVENT = {event: status.value for status, event in CANONICAL_EVENT.items()}
+
+
+def _status_of(env: Envelope) -> str:
+    return _STATUS_OF_EVENT[type(env.data).__name__]
+
+
 class PgStore:
     """The :class:`~liveshop.fulfillment.service_layer.unit_of_work.ReportStore` on PostgreSQL."""
 
@@ -117,49 +124,70 @@ class PgStore:
     # -- reports -------------------------------------------------------------------------------
 
     async def load(self, order_ids: Iterable[str], isv_ids: Iterable[str], merchant_ids: Iterable[str]) -> Context:
+        """Two round trips: order facts (locked) with their tracks; ISVs with the merchants' grants."""
         oids, iids, mids = sorted(set(order_ids)), sorted(set(isv_ids)), sorted(set(merchant_ids))
         ctx = Context()
         rows = await self.conn.fetch(
-            f"SELECT {_ORDER_COLS} FROM orders WHERE order_id = ANY($1::text[]) ORDER BY order_id FOR UPDATE", oids
+            "SELECT o.order_id, o.merchant_id, o.buyer_id, o.paid_at, o.cancelled_at, o.shipped_at, o.delivered_at,"
+            " t.status, t.occurred_at, t.recorded_at, t.isv_id, t.request_id, t.operator, t.waybill_no, t.carrier"
+            " FROM orders o LEFT JOIN tracks t USING (order_id) WHERE o.order_id = ANY($1::text[])"
+            " ORDER BY o.order_id, t.seq FOR UPDATE OF o",
+            oids,
         )
-        ctx.orders = {r["order_id"]: _facts(r) for r in rows}
-        if ctx.orders:
-            tracks = await self.conn.fetch(
-                f"{_TRACK_SELECT} WHERE t.order_id = ANY($1::text[]) ORDER BY t.seq", list(ctx.orders)
-            )
-            by_order: dict[str, list[Track]] = {}
-            for r in tracks:
-                by_order.setdefault(r["order_id"], []).append(_track(r))
-            ctx.timelines = {oid: OrderTimeline(oid, ts) for oid, ts in by_order.items()}
+        by_order: dict[str, list[Track]] = {}
+        for r in rows:
+            oid = r["order_id"]
+            if oid not in ctx.orders:
+                ctx.orders[oid] = _facts(r)
+                by_order[oid] = []
+            if r["status"] is not None:
+                by_order[oid].append(_track(r))
+        ctx.timelines = {oid: OrderTimeline(oid, ts) for oid, ts in by_order.items() if ts}
         if iids:
             for r in await self.conn.fetch(
-                "SELECT isv_id, name, registered_at, suspended_at FROM isvs WHERE isv_id = ANY($1::text[])", iids
-            ):
-                ctx.isvs[r["isv_id"]] = Isv(r["isv_id"], r["name"], r["registered_at"], suspended_at=r["suspended_at"])
-        if ctx.isvs and mids:
-            for r in await self.conn.fetch(
-                "SELECT merchant_id, isv_id, granted_at, revoked_at FROM isv_authorisations "
-                "WHERE merchant_id = ANY($1::text[]) AND isv_id = ANY($2::text[])",
+                "SELECT i.isv_id, i.name, i.registered_at, i.suspended_at, a.merchant_id, a.granted_at, a.revoked_at"
+                " FROM isvs i LEFT JOIN isv_authorisations a ON a.isv_id = i.isv_id AND a.merchant_id = ANY($2::text[])"
+                " WHERE i.isv_id = ANY($1::text[])",
+                iids,
                 mids,
-                list(ctx.isvs),
             ):
-                ctx.authorisations.setdefault(r["merchant_id"], []).append(
-                    Authorisation(r["merchant_id"], r["isv_id"], r["granted_at"], r["revoked_at"])
-                )
+                if r["isv_id"] not in ctx.isvs:
+                    ctx.isvs[r["isv_id"]] = Isv(
+                        r["isv_id"], r["name"], r["registered_at"], suspended_at=r["suspended_at"]
+                    )
+                if r["merchant_id"] is not None:
+                    ctx.authorisations.setdefault(r["merchant_id"], []).append(
+                        Authorisation(r["merchant_id"], r["isv_id"], r["granted_at"], r["revoked_at"])
+                    )
         return ctx
 
     async def save(self, effects: Effects) -> set[tuple[str, str]]:
         c = self.conn
         inserted: set[tuple[str, str]] = set()
-        events: list[tuple[Event, str | None]] = []
+        notify = False
         if effects.tracks:
+            # One statement: the tracks, and for those actually inserted (the primary key is the
+            # last guard against a double track) the buyer's message and the canonical event.
             ts = [n.track for n in effects.tracks]
+            envs = [codec.envelope(n.event, source=self.tx.source, id=track_event_id(n.track.order_id, n.track.status))
+                    for n in effects.tracks]  # fmt: skip
+            recs = [codec.to_record(e, self.tx.namespace) for e in envs]
             rows = await c.fetch(
-                "INSERT INTO tracks (order_id, status, occurred_at, recorded_at, request_id, isv_id, operator,"
-                " waybill_no, carrier, text) "
-                "SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[],"
-                " $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) "
-                "ON CONFLICT DO NOTHING RETURNING order_id, status",
+                "WITH input AS ("
+                " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[],"
+                "  $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],"
+                "  $12::text[], $13::text[], $14::text[], $15::jsonb[], $16::bytea[])"
+                "  AS i(order_id, status, occurred_at, recorded_at, request_id, isv_id, operator, waybill_no, carrier,"
+                "   text, buyer_id, event_id, topic, key, headers, payload)),"
+                " t AS (INSERT INTO tracks (order_id, status, occurred_at, recorded_at, request_id, isv_id, operator,"
+                "  waybill_no, carrier, text) SELECT order_id, status, occurred_at, recorded_at, request_id, isv_id,"
+                "  operator, waybill_no, carrier, text FROM input ON CONFLICT DO NOTHING RETURNING order_id, status),"
+                " m AS (INSERT INTO service_messages (buyer_id, order_id, status, text, occurred_at)"
+                "  SELECT i.buyer_id, i.order_id, i.status, i.text, i.occurred_at FROM input i JOIN t USING (order_id, status)"
+                "  ON CONFLICT DO NOTHING),"
+                " e AS (INSERT INTO outbox (event_id, topic, key, headers, payload)"
+                "  SELECT i.event_id, i.topic, i.key, i.headers, i.payload FROM input i JOIN t USING (order_id, status))"
+                " SELECT order_id, status FROM t",
                 [t.order_id for t in ts],
                 [t.status.value for t in ts],
                 [t.occurred_at for t in ts],
@@ -170,21 +198,16 @@ class PgStore:
                 [t.waybill_no for t in ts],
                 [t.carrier for t in ts],
                 [t.buyer_text for t in ts],
+                [n.buyer_id for n in effects.tracks],
+                [e.id for e in envs],
+                [r.topic for r in recs],
+                [r.key.decode() for r in recs],
+                [json.dumps([[k, v.decode()] for k, v in r.headers]) for r in recs],
+                [r.value for r in recs],
             )
             inserted = {(r["order_id"], r["status"]) for r in rows}
-            new = [n for n in effects.tracks if (n.track.order_id, n.track.status.value) in inserted]
-            if new:
-                await c.execute(
-                    "INSERT INTO service_messages (buyer_id, order_id, status, text, occurred_at) "
-                    "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) "
-                    "ON CONFLICT DO NOTHING",
-                    [n.buyer_id for n in new],
-                    [n.track.order_id for n in new],
-                    [n.track.status.value for n in new],
-                    [n.track.buyer_text for n in new],
-                    [n.track.occurred_at for n in new],
-                )
-                events.extend((n.event, track_event_id(n.track.order_id, n.track.status)) for n in new)
+            self.tx.published.extend(e for e in envs if (e.data.key(), _status_of(e)) in inserted)
+            notify = bool(inserted)
         for o in effects.orders.values():
             await c.execute(
                 "UPDATE orders SET shipped_at = coalesce(shipped_at, $2), delivered_at = coalesce(delivered_at, $3)"
@@ -231,8 +254,10 @@ class PgStore:
                 [x.channel for x in rj],
                 [x.rejected_at for x in rj],
             )
-        events.extend((e, None) for e in effects.events)
-        await publish_many(self.tx, events)
+        if effects.events:
+            await publish_many(self.tx, [(e, None) for e in effects.events])
+        elif notify:
+            await c.execute("SELECT pg_notify($1, '')", outbox_channel(self.tx.schema))
         return inserted
 
     async def upsert_order(self, facts: OrderFacts, *, cancelled_at: datetime | None = None) -> None:

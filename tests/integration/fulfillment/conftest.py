@@ -140,9 +140,9 @@ class Fulfillment:
             **extra,
         }
 
-    async def produce(self, report: dict[str, Any]) -> None:
+    async def produce(self, report: dict[str, Any], *, ce_id: str | None = None) -> None:
         ev = WarehouseOperationReported.model_validate(report)
-        await self.publish(ev, id=f"{ev.isv_id}/{ev.request_id}")
+        await self.publish(ev, id=ce_id or f"{ev.isv_id}/{ev.request_id}")
 
     async def produce_raw(self, key: bytes, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> None:
         await self.producer.send_and_wait(ISV_REPORTS.qualified(self.namespace), value, key=key, headers=headers or [])

@@ -97,3 +97,16 @@ async def test_partial_track_then_shipped_and_delivered_emit_order_events(fulfil
     # A pre-shipment operation that happened after the shipment (+60 s skew here) is refused.
     r = await f.post(isv, f.report(isv, "o3", "PICKED", ago(-20)))
     assert r.status_code == 422 and r.json()["code"] == "PRE_SHIPMENT_AFTER_SHIPMENT"
+
+
+async def test_ids_chosen_by_isvs_are_not_trusted_to_be_unique(fulfillment: Fulfillment) -> None:
+    f = fulfillment
+    a, b = await f.isv_for("m1"), await f.isv_for("m1")
+    await f.paid_order("o4")
+    await f.paid_order("o5")
+    # Both ISVs use CloudEvents id "1" and request id "1"; ISV a reuses its ce_id for another report.
+    await f.produce(f.report(a, "o4", "ACCEPTED", ago(5), request_id="1"), ce_id="1")
+    await f.produce(f.report(b, "o5", "ACCEPTED", ago(5), request_id="1"), ce_id="1")
+    await f.produce(f.report(a, "o4", "PICKING", ago(4), request_id="2"), ce_id="1")
+    await f.wait_statuses("o4", ["PAID", "ACCEPTED", "PICKING"])
+    await f.wait_statuses("o5", ["PAID", "ACCEPTED"])

@@ -89,6 +89,11 @@ class EventRouter:
     #: Optional: deal with a record that cannot be decoded instead of dead-lettering it (see module doc).
     on_decode_error: DecodeErrorHandler | None = None
     batch_handlers: dict[str, BatchHandler] = field(default_factory=dict)
+    #: Optional: dedupe redeliveries by the record's position (``<topic>:<partition>:<offset>``)
+    #: instead of the CloudEvents id, for topics written by producers outside the platform whose
+    #: ids are not trusted to be unique (two ISVs may both send ``ce_id=1``); the handler then
+    #: dedupes business retries itself.
+    inbox_by_record: bool = False
 
     def on(self, *events: type[Event]) -> Callable[[Handler], Handler]:
         def deco(fn: Handler) -> Handler:
@@ -191,7 +196,11 @@ class ConsumerRunner:
         ``headers``, ``value``) in order: one by one, or, for a router with ``on_batch`` handlers,
         consecutive records of the same batch handler together."""
         if not self.router.batch_handlers:
-            await self.process_batch(list(records))
+            if self.router.inbox_by_record:
+                for r in records:
+                    await self.process(r.topic, r.partition, r.offset, r.key, r.headers, r.value)
+            else:
+                await self.process_batch(list(records))
             return
         run: list[tuple[Any, Envelope]] = []
         run_fn: BatchHandler | None = None
@@ -218,7 +227,8 @@ class ConsumerRunner:
     async def _process_run(self, fn: BatchHandler, run: list[tuple[Any, Envelope]]) -> None:
         try:
             async with transaction(self.pool, source=self.source, namespace=self.namespace, schema=self.schema) as tx:
-                ids = list(dict.fromkeys(env.id for _, env in run))
+                keyed = [(self._inbox_id(env, r.topic, r.partition, r.offset), env) for r, env in run]
+                ids = list(dict.fromkeys(k for k, _ in keyed))
                 claimed = set(
                     await tx.conn.fetchval(
                         "WITH c AS (INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::text[]) "
@@ -228,9 +238,9 @@ class ConsumerRunner:
                     )
                 )
                 fresh: list[Envelope] = []
-                for _, env in run:
-                    if env.id in claimed:
-                        claimed.discard(env.id)
+                for k, env in keyed:
+                    if k in claimed:
+                        claimed.discard(k)
                         fresh.append(env)
                 if fresh:
                     await fn(fresh, tx)
@@ -244,6 +254,9 @@ class ConsumerRunner:
             self.stats.batch_fallbacks += 1
             for r, env in run:
                 await self._handle(env, r.topic, r.partition, r.offset, r.key, list(r.headers or []), r.value)
+
+    def _inbox_id(self, env: Envelope, topic: str, partition: int, offset: int) -> str:
+        return f"record:{topic}:{partition}:{offset}" if self.router.inbox_by_record else env.id
 
     async def _on_decode_error(self, bad: UndecodableRecord) -> Outcome | None:
         """Run the router's decode-error hook; ``None`` means: dead-letter the record."""
@@ -291,7 +304,7 @@ class ConsumerRunner:
                 async with transaction(
                     self.pool, source=self.source, namespace=self.namespace, schema=self.schema
                 ) as tx:
-                    if not await tx.claim_inbox(self.router.name, env.id):
+                    if not await tx.claim_inbox(self.router.name, self._inbox_id(env, topic, partition, offset)):
                         self.stats.duplicates += 1
                         return Outcome.DUPLICATE
                     await handler(env, tx)

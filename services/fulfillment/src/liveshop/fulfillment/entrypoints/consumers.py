@@ -31,7 +31,9 @@ ISV_REPORTS = "fulfillment-isv-reports"
 
 def make_routers(deps: Deps) -> list[EventRouter]:
     orders = EventRouter(ORDERS)
-    reports = EventRouter(ISV_REPORTS)
+    # ISVs choose the CloudEvents ids: the inbox dedupes redeliveries by record position, the
+    # domain dedupes ISV retries by (isv_id, request_id) and content.
+    reports = EventRouter(ISV_REPORTS, inbox_by_record=True)
 
     @orders.on(OrderPaid)
     async def on_paid(env: Envelope, tx: Transaction) -> None:

@@ -1,5 +1,5 @@
 """Every event module; importing this package registers every event type."""
 
-from liveshop.contracts.events import budget, catalog, fulfillment, isv, order, payment, promotion
+from liveshop.contracts.events import budget, catalog, fulfillment, isv, order, payment, promotion, wallet
 
-__all__ = ["budget", "catalog", "fulfillment", "isv", "order", "payment", "promotion"]
+__all__ = ["budget", "catalog", "fulfillment", "isv", "order", "payment", "promotion", "wallet"]

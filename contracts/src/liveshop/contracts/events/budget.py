@@ -78,3 +78,28 @@ class BudgetReleased(_BudgetEvent):
     EVENT_TYPE: ClassVar[str] = "liveshop.budgets.BudgetReleased.v1"
     amount: Fen
     total_held: Fen
+
+
+@BUDGETS.register
+class BudgetReleaseRejected(_BudgetEvent):
+    """A release larger than what the activity still holds (``EXCEEDS_HOLD``) or for an unknown activity
+    (``UNKNOWN_ACTIVITY``): nothing moved."""
+
+    EVENT_TYPE: ClassVar[str] = "liveshop.budgets.BudgetReleaseRejected.v1"
+    amount: Fen
+    reason_code: str
+    reason: str
+    total_held: Fen
+
+
+@BUDGETS.register
+class RedEnvelopeRedemptionRejected(_BudgetEvent):
+    """A redemption the activity's hold cannot cover (``EXCEEDS_HOLD`` / ``UNKNOWN_ACTIVITY``): nothing moved."""
+
+    EVENT_TYPE: ClassVar[str] = "liveshop.budgets.RedEnvelopeRedemptionRejected.v1"
+    order_id: str
+    envelope_id: str
+    amount: Fen
+    reason_code: str
+    reason: str
+    total_held: Fen

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from liveshop.shared.http import create_app
-from liveshop.shared.runtime import ServiceRuntime
+from liveshop.shared.runtime import PeriodicJob, ServiceRuntime
 from liveshop.shared.settings import ServiceSettings
+from liveshop.wallet.adapters.repository import PgUnitOfWork
+from liveshop.wallet.domain.errors import WalletError
 from liveshop.wallet.entrypoints import consumers, http
+from liveshop.wallet.service_layer import handlers
 
 SERVICE = "wallet"
+EXPIRY_INTERVAL_S = 1.0
+
+
+async def expire_pending(runtime: ServiceRuntime) -> None:
+    """Void timed-out pending transfers (payment holds at the order's pay-by), in batches."""
+    while True:
+        async with runtime.transaction() as tx:
+            done = await handlers.expire_payments(PgUnitOfWork(tx), datetime.now(UTC))
+        if len(done) < 1000:
+            return
 
 
 def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
@@ -18,9 +34,15 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
         settings,
         service=SERVICE,
         migrations_package="liveshop.wallet.migrations",
-        routers=[consumers.payments],
+        routers=[consumers.payments, consumers.budgets],
+        jobs=[PeriodicJob("expire-pending", EXPIRY_INTERVAL_S, expire_pending)],
     )
     app = create_app(runtime, [http.router], title="liveshop wallet service")
+
+    @app.exception_handler(WalletError)
+    async def wallet_error(_: Request, exc: WalletError) -> JSONResponse:
+        return JSONResponse(exc.as_dict(), status_code=exc.http_status)
+
     return runtime, app
 
 

@@ -113,3 +113,41 @@ class LedgerError(WalletError):
 
     def __repr__(self) -> str:
         return f"LedgerError({self.code.value!r}, {self.message!r})"
+
+
+class WalletCode(StrEnum):
+    """Refusals of the wallet's business operations (top-ups, payments, budgets, secure wallet)."""
+
+    UNKNOWN_TOP_UP = "UNKNOWN_TOP_UP"
+    TOP_UP_NOT_CONFIRMABLE = "TOP_UP_NOT_CONFIRMABLE"
+    """Only an offline transfer waiting for finance can be confirmed or rejected."""
+    TOP_UP_ALREADY_CONFIRMED = "TOP_UP_ALREADY_CONFIRMED"
+    TOP_UP_ALREADY_REJECTED = "TOP_UP_ALREADY_REJECTED"
+    UNKNOWN_PAYMENT = "UNKNOWN_PAYMENT"
+    UNKNOWN_STREAMER = "UNKNOWN_STREAMER"
+    UNKNOWN_MERCHANT = "UNKNOWN_MERCHANT"
+    AGREEMENT_NOT_ACCEPTED = "AGREEMENT_NOT_ACCEPTED"
+    INVALID_INPUT = "INVALID_INPUT"
+
+
+_WALLET_STATUS = {
+    WalletCode.UNKNOWN_TOP_UP: 404,
+    WalletCode.UNKNOWN_PAYMENT: 404,
+    WalletCode.UNKNOWN_STREAMER: 404,
+    WalletCode.UNKNOWN_MERCHANT: 404,
+    WalletCode.TOP_UP_NOT_CONFIRMABLE: 409,
+    WalletCode.TOP_UP_ALREADY_CONFIRMED: 409,
+    WalletCode.TOP_UP_ALREADY_REJECTED: 409,
+}
+
+
+class WalletRefusal(WalletError):
+    """A business operation was refused. ``code`` is a :class:`WalletCode`."""
+
+    def __init__(self, code: WalletCode, message: str, **details: Any) -> None:
+        super().__init__(code, message, **details)
+        self.code: WalletCode = code
+
+    @property
+    def http_status(self) -> int:
+        return _WALLET_STATUS.get(self.code, 422)

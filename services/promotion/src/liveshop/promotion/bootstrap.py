@@ -2,31 +2,82 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import logging
+from datetime import UTC, datetime
 
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from liveshop.promotion.adapters.repositories import PgUnitOfWork
+from liveshop.promotion.domain.errors import PromotionError
 from liveshop.promotion.entrypoints import consumers, http
+from liveshop.promotion.service_layer import handlers
 from liveshop.shared.http import create_app
-from liveshop.shared.runtime import ServiceRuntime
+from liveshop.shared.runtime import PeriodicJob, ServiceRuntime
 from liveshop.shared.settings import ServiceSettings
 
 SERVICE = "promotion"
+log = logging.getLogger(__name__)
+
+
+class PromotionSettings(ServiceSettings):
+    """Environment variables (upper case) override these, e.g. ``PROMOTION_TIMER_INTERVAL_S=0.5``."""
+
+    service_name: str = SERVICE
+    #: How often the red-envelope timers look for scheduled issues, expired envelopes, ended windows.
+    promotion_timer_interval_s: float = 1.0
+    promotion_timer_batch: int = 100
+    #: How long an HTTP create / quantity raise waits for the wallet's answer before answering 202.
+    promotion_budget_wait_s: float = 5.0
+
+
+async def run_red_envelope_timers(runtime: ServiceRuntime, batch: int = 100) -> int:
+    """Scheduled issue, expiry of claimed-unused envelopes (budget released), end of use windows.
+    One transaction per activity; safe to run on several instances (row locks)."""
+    now = datetime.now(UTC)
+    async with runtime.transaction() as tx:
+        due = await PgUnitOfWork(tx).activities.due(now, batch)
+    for activity_id in due:
+        try:
+            async with runtime.transaction() as tx:
+                await handlers.tick_activity(PgUnitOfWork(tx), activity_id, now)
+        except PromotionError as exc:  # pragma: no cover - tick refuses nothing today
+            log.warning("promotion: tick of %s refused: %s", activity_id, exc)
+    return len(due)
 
 
 def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
-    settings = settings or ServiceSettings(service_name=SERVICE)
+    if settings is None:
+        settings = PromotionSettings()
+    elif not isinstance(settings, PromotionSettings):
+        settings = PromotionSettings(**settings.model_dump())
+    ps = settings
+    batch = ps.promotion_timer_batch
+
+    async def timers(rt: ServiceRuntime) -> None:
+        await run_red_envelope_timers(rt, batch)
+
     runtime = ServiceRuntime(
-        settings,
+        ps,
         service=SERVICE,
         migrations_package="liveshop.promotion.migrations",
-        routers=[consumers.pricing],
+        routers=[consumers.pricing, consumers.budgets, consumers.catalog],
+        jobs=[PeriodicJob("red-envelope-timers", ps.promotion_timer_interval_s, timers)],
     )
     app = create_app(runtime, [http.router], title="liveshop promotion service")
+    app.state.budget_wait_s = ps.promotion_budget_wait_s
+
+    async def promotion_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, PromotionError)
+        return JSONResponse(exc.as_dict(), status_code=exc.http_status)
+
+    app.add_exception_handler(PromotionError, promotion_error)
     return runtime, app
 
 
 def main() -> None:
     from liveshop.shared.serve import run
 
-    settings = ServiceSettings(service_name=SERVICE)
+    settings = PromotionSettings()
     _, app = build(settings)
     run(app, settings)

@@ -520,13 +520,7 @@ class RedEnvelopeActivity:
         Never beyond the quantity (``SOLD_OUT``), never beyond the per-viewer limit
         (``CLAIM_LIMIT_REACHED``). A scheduled activity whose time has come is issued first.
         """
-        _aware("now", now)
-        self._refuse_if_ended()
-        issue_first = self._issue_due(now)
-        if self.status is ActivityStatus.PENDING and not issue_first:
-            raise Conflict(Code.NOT_ISSUED, "the red envelopes have not been issued yet")
-        if self.validity.is_over(now):
-            raise Conflict(Code.USE_WINDOW_OVER, "the envelopes can no longer be used")
+        issue_first = self.check_claimable(now)
         if claim_id in self.claims:
             raise Conflict(Code.DUPLICATE_CLAIM_ID, "this claim id is already taken", claim_id=claim_id)
         if len(self.claims) >= self.quantity:
@@ -548,6 +542,19 @@ class RedEnvelopeActivity:
             EnvelopeClaimed(self.activity_id, claim_id, viewer_id, channel, self.face_value, valid_from, valid_until)
         )
         return claim
+
+    def check_claimable(self, now: datetime) -> bool:
+        """The checks of :meth:`claim` that do not depend on the claim counters (ended, not issued,
+        use window over). Returns True if a scheduled activity must be issued first. The service
+        layer calls it before its single-statement counter update (quantity, per-viewer limit)."""
+        _aware("now", now)
+        self._refuse_if_ended()
+        issue_first = self._issue_due(now)
+        if self.status is ActivityStatus.PENDING and not issue_first:
+            raise Conflict(Code.NOT_ISSUED, "the red envelopes have not been issued yet")
+        if self.validity.is_over(now):
+            raise Conflict(Code.USE_WINDOW_OVER, "the envelopes can no longer be used")
+        return issue_first
 
     # -- edit / end --
 

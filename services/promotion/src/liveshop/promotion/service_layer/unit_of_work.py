@@ -1,0 +1,207 @@
+"""The unit of work and repository ports of the promotion service (asyncpg adapters implement them).
+
+Rows are plain dataclasses; the red-envelope activity is the domain aggregate itself, wrapped in a
+:class:`LoadedActivity` that remembers what was loaded (so saving writes only what changed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from liveshop.contracts.base import Event
+from liveshop.promotion.domain.red_envelope import ClaimStatus, RedEnvelopeActivity
+
+# Funding state of an activity's budget hold in the wallet (service level; the domain's statuses are
+# PENDING / RUNNING / ENDED once the budget is held).
+AWAITING_HOLD = "AWAITING_HOLD"
+HELD = "HELD"
+REFUSED = "REFUSED"
+
+# Voucher instance statuses.
+AVAILABLE = "AVAILABLE"
+RESERVED = "RESERVED"
+USED = "USED"
+EXPIRED = "EXPIRED"
+
+CLAIM_TO_VOUCHER_STATUS = {
+    ClaimStatus.CLAIMED: AVAILABLE,
+    ClaimStatus.RESERVED: RESERVED,
+    ClaimStatus.USED: USED,
+    ClaimStatus.EXPIRED: EXPIRED,
+}
+VOUCHER_TO_CLAIM_STATUS = {v: k for k, v in CLAIM_TO_VOUCHER_STATUS.items()}
+
+
+@dataclass
+class ProductRow:
+    product_id: str
+    merchant_id: str
+    title: str
+    price: int
+    product_type: str
+    status: str
+    distribution_allowed: bool
+    version: int
+    changed_at: datetime
+
+
+@dataclass
+class StreamerRow:
+    streamer_id: str
+    merchant_id: str | None
+    distribution_capability: bool
+
+
+@dataclass
+class VoucherRow:
+    """A voucher instance a buyer owns (claimed coupon or red envelope, granted balance)."""
+
+    voucher_id: str
+    buyer_id: str
+    kind: str
+    label: str
+    source_id: str
+    params: dict[str, Any]
+    valid_from: datetime | None
+    valid_until: datetime | None
+    status: str
+    claimed_at: datetime
+    channel: str | None = None
+    order_id: str | None = None
+    amount: int = 0
+    order_gmv: int = 0
+    used_at: datetime | None = None
+
+
+@dataclass
+class PromotionRow:
+    """An automatic promotion (flash sale, full reduction, multi-item) or a coupon template."""
+
+    id: str
+    kind: str
+    owner_id: str  # merchant (automatic promotions, merchant coupons), streamer, or "platform"
+    name: str
+    params: dict[str, Any]
+    valid_from: datetime | None
+    valid_until: datetime | None
+    created_at: datetime
+    quantity: int = 0
+    claimed: int = 0
+    per_buyer_limit: int = 0
+
+
+@dataclass
+class BudgetRequest:
+    request_id: str
+    activity_id: str
+    kind: str  # CREATE | RAISE | RELEASE | REDEEM
+    amount: int
+    status: str  # REQUESTED | DONE | REFUSED
+    created_at: datetime
+    target_quantity: int | None = None
+    detail: dict[str, Any] | None = None
+
+
+@dataclass
+class LoadedActivity:
+    """An activity aggregate as loaded. ``partial``: only ``claim_ids`` were loaded (use path)."""
+
+    activity: RedEnvelopeActivity
+    funding: str
+    funding_detail: dict[str, Any] | None
+    partial: bool
+    loaded_ledger: int
+    loaded_claims: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+
+
+@dataclass
+class PricingRecord:
+    order_id: str
+    buyer_id: str
+    merchant_id: str
+    outcome: str
+    payable: int | None
+    result: dict[str, Any]
+    priced_at: datetime
+    settled: str | None = None
+
+
+class CatalogRepository(Protocol):
+    async def upsert_product(self, row: ProductRow) -> None: ...
+    async def set_distribution(self, product_id: str, streamer_id: str, allowed: bool, at: datetime) -> None: ...
+    async def bind_streamer(self, streamer_id: str, merchant_id: str | None, version: int, at: datetime) -> None: ...
+    async def set_capability(self, streamer_id: str, capable: bool, at: datetime) -> None: ...
+    async def get_streamer(self, streamer_id: str) -> StreamerRow | None: ...
+    async def get_products(self, product_ids: Sequence[str]) -> dict[str, ProductRow]: ...
+    async def distributed_to(self, streamer_id: str, product_ids: Sequence[str]) -> set[str]: ...
+
+
+class ActivityRepository(Protocol):
+    async def add(self, activity: RedEnvelopeActivity, funding: str) -> None: ...
+    async def get(
+        self, activity_id: str, *, lock: bool = False, claim_ids: Sequence[str] | None = None
+    ) -> LoadedActivity | None:
+        """``claim_ids=None``: the whole aggregate (every claim, the full ledger); with ``lock`` the
+        activity row and its claims are locked FOR UPDATE. Otherwise only those claims (rows locked)."""
+        ...
+
+    async def save(self, loaded: LoadedActivity) -> None: ...
+    async def set_funding(self, activity_id: str, funding: str, detail: dict[str, Any] | None) -> None: ...
+    async def bump_viewer(self, activity_id: str, viewer_id: str, limit: int) -> bool:
+        """Count one more claim for the viewer unless it reached ``limit`` (row lock per viewer)."""
+        ...
+
+    async def take_envelope(self, activity_id: str) -> bool:
+        """Single statement: ``claimed + 1`` while RUNNING, HELD and ``claimed < quantity``."""
+        ...
+
+    async def claim_state(self, activity_id: str) -> tuple[str, str, int, int]:
+        """``(status, funding, claimed, quantity)`` now."""
+        ...
+
+    async def due(self, now: datetime, limit: int) -> list[str]: ...
+    async def by_streamer(self, streamer_id: str) -> list[str]: ...
+
+
+class VoucherRepository(Protocol):
+    async def add(self, row: VoucherRow) -> None: ...
+    async def get_many(self, voucher_ids: Sequence[str], *, lock: bool = False) -> list[VoucherRow]: ...
+    async def for_order(self, order_id: str, *, lock: bool = False) -> list[VoucherRow]: ...
+    async def update(self, row: VoucherRow) -> None: ...
+    async def by_buyer(self, buyer_id: str) -> list[VoucherRow]: ...
+
+
+class OfferRepository(Protocol):
+    async def add_promotion(self, row: PromotionRow) -> None: ...
+    async def automatic(self, merchant_id: str) -> list[PromotionRow]: ...
+    async def add_coupon(self, row: PromotionRow) -> None: ...
+    async def get_coupon(self, coupon_id: str) -> PromotionRow | None: ...
+    async def bump_coupon_buyer(self, coupon_id: str, buyer_id: str, limit: int) -> bool: ...
+    async def take_coupon(self, coupon_id: str) -> bool: ...
+
+
+class PricingRepository(Protocol):
+    async def get(self, order_id: str) -> PricingRecord | None: ...
+    async def add(self, record: PricingRecord) -> None: ...
+    async def mark_settled(self, order_id: str, settled: str) -> None: ...
+
+
+class BudgetRequestRepository(Protocol):
+    async def add(self, request: BudgetRequest) -> None: ...
+    async def get(self, request_id: str, *, lock: bool = False) -> BudgetRequest | None: ...
+    async def decide(self, request_id: str, status: str, detail: dict[str, Any] | None, at: datetime) -> None: ...
+    async def for_activity(self, activity_id: str) -> list[BudgetRequest]: ...
+
+
+class UnitOfWork(Protocol):
+    catalog: CatalogRepository
+    activities: ActivityRepository
+    vouchers: VoucherRepository
+    offers: OfferRepository
+    pricings: PricingRepository
+    budget: BudgetRequestRepository
+
+    async def publish(self, event: Event) -> None: ...

@@ -1,0 +1,243 @@
+"""The wallet service on real Kafka + PostgreSQL: HTTP bad inputs, payment and budget flows driven by
+contract events, secure wallet, and the live invariants endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from liveshop.contracts import codec
+from liveshop.contracts.base import Event
+from liveshop.contracts.common import FundingSplit, OrderStatus, PaymentMethod
+from liveshop.contracts.events.budget import (
+    BUDGETS,
+    BudgetHoldRequested,
+    BudgetReleaseRequested,
+    RedEnvelopeRedeemed,
+)
+from liveshop.contracts.events.order import OrderCancelled, OrderPaymentRequested
+from liveshop.contracts.events.payment import PAYMENTS
+from liveshop.contracts.events.wallet import WALLET_MERCHANTS
+from liveshop.shared.devstack.resolver import Infra
+from liveshop.shared.runtime import ServiceRuntime
+from liveshop.shared.settings import ServiceSettings
+from liveshop.shared.testing import eventually
+from liveshop.wallet import bootstrap
+
+
+@dataclass
+class Wallet:
+    rt: ServiceRuntime
+    http: httpx.AsyncClient
+    producer: AIOKafkaProducer
+    namespace: str
+
+    async def send(self, *events: Event) -> None:
+        for ev in events:
+            rec = codec.to_record(codec.envelope(ev, source="test"), self.namespace)
+            await self.producer.send_and_wait(rec.topic, rec.value, key=rec.key, headers=rec.headers)
+
+    async def invariants(self) -> dict[str, Any]:
+        r = await self.http.get("/admin/ledger/invariants")
+        body: dict[str, Any] = r.json()
+        assert r.status_code == 200 and body["ok"], body
+        return body
+
+
+@pytest.fixture
+async def wallet(settings_for: Callable[..., ServiceSettings], infra: Infra, namespace: str) -> AsyncIterator[Wallet]:
+    rt, app = bootstrap.build(settings_for("wallet"))
+    await rt.start()
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
+    await producer.start()
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://wallet")
+    try:
+        yield Wallet(rt, client, producer, namespace)
+    finally:
+        await client.aclose()
+        await producer.stop()
+        await rt.stop()
+
+
+def decode_all(records: list[Any]) -> list[Event]:
+    return [codec.decode(r.headers, r.value).data for r in records]
+
+
+def payment_requested(order_id: str, buyer: str, *, payable: int, platform: int = 0, streamer: int = 0,
+                      method: PaymentMethod = PaymentMethod.ONLINE, pay_in: timedelta = timedelta(minutes=30)
+                      ) -> OrderPaymentRequested:  # fmt: skip
+    now = datetime.now(UTC)
+    return OrderPaymentRequested(
+        order_id=order_id, status=OrderStatus.PENDING_PAYMENT, occurred_at=now, buyer_id=buyer, merchant_id="m1",
+        payment_method=method, pay_by=now + pay_in,
+        funding=FundingSplit(item_total=payable + platform + streamer, buyer_payable=payable, merchant_funded=0,
+                             streamer_funded=streamer, platform_funded=platform),
+    )  # fmt: skip
+
+
+def cancelled(order_id: str, buyer: str, *, was_paid: bool) -> OrderCancelled:
+    return OrderCancelled(
+        order_id=order_id, status=OrderStatus.FAILED, occurred_at=datetime.now(UTC), buyer_id=buyer,
+        merchant_id="m1", reason_code="BUYER_CANCELLED" if was_paid else "PAYMENT_TIMEOUT", reason="test",
+        previous_status=OrderStatus.PAID if was_paid else OrderStatus.PENDING_PAYMENT, was_paid=was_paid,
+    )  # fmt: skip
+
+
+async def test_bad_inputs_over_http_are_refused_with_a_reason_and_change_nothing(wallet: Wallet) -> None:
+    http = wallet.http
+    r = await http.post("/streamers/s1/wallet/top-ups", json={"channel": "ONLINE_BANKING", "amount": 10_000})
+    assert r.status_code == 201, r.text
+
+    async def expect(method: str, path: str, status: int, code: str, **kw: Any) -> None:
+        before = (await http.get("/admin/ledger/invariants")).json()["totals"]
+        resp = await http.request(method, path, **kw)
+        assert (resp.status_code, resp.json()["code"]) == (status, code), resp.text
+        assert resp.json()["message"]
+        assert (await http.get("/admin/ledger/invariants")).json()["totals"] == before
+
+    for amount in (0, -100):
+        await expect("POST", "/streamers/s1/wallet/top-ups", 422, "NON_POSITIVE_AMOUNT",
+                     json={"channel": "WECHAT_QR", "amount": amount})  # fmt: skip
+        await expect("POST", "/admin/ledger/transfers", 422, "NON_POSITIVE_AMOUNT",
+                     json={"id": "t-bad", "debit_account_id": "streamer:s1:wallet",
+                           "credit_account_id": "platform:external", "amount": amount, "code": "X"})  # fmt: skip
+    await expect("POST", "/admin/ledger/transfers", 404, "UNKNOWN_ACCOUNT",
+                 json={"id": "t1", "debit_account_id": "streamer:s1:wallet", "credit_account_id": "nobody",
+                       "amount": 1, "code": "X"})  # fmt: skip
+    await expect("POST", "/admin/ledger/transfers", 422, "EXCEEDS_CREDITS",
+                 json={"id": "t1", "debit_account_id": "streamer:s1:wallet", "credit_account_id": "platform:external",
+                       "amount": 10_001, "code": "WITHDRAW"})  # fmt: skip
+    # two-phase: pending 5000 from the wallet, posting more is refused, void, then posting is refused
+    pending = {"id": "p1", "kind": "PENDING", "debit_account_id": "streamer:s1:wallet",
+               "credit_account_id": "platform:external", "amount": 5_000, "code": "RESERVE"}  # fmt: skip
+    assert (await http.post("/admin/ledger/transfers", json=pending)).status_code == 201
+    assert (await http.post("/admin/ledger/transfers", json=pending)).status_code == 200  # same id, same content
+    await expect("POST", "/admin/ledger/transfers", 409, "ID_REUSED_WITH_DIFFERENT_CONTENT",
+                 json={**pending, "amount": 4_000})  # fmt: skip
+    await expect("POST", "/admin/ledger/transfers", 422, "EXCEEDS_PENDING",
+                 json={"id": "p1-post", "kind": "POST", "pending_id": "p1", "amount": 5_001})  # fmt: skip
+    assert (
+        await http.post("/admin/ledger/transfers", json={"id": "p1-void", "kind": "VOID", "pending_id": "p1"})
+    ).is_success
+    await expect("POST", "/admin/ledger/transfers", 409, "PENDING_ALREADY_VOIDED",
+                 json={"id": "p1-post", "kind": "POST", "pending_id": "p1"})  # fmt: skip
+    # expired: a 1-second pending, posted after its timeout
+    short = {**pending, "id": "p2", "timeout": 1, "amount": 100}
+    assert (await http.post("/admin/ledger/transfers", json=short)).status_code == 201
+
+    async def expired() -> bool:
+        t = (await http.get("/admin/ledger/transfers/p2")).json()
+        return bool(t["pending_status"] == "EXPIRED")
+
+    await eventually(expired, timeout=10, what="the pending transfer to expire")
+    await expect("POST", "/admin/ledger/transfers", 409, "PENDING_EXPIRED",
+                 json={"id": "p2-post", "kind": "POST", "pending_id": "p2"})  # fmt: skip
+    # offline transfer confirmed twice
+    r = await http.post("/streamers/s1/wallet/top-ups", json={"channel": "OFFLINE_TRANSFER", "amount": 20_000})
+    top_up_id = r.json()["top_up_id"]
+    assert r.json()["status"] == "PENDING_CONFIRMATION"
+    assert (await http.get("/streamers/s1/wallet")).json()["pending_top_ups"] == 20_000
+    r = await http.post(f"/admin/top-ups/{top_up_id}/confirm", json={"by": "finance-1"})
+    assert r.status_code == 200 and r.json()["status"] == "COMPLETED"
+    await expect("POST", f"/admin/top-ups/{top_up_id}/confirm", 409, "TOP_UP_ALREADY_CONFIRMED",
+                 json={"by": "finance-1"})  # fmt: skip
+    await expect("POST", "/admin/top-ups/nope/confirm", 404, "UNKNOWN_TOP_UP", json={"by": "finance-1"})
+    # idempotency key: same body → first result; other body → 409
+    body = {"channel": "WECHAT_QR", "amount": 10_000}
+    first = await http.post("/streamers/s1/wallet/top-ups", json=body, headers={"Idempotency-Key": "k1"})
+    again = await http.post("/streamers/s1/wallet/top-ups", json=body, headers={"Idempotency-Key": "k1"})
+    assert first.json() == again.json() and first.json()["fee"] == 100
+    await expect("POST", "/streamers/s1/wallet/top-ups", 409, "IDEMPOTENCY_KEY_REUSED",
+                 json={**body, "amount": 1}, headers={"Idempotency-Key": "k1"})  # fmt: skip
+    w = (await http.get("/streamers/s1/wallet")).json()
+    assert (w["available"], w["held"], w["pending_top_ups"]) == (40_000, 0, 0)
+    assert w["channel_fees_invoiceable"] == 100
+    await wallet.invariants()
+
+
+async def test_payments_budgets_and_settlement_driven_by_events(wallet: Wallet, kafka_reader: Any) -> None:
+    http, ns = wallet.http, wallet.namespace
+    assert (await http.post("/streamers/s1/wallet/top-ups", json={"channel": "ALIPAY_QR", "amount": 10_000})).is_success
+    await http.post("/buyers/b-decline/payment-instrument", json={"behaviour": "DECLINE"})
+    await http.post("/buyers/b-slow/payment-instrument", json={"behaviour": "TIMEOUT"})
+    now = datetime.now(UTC)
+    hold = BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="h1", occurred_at=now, amount=3_000)
+    too_big = BudgetHoldRequested(activity_id="a2", streamer_id="s1", request_id="h2", occurred_at=now, amount=99_000)
+    await wallet.send(
+        hold, hold, too_big,  # redelivered hold: one effect, one answer
+        payment_requested("o1", "b1", payable=9_000, platform=500, streamer=500),
+        payment_requested("o2", "b-decline", payable=1_000),
+        payment_requested("o3", "b-slow", payable=2_000),
+        payment_requested("o4", "b1", payable=4_000, method=PaymentMethod.BNPL),
+        payment_requested("o5", "b1", payable=3_000, platform=200),
+    )  # fmt: skip
+    await wallet.send(
+        RedEnvelopeRedeemed(activity_id="a1", streamer_id="s1", request_id="u1", occurred_at=now, order_id="o1",
+                            merchant_id="m1", envelope_id="e1", amount=500),
+        BudgetReleaseRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=now, amount=1_000,
+                               reason="UNCLAIMED_AT_END"),
+        cancelled("o3", "b-slow", was_paid=False),
+        cancelled("o5", "b1", was_paid=True),
+        cancelled("o5", "b1", was_paid=True),
+    )  # fmt: skip
+
+    async def settled() -> dict[str, Any] | None:
+        r = await http.get("/merchants/m1/settlement")
+        if r.status_code != 200:
+            return None
+        body: dict[str, Any] = r.json()
+        by = {o["order_id"]: o for o in body["orders"]}
+        ok = by.get("o1", {}).get("streamer_funded") == 500 and by.get("o5", {}).get("refunded") == 3_200
+        o3 = (await http.get("/payments/o3")).json()
+        return body if ok and o3.get("status") == "VOIDED" else None
+
+    body = await eventually(settled, timeout=30, what="settlement of the scenario orders")
+    by = {o["order_id"]: o for o in body["orders"]}
+    assert by["o1"] | {"payment_status": None} == {
+        "order_id": "o1", "payment_status": None, "method": "ONLINE", "buyer_paid": 9_000, "bnpl_receivable": 0,
+        "platform_funded": 500, "streamer_funded": 500, "gross": 10_000, "expected_gross": 10_000, "refunded": 0,
+        "net": 10_000,
+    }  # fmt: skip
+    assert (by["o4"]["bnpl_receivable"], by["o4"]["buyer_paid"], by["o4"]["net"]) == (4_000, 0, 4_000)
+    assert (by["o5"]["gross"], by["o5"]["net"]) == (3_200, 0)
+    assert "o2" not in by  # declined: nothing owed
+    assert by["o3"]["net"] == 0  # authorised then voided
+    assert body["balance"] == 14_000 and body["pending_in"] == 0
+    assert (await http.get("/payments/o2")).json()["status"] == "FAILED"
+
+    payments = decode_all(await kafka_reader(PAYMENTS.qualified(ns), min_count=5))
+    kinds = sorted((type(e).__name__, e.key()) for e in payments)
+    assert kinds == [("PaymentCaptured", "o1"), ("PaymentCaptured", "o4"), ("PaymentCaptured", "o5"),
+                     ("PaymentFailed", "o2"), ("PaymentRefunded", "o5")]  # fmt: skip
+    budgets = [
+        e for e in decode_all(await kafka_reader(BUDGETS.qualified(ns), min_count=9))
+        if type(e).__name__ in ("BudgetHeld", "BudgetHoldRejected", "BudgetReleased")
+    ]  # fmt: skip
+    answers = sorted((type(e).__name__, e.activity_id) for e in budgets)
+    assert answers == [("BudgetHeld", "a1"), ("BudgetHoldRejected", "a2"), ("BudgetReleased", "a1")]
+    w = (await http.get("/streamers/s1/wallet")).json()
+    assert (w["available"], w["held"]) == (8_000, 1_500)
+    stmt = (await http.get("/streamers/s1/wallet/statement")).json()["lines"]
+    assert [(line["code"], line["amount"]) for line in stmt] == [
+        ("TOP_UP", 10_000), ("ACTIVITY_HOLD", -3_000), ("ACTIVITY_RELEASE", 1_000)
+    ]  # fmt: skip
+    report = await wallet.invariants()
+    assert report["problems"] == []
+
+
+async def test_secure_wallet_upgrade_is_published_once(wallet: Wallet, kafka_reader: Any) -> None:
+    http = wallet.http
+    assert (await http.get("/merchants/m9/secure-wallet")).json()["status"] == "NOT_UPGRADED"
+    r = await http.post("/merchants/m9/secure-wallet/upgrade", json={"agreement_accepted": False})
+    assert (r.status_code, r.json()["code"]) == (422, "AGREEMENT_NOT_ACCEPTED")
+    for _ in range(2):
+        r = await http.post("/merchants/m9/secure-wallet/upgrade", json={"agreement_accepted": True})
+        assert r.status_code == 200 and r.json()["status"] == "UPGRADED"
+    events = decode_all(await kafka_reader(WALLET_MERCHANTS.qualified(wallet.namespace), min_count=1))
+    assert [(type(e).__name__, e.key()) for e in events] == [("SecureWalletUpgraded", "m9")]

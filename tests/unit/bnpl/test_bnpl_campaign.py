@@ -337,9 +337,10 @@ def test_budget_remainder_is_granted_partially_above_the_floor() -> None:
     v = plan_value(facts())
     budget = CampaignBudget(C.campaign_id, v + 500)
     budget.granted = v + 500 - 100  # exactly 1 yuan left
+    assert v > 100  # this fixture's draw (1924 fen)
     out = evaluate_first_order(C, SEED, budget, facts(), ORDER_AT)
-    if v > 100:
-        assert out.amount == 100 and BnplCode.BUDGET_PARTIAL in codes(out.reasons)
+    assert out.amount == 100 and codes(out.reasons) == [BnplCode.BUDGET_PARTIAL]
+    assert out.grant is not None and out.grant.drawn == v
     assert budget.remaining == 0
 
 

@@ -37,11 +37,13 @@ Budget (:class:`CampaignBudget`): ``granted = min(requested, remaining)``; if th
 is granted (``BUDGET_PARTIAL`` when less than requested). So the budget is never overspent, nobody gets
 less than the 1-yuan floor because of the budget, and once the remainder drops below the floor the budget
 is exhausted for everyone (a release from a cancelled order can refill it). Phase 2 mirrors it in one
-SQL statement under the budget row lock::
+statement under the budget row lock (``$3 = max(1, min_grant)``; no row returned = ``BUDGET_EXHAUSTED``)::
 
-    UPDATE bnpl_campaign_budget SET granted = granted + LEAST($requested, total - granted)
-     WHERE campaign_id = $1 AND LEAST($requested, total - granted) >= $min_grant
-    RETURNING total - granted AS remaining_after   -- no row: BUDGET_EXHAUSTED
+    WITH b AS (SELECT total - granted AS remaining FROM bnpl_campaign_budget
+                WHERE campaign_id = $1 FOR UPDATE)
+    UPDATE bnpl_campaign_budget c SET granted = c.granted + LEAST($2, b.remaining)
+      FROM b WHERE c.campaign_id = $1 AND LEAST($2, b.remaining) >= $3
+    RETURNING LEAST($2, b.remaining) AS granted
 
 A discounted order cancelled before shipping returns its grant to the budget (:meth:`CampaignBudget.release`)
 but the buyer's chance stays used.

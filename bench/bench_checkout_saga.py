@@ -157,6 +157,34 @@ async def latency(
     return lat, hops
 
 
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds (user + system) so far of the service processes, Kafka, PostgreSQL and this process."""
+    import os
+
+    import psutil
+
+    out: dict[str, float] = {}
+    for name, pid in pids.items():
+        try:
+            t = psutil.Process(pid).cpu_times()
+            out[name] = t.user + t.system
+        except psutil.Error:
+            out[name] = 0.0
+    out["kafka (java)"] = out["postgresql"] = 0.0
+    for p in psutil.process_iter(["name", "cpu_times"]):
+        name = p.info["name"] or ""
+        t = p.info["cpu_times"]
+        if t is None:
+            continue
+        if name == "java":
+            out["kafka (java)"] += t.user + t.system
+        elif name.startswith("postgres"):
+            out["postgresql"] += t.user + t.system
+    me = psutil.Process(os.getpid()).cpu_times()
+    out["load generator + reader (this process)"] = me.user + me.system
+    return out
+
+
 # ---- baselines ----------------------------------------------------------------------------
 
 
@@ -261,8 +289,11 @@ async def run(n: int, c: int, rate: float, seconds: float) -> None:
                     "/products", json={"merchant_id": "m_bench", "title": "桂花乌龙 250g", "price": 5990}
                 )
                 pid = r.json()["product_id"]
-                await throughput(client, pid, watcher, 200, c)  # warm-up (connections, JIT-free caches, pools)
+                await throughput(client, pid, watcher, 200, c)  # warm-up (connections, caches, pools)
+                pids = {name: p.pid for name, p in procs.items()}
+                cpu0 = cpu_seconds(pids)
                 tput, http_rate = await throughput(client, pid, watcher, n, c)
+                cpu1 = cpu_seconds(pids)
                 await asyncio.sleep(2)
                 lat, hops = await latency(client, pid, watcher, rate, seconds)
             await watcher.stop()
@@ -274,6 +305,10 @@ async def run(n: int, c: int, rate: float, seconds: float) -> None:
     print(f"\ncheckout saga, 4 services as processes + Kafka + PostgreSQL on this machine; N={n}, C={c}")
     report("sustained orders/s, placed → OrderPaid", tput, "orders/s", "raw asyncpg insert+select (1 tx/order)", raw_pg)
     print(f"{'  (HTTP POST /orders accepted)':<48} {http_rate:>12,.0f} orders/s")
+    print("  CPU per order during the throughput run (all processes on this machine, ms):")
+    for name in cpu0:
+        print(f"    {name:<44} {(cpu1[name] - cpu0[name]) / n * 1000:>8.2f}")
+    print(f"    {'total':<44} {sum(cpu1.values()) - sum(cpu0.values()):>8.1f} s for {n} orders")
     p50, p99, worst = percentiles(lat)
     b50, b99, bworst = percentiles(raw_lat)
     print(

@@ -183,7 +183,14 @@ async def main() -> None:
         async with pool.acquire() as conn:
             hot = await PgLedger(conn).balance("hot")
             n = await conn.fetchval("SELECT count(*) FROM ledger_transfers")
+            debited = await conn.fetchval("SELECT sum(amount) FROM ledger_transfers WHERE debit_account_id = 'hot'")
         print(f"check: {n:,} transfers written, hot wallet available {hot.available:,} fen (never negative)")
+        lost = hot.balances.debits_posted != debited
+        print(
+            f"lost updates under contention: {'FOUND' if lost else 'none'} (hot wallet debits {hot.balances.debits_posted:,}"
+            f" = sum of its {n - 1:,} debit transfers {debited:,})"
+        )
+        assert not lost
     finally:
         await pool.close()
         await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')

@@ -18,6 +18,17 @@ _STATEMENT_TEXT = {
 }
 
 
+def _line_text(code: str, flags: int) -> str:
+    text = _STATEMENT_TEXT.get(code, code)
+    if flags & 2:
+        return f"{text} · 待确认 pending"
+    if flags & 4:
+        return f"{text} · 已确认 confirmed"
+    if flags & 8:
+        return f"{text} · 已撤销 voided"
+    return text
+
+
 async def streamer_wallet_view(conn: Connection, streamer_id: str) -> dict[str, Any] | None:
     """Available (spendable now), held (by red-envelope activities), pending top-ups (offline, unconfirmed)."""
     ledger = PgLedger(conn)
@@ -65,7 +76,7 @@ async def streamer_statement(
                 "at": e.timestamp.astimezone(UTC).isoformat(),
                 "transfer_id": e.transfer_id,
                 "code": e.code,
-                "text": _STATEMENT_TEXT.get(e.code, e.code),
+                "text": _line_text(e.code, int(e.flags)),
                 "amount": sign * e.amount,
                 "kind": "PENDING" if pending else ("RESOLUTION" if resolves else "POSTED"),
                 "reference": e.user_data,

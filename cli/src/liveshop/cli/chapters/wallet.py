@@ -1,0 +1,93 @@
+"""Demo chapter: the streamer's marketing wallet (主播营销钱包) and the merchant's settlement.
+
+Only the wallet's public HTTP API: a streamer tops up by WeChat QR (1% channel fee shown) and by offline
+corporate transfer (pending until platform finance confirms it, once), then the wallet statement
+(available / held) and each merchant's settlement for the demo's orders, and the ledger's invariants.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from liveshop.cli.demo import Demo, yuan
+
+
+def chapter_wallet(d: Demo, merchant_ids: Sequence[str] = ("m_teahouse",), streamer_id: str = "s_lulu") -> None:
+    d.chapter(
+        "Wallet: the streamer's marketing wallet and the merchant's settlement",
+        """Every movement of money is a transfer between two accounts of a double-entry ledger in
+        PostgreSQL: the ledger sums to zero, a wallet can never go below zero (the ledger refuses it inside
+        the same transaction), and every transfer id is idempotent. An offline transfer is a pending
+        (two-phase) credit until platform finance confirms it.""",
+    )
+    key = str(uuid.uuid4())
+    body = {"channel": "WECHAT_QR", "amount": 50_000, "reference": "微信扫码充值"}
+    t = d.call(
+        "wallet", "POST", f"/streamers/{streamer_id}/wallet/top-ups", json=body, headers={"Idempotency-Key": key}
+    )
+    again = d.call("wallet", "POST", f"/streamers/{streamer_id}/wallet/top-ups", json=body,
+                   headers={"Idempotency-Key": key})  # fmt: skip
+    d.step("streamer", f"tops up {yuan(t['amount'])} by WeChat QR: pays {yuan(t['charged'])} "
+                       f"(1% channel fee {yuan(t['fee'])}, invoiceable)")  # fmt: skip
+    d.check(again["top_up_id"] == t["top_up_id"], "the retried top-up (same idempotency key) is credited once")
+
+    off = d.call("wallet", "POST", f"/streamers/{streamer_id}/wallet/top-ups",
+                 json={"channel": "OFFLINE_TRANSFER", "amount": 200_000, "reference": "对公转账 ICBC-20250618-001"})  # fmt: skip
+    w = d.call("wallet", "GET", f"/streamers/{streamer_id}/wallet")
+    d.step("streamer", f"sends {yuan(off['amount'])} by offline corporate transfer → {off['status']}")
+    d.result(f"available {yuan(w['available'])}, awaiting finance {yuan(w['pending_top_ups'])}")
+    d.check(w["pending_top_ups"] == 200_000, "an unconfirmed offline transfer is not spendable")
+    d.call("wallet", "POST", f"/admin/top-ups/{off['top_up_id']}/confirm", json={"by": "finance_wang"})
+    d.step("finance", "confirms the transfer arrived")
+    twice = d.http("wallet").post(f"/admin/top-ups/{off['top_up_id']}/confirm", json={"by": "finance_wang"})
+    d.check(
+        twice.status_code == 409 and twice.json()["code"] == "TOP_UP_ALREADY_CONFIRMED",
+        f"confirming it twice is refused ({twice.json().get('code')}), nothing changes",
+    )
+    overdraft = d.http("wallet").post(
+        "/admin/ledger/transfers",
+        json={"id": f"demo-{uuid.uuid4().hex[:8]}", "debit_account_id": f"streamer:{streamer_id}:wallet",
+              "credit_account_id": "platform:external", "amount": 10**9, "code": "WITHDRAW"},
+    )  # fmt: skip
+    d.check(overdraft.json().get("code") == "EXCEEDS_CREDITS", "an overdraft is refused by the ledger itself")
+
+    st = d.call("wallet", "GET", f"/streamers/{streamer_id}/wallet/statement")
+    w = st["wallet"]
+    d.step("streamer", f"wallet statement (主播营销钱包 {streamer_id})")
+    for line in st["lines"]:
+        sign = "+" if line["amount"] >= 0 else "-"
+        d.result(f"#{line['seq']:<3} {line['text']:<26} {sign}{yuan(abs(line['amount'])):>11}  "
+                 f"available after {yuan(line['available_after'])}  ({line['kind'].lower()})")  # fmt: skip
+    d.result(f"available {yuan(w['available'])} · held by red-envelope activities {yuan(w['held'])} · "
+             f"invoiceable channel fees {yuan(w['channel_fees_invoiceable'])}")  # fmt: skip
+    d.check(w["available"] == 250_000 - w["held"], "available = top-ups − held budgets")
+
+    for merchant_id in merchant_ids:
+        r = d.http("wallet").get(f"/merchants/{merchant_id}/settlement")
+        if r.status_code != 200:
+            d.step("merchant", f"{merchant_id}: no settlement yet ({r.json().get('code')})")
+            continue
+        s: dict[str, Any] = r.json()
+        d.step("merchant", f"settlement of {merchant_id}: owed {yuan(s['balance'])}")
+        for o in s["orders"]:
+            d.result(
+                f"order {o['order_id']} ({o['payment_status']}): buyer paid {yuan(o['buyer_paid'])}"
+                + (f" + BNPL {yuan(o['bnpl_receivable'])}" if o["bnpl_receivable"] else "")
+                + f" + platform {yuan(o['platform_funded'])} + streamer {yuan(o['streamer_funded'])}"
+                + (f" − refunded {yuan(o['refunded'])}" if o["refunded"] else "")
+                + f" = {yuan(o['net'])}"
+            )
+            if o["expected_gross"] is not None and not o["refunded"] and o["payment_status"] == "CAPTURED":
+                d.check(
+                    o["gross"] <= o["expected_gross"],
+                    f"order {o['order_id']}: settled {yuan(o['gross'])} of {yuan(o['expected_gross'])} "
+                    "(buyer + platform + streamer-funded)",
+                )
+    inv = d.http("wallet").get("/admin/ledger/invariants").json()
+    d.check(
+        inv["ok"],
+        f"ledger invariants over {inv['transfers']} transfers / {inv['accounts']} accounts: sums to zero, "
+        "no protected balance negative, balances = sum of transfers",
+    )

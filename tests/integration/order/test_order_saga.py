@@ -3,12 +3,12 @@ compensation, timers, and backwards / skipped transitions rejected and recorded.
 
 from __future__ import annotations
 
-from liveshop.contracts.common import Funder
+from liveshop.contracts.common import Funder, FundingSplit
 from liveshop.contracts.events.order import OrderCancelled, OrderPaid, OrderTransitionRejected
-from liveshop.contracts.events.promotion import VoucherRejection
+from liveshop.contracts.events.promotion import OrderPriced, VoucherRejection
 from liveshop.shared.testing import eventually
 
-from .conftest import OrderService, StartOrder, coupon
+from .conftest import OrderService, StartOrder, coupon, now
 
 
 async def test_placed_to_completed_with_price_breakdown_and_messages(order_svc: OrderService) -> None:
@@ -209,3 +209,20 @@ async def test_payment_before_pricing_is_rejected(order_svc: OrderService) -> No
 
     [rej] = await eventually(recorded)
     assert (rej["reason_code"], rej["requires_refund"]) == ("SKIPPED_STEP", True)
+
+
+async def test_event_for_an_unknown_order_is_dead_lettered_and_does_not_block(order_svc: OrderService) -> None:
+    s = order_svc
+    ghost = FundingSplit(item_total=100, buyer_payable=100, merchant_funded=0, streamer_funded=0, platform_funded=0)
+    await s.send(OrderPriced(order_id="o_ghost", funding=ghost, priced_at=now()))  # never placed here
+    order_id = await s.order("b1", [(await s.product(), 1)])
+    await s.price(order_id)
+    await s.wait_status(order_id, 10, stage="AWAITING_PAYMENT")
+    assert s.runtime.pool is not None
+
+    async def dead() -> list[str] | None:
+        assert s.runtime.pool is not None
+        rows = await s.runtime.pool.fetch("SELECT reason FROM dead_letters WHERE consumer = 'order-saga'")
+        return [r["reason"] for r in rows] or None
+
+    assert await eventually(dead) == ["ORDER_NOT_FOUND"]

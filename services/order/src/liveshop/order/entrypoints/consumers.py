@@ -2,6 +2,10 @@
 
 Two consumer groups: ``order-saga`` (pricing and payment outcomes) and ``order-fulfillment``
 (shipment / delivery), so a slow logistics backlog never delays checkouts.
+
+Both use the runtime's batch fast path (``EventRouter.on_batch``): every fetched batch of events is
+handled in one transaction (one inbox claim, one commit) with one unit of work; if that transaction
+fails, the runtime replays the batch one event at a time with the usual retries and dead-letter topic.
 """
 
 from __future__ import annotations
@@ -23,24 +27,36 @@ from liveshop.shared.tx import Transaction
 EventHandler = Callable[[UnitOfWork, Envelope, OrderPolicy], Awaitable[Transition]]
 
 
-def _bind(router: EventRouter, event: type[Event], fn: EventHandler, policy: OrderPolicy) -> None:
-    async def handle(env: Envelope, tx: Transaction) -> None:
-        try:
-            await fn(PgUnitOfWork(tx), env, policy)
-        except handlers.UnknownOrder as exc:
-            raise PermanentError("ORDER_NOT_FOUND", str(exc)) from exc
+def _router(name: str, table: dict[type[Event], EventHandler], policy: OrderPolicy) -> EventRouter:
+    by_type = {event.EVENT_TYPE: fn for event, fn in table.items()}
+    router = EventRouter(name)
 
-    handle.__name__ = fn.__name__
-    router.on(event)(handle)
+    async def handle(envs: list[Envelope], tx: Transaction) -> None:
+        uow = PgUnitOfWork(tx)
+        for env in envs:
+            try:
+                await by_type[env.type](uow, env, policy)
+            except handlers.UnknownOrder as exc:
+                raise PermanentError("ORDER_NOT_FOUND", str(exc)) from exc
+
+    router.on_batch(*table)(handle)
+    return router
 
 
 def routers(policy: OrderPolicy) -> list[EventRouter]:
-    saga = EventRouter("order-saga")
-    _bind(saga, OrderPriced, handlers.on_order_priced, policy)
-    _bind(saga, OrderPricingRejected, handlers.on_pricing_rejected, policy)
-    _bind(saga, PaymentCaptured, handlers.on_payment_captured, policy)
-    _bind(saga, PaymentFailed, handlers.on_payment_failed, policy)
-    fulfillment = EventRouter("order-fulfillment")
-    _bind(fulfillment, OrderShipped, handlers.on_order_shipped, policy)
-    _bind(fulfillment, OrderDelivered, handlers.on_order_delivered, policy)
+    saga = _router(
+        "order-saga",
+        {
+            OrderPriced: handlers.on_order_priced,
+            OrderPricingRejected: handlers.on_pricing_rejected,
+            PaymentCaptured: handlers.on_payment_captured,
+            PaymentFailed: handlers.on_payment_failed,
+        },
+        policy,
+    )
+    fulfillment = _router(
+        "order-fulfillment",
+        {OrderShipped: handlers.on_order_shipped, OrderDelivered: handlers.on_order_delivered},
+        policy,
+    )
     return [saga, fulfillment]

@@ -179,7 +179,7 @@ class PgVouchers:
 _ACTIVITY_COLS = (
     "activity_id, streamer_id, name, face_value, quantity, issue_mode, scheduled_at, use_starts_at, use_ends_at,"
     " use_duration_s, product_ids, per_viewer_limit, created_at, status, funding, funding_detail, issued_at,"
-    " ended_at, end_reason, version"
+    " ended_at, end_reason, version, claimed"
 )
 
 
@@ -211,7 +211,7 @@ class PgActivities:
         v = activity.validity
         await self.conn.execute(
             f"INSERT INTO re_activities ({_ACTIVITY_COLS}) VALUES"
-            " ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,NULL,$16,$17,$18,$19)",
+            " ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,NULL,$16,$17,$18,$19,0)",
             activity.activity_id, activity.streamer_id, activity.name, activity.face_value, activity.quantity,
             activity.issue_mode.value, activity.scheduled_at, v.starts_at, v.ends_at,
             int(v.duration.total_seconds()) if v.duration else None, sorted(activity.product_ids),
@@ -285,6 +285,7 @@ class PgActivities:
             partial=partial,
             loaded_ledger=len(activity.ledger),
             loaded_claims={cid: _claim_state(c) for cid, c in activity.claims.items()},
+            claimed=row["claimed"],
         )
 
     async def save(self, loaded: LoadedActivity) -> None:

@@ -281,6 +281,30 @@ def _validate(request: PricingRequest) -> list[CartLine]:
     return sorted(lines, key=_line_no)
 
 
+def _split(total: int, weights: list[int]) -> list[int]:
+    """Largest-remainder split of ``total`` by ``weights`` (lines in ascending ``line_no`` order, so a
+    stable sort breaks remainder ties by the smaller line number). Same result as ``money.allocate``."""
+    n = len(weights)
+    if n == 1:
+        return [total]
+    weight_sum = sum(weights)
+    if weight_sum == 0:
+        return [part for _, part in allocate(total, list(enumerate(weights)))]  # zeros, or raises
+    parts = []
+    rems = []
+    given = 0
+    for w in weights:
+        q, r = divmod(total * w, weight_sum)
+        parts.append(q)
+        rems.append(r)
+        given += q
+    left = total - given
+    if left:
+        for i in sorted(range(n), key=rems.__getitem__, reverse=True)[:left]:
+            parts[i] += 1
+    return parts
+
+
 class _Run:
     """State of one pricing run. Private: use :func:`price_order`."""
 
@@ -329,19 +353,21 @@ class _Run:
         Stage 2 (``base`` given) splits in proportion to the lines' common base, so "5% off" is 5% of
         each line; if that would take a line below zero (only when stage-2 discounts together exceed a
         line's worth) it falls back to splitting by what each line still has to pay. Stage 3 always
-        splits by what each line still has to pay.
+        splits by what each line still has to pay. (Same largest-remainder rule as
+        :func:`~liveshop.promotion.domain.money.allocate`, inlined on index lists for speed.)
         """
         rem = self.rem
+        rem_weights = [rem[ln] for ln in eligible]
         if base is None:
-            parts = allocate(amount, [(ln, rem[ln]) for ln in eligible])
+            parts = _split(amount, rem_weights)
         else:
-            parts = allocate(amount, [(ln, base[ln]) for ln in eligible])
-            for ln, part in parts:
-                if part > rem[ln]:
-                    parts = allocate(amount, [(ln, rem[ln]) for ln in eligible])
+            parts = _split(amount, [base[ln] for ln in eligible])
+            for part, left in zip(parts, rem_weights, strict=False):
+                if part > left:
+                    parts = _split(amount, rem_weights)
                     break
         shares = []
-        for ln, part in parts:
+        for ln, part in zip(eligible, parts, strict=False):
             if part:
                 rem[ln] -= part
                 shares.append(_new(LineShare, (ln, part)))
@@ -577,16 +603,16 @@ def price_order(request: PricingRequest) -> PricingResult:
         if bucket is None:  # pragma: no cover - guarded by the type checker
             raise InvalidInput(Code.INVALID_INPUT, f"unknown voucher type {type(v).__name__}")
         bucket.append(v)
-    flash = cast(list[FlashSale], buckets[FlashSale])
-    merchant_coupons = cast(list[MerchantCoupon], buckets[MerchantCoupon])
-    streamer_coupons = cast(list[StreamerCoupon], buckets[StreamerCoupon])
-    full = cast(list[FullReduction], buckets[FullReduction])
-    multi = cast(list[MultiItemDiscount], buckets[MultiItemDiscount])
-    platform = cast(list[PlatformCoupon], buckets[PlatformCoupon])
-    envelopes = cast(list[StreamerRedEnvelope], buckets[StreamerRedEnvelope])
-    coins = cast(list[Coins], buckets[Coins])
-    subsidies = cast(list[CashSubsidy], buckets[CashSubsidy])
-    credits = cast(list[ConsumptionCredit], buckets[ConsumptionCredit])
+    flash: list[FlashSale] = buckets[FlashSale]  # type: ignore[assignment]
+    merchant_coupons: list[MerchantCoupon] = buckets[MerchantCoupon]  # type: ignore[assignment]
+    streamer_coupons: list[StreamerCoupon] = buckets[StreamerCoupon]  # type: ignore[assignment]
+    full: list[FullReduction] = buckets[FullReduction]  # type: ignore[assignment]
+    multi: list[MultiItemDiscount] = buckets[MultiItemDiscount]  # type: ignore[assignment]
+    platform: list[PlatformCoupon] = buckets[PlatformCoupon]  # type: ignore[assignment]
+    envelopes: list[StreamerRedEnvelope] = buckets[StreamerRedEnvelope]  # type: ignore[assignment]
+    coins: list[Coins] = buckets[Coins]  # type: ignore[assignment]
+    subsidies: list[CashSubsidy] = buckets[CashSubsidy]  # type: ignore[assignment]
+    credits: list[ConsumptionCredit] = buckets[ConsumptionCredit]  # type: ignore[assignment]
 
     # 1. item discounts
     if flash:

@@ -317,6 +317,8 @@ async def claim_envelope(uow: UnitOfWork, cmd: cmds.ClaimEnvelope, now: datetime
     activity = header.activity
     if activity.check_claimable(now):  # a scheduled activity whose time came: issue it first
         await tick_activity(uow, cmd.activity_id, now)
+    if header.claimed >= activity.quantity:  # cheap early answer; the UPDATE below decides under contention
+        raise Conflict(Code.SOLD_OUT, "all red envelopes have been claimed")
     valid_from, valid_until = activity.validity.for_claim(now)
     if not await uow.activities.bump_viewer(activity.activity_id, cmd.viewer_id, activity.per_viewer_limit):
         raise Conflict(

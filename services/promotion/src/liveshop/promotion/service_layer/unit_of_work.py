@@ -115,6 +115,8 @@ class LoadedActivity:
     partial: bool
     loaded_ledger: int
     loaded_claims: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    #: The claim counter as loaded (a cheap early SOLD_OUT; the conditional UPDATE stays authoritative).
+    claimed: int = 0
 
 
 @dataclass

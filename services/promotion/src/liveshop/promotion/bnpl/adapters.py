@@ -118,9 +118,7 @@ class PgBnplRepo:
         row = await self.conn.fetchrow("SELECT * FROM bnpl_merchants WHERE merchant_id=$1", merchant_id)
         if row is None:
             return MerchantBnpl(merchant_id)
-        return MerchantBnpl(
-            merchant_id, MerchantBnplStatus(row["status"]), row["opened_at"], row["agreement_version"]
-        )
+        return MerchantBnpl(merchant_id, MerchantBnplStatus(row["status"]), row["opened_at"], row["agreement_version"])
 
     async def save_merchant(self, m: MerchantBnpl) -> None:
         await self.conn.execute(
@@ -379,12 +377,16 @@ class PgBnplRepo:
         return _campaign(row) if row else None
 
     async def seed(self, campaign_id: str) -> CampaignSeed:
-        row = await self.conn.fetchrow("SELECT seed_id, secret FROM bnpl_campaign_seeds WHERE campaign_id=$1", campaign_id)
+        row = await self.conn.fetchrow(
+            "SELECT seed_id, secret FROM bnpl_campaign_seeds WHERE campaign_id=$1", campaign_id
+        )
         assert row is not None
         return CampaignSeed(row["seed_id"], bytes(row["secret"]))
 
     async def budget(self, campaign_id: str) -> tuple[int, int]:
-        row = await self.conn.fetchrow("SELECT total, granted FROM bnpl_campaign_budget WHERE campaign_id=$1", campaign_id)
+        row = await self.conn.fetchrow(
+            "SELECT total, granted FROM bnpl_campaign_budget WHERE campaign_id=$1", campaign_id
+        )
         assert row is not None
         return int(row["total"]), int(row["granted"])
 
@@ -399,7 +401,9 @@ class PgBnplRepo:
 
     async def registration(self, campaign_id: str, merchant_id: str) -> MerchantRegistration | None:
         row = await self.conn.fetchrow(
-            "SELECT * FROM bnpl_campaign_registrations WHERE campaign_id=$1 AND merchant_id=$2", campaign_id, merchant_id
+            "SELECT * FROM bnpl_campaign_registrations WHERE campaign_id=$1 AND merchant_id=$2",
+            campaign_id,
+            merchant_id,
         )
         return MerchantRegistration(campaign_id, merchant_id, row["registered_at"]) if row else None
 

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import attrgetter
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
 from liveshop.promotion.domain.errors import Code, InvalidInput
 from liveshop.promotion.domain.money import allocate, percent_of_half_up

@@ -435,3 +435,14 @@ async def get_pricing(order_id: str, request: Request) -> dict[str, Any]:
         "settled": rec.settled,
         "result": rec.result,
     }
+
+
+@router.get("/catalog/products/{product_id}", tags=["catalog"])
+async def catalog_product(product_id: str, request: Request) -> dict[str, Any]:
+    """The promotion service's read model of a product (from the order service's catalog events)."""
+    async with _uow(request) as uow:
+        found = (await uow.catalog.get_products([product_id])).get(product_id)
+    if found is None:
+        raise NotFound(Code.UNKNOWN_PRODUCT, "the promotion service does not know this product (yet)")
+    return {"product_id": found.product_id, "merchant_id": found.merchant_id, "product_type": found.product_type,
+            "status": found.status, "version": found.version}  # fmt: skip

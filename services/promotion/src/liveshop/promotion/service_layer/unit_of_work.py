@@ -199,11 +199,18 @@ class BudgetRequestRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    catalog: CatalogRepository
-    activities: ActivityRepository
-    vouchers: VoucherRepository
-    offers: OfferRepository
-    pricings: PricingRepository
-    budget: BudgetRequestRepository
+    @property
+    def catalog(self) -> CatalogRepository: ...
+    @property
+    def activities(self) -> ActivityRepository: ...
+    @property
+    def vouchers(self) -> VoucherRepository: ...
+    @property
+    def offers(self) -> OfferRepository: ...
+    @property
+    def pricings(self) -> PricingRepository: ...
+    @property
+    def budget(self) -> BudgetRequestRepository: ...
+
 
     async def publish(self, event: Event) -> None: ...

@@ -1,0 +1,397 @@
+"""Service-layer handlers of the promotion service, driven with an in-memory unit of work."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from liveshop.contracts.base import Event
+from liveshop.contracts.common import (
+    Channel,
+    ChannelKind,
+    FundingSplit,
+    OrderLine,
+    OrderStatus,
+    PaymentMethod,
+    ProductType,
+)
+from liveshop.contracts.events import budget as b
+from liveshop.contracts.events import redenvelope as r
+from liveshop.contracts.events.order import OrderCancelled, OrderPaid, OrderPlaced
+from liveshop.contracts.events.promotion import OrderPriced, OrderPricingRejected
+from liveshop.promotion.domain import red_envelope as re
+from liveshop.promotion.domain.errors import PromotionError
+from liveshop.promotion.service_layer import commands as cmds
+from liveshop.promotion.service_layer import handlers
+from liveshop.promotion.service_layer.unit_of_work import (
+    CLAIM_TO_VOUCHER_STATUS,
+    VOUCHER_TO_CLAIM_STATUS,
+    BudgetRequest,
+    LoadedActivity,
+    PricingRecord,
+    ProductRow,
+    PromotionRow,
+    StreamerRow,
+    VoucherRow,
+)
+
+NOW = datetime(2025, 6, 18, 12, 0, tzinfo=UTC)
+
+
+class FakeCatalog:
+    def __init__(self) -> None:
+        self.products: dict[str, ProductRow] = {}
+        self.streamers: dict[str, StreamerRow] = {}
+        self.dist: set[tuple[str, str]] = set()
+
+    async def upsert_product(self, row: ProductRow) -> None:
+        self.products[row.product_id] = row
+
+    async def set_distribution(self, product_id: str, streamer_id: str, allowed: bool, at: datetime) -> None:
+        (self.dist.add if allowed else self.dist.discard)((product_id, streamer_id))
+
+    async def bind_streamer(self, streamer_id: str, merchant_id: str | None, version: int, at: datetime) -> None:
+        old = self.streamers.get(streamer_id)
+        self.streamers[streamer_id] = StreamerRow(streamer_id, merchant_id, bool(old and old.distribution_capability))
+
+    async def set_capability(self, streamer_id: str, capable: bool, at: datetime) -> None:
+        old = self.streamers.get(streamer_id)
+        self.streamers[streamer_id] = StreamerRow(streamer_id, old.merchant_id if old else None, capable)
+
+    async def get_streamer(self, streamer_id: str) -> StreamerRow | None:
+        return self.streamers.get(streamer_id)
+
+    async def get_products(self, product_ids: Sequence[str]) -> dict[str, ProductRow]:
+        return {p: self.products[p] for p in product_ids if p in self.products}
+
+    async def distributed_to(self, streamer_id: str, product_ids: Sequence[str]) -> set[str]:
+        return {p for p in product_ids if (p, streamer_id) in self.dist}
+
+
+class FakeVouchers:
+    def __init__(self) -> None:
+        self.rows: dict[str, VoucherRow] = {}
+
+    async def add(self, row: VoucherRow) -> None:
+        self.rows[row.voucher_id] = copy.deepcopy(row)
+
+    async def get_many(self, voucher_ids: Sequence[str], *, lock: bool = False) -> list[VoucherRow]:
+        return [copy.deepcopy(self.rows[v]) for v in voucher_ids if v in self.rows]
+
+    async def for_order(self, order_id: str, *, lock: bool = False) -> list[VoucherRow]:
+        return [copy.deepcopy(v) for v in self.rows.values() if v.order_id == order_id]
+
+    async def update(self, row: VoucherRow) -> None:
+        self.rows[row.voucher_id] = copy.deepcopy(row)
+
+    async def by_buyer(self, buyer_id: str) -> list[VoucherRow]:
+        return [v for v in self.rows.values() if v.buyer_id == buyer_id]
+
+
+class FakeActivities:
+    def __init__(self, vouchers: FakeVouchers) -> None:
+        self.vouchers = vouchers
+        self.items: dict[str, tuple[re.RedEnvelopeActivity, str, dict[str, Any] | None, int]] = {}
+        self.ledger: dict[str, list[re.LedgerEntry]] = {}
+        self.viewers: dict[tuple[str, str], int] = {}
+
+    async def add(self, activity: re.RedEnvelopeActivity, funding: str) -> None:
+        self.items[activity.activity_id] = (copy.deepcopy(activity), funding, None, 0)
+        self.ledger[activity.activity_id] = list(activity.ledger)
+
+    async def get(
+        self, activity_id: str, *, lock: bool = False, claim_ids: Sequence[str] | None = None
+    ) -> LoadedActivity | None:
+        if activity_id not in self.items:
+            return None
+        a, funding, detail, claimed = self.items[activity_id]
+        a = copy.deepcopy(a)
+        a.claims, a.claims_by_viewer, a.events = {}, {}, []
+        a.ledger = list(self.ledger[activity_id]) if claim_ids is None else []
+        for v in self.vouchers.rows.values():
+            if v.source_id == activity_id and (claim_ids is None or v.voucher_id in claim_ids):
+                assert v.valid_from is not None and v.valid_until is not None
+                a.claims[v.voucher_id] = re.Claim(
+                    v.voucher_id, v.buyer_id, re.ClaimChannel(v.channel or "POPUP"), v.claimed_at, v.valid_from,
+                    v.valid_until, VOUCHER_TO_CLAIM_STATUS[v.status], v.order_id, v.amount, v.order_gmv, v.used_at,
+                )  # fmt: skip
+                a.claims_by_viewer[v.buyer_id] = a.claims_by_viewer.get(v.buyer_id, 0) + 1
+        return LoadedActivity(a, funding, detail, claim_ids is not None, len(a.ledger), claimed=claimed)
+
+    async def save(self, loaded: LoadedActivity) -> None:
+        a = loaded.activity
+        _, _, _, claimed = self.items[a.activity_id]
+        if not loaded.partial:
+            self.items[a.activity_id] = (copy.deepcopy(a), loaded.funding, loaded.funding_detail, claimed)
+        for c in a.claims.values():
+            v = self.vouchers.rows[c.claim_id]
+            v.status, v.order_id, v.amount, v.order_gmv, v.used_at = (
+                CLAIM_TO_VOUCHER_STATUS[c.status], c.order_id, c.amount, c.order_gmv, c.used_at
+            )  # fmt: skip
+        self.ledger[a.activity_id].extend(a.ledger[loaded.loaded_ledger :])
+        loaded.loaded_ledger = len(a.ledger)
+
+    async def set_funding(self, activity_id: str, funding: str, detail: dict[str, Any] | None) -> None:
+        a, _, _, claimed = self.items[activity_id]
+        self.items[activity_id] = (a, funding, detail, claimed)
+
+    async def bump_viewer(self, activity_id: str, viewer_id: str, limit: int) -> bool:
+        n = self.viewers.get((activity_id, viewer_id), 0)
+        if n >= limit:
+            return False
+        self.viewers[(activity_id, viewer_id)] = n + 1
+        return True
+
+    async def take_envelope(self, activity_id: str) -> bool:
+        a, funding, detail, claimed = self.items[activity_id]
+        if a.status is not re.ActivityStatus.RUNNING or claimed >= a.quantity:
+            return False
+        self.items[activity_id] = (a, funding, detail, claimed + 1)
+        return True
+
+    async def claim_state(self, activity_id: str) -> tuple[str, str, int, int]:
+        a, funding, _, claimed = self.items[activity_id]
+        return a.status.value, funding, claimed, a.quantity
+
+    async def due(self, now: datetime, limit: int) -> list[str]:
+        return list(self.items)[:limit]
+
+    async def by_streamer(self, streamer_id: str) -> list[str]:
+        return [k for k, v in self.items.items() if v[0].streamer_id == streamer_id]
+
+
+class FakeOffers:
+    def __init__(self) -> None:
+        self.promotions: list[PromotionRow] = []
+        self.coupons: dict[str, PromotionRow] = {}
+        self.per_buyer: dict[tuple[str, str], int] = {}
+
+    async def add_promotion(self, row: PromotionRow) -> None:
+        self.promotions.append(row)
+
+    async def automatic(self, merchant_id: str) -> list[PromotionRow]:
+        return [p for p in self.promotions if p.owner_id == merchant_id]
+
+    async def add_coupon(self, row: PromotionRow) -> None:
+        self.coupons[row.id] = row
+
+    async def get_coupon(self, coupon_id: str) -> PromotionRow | None:
+        return self.coupons.get(coupon_id)
+
+    async def bump_coupon_buyer(self, coupon_id: str, buyer_id: str, limit: int) -> bool:
+        n = self.per_buyer.get((coupon_id, buyer_id), 0)
+        if n >= limit:
+            return False
+        self.per_buyer[(coupon_id, buyer_id)] = n + 1
+        return True
+
+    async def take_coupon(self, coupon_id: str) -> bool:
+        c = self.coupons[coupon_id]
+        if c.claimed >= c.quantity:
+            return False
+        c.claimed += 1
+        return True
+
+
+class FakePricings:
+    def __init__(self) -> None:
+        self.rows: dict[str, PricingRecord] = {}
+
+    async def get(self, order_id: str) -> PricingRecord | None:
+        return self.rows.get(order_id)
+
+    async def add(self, record: PricingRecord) -> None:
+        self.rows.setdefault(record.order_id, record)
+
+    async def mark_settled(self, order_id: str, settled: str) -> None:
+        if order_id in self.rows and self.rows[order_id].settled is None:
+            self.rows[order_id].settled = settled
+
+
+class FakeBudget:
+    def __init__(self) -> None:
+        self.rows: dict[str, BudgetRequest] = {}
+
+    async def add(self, request: BudgetRequest) -> None:
+        self.rows[request.request_id] = request
+
+    async def get(self, request_id: str, *, lock: bool = False) -> BudgetRequest | None:
+        return self.rows.get(request_id)
+
+    async def decide(self, request_id: str, status: str, detail: dict[str, Any] | None, at: datetime) -> None:
+        self.rows[request_id].status = status
+        self.rows[request_id].detail = detail
+
+    async def for_activity(self, activity_id: str) -> list[BudgetRequest]:
+        return [x for x in self.rows.values() if x.activity_id == activity_id]
+
+
+class FakeUoW:
+    def __init__(self) -> None:
+        self.catalog = FakeCatalog()
+        self.vouchers = FakeVouchers()
+        self.activities = FakeActivities(self.vouchers)
+        self.offers = FakeOffers()
+        self.pricings = FakePricings()
+        self.budget = FakeBudget()
+        self.published: list[Event] = []
+
+    async def publish(self, event: Event) -> None:
+        self.published.append(event)
+
+    def of(self, cls: type[Event]) -> list[Any]:
+        return [e for e in self.published if isinstance(e, cls)]
+
+
+async def _funded_activity(uow: FakeUoW, **over: Any) -> str:
+    now = NOW
+    await uow.catalog.bind_streamer("s1", "m1", 1, now)
+    await uow.catalog.set_capability("s1", True, now)
+    await uow.catalog.upsert_product(ProductRow("p1", "m1", "p1", 10_000, "PHYSICAL", "LISTED", False, 1, now))
+    fields: dict[str, Any] = dict(
+        activity_id="a1", streamer_id="s1", name="红包", face_value=500, quantity=3, issue_mode="MANUAL",
+        product_ids=("p1",), per_viewer_limit=1, valid_seconds_after_claim=3600,
+    )  # fmt: skip
+    fields.update(over)
+    await handlers.create_activity(uow, cmds.CreateActivity(**fields), now)
+    (hold,) = uow.of(b.BudgetHoldRequested)
+    held = b.BudgetHeld(activity_id="a1", streamer_id="s1", request_id=hold.request_id, occurred_at=now,
+                        amount=hold.amount, total_held=hold.amount, available_after=0)  # fmt: skip
+    await handlers.on_budget_held(uow, held, now)
+    return "a1"
+
+
+def _placed(order_id: str, vouchers: list[str], buyer: str = "b1", streamer: str | None = "s1") -> OrderPlaced:
+    return OrderPlaced(
+        order_id=order_id, status=OrderStatus.PENDING_PAYMENT, occurred_at=NOW + timedelta(minutes=1), buyer_id=buyer,
+        merchant_id="m1",
+        lines=[OrderLine(line_no=1, product_id="p1", merchant_id="m1", title="p1", product_type=ProductType.PHYSICAL,
+                         unit_price=10_000, quantity=1)],
+        channel=Channel(kind=ChannelKind.LIVE_ROOM, streamer_id=streamer), voucher_ids=vouchers,
+        payment_method=PaymentMethod.ONLINE, item_total=10_000,
+    )  # fmt: skip
+
+
+async def test_create_holds_budget_then_funded_then_claims() -> None:
+    uow = FakeUoW()
+    aid = await _funded_activity(uow)
+    (created,) = uow.of(r.RedEnvelopeActivityCreated)
+    assert created.status == "FUNDING" and uow.of(b.BudgetHoldRequested)[0].amount == 1_500
+    loaded = await uow.activities.get(aid)
+    assert loaded is not None and loaded.funding == "HELD" and handlers.view_status(loaded) == "PENDING"
+    assert [(e.kind, e.amount) for e in loaded.activity.ledger] == [(re.LedgerKind.HOLD, 1_500)]
+    with pytest.raises(PromotionError) as err:
+        await handlers.claim_envelope(uow, cmds.ClaimEnvelope(aid, "v1", "POPUP", "c0"), NOW)
+    assert err.value.code == "NOT_ISSUED"
+    await handlers.issue_activity(uow, cmds.IssueActivity(aid, "s1"), NOW)
+    row = await handlers.claim_envelope(uow, cmds.ClaimEnvelope(aid, "v1", "POPUP", "c1"), NOW)
+    assert row.status == "AVAILABLE" and row.valid_until == NOW + timedelta(hours=1)
+    with pytest.raises(PromotionError) as err:
+        await handlers.claim_envelope(uow, cmds.ClaimEnvelope(aid, "v1", "ASSET_WIDGET", "c2"), NOW)
+    assert err.value.code == "CLAIM_LIMIT_REACHED"
+
+
+async def test_hold_rejected_refuses_activity() -> None:
+    uow = FakeUoW()
+    await uow.catalog.bind_streamer("s1", "m1", 1, NOW)
+    await uow.catalog.set_capability("s1", True, NOW)
+    await uow.catalog.upsert_product(ProductRow("p1", "m1", "p1", 1, "PHYSICAL", "LISTED", False, 1, NOW))
+    cmd = cmds.CreateActivity("a1", "s1", "x", 500, 3, "MANUAL", ("p1",), 1, valid_seconds_after_claim=60)
+    await handlers.create_activity(uow, cmd, NOW)
+    (hold,) = uow.of(b.BudgetHoldRequested)
+    rej = b.BudgetHoldRejected(activity_id="a1", streamer_id="s1", request_id=hold.request_id, occurred_at=NOW,
+                               amount=1_500, reason_code="INSUFFICIENT_BALANCE", reason="top up", available=10)  # fmt: skip
+    await handlers.on_budget_hold_rejected(uow, rej, NOW)
+    loaded = await uow.activities.get("a1")
+    assert loaded is not None and handlers.view_status(loaded) == "REFUSED"
+    assert uow.of(r.RedEnvelopeActivityRefused)[0].available == 10
+    with pytest.raises(PromotionError) as err:
+        await handlers.issue_activity(uow, cmds.IssueActivity("a1", "s1"), NOW)
+    assert err.value.code == "BUDGET_NOT_HELD"
+
+
+async def test_admission_refusals_create_nothing() -> None:
+    uow = FakeUoW()
+    await uow.catalog.upsert_product(ProductRow("pv", "m1", "pv", 1, "VIRTUAL", "LISTED", False, 1, NOW))
+    cmd = cmds.CreateActivity("a1", "s1", "x", 500, 3, "MANUAL", ("pv",), 1, valid_seconds_after_claim=60)
+    with pytest.raises(PromotionError) as err:
+        await handlers.create_activity(uow, cmd, NOW)
+    assert err.value.code == "NO_DISTRIBUTION_CAPABILITY"
+    await uow.catalog.set_capability("s1", True, NOW)
+    with pytest.raises(PromotionError) as err:
+        await handlers.create_activity(uow, cmd, NOW)
+    assert err.value.code == "PRODUCT_TYPE_EXCLUDED"
+    assert uow.activities.items == {} and uow.published == []
+
+
+async def test_price_reserve_pay_redeems_and_cancel_releases() -> None:
+    uow = FakeUoW()
+    aid = await _funded_activity(uow)
+    await handlers.issue_activity(uow, cmds.IssueActivity(aid, "s1"), NOW)
+    await handlers.claim_envelope(uow, cmds.ClaimEnvelope(aid, "b1", "POPUP", "env1"), NOW)
+    coupon = cmds.CreateCoupon("cp1", "PLATFORM_COUPON", "platform", "满50减5", 500, 10, threshold=5_000)
+    await handlers.create_coupon(uow, coupon, NOW)
+    await handlers.claim_coupon(uow, cmds.ClaimCoupon("cp1", "b1", "pc1"), NOW)
+
+    out = await handlers.price_order(uow, _placed("o1", ["env1", "pc1"]), NOW)
+    assert isinstance(out, OrderPriced)
+    assert out.funding.buyer_payable == 9_000 and out.funding.streamer_funded == 500
+    assert uow.vouchers.rows["env1"].status == "RESERVED" and uow.vouchers.rows["pc1"].order_id == "o1"
+    assert await handlers.price_order(uow, _placed("o1", ["env1", "pc1"]), NOW) is None  # answered once
+
+    paid = OrderPaid(order_id="o1", status=OrderStatus.PAID, occurred_at=NOW, buyer_id="b1", merchant_id="m1",
+                     payment_method=PaymentMethod.ONLINE, funding=FundingSplit(**out.funding.model_dump()),
+                     payment_id="pay1", paid_at=NOW)  # fmt: skip
+    await handlers.on_order_paid(uow, paid, NOW)
+    assert uow.vouchers.rows["env1"].status == "USED" and uow.vouchers.rows["pc1"].status == "USED"
+    (redeemed,) = uow.of(b.RedEnvelopeRedeemed)
+    assert (redeemed.order_id, redeemed.merchant_id, redeemed.envelope_id, redeemed.amount) == ("o1", "m1", "env1", 500)
+    loaded = await uow.activities.get(aid)
+    assert loaded is not None
+    d = handlers.dashboard_view(loaded)
+    assert (d["used"], d["gmv"], d["spend"]) == (1, 10_000, 500)
+
+    await handlers.grant_balance(uow, cmds.GrantBalance("coins1", "b1", "COINS", 300), NOW)
+    assert isinstance(await handlers.price_order(uow, _placed("o2", ["coins1"]), NOW), OrderPriced)
+    cancel = OrderCancelled(order_id="o2", status=OrderStatus.FAILED, occurred_at=NOW, buyer_id="b1", merchant_id="m1",
+                            reason_code="BUYER_CANCELLED", reason="x", previous_status=OrderStatus.PENDING_PAYMENT,
+                            was_paid=False)  # fmt: skip
+    await handlers.on_order_cancelled(uow, cancel, NOW)
+    assert uow.vouchers.rows["coins1"].status == "AVAILABLE" and uow.vouchers.rows["coins1"].order_id is None
+
+
+async def test_strict_rejection_lists_every_refused_voucher_and_reserves_nothing() -> None:
+    uow = FakeUoW()
+    aid = await _funded_activity(uow)
+    await handlers.issue_activity(uow, cmds.IssueActivity(aid, "s1"), NOW)
+    await handlers.claim_envelope(uow, cmds.ClaimEnvelope(aid, "b2", "POPUP", "foreign"), NOW)
+    await handlers.grant_balance(uow, cmds.GrantBalance("coins1", "b1", "COINS", 300), NOW)
+    out = await handlers.price_order(uow, _placed("o1", ["foreign", "coins1", "ghost", "coins1"]), NOW)
+    assert isinstance(out, OrderPricingRejected) and out.reason_code == "VOUCHER_REJECTED"
+    assert {(x.voucher_id, x.reason_code) for x in out.voucher_rejections} == {
+        ("foreign", "NOT_OWNER"), ("ghost", "UNKNOWN_VOUCHER"), ("coins1", "DUPLICATE_VOUCHER"),
+    }  # fmt: skip
+    assert uow.vouchers.rows["coins1"].status == "AVAILABLE" and uow.vouchers.rows["foreign"].status == "AVAILABLE"
+
+
+async def test_raise_applies_only_when_held_lower_releases_at_once() -> None:
+    uow = FakeUoW()
+    aid = await _funded_activity(uow)
+    loaded, request_id = await handlers.edit_activity(uow, cmds.EditActivity(aid, "s1", {"quantity": 5}), NOW)
+    assert request_id is not None and loaded.activity.quantity == 3
+    req = uow.budget.rows[request_id]
+    held = b.BudgetHeld(activity_id=aid, streamer_id="s1", request_id=request_id, occurred_at=NOW, amount=req.amount,
+                        total_held=2_500, available_after=0)  # fmt: skip
+    await handlers.on_budget_held(uow, held, NOW)
+    after = await uow.activities.get(aid)
+    assert after is not None and after.activity.quantity == 5
+    assert len(uow.of(b.BudgetHoldRequested)) == 2  # create + raise, not asked twice
+    _, none = await handlers.edit_activity(uow, cmds.EditActivity(aid, "s1", {"quantity": 2}), NOW)
+    assert none is None and uow.of(b.BudgetReleaseRequested)[-1].amount == 1_500
+    with pytest.raises(PromotionError) as err:
+        await handlers.edit_activity(uow, cmds.EditActivity(aid, "s1", {"per_viewer_limit": 3}), NOW)
+    assert err.value.code == "ONLY_QUANTITY_EDITABLE"

@@ -274,6 +274,9 @@ class PgBnplRepo:
             status,
         )
 
+    async def set_bill_amount(self, bill_id: str, amount_owed: int) -> None:
+        await self.conn.execute("UPDATE bnpl_buyer_bills SET amount_owed=$2 WHERE bill_id=$1", bill_id, amount_owed)
+
     # --- orders ----------------------------------------------------------------------------------
 
     async def order(self, order_id: str) -> OrderFacts | None:

@@ -1,0 +1,298 @@
+"""``/bnpl`` HTTP API of the promotion service: merchant opening and activities, buyer BNPL status and
+eligibility, the first-order campaign, and the platform admin endpoints. Thin: body -> service layer.
+
+Refusals are ``{"code", "message", "details"?}`` with 4xx. Creates accept an ``Idempotency-Key`` header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+from liveshop.promotion.bnpl import service_layer as sl
+from liveshop.promotion.bnpl.adapters import BuyerProfileRow
+from liveshop.promotion.bnpl.config import BnplPromotionConfig
+from liveshop.promotion.domain.bnpl.errors import BnplError
+from liveshop.shared.errors import Conflict, DomainError, Forbidden
+from liveshop.shared.http import idempotent
+from liveshop.shared.runtime import ServiceRuntime
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OpeningIn(_Body):
+    agreement_accepted: StrictBool = Field(description="勾选《先用后付服务协议》")
+
+
+class ActivityIn(_Body):
+    name: StrictStr
+    validity: StrictStr = Field(description="LONG_TERM (长期有效) or SHORT_TERM (短期有效)")
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = Field(default=None, description="exclusive")
+    product_ids: list[StrictStr] = Field(default_factory=list)
+
+
+class ProductsIn(_Body):
+    product_ids: list[StrictStr]
+
+
+class StandingIn(_Body):
+    operating_since: AwareDatetime = Field(description="shop opening or end of the last suspension")
+    restricted_until: AwareDatetime | None = None
+
+
+class ViolationIn(_Body):
+    occurred_at: AwareDatetime
+    serious: StrictBool = True
+    note: StrictStr = ""
+
+
+class ProfileIn(_Body):
+    identity_verified: StrictBool
+    registered_at: AwareDatetime
+    credit_score: StrictInt | None = None
+
+
+class CampaignIn(_Body):
+    campaign_id: StrictStr | None = None
+    name: StrictStr
+    registration_starts_at: AwareDatetime
+    registration_ends_at: AwareDatetime
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime = Field(description="exclusive")
+    budget: StrictInt = Field(description="fen, platform-funded")
+    min_item_amount: StrictInt = 1000
+    discount_min: StrictInt = 100
+    discount_max: StrictInt = 8800
+    seed_hex: StrictStr | None = Field(default=None, description="optional: a seed from the platform's secret store")
+
+
+class RegistrationIn(_Body):
+    merchant_id: StrictStr
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _utc(v: datetime | None) -> datetime | None:
+    return v.astimezone(UTC) if v is not None else None
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """The domain's ``BnplError`` as the shared ``DomainError`` (same JSON, same status)."""
+    try:
+        yield
+    except BnplError as exc:
+        cls: type[DomainError] = {403: Forbidden, 409: Conflict}.get(exc.http_status, DomainError)
+        raise cls(exc.code, exc.message, **exc.details) from exc
+
+
+def make_router(config: BnplPromotionConfig) -> APIRouter:
+    router = APIRouter(prefix="/bnpl")
+
+    def rt(request: Request) -> ServiceRuntime:
+        runtime: ServiceRuntime = request.app.state.runtime
+        return runtime
+
+    async def run(request: Request, fn: Callable[[sl.Uow], Awaitable[Any]]) -> Any:
+        with _errors():
+            async with rt(request).transaction() as tx:
+                return await fn(sl.Uow(tx))
+
+    async def create(
+        request: Request, scope: str, key: str | None, body: Any, fn: Callable[[sl.Uow], Awaitable[Any]]
+    ) -> JSONResponse:
+        with _errors():
+            async with rt(request).transaction() as tx:
+                uow = sl.Uow(tx)
+
+                async def go() -> tuple[int, Any]:
+                    return 201, await fn(uow)
+
+                status, out = await idempotent(tx, scope, key, body, go)
+        return JSONResponse(out, status_code=status)
+
+    # ------------------------------------------------------------------------------ merchants
+
+    @router.post("/merchants/{merchant_id}/opening", tags=["bnpl merchant"])
+    async def apply_opening(
+        merchant_id: str, body: OpeningIn, request: Request, idempotency_key: str | None = Header(default=None)
+    ) -> JSONResponse:
+        """开通先用后付: decided at once (200 either way; ``opened`` says which)."""
+        with _errors():
+            async with rt(request).transaction() as tx:
+                uow = sl.Uow(tx)
+
+                async def go() -> tuple[int, Any]:
+                    return 200, await sl.apply_opening(
+                        uow, merchant_id, agreement_accepted=body.agreement_accepted, config=config, now=_now()
+                    )
+
+                status, out = await idempotent(
+                    tx, f"bnpl-opening:{merchant_id}", idempotency_key, body.model_dump(), go
+                )
+        return JSONResponse(out, status_code=status)
+
+    @router.get("/merchants/{merchant_id}", tags=["bnpl merchant"])
+    async def merchant(merchant_id: str, request: Request) -> Any:
+        return await run(request, lambda u: sl.merchant_view(u, merchant_id, config, _now()))
+
+    @router.get("/merchants/{merchant_id}/selectable-products", tags=["bnpl merchant"])
+    async def selectable(merchant_id: str, request: Request) -> Any:
+        """The merchant's products that can offer BNPL (own, listed, physical)."""
+        return {"products": await run(request, lambda u: sl.selectable_products(u, merchant_id))}
+
+    @router.post("/merchants/{merchant_id}/activities", status_code=201, tags=["bnpl merchant"])
+    async def create_activity(
+        merchant_id: str, body: ActivityIn, request: Request, idempotency_key: str | None = Header(default=None)
+    ) -> JSONResponse:
+        return await create(
+            request,
+            f"bnpl-activity:{merchant_id}",
+            idempotency_key,
+            body.model_dump(mode="json"),
+            lambda u: sl.create_activity(
+                u,
+                merchant_id,
+                name=body.name,
+                validity=body.validity,
+                starts_at=_utc(body.starts_at),
+                ends_at=_utc(body.ends_at),
+                product_ids=body.product_ids,
+                now=_now(),
+            ),
+        )
+
+    @router.put("/merchants/{merchant_id}/activities/{activity_id}/products", tags=["bnpl merchant"])
+    async def select_products(merchant_id: str, activity_id: str, body: ProductsIn, request: Request) -> Any:
+        return await run(request, lambda u: sl.select_products(u, merchant_id, activity_id, body.product_ids, _now()))
+
+    @router.post("/merchants/{merchant_id}/activities/{activity_id}/confirm", tags=["bnpl merchant"])
+    async def confirm(merchant_id: str, activity_id: str, request: Request) -> Any:
+        return await run(request, lambda u: sl.confirm_activity(u, merchant_id, activity_id, _now()))
+
+    @router.post("/merchants/{merchant_id}/activities/{activity_id}/end", tags=["bnpl merchant"])
+    async def end(merchant_id: str, activity_id: str, request: Request) -> Any:
+        return await run(request, lambda u: sl.end_activity(u, merchant_id, activity_id, _now()))
+
+    @router.get("/merchants/{merchant_id}/activities", tags=["bnpl merchant"])
+    async def activities(merchant_id: str, request: Request, status: str | None = None) -> Any:
+        return {"activities": await run(request, lambda u: sl.list_activities(u, merchant_id, status, _now()))}
+
+    @router.get("/merchants/{merchant_id}/activities/{activity_id}", tags=["bnpl merchant"])
+    async def activity(merchant_id: str, activity_id: str, request: Request) -> Any:
+        return await run(request, lambda u: sl.view_activity(u, merchant_id, activity_id, _now()))
+
+    # --------------------------------------------------------------------------------- buyers
+
+    @router.post("/buyers/{buyer_id}/open", tags=["bnpl buyer"])
+    async def open_buyer(buyer_id: str, request: Request) -> Any:
+        """开通先用后付 (buyer). Idempotent: opening again changes nothing (``first_time`` false)."""
+        return await run(request, lambda u: sl.open_buyer(u, buyer_id, _now()))
+
+    @router.get("/buyers/{buyer_id}", tags=["bnpl buyer"])
+    async def buyer(buyer_id: str, request: Request) -> Any:
+        """Can this buyer use BNPL now? Every reason when not."""
+        return await run(request, lambda u: sl.buyer_view(u, buyer_id, config, _now()))
+
+    @router.get("/orders/{order_id}", tags=["bnpl buyer"])
+    async def order(order_id: str, request: Request) -> Any:
+        """The BNPL checkout decision and the first-order campaign outcome of one order."""
+        return await run(request, lambda u: sl.order_view(u, order_id))
+
+    # ------------------------------------------------------------------------------ campaigns
+
+    @router.get("/campaigns/{campaign_id}", tags=["bnpl campaign"])
+    async def campaign(campaign_id: str, request: Request) -> Any:
+        return await run(request, lambda u: sl.campaign_view(u, campaign_id, _now()))
+
+    @router.post("/campaigns/{campaign_id}/registrations", status_code=201, tags=["bnpl campaign"])
+    async def register(campaign_id: str, body: RegistrationIn, request: Request) -> Any:
+        """商家报名. Refused with 422 and every failing condition in ``reasons``."""
+        try:
+            return await run(request, lambda u: sl.register_merchant(u, campaign_id, body.merchant_id, config, _now()))
+        except sl.RegistrationRefused as exc:
+            first = exc.reasons[0]
+            return JSONResponse(
+                {"code": str(first.code), "message": first.message_zh, "reasons": sl.reasons_json(exc.reasons)},
+                status_code=409 if str(first.code) == "ALREADY_REGISTERED" else 422,
+            )
+
+    # ---------------------------------------------------------------------------------- admin
+
+    @router.get("/admin/policy", tags=["bnpl admin"])
+    async def policy() -> Any:
+        """The configured eligibility and good-standing rules (docs/bnpl.md §1, §3; env ``BNPL_*``)."""
+        return config.model_dump()
+
+    @router.put("/admin/merchants/{merchant_id}/standing", tags=["bnpl admin"])
+    async def standing(merchant_id: str, body: StandingIn, request: Request) -> Any:
+        since = body.operating_since.astimezone(UTC)
+        await run(request, lambda u: sl.set_standing(u, merchant_id, since, _utc(body.restricted_until), _now()))
+        return {"merchant_id": merchant_id, "operating_since": since.isoformat()}
+
+    @router.post("/admin/merchants/{merchant_id}/violations", status_code=201, tags=["bnpl admin"])
+    async def violation(merchant_id: str, body: ViolationIn, request: Request) -> Any:
+        at = body.occurred_at.astimezone(UTC)
+        vid = await run(request, lambda u: sl.add_violation(u, merchant_id, at, body.serious, body.note))
+        return {"violation_id": vid, "merchant_id": merchant_id, "occurred_at": at.isoformat()}
+
+    @router.put("/admin/buyers/{buyer_id}/profile", tags=["bnpl admin"])
+    async def profile(buyer_id: str, body: ProfileIn, request: Request) -> Any:
+        """The platform's facts about a buyer for the eligibility rule (实名, registration, credit score)."""
+        row = BuyerProfileRow(body.identity_verified, body.registered_at.astimezone(UTC), body.credit_score)
+        await run(request, lambda u: sl.set_profile(u, buyer_id, row, _now()))
+        return await run(request, lambda u: sl.buyer_view(u, buyer_id, config, _now()))
+
+    @router.post("/admin/campaigns", status_code=201, tags=["bnpl admin"])
+    async def create_campaign(
+        body: CampaignIn, request: Request, idempotency_key: str | None = Header(default=None)
+    ) -> JSONResponse:
+        """Create 芝麻先用后付立减. Only the seed's SHA-256 commitment is returned; the seed is revealed after
+        the end (``GET /bnpl/admin/campaigns/{id}/seed``)."""
+        try:
+            secret = bytes.fromhex(body.seed_hex) if body.seed_hex is not None else None
+        except ValueError as exc:
+            raise DomainError("INVALID_SEED", "seed_hex must be hexadecimal") from exc
+        return await create(
+            request,
+            "bnpl-campaign",
+            idempotency_key,
+            body.model_dump(mode="json"),
+            lambda u: sl.create_campaign(
+                u,
+                campaign_id=body.campaign_id,
+                name=body.name,
+                registration_starts_at=body.registration_starts_at.astimezone(UTC),
+                registration_ends_at=body.registration_ends_at.astimezone(UTC),
+                starts_at=body.starts_at.astimezone(UTC),
+                ends_at=body.ends_at.astimezone(UTC),
+                budget=body.budget,
+                min_item_amount=body.min_item_amount,
+                discount_min=body.discount_min,
+                discount_max=body.discount_max,
+                seed_secret=secret,
+                now=_now(),
+            ),
+        )
+
+    @router.get("/admin/campaigns/{campaign_id}/seed", tags=["bnpl admin"])
+    async def seed(campaign_id: str, request: Request) -> Any:
+        return await run(request, lambda u: sl.reveal_seed(u, campaign_id, _now()))
+
+    @router.get("/admin/campaigns/{campaign_id}/draws", tags=["bnpl admin"])
+    async def draws(campaign_id: str, request: Request) -> Any:
+        """Every recorded draw (granted or refused) with the budget: the audit trail."""
+        return await run(request, lambda u: sl.campaign_draws(u, campaign_id))
+
+    return router

@@ -1,0 +1,64 @@
+"""BNPL settings of the wallet service (environment variables ``BNPL_*``), and the effective collection policy.
+
+The platform can override the collection policy at run time (``PUT /bnpl/admin/collection-policy``, stored in
+``bnpl_collection_policy``); it applies to bills delivered after the change (``due_at`` is fixed at delivery).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from liveshop.wallet.domain.bnpl.bill import CollectionPolicy
+from liveshop.wallet.domain.bnpl.reminders import ReminderPolicy
+
+DAY = 86_400
+
+
+class PolicySeconds(BaseModel):
+    """The collection and reminder policy in seconds (JSON-friendly)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    repayment_term_s: int = Field(default=7 * DAY, gt=0, description="delivery -> due date")
+    max_attempts: int = Field(default=3, ge=1, description="automatic collection attempts before OVERDUE")
+    retry_delays_s: list[int] = Field(default_factory=lambda: [DAY], min_length=1)
+    overdue_grace_s: int = Field(default=3 * DAY, ge=0, description="unpaid at due + grace -> OVERDUE")
+    reminder_offsets_s: list[int] = Field(
+        default_factory=lambda: [3 * DAY, DAY, 0], description="reminders this long before the due date"
+    )
+
+    def collection(self) -> CollectionPolicy:
+        return CollectionPolicy(
+            repayment_term=timedelta(seconds=self.repayment_term_s),
+            max_attempts=self.max_attempts,
+            retry_delays=tuple(timedelta(seconds=s) for s in self.retry_delays_s),
+            overdue_grace=timedelta(seconds=self.overdue_grace_s),
+        )
+
+    def reminders(self) -> ReminderPolicy:
+        return ReminderPolicy(tuple(timedelta(seconds=s) for s in self.reminder_offsets_s))
+
+    def validate_domain(self) -> None:
+        self.collection()
+        self.reminders()
+
+
+class BnplWalletConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BNPL_", extra="ignore", frozen=True)
+
+    repayment_term_s: int = 7 * DAY
+    max_attempts: int = 3
+    retry_delays_s: list[int] = Field(default_factory=lambda: [DAY])
+    overdue_grace_s: int = 3 * DAY
+    reminder_offsets_s: list[int] = Field(default_factory=lambda: [3 * DAY, DAY, 0])
+    #: how often the collector (reminders, automatic collection, overdue check) runs
+    collector_interval_s: float = 1.0
+    collector_batch: int = 200
+
+    def default_policy(self) -> PolicySeconds:
+        fields: dict[str, Any] = {k: getattr(self, k) for k in PolicySeconds.model_fields}
+        return PolicySeconds(**fields)

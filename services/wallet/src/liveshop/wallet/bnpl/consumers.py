@@ -1,0 +1,39 @@
+"""The ``wallet-bnpl`` consumer group: order events and the campaign discount drive the repayment bills."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from liveshop.contracts.base import Envelope
+from liveshop.contracts.events.bnpl import BnplFirstOrderDiscountGranted
+from liveshop.contracts.events.order import OrderCancelled, OrderMarkedDelivered, OrderMarkedShipped, OrderPaid
+from liveshop.shared.consumer import EventRouter
+from liveshop.shared.tx import Transaction
+from liveshop.wallet.bnpl import service_layer as sl
+from liveshop.wallet.bnpl.config import BnplWalletConfig
+
+
+def make_router(config: BnplWalletConfig) -> EventRouter:
+    router = EventRouter("wallet-bnpl")
+
+    @router.on(OrderPaid, OrderMarkedShipped, OrderMarkedDelivered, OrderCancelled)
+    async def on_order(env: Envelope, tx: Transaction) -> None:
+        uow = sl.Uow(tx)
+        e = env.data
+        now = datetime.now(UTC)
+        if isinstance(e, OrderPaid):
+            await sl.on_order_paid(uow, e, now)
+        elif isinstance(e, OrderMarkedShipped):
+            await sl.on_order_shipped(uow, e, now)
+        elif isinstance(e, OrderMarkedDelivered):
+            await sl.on_order_delivered(uow, e, config, now)
+        elif isinstance(e, OrderCancelled):
+            await sl.on_order_cancelled(uow, e, now)
+
+    @router.on(BnplFirstOrderDiscountGranted)
+    async def on_discount(env: Envelope, tx: Transaction) -> None:
+        e = env.data
+        assert isinstance(e, BnplFirstOrderDiscountGranted)
+        await sl.on_discount_granted(sl.Uow(tx), e, datetime.now(UTC))
+
+    return router

@@ -7,7 +7,6 @@ Decoding never raises anything but :class:`DecodeError`, whose ``reason`` is mac
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -141,12 +140,10 @@ def decode(headers: object, value: bytes | None) -> Envelope:
     if value is None:
         raise DecodeError("NOT_JSON", "empty record value")
     try:
-        raw = json.loads(value)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DecodeError("NOT_JSON", str(exc)) from exc
-    try:
-        data = cls.model_validate(raw)
+        data = cls.model_validate_json(value)
     except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise DecodeError("NOT_JSON", _errors(exc)) from exc
         raise DecodeError("SCHEMA_VIOLATION", _errors(exc)) from exc
     return Envelope(attributes=attrs, data=data)
 

@@ -21,4 +21,12 @@ def configure_logging() -> None:
 
 def run(app: FastAPI, settings: ServiceSettings) -> None:
     configure_logging()
-    uvicorn.run(app, host=settings.http_host, port=settings.http_port or 8000, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port or 8000,
+        log_level="warning",
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+    )

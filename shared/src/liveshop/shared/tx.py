@@ -28,6 +28,7 @@ class Transaction:
         self.namespace = namespace
         self.schema = schema
         self.published: list[Envelope] = []
+        self._pending: list[Envelope] = []
 
     async def publish(
         self,
@@ -37,11 +38,38 @@ class Transaction:
         time: datetime | None = None,
         subject: str | None = None,
     ) -> Envelope:
-        """Write an event to the outbox in this transaction; the relay publishes it after commit."""
+        """Add an event to this transaction's outbox; the relay publishes it after commit.
+
+        Rows are written when the transaction block ends (before COMMIT), all of them in one
+        statement that also wakes the relay: one round trip per transaction, not per event.
+        """
         env = codec.envelope(data, source=self.source, id=id, time=time, subject=subject)
-        await write_outbox(self.conn, env, self.namespace, self.schema)
+        self._pending.append(env)
         self.published.append(env)
         return env
+
+    async def flush(self) -> None:
+        """Write the pending outbox rows now (called automatically at the end of the block)."""
+        if not self._pending:
+            return
+        records = [codec.to_record(env, self.namespace) for env in self._pending]
+        await self.conn.execute(
+            """WITH ins AS (
+                   INSERT INTO outbox (event_id, topic, key, headers, payload)
+                   SELECT e, t, k, h::jsonb, p
+                   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[])
+                        WITH ORDINALITY AS u(e, t, k, h, p, n)
+                   ORDER BY n
+                   RETURNING 1)
+               SELECT pg_notify($6, '') WHERE EXISTS (SELECT 1 FROM ins)""",
+            [env.id for env in self._pending],
+            [r.topic for r in records],
+            [r.key.decode() for r in records],
+            [json.dumps([[k, v.decode()] for k, v in r.headers]) for r in records],
+            [r.value for r in records],
+            outbox_channel(self.schema),
+        )
+        self._pending.clear()
 
     async def claim_inbox(self, consumer: str, event_id: str) -> bool:
         """Record that ``consumer`` handled ``event_id``; False if it already had (a redelivery)."""
@@ -75,4 +103,6 @@ async def transaction(
     pool: asyncpg.Pool[Any], *, source: str, namespace: str, schema: str
 ) -> AsyncIterator[Transaction]:
     async with pool.acquire() as conn, conn.transaction():
-        yield Transaction(conn, source=source, namespace=namespace, schema=schema)
+        tx = Transaction(conn, source=source, namespace=namespace, schema=schema)
+        yield tx
+        await tx.flush()

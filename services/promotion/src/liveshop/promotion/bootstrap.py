@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from liveshop.promotion.adapters.repositories import PgUnitOfWork
+from liveshop.promotion.bnpl import wiring as bnpl_wiring
 from liveshop.promotion.domain.errors import PromotionError
 from liveshop.promotion.entrypoints import consumers, http
 from liveshop.promotion.service_layer import handlers
@@ -61,10 +62,10 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
         ps,
         service=SERVICE,
         migrations_package="liveshop.promotion.migrations",
-        routers=[consumers.pricing, consumers.budgets, consumers.catalog],
-        jobs=[PeriodicJob("red-envelope-timers", ps.promotion_timer_interval_s, timers)],
+        routers=[consumers.pricing, consumers.budgets, consumers.catalog, *bnpl_wiring.routers()],
+        jobs=[PeriodicJob("red-envelope-timers", ps.promotion_timer_interval_s, timers), *bnpl_wiring.jobs()],
     )
-    app = create_app(runtime, [http.router], title="liveshop promotion service")
+    app = create_app(runtime, [http.router, *bnpl_wiring.http_routers()], title="liveshop promotion service")
     app.state.budget_wait_s = ps.promotion_budget_wait_s
 
     async def promotion_error(_: Request, exc: Exception) -> JSONResponse:

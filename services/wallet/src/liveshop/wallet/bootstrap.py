@@ -11,6 +11,7 @@ from liveshop.shared.http import create_app
 from liveshop.shared.runtime import PeriodicJob, ServiceRuntime
 from liveshop.shared.settings import ServiceSettings
 from liveshop.wallet.adapters.repository import PgUnitOfWork
+from liveshop.wallet.bnpl import wiring as bnpl_wiring
 from liveshop.wallet.domain.errors import WalletError
 from liveshop.wallet.entrypoints import consumers, http
 from liveshop.wallet.service_layer import handlers
@@ -34,10 +35,10 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
         settings,
         service=SERVICE,
         migrations_package="liveshop.wallet.migrations",
-        routers=[consumers.payments, consumers.budgets],
-        jobs=[PeriodicJob("expire-pending", EXPIRY_INTERVAL_S, expire_pending)],
+        routers=[consumers.payments, consumers.budgets, *bnpl_wiring.routers()],
+        jobs=[PeriodicJob("expire-pending", EXPIRY_INTERVAL_S, expire_pending), *bnpl_wiring.jobs()],
     )
-    app = create_app(runtime, [http.router], title="liveshop wallet service")
+    app = create_app(runtime, [http.router, *bnpl_wiring.http_routers()], title="liveshop wallet service")
 
     @app.exception_handler(WalletError)
     async def wallet_error(_: Request, exc: WalletError) -> JSONResponse:

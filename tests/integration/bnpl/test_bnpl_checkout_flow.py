@@ -126,7 +126,7 @@ async def test_refused_buyer_cancel_before_shipping_and_overdue_suspension(
         assert [r["code"] for r in v["reasons"]][:2] == ["BNPL_SUSPENDED", "OVERDUE_BILL"]
         o3 = uid("o")
         await bnpl.publish(bnpl.placed(o3, buyer, m, pid))
-        assert [r["code"] for r in (await bnpl.decision(o3))["checkout"]["reasons"]][0] == "BNPL_SUSPENDED"
+        assert next(r["code"] for r in (await bnpl.decision(o3))["checkout"]["reasons"]) == "BNPL_SUSPENDED"
         buyers = await _events(bnpl, kafka_reader, "liveshop.bnpl.buyers", 1)
         assert any(isinstance(e, BnplBuyerSuspended) and e.buyer_id == buyer for e in buyers)
 

@@ -9,9 +9,10 @@ from typing import Any
 from liveshop.contracts import codec
 from liveshop.contracts.base import Envelope
 from liveshop.contracts.events import order as oc
+from liveshop.contracts.events.bnpl import BnplCheckoutApproved
 from liveshop.contracts.events.promotion import VoucherRejection
 
-from .conftest import OrderService, coupon
+from .conftest import OrderService, coupon, now
 
 
 def fold(events: list[Envelope]) -> dict[str, dict[str, Any]]:
@@ -127,6 +128,7 @@ async def test_order_topic_alone_rebuilds_the_state_the_service_holds(order_svc:
     await s.price(completed, discounts=[coupon(700, voucher_id="mc1")])
     for oid in (refunded, failed, shipped, awaiting):
         await s.price(oid)
+    await s.send(BnplCheckoutApproved(order_id=awaiting, buyer_id="b6", merchant_id="m1", decided_at=now()))
     await s.reject_pricing(rejected, [VoucherRejection(voucher_id="not-mine", reason_code="NOT_OWNER", reason="x")])
     await s.ship(shipped)  # before payment: rejected and recorded
     for oid in (completed, refunded, failed, shipped):

@@ -472,6 +472,7 @@ def test_wrong_amount_or_method_is_refunded_and_order_waits() -> None:
 def test_bnpl_is_accepted_for_zero_yuan() -> None:
     order = new_order(method=PaymentMethod.BNPL)
     order.apply_pricing(pricing(), source_event_id="e")
+    order.approve_bnpl(decided_at=at(1), source_event_id="bnpl")
     t = order.capture_payment(
         payment_id="bnpl-1", amount=0, method=PaymentMethod.BNPL, paid_at=at(2), source_event_id="e"
     )

@@ -162,6 +162,8 @@ def test_order_detail_failed() -> None:
 def _run_lifecycle(method: PaymentMethod = PaymentMethod.ONLINE) -> tuple[Order, list[OrderEvent]]:
     order = new_order(method)
     order.apply_pricing(PRICING, source_event_id="e1")
+    if method is PaymentMethod.BNPL:
+        order.approve_bnpl(decided_at=at(1), source_event_id="bnpl")
     amount = 20_200 if method is PaymentMethod.ONLINE else 0
     order.capture_payment(payment_id="pay", amount=amount, method=method, paid_at=at(2), source_event_id="e2")
     order.mark_shipped(shipped_at=at(60), waybill_no="SF123", source_event_id="e3")

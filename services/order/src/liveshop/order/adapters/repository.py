@@ -182,7 +182,7 @@ class PgStreamers:
 _ORDER_COLS = (
     "order_id, buyer_id, merchant_id, status, stage, payment_method, channel, voucher_ids, lines, placed_at,"
     " pay_by, pricing, payment_id, paid_amount, paid_at, shipped_at, waybill_no, delivered_at, completed_at,"
-    " completed_by, closed_at, failure_code, failure_reason, version"
+    " completed_by, closed_at, failure_code, failure_reason, version, bnpl_approved"
 )
 
 
@@ -237,6 +237,7 @@ def order_from_row(row: asyncpg.Record) -> Order:
         closed_at=row["closed_at"],
         failure_code=row["failure_code"],
         failure_reason=row["failure_reason"],
+        bnpl_approved=row["bnpl_approved"],
     )
 
 
@@ -257,6 +258,7 @@ def _mutable(order: Order) -> tuple[Any, ...]:
         order.failure_code,
         order.failure_reason,
         order.version,
+        order.bnpl_approved,
     )
 
 
@@ -277,7 +279,7 @@ class PgOrders:
                    "room_id": order.channel.room_id}  # fmt: skip
         await self.conn.execute(
             f"INSERT INTO orders ({_ORDER_COLS}, item_total) VALUES"
-            f" ({', '.join(f'${i}' for i in range(1, 26))})",
+            f" ({', '.join(f'${i}' for i in range(1, 27))})",
             order.id, order.buyer_id, order.merchant_id, *mutable[:2], order.payment_method.value, _dumps(channel),
             _dumps(list(order.voucher_ids)), _dumps([_line_dict(x) for x in order.lines]), order.placed_at,
             order.pay_by, *mutable[2:], order.item_total,
@@ -298,8 +300,8 @@ class PgOrders:
         done = await self.conn.fetchval(
             "UPDATE orders SET status=$2, stage=$3, pricing=$4::jsonb, payment_id=$5, paid_amount=$6, paid_at=$7,"
             " shipped_at=$8, waybill_no=$9, delivered_at=$10, completed_at=$11, completed_by=$12, closed_at=$13,"
-            " failure_code=$14, failure_reason=$15, version=$16, updated_at=now()"
-            " WHERE order_id=$1 AND version=$17 RETURNING 1",
+            " failure_code=$14, failure_reason=$15, version=$16, bnpl_approved=$17, updated_at=now()"
+            " WHERE order_id=$1 AND version=$18 RETURNING 1",
             order.id,
             *_mutable(order),
             loaded,

@@ -164,6 +164,9 @@ class Order:
     closed_at: datetime | None = None
     failure_code: str | None = None
     failure_reason: str | None = None
+    #: BNPL (先用后付) orders also need the promotion service's ``BnplCheckoutApproved`` before the
+    #: (0-yuan) payment is requested; ``BnplCheckoutDeclined`` fails the order with ``BNPL_DECLINED``.
+    bnpl_approved: bool = False
     _events: list[OrderEvent] = field(default_factory=list, init=False, repr=False)
 
     # ------------------------------------------------------------------------------------ factory
@@ -269,21 +272,10 @@ class Order:
                 self._fail(Code.INVALID_PRICING, f"inconsistent pricing: {reason}", at)
                 return Transition(Outcome.REJECTED, PRICED, self.status, Code.INVALID_PRICING, reason)
             self.pricing = pricing
-            self.stage = CheckoutStage.AWAITING_PAYMENT
             self.version += 1
-            self._events.append(
-                OrderPaymentRequested(
-                    order_id=self.id,
-                    status=self.status,
-                    occurred_at=at,
-                    buyer_id=self.buyer_id,
-                    merchant_id=self.merchant_id,
-                    payment_method=self.payment_method,
-                    funding=pricing.funding,
-                    discounts=pricing.discounts,
-                    pay_by=self.pay_by,
-                )
-            )
+            if self.payment_method is PaymentMethod.BNPL and not self.bnpl_approved:
+                return Transition(Outcome.APPLIED, PRICED, self.status)  # wait for the BNPL decision
+            self._request_payment(at)
             return Transition(Outcome.APPLIED, PRICED, self.status)
         if self.status is S.FAILED:
             return self._reject(PRICED, Code.ORDER_CLOSED, "the order has already failed", at, source_event_id)
@@ -294,6 +286,56 @@ class Order:
         return self._reject(
             PRICED, Code.INVALID_TRANSITION, "the order was already priced differently", at, source_event_id
         )
+
+    def _request_payment(self, at: datetime) -> None:
+        assert self.pricing is not None
+        self.stage = CheckoutStage.AWAITING_PAYMENT
+        self._events.append(
+            OrderPaymentRequested(
+                order_id=self.id,
+                status=self.status,
+                occurred_at=at,
+                buyer_id=self.buyer_id,
+                merchant_id=self.merchant_id,
+                payment_method=self.payment_method,
+                funding=self.pricing.funding,
+                discounts=self.pricing.discounts,
+                pay_by=self.pay_by,
+            )
+        )
+
+    # ------------------------------------------------------------------------- saga: BNPL decision
+
+    def approve_bnpl(self, *, decided_at: datetime, source_event_id: str) -> Transition:
+        """``BnplCheckoutApproved``: remember it; once priced too, request the (0-yuan) payment."""
+        attempted = "BNPL_APPROVED"
+        if self.payment_method is not PaymentMethod.BNPL:
+            return self._reject(attempted, Code.NOT_BNPL_ORDER, "this order is not paid with BNPL", decided_at,
+                                source_event_id)  # fmt: skip
+        if self.bnpl_approved:
+            return self._noop(attempted, Code.ALREADY_APPLIED, "BNPL was already approved for this order")
+        if self.status is not S.PENDING_PAYMENT or self.stage is not CheckoutStage.AWAITING_PRICING:
+            return self._reject(attempted, Code.ORDER_CLOSED, "the order no longer waits for a BNPL decision",
+                                decided_at, source_event_id)  # fmt: skip
+        self.bnpl_approved = True
+        self.version += 1
+        if self.pricing is not None:
+            self._request_payment(decided_at)
+        return Transition(Outcome.APPLIED, attempted, self.status)
+
+    def decline_bnpl(self, *, reason_code: str, reason: str, decided_at: datetime, source_event_id: str) -> Transition:
+        """``BnplCheckoutDeclined``: 10 → 80 ``BNPL_DECLINED`` (vouchers released; nothing was held)."""
+        attempted = "BNPL_DECLINED"
+        if self.payment_method is not PaymentMethod.BNPL:
+            return self._reject(attempted, Code.NOT_BNPL_ORDER, "this order is not paid with BNPL", decided_at,
+                                source_event_id)  # fmt: skip
+        if self.status is S.FAILED and self.failure_code == Code.BNPL_DECLINED:
+            return self._noop(attempted, Code.ALREADY_IN_STATUS, "the order already failed for this reason")
+        if self.status is not S.PENDING_PAYMENT or self.bnpl_approved:
+            return self._reject(attempted, Code.INVALID_TRANSITION, "BNPL was already decided for this order",
+                                decided_at, source_event_id)  # fmt: skip
+        self._fail(Code.BNPL_DECLINED, f"先用后付不可用 ({reason_code}): {reason}", decided_at)
+        return Transition(Outcome.APPLIED, attempted, self.status)
 
     def reject_pricing(
         self, *, reason_code: str, reason: str, rejected_at: datetime, source_event_id: str

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from liveshop.contracts.base import Envelope, Event
+from liveshop.contracts.events.bnpl import BnplCheckoutApproved, BnplCheckoutDeclined
 from liveshop.contracts.events.fulfillment import OrderDelivered, OrderShipped
 from liveshop.contracts.events.payment import PaymentCaptured, PaymentFailed
 from liveshop.contracts.events.promotion import OrderPriced, OrderPricingRejected
@@ -51,6 +52,8 @@ def routers(policy: OrderPolicy) -> list[EventRouter]:
             OrderPricingRejected: handlers.on_pricing_rejected,
             PaymentCaptured: handlers.on_payment_captured,
             PaymentFailed: handlers.on_payment_failed,
+            BnplCheckoutApproved: handlers.on_bnpl_approved,
+            BnplCheckoutDeclined: handlers.on_bnpl_declined,
         },
         policy,
     )

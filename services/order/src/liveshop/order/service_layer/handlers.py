@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from liveshop.contracts.base import Envelope
+from liveshop.contracts.events.bnpl import BnplCheckoutApproved, BnplCheckoutDeclined
 from liveshop.contracts.events.catalog import StreamerBound
 from liveshop.contracts.events.fulfillment import OrderDelivered, OrderShipped
 from liveshop.contracts.events.payment import PaymentCaptured, PaymentFailed
@@ -87,7 +88,7 @@ async def _commit_order(uow: UnitOfWork, order: Order, policy: OrderPolicy | Non
     events = order.pull_events()
     if new:
         await uow.orders.add(order)
-    elif any(not isinstance(e, de.OrderTransitionRejected) for e in events):
+    else:  # a no-op when nothing changed (the repository compares versions)
         await uow.orders.save(order)
     rejections: list[dict[str, str]] = []
     if any(isinstance(e, de.OrderCancelled) for e in events):
@@ -314,6 +315,26 @@ async def on_order_priced(uow: UnitOfWork, env: Envelope, policy: OrderPolicy) -
     assert isinstance(ev, OrderPriced)
     order = await _order_for_event(uow, ev.order_id)
     result = order.apply_pricing(mapping.pricing_from_contract(ev), source_event_id=env.id)
+    await _commit_order(uow, order, policy)
+    return result
+
+
+async def on_bnpl_approved(uow: UnitOfWork, env: Envelope, policy: OrderPolicy) -> Transition:
+    ev = env.data
+    assert isinstance(ev, BnplCheckoutApproved)
+    order = await _order_for_event(uow, ev.order_id)
+    result = order.approve_bnpl(decided_at=ev.decided_at, source_event_id=env.id)
+    await _commit_order(uow, order, policy)
+    return result
+
+
+async def on_bnpl_declined(uow: UnitOfWork, env: Envelope, policy: OrderPolicy) -> Transition:
+    ev = env.data
+    assert isinstance(ev, BnplCheckoutDeclined)
+    order = await _order_for_event(uow, ev.order_id)
+    result = order.decline_bnpl(
+        reason_code=ev.reason_code, reason=ev.reason, decided_at=ev.decided_at, source_event_id=env.id
+    )
     await _commit_order(uow, order, policy)
     return result
 

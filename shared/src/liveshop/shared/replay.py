@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,7 +25,6 @@ from typing import Any, TextIO
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from liveshop.contracts.codec import headers_dict
 from liveshop.contracts.topics import TOPICS, event_class, topic_of
 
 Progress = Callable[[int], None]
@@ -156,6 +156,7 @@ def _decode(obj: dict[str, Any], name: str, line_no: int) -> bytes | None:
     return v.encode("utf-8")
 
 
+@functools.lru_cache(maxsize=1024)
 def _base_topic(name: str) -> str:
     for t in TOPICS:
         if name == t or name.endswith("." + t):
@@ -163,8 +164,18 @@ def _base_topic(name: str) -> str:
     return name
 
 
+def _headers_ok(headers: object) -> bool:
+    if not isinstance(headers, list):
+        return False
+    for h in headers:
+        if type(h) is not list or len(h) != 2 or type(h[0]) is not str or type(h[1]) is not str:
+            return False
+    return True
+
+
 def iter_file(path: Path, *, target_topic: str | None = None, allow_unknown: bool = False) -> Iterator[ReplayLine]:
     """Yield validated lines; raise :class:`ReplayFileError` naming the first bad line."""
+    checked: dict[tuple[str, str | None], str | None] = {}  # (destination, ce_type) -> problem, memoised
     with path.open(encoding="utf-8") as fh:
         for line_no, raw in enumerate(fh, start=1):
             if not raw.strip():
@@ -178,25 +189,17 @@ def iter_file(path: Path, *, target_topic: str | None = None, allow_unknown: boo
             for req in ("topic", "headers"):
                 if req not in obj:
                     raise ReplayFileError(line_no, f"missing field {req!r}")
-            if not isinstance(obj["headers"], list) or not all(
-                isinstance(h, list) and len(h) == 2 and all(isinstance(x, str) for x in h) for h in obj["headers"]
-            ):
+            raw_headers = obj["headers"]
+            if not _headers_ok(raw_headers):
                 raise ReplayFileError(line_no, "headers must be a list of [name, value] string pairs")
-            headers = [(k, v.encode("utf-8")) for k, v in obj["headers"]]
-            ce_type = headers_dict(headers).get("ce_type")
+            ce_type = next((v for k, v in raw_headers if k == "ce_type"), None)
             dest = _base_topic(target_topic or obj["topic"])
-            if ce_type is None:
-                if not allow_unknown:
-                    raise ReplayFileError(line_no, "record has no ce_type header (not a liveshop event)")
-            else:
-                cls = event_class(ce_type)
-                if cls is None:
-                    if not allow_unknown:
-                        raise ReplayFileError(line_no, f"unknown event type {ce_type!r}")
-                elif topic_of(cls).name != dest:
-                    raise ReplayFileError(
-                        line_no, f"event type {ce_type} belongs on topic {topic_of(cls).name!r}, not {dest!r}"
-                    )
+            key = (dest, ce_type)
+            if key not in checked:
+                checked[key] = _type_problem(dest, ce_type, allow_unknown)
+            problem = checked[key]
+            if problem is not None:
+                raise ReplayFileError(line_no, problem)
             ts = obj.get("timestamp")
             if ts is not None and not isinstance(ts, int):
                 raise ReplayFileError(line_no, "timestamp must be an integer (ms since epoch)")
@@ -204,10 +207,21 @@ def iter_file(path: Path, *, target_topic: str | None = None, allow_unknown: boo
                 line_no=line_no,
                 key=_decode(obj, "key", line_no),
                 value=_decode(obj, "value", line_no),
-                headers=headers,
+                headers=[(k, v.encode("utf-8")) for k, v in raw_headers],
                 timestamp=ts,
                 source_topic=str(obj["topic"]),
             )
+
+
+def _type_problem(dest: str, ce_type: str | None, allow_unknown: bool) -> str | None:
+    if ce_type is None:
+        return None if allow_unknown else "record has no ce_type header (not a liveshop event)"
+    cls = event_class(ce_type)
+    if cls is None:
+        return None if allow_unknown else f"unknown event type {ce_type!r}"
+    if topic_of(cls).name != dest:
+        return f"event type {ce_type} belongs on topic {topic_of(cls).name!r}, not {dest!r}"
+    return None
 
 
 def _iter_validated(path: Path) -> Iterator[ReplayLine]:

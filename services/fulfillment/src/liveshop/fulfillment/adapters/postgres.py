@@ -208,13 +208,17 @@ class PgStore:
             inserted = {(r["order_id"], r["status"]) for r in rows}
             self.tx.published.extend(e for e in envs if (e.data.key(), _status_of(e)) in inserted)
             notify = bool(inserted)
-        for o in effects.orders.values():
+        changed = [o for o in effects.orders.values() if o.shipped_at is not None or o.delivered_at is not None]
+        if changed:  # one statement for the whole batch (ids in sorted order: the rows were locked that way)
+            changed.sort(key=lambda o: o.order_id)
             await c.execute(
-                "UPDATE orders SET shipped_at = coalesce(shipped_at, $2), delivered_at = coalesce(delivered_at, $3)"
-                " WHERE order_id = $1",
-                o.order_id,
-                o.shipped_at,
-                o.delivered_at,
+                "UPDATE orders o SET shipped_at = coalesce(o.shipped_at, u.s), delivered_at = coalesce(o.delivered_at, u.d)"
+                " FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS u(id, s, d)"
+                " WHERE o.order_id = u.id AND ((o.shipped_at IS NULL AND u.s IS NOT NULL)"
+                " OR (o.delivered_at IS NULL AND u.d IS NOT NULL))",
+                [o.order_id for o in changed],
+                [o.shipped_at for o in changed],
+                [o.delivered_at for o in changed],
             )
         if effects.held:
             h = effects.held

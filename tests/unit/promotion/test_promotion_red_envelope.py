@@ -608,3 +608,21 @@ def test_random_sequences_keep_the_budget_balanced(ops: list[tuple[str, int, int
         assert all(k <= activity.per_viewer_limit for k in activity.claims_by_viewer.values())
         assert activity.outstanding_budget >= 0
         budget_balances(activity)
+
+
+def test_a_refunded_order_returns_the_used_envelope_amount_to_the_streamer() -> None:
+    """Cancelled after payment (refund): the used amount goes back to the streamer; budgets still balance."""
+    activity = running()
+    claim(activity, "c1")
+    reserve(activity, "c1", amount=FACE - 100)
+    activity.confirm_use(claim_id="c1", order_id="o1", now=NOW + 2 * HOUR)
+    spent_before = activity.ledger_total(LedgerKind.SPEND)
+    activity.events.clear()
+    activity.refund_use(claim_id="c1", order_id="o1", now=NOW + 3 * HOUR)
+    assert status_of(activity, "c1") is ClaimStatus.EXPIRED
+    assert activity.ledger_total(LedgerKind.SPEND) == spent_before - (FACE - 100)
+    assert [type(e).__name__ for e in activity.events] == ["EnvelopeExpired", "BudgetReleaseRequested"]
+    budget_balances(activity)
+    activity.events.clear()
+    activity.refund_use(claim_id="c1", order_id="o1", now=NOW + 4 * HOUR)
+    assert activity.events == [], "repeating it is a no-op"

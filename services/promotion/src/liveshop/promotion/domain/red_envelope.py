@@ -82,6 +82,7 @@ class LedgerKind(StrEnum):
     HOLD = "HOLD"
     RELEASE = "RELEASE"
     SPEND = "SPEND"
+    REFUND = "REFUND"  # a spend reversed: the paid order that used the envelope was refunded
 
 
 # --- inputs ---------------------------------------------------------------------------------------
@@ -454,7 +455,11 @@ class RedEnvelopeActivity:
         return self.quantity - len(self.claims)
 
     def ledger_total(self, kind: LedgerKind) -> int:
-        return sum(e.amount for e in self.ledger if e.kind is kind)
+        """Sum of one kind of entry; SPEND is net of REFUND (spends reversed by refunded orders)."""
+        total = sum(e.amount for e in self.ledger if e.kind is kind)
+        if kind is LedgerKind.SPEND:
+            total -= sum(e.amount for e in self.ledger if e.kind is LedgerKind.REFUND)
+        return total
 
     @property
     def outstanding_budget(self) -> int:
@@ -672,6 +677,26 @@ class RedEnvelopeActivity:
         rest = self.face_value - claim.amount
         if rest:
             self._release(rest, now, "USE_REMAINDER", ref=claim_id)
+
+    def refund_use(self, *, claim_id: str, order_id: str, now: datetime) -> None:
+        """A paid order that used this envelope was cancelled before shipping and refunded.
+
+        The wallet's refund put the used amount back into the activity's hold; it goes back to the
+        streamer now (a spend reversal plus a release), and the envelope is closed (EXPIRED), not
+        re-issued: its unused remainder was already released at payment. Repeating it is a no-op.
+        """
+        _aware("now", now)
+        claim = self._claim(claim_id)
+        if claim.status is ClaimStatus.EXPIRED and claim.order_id == order_id:
+            return
+        if claim.status is not ClaimStatus.USED or claim.order_id != order_id:
+            raise Conflict(Code.NOT_RESERVED, "this red envelope was not used by this order")
+        claim.status = ClaimStatus.EXPIRED
+        self.version += 1
+        self.events.append(EnvelopeExpired(self.activity_id, claim_id))
+        if claim.amount:
+            self.ledger.append(LedgerEntry(LedgerKind.REFUND, claim.amount, now, "ORDER_REFUNDED", order_id))
+            self._release(claim.amount, now, "ORDER_REFUNDED", ref=claim_id)
 
     def release_reservation(self, *, claim_id: str, order_id: str, now: datetime) -> None:
         """The order failed or was cancelled before payment: the envelope is usable again, or expires

@@ -808,8 +808,23 @@ async def on_order_paid(uow: UnitOfWork, ev: OrderPaid, now: datetime) -> None:
 
 async def on_order_cancelled(uow: UnitOfWork, ev: OrderCancelled, now: datetime) -> None:
     """Release what the order reserved (an envelope past its validity expires now and releases its budget).
-    Vouchers of a paid-then-refunded order stay used (documented)."""
+
+    A paid order cancelled before shipping (the wallet refunds it) gives its single-use vouchers back to
+    the buyer (AVAILABLE again) and returns a used red envelope's amount to the streamer (see
+    ``RedEnvelopeActivity.refund_use``). A balance (coins, consumption credit) only partly used by the
+    order was already put back as AVAILABLE with its remaining amount at payment; the part it spent is
+    not restored (documented gap)."""
     for row in await uow.vouchers.for_order(ev.order_id, lock=True):
+        if row.status == USED and ev.was_paid:
+            if row.kind == RED_ENVELOPE:
+                loaded = await uow.activities.get(row.source_id, claim_ids=(row.voucher_id,))
+                assert loaded is not None
+                loaded.activity.refund_use(claim_id=row.voucher_id, order_id=ev.order_id, now=now)
+                await _save(uow, loaded, now)
+            else:
+                row.status, row.order_id, row.amount, row.order_gmv, row.used_at = AVAILABLE, None, 0, 0, None
+                await uow.vouchers.update(row)
+            continue
         if row.status != RESERVED:
             continue
         if row.kind == RED_ENVELOPE:

@@ -46,7 +46,14 @@ def chapter_red_envelopes(d: Demo) -> None:
     body: dict[str, Any] = {"name": "直播间宠粉红包", "face_value": 1_000, "quantity": 10, "issue_mode": "MANUAL",
                             "valid_seconds_after_claim": 86_400, "product_ids": [tea["product_id"]],
                             "per_viewer_limit": 1}  # fmt: skip
-    bad = d.http("promotion").post(path, json={**body, "product_ids": [card["product_id"]]})
+
+    def streamer_known() -> Any:
+        # The streamer binding (自卖) reaches promotion as a StreamerBound event: until it has, the
+        # streamer's own products are "not the streamer's". A refused create changes nothing, so poll it.
+        r = d.http("promotion").post(path, json={**body, "product_ids": [card["product_id"]]})
+        return r if r.json().get("code") != "NOT_STREAMERS_PRODUCT" else None
+
+    bad = d.wait(streamer_known, "the streamer binding in promotion's read model")
     d.check(bad.status_code == 403 and bad.json()["code"] == "PRODUCT_TYPE_EXCLUDED",
             f"a virtual product cannot be selected: {bad.json()['code']}")  # fmt: skip
     big = d.http("promotion").post(path, json={**body, "quantity": 1_000})

@@ -47,13 +47,15 @@ def chapter_red_envelopes(d: Demo) -> None:
                             "valid_seconds_after_claim": 86_400, "product_ids": [tea["product_id"]],
                             "per_viewer_limit": 1}  # fmt: skip
 
-    def streamer_known() -> Any:
+    def streamer_known() -> bool:
         # The streamer binding (自卖) reaches promotion as a StreamerBound event: until it has, the
-        # streamer's own products are "not the streamer's". A refused create changes nothing, so poll it.
-        r = d.http("promotion").post(path, json={**body, "product_ids": [card["product_id"]]})
-        return r if r.json().get("code") != "NOT_STREAMERS_PRODUCT" else None
+        # streamer's own products are "not the streamer's". Probe with a create that admission passes
+        # once the binding is known and the next check refuses (an empty name): it changes nothing.
+        r = d.http("promotion").post(path, json={**body, "name": ""})
+        return bool(r.json().get("code") == "EMPTY_NAME")
 
-    bad = d.wait(streamer_known, "the streamer binding in promotion's read model")
+    d.wait(streamer_known, "the streamer binding in promotion's read model")
+    bad = d.http("promotion").post(path, json={**body, "product_ids": [card["product_id"]]})
     d.check(bad.status_code == 403 and bad.json()["code"] == "PRODUCT_TYPE_EXCLUDED",
             f"a virtual product cannot be selected: {bad.json()['code']}")  # fmt: skip
     big = d.http("promotion").post(path, json={**body, "quantity": 1_000})

@@ -5,10 +5,11 @@
    outbox) -> committed. Baseline: a raw aiokafka consumer reading the same records and inserting one
    row per record with asyncpg (batches of 200 per transaction, like the service's consumer).
 2. Red-envelope claims per second under contention: many concurrent claims on ONE activity from many
-   viewers (per-viewer limit, quantity), through the service layer (each claim its own transaction:
-   viewer counter, envelope row, outbox event, conditional counter update). Baseline: raw asyncpg doing
-   the minimum with the same contention (one conditional ``UPDATE … claimed < quantity`` and one
-   INSERT per transaction).
+   viewers (per-viewer limit, quantity), through the service's claim entry point (the object the HTTP
+   endpoint calls, ``app.state.envelope_claims``: group commit, concurrent claims of the activity
+   decided together in one transaction with the viewer counters, envelope rows, outbox events and the
+   conditional counter update). Baseline: raw asyncpg doing the minimum with the same contention, one
+   claim per transaction (one conditional ``UPDATE … claimed < quantity`` and one INSERT).
 
     uv run python bench/bench_promotion_service.py [orders] [claims]
 
@@ -37,6 +38,7 @@ from liveshop.promotion.adapters.repositories import PgUnitOfWork
 from liveshop.promotion.domain.errors import PromotionError
 from liveshop.promotion.service_layer import commands as cmds
 from liveshop.promotion.service_layer import handlers
+from liveshop.promotion.service_layer.claims import EnvelopeClaims
 from liveshop.shared.runtime import ensure_topics
 
 CLAIM_TARGET = 2_000
@@ -117,7 +119,8 @@ async def bench_pricing(infra_kafka: str, dsn: str, rt_settings: bootstrap.Promo
 
 async def bench_claims(dsn: str, rt_settings: bootstrap.PromotionSettings, attempts: int) -> None:
     quantity, viewers, limit, concurrency = attempts // 3, attempts // 4, 2, 64
-    rt, _ = bootstrap.build(rt_settings.model_copy(update={"db_pool_max": concurrency}))
+    rt, app = bootstrap.build(rt_settings.model_copy(update={"db_pool_max": concurrency}))
+    claims: EnvelopeClaims = app.state.envelope_claims
     await rt.start()
     assert rt.pool is not None
     try:
@@ -142,9 +145,7 @@ async def bench_claims(dsn: str, rt_settings: bootstrap.PromotionSettings, attem
         async def claim(viewer: str) -> None:
             async with sem:
                 try:
-                    async with rt.transaction() as tx:
-                        c = cmds.ClaimEnvelope("re1", viewer, "POPUP", uuid.uuid4().hex)
-                        await handlers.claim_envelope(PgUnitOfWork(tx), c, datetime.now(UTC))
+                    await claims.claim(cmds.ClaimEnvelope("re1", viewer, "POPUP", handlers.new_id("env")))
                     outcomes["OK"] = outcomes.get("OK", 0) + 1
                 except PromotionError as exc:
                     outcomes[exc.code] = outcomes.get(exc.code, 0) + 1
@@ -153,6 +154,14 @@ async def bench_claims(dsn: str, rt_settings: bootstrap.PromotionSettings, attem
             await asyncio.gather(*(claim(v) for v in who))
         claimed = await rt.pool.fetchval("SELECT claimed FROM re_activities WHERE activity_id='re1'")
         assert claimed == quantity == outcomes["OK"], (claimed, outcomes)
+        rows, events, over = await rt.pool.fetchrow(
+            "SELECT (SELECT count(*) FROM vouchers WHERE source_id='re1'),"
+            " (SELECT count(*) FROM outbox WHERE headers::text LIKE '%RedEnvelopeClaimed.v1%'),"
+            " (SELECT count(*) FROM (SELECT buyer_id FROM vouchers WHERE source_id='re1' GROUP BY buyer_id"
+            "  HAVING count(*) > $1) o)",
+            limit,
+        )
+        assert rows == events == quantity and over == 0, (rows, events, over)  # durable, with its event
     finally:
         await rt.stop()
 
@@ -184,7 +193,8 @@ async def bench_claims(dsn: str, rt_settings: bootstrap.PromotionSettings, attem
         await pool.execute(f"DROP TABLE {t}{suffix}")
     await pool.close()
     print(f"\nclaims under contention: {attempts} attempts from {viewers} viewers on one activity of {quantity} "
-          f"(limit {limit}/viewer), {concurrency} concurrent; outcomes {outcomes}")  # fmt: skip
+          f"(limit {limit}/viewer), {concurrency} concurrent; outcomes {outcomes}; {claims.batches} transactions "
+          f"(largest batch {claims.largest_batch})")  # fmt: skip
     report("claim attempts/s (service layer, real PostgreSQL)", attempts / t_service.elapsed, "claims/s",
            "raw asyncpg conditional UPDATE + INSERT", attempts / t_raw.elapsed)  # fmt: skip
     rate = attempts / t_service.elapsed

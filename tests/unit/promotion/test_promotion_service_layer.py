@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +29,7 @@ from liveshop.promotion.domain import red_envelope as re
 from liveshop.promotion.domain.errors import PromotionError
 from liveshop.promotion.service_layer import commands as cmds
 from liveshop.promotion.service_layer import handlers
+from liveshop.promotion.service_layer.claims import EnvelopeClaims
 from liveshop.promotion.service_layer.unit_of_work import (
     CLAIM_TO_VOUCHER_STATUS,
     VOUCHER_TO_CLAIM_STATUS,
@@ -35,9 +38,11 @@ from liveshop.promotion.service_layer.unit_of_work import (
     PricingRecord,
     ProductRow,
     PromotionRow,
+    StoredResponse,
     StreamerRow,
     VoucherRow,
 )
+from liveshop.shared.errors import Conflict as SharedConflict
 
 NOW = datetime(2025, 6, 18, 12, 0, tzinfo=UTC)
 
@@ -78,6 +83,10 @@ class FakeVouchers:
 
     async def add(self, row: VoucherRow) -> None:
         self.rows[row.voucher_id] = copy.deepcopy(row)
+
+    async def add_many(self, rows: Sequence[VoucherRow]) -> None:
+        for row in rows:
+            await self.add(row)
 
     async def get_many(self, voucher_ids: Sequence[str], *, lock: bool = False) -> list[VoucherRow]:
         return [copy.deepcopy(self.rows[v]) for v in voucher_ids if v in self.rows]
@@ -139,23 +148,22 @@ class FakeActivities:
         a, _, _, claimed = self.items[activity_id]
         self.items[activity_id] = (a, funding, detail, claimed)
 
-    async def bump_viewer(self, activity_id: str, viewer_id: str, limit: int) -> bool:
-        n = self.viewers.get((activity_id, viewer_id), 0)
-        if n >= limit:
+    async def viewer_counts(self, activity_id: str, viewer_ids: Sequence[str]) -> dict[str, int]:
+        return {v: self.viewers[(activity_id, v)] for v in viewer_ids if (activity_id, v) in self.viewers}
+
+    async def add_viewer_claims(self, activity_id: str, per_viewer: Mapping[str, int], limit: int) -> bool:
+        if any(self.viewers.get((activity_id, v), 0) + k > limit for v, k in per_viewer.items()):
             return False
-        self.viewers[(activity_id, viewer_id)] = n + 1
+        for v, k in per_viewer.items():
+            self.viewers[(activity_id, v)] = self.viewers.get((activity_id, v), 0) + k
         return True
 
-    async def take_envelope(self, activity_id: str) -> bool:
+    async def take_envelopes(self, activity_id: str, k: int) -> bool:
         a, funding, detail, claimed = self.items[activity_id]
-        if a.status is not re.ActivityStatus.RUNNING or claimed >= a.quantity:
+        if a.status is not re.ActivityStatus.RUNNING or claimed + k > a.quantity:
             return False
-        self.items[activity_id] = (a, funding, detail, claimed + 1)
+        self.items[activity_id] = (a, funding, detail, claimed + k)
         return True
-
-    async def claim_state(self, activity_id: str) -> tuple[str, str, int, int]:
-        a, funding, _, claimed = self.items[activity_id]
-        return a.status.value, funding, claimed, a.quantity
 
     async def due(self, now: datetime, limit: int) -> list[str]:
         return list(self.items)[:limit]
@@ -230,6 +238,19 @@ class FakeBudget:
         return [x for x in self.rows.values() if x.activity_id == activity_id]
 
 
+class FakeIdempotency:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], StoredResponse] = {}
+
+    async def lock_and_get(self, scope: str, keys: Sequence[str]) -> dict[str, StoredResponse]:
+        return {k: self.rows[(scope, k)] for k in keys if (scope, k) in self.rows}
+
+    async def store(self, scope: str, rows: Sequence[tuple[str, str, int, Any]]) -> None:
+        for key, digest, status, response in rows:
+            assert (scope, key) not in self.rows
+            self.rows[(scope, key)] = StoredResponse(digest, status, copy.deepcopy(response))
+
+
 class FakeUoW:
     def __init__(self) -> None:
         self.catalog = FakeCatalog()
@@ -238,6 +259,7 @@ class FakeUoW:
         self.offers = FakeOffers()
         self.pricings = FakePricings()
         self.budget = FakeBudget()
+        self.idempotency = FakeIdempotency()
         self.published: list[Event] = []
 
     async def publish(self, event: Event) -> None:
@@ -395,3 +417,81 @@ async def test_raise_applies_only_when_held_lower_releases_at_once() -> None:
     with pytest.raises(PromotionError) as err:
         await handlers.edit_activity(uow, cmds.EditActivity(aid, "s1", {"per_viewer_limit": 3}), NOW)
     assert err.value.code == "ONLY_QUANTITY_EDITABLE"
+
+
+# ------------------------------------------------------------------------------------ group commit of claims
+
+
+def _coalescer(uow: FakeUoW) -> tuple[EnvelopeClaims, list[int]]:
+    """EnvelopeClaims over the in-memory unit of work; the list records each batch's size."""
+    sizes: list[int] = []
+
+    @contextlib.asynccontextmanager
+    async def unit_of_work() -> AsyncIterator[FakeUoW]:
+        sizes.append(0)
+        yield uow
+
+    return EnvelopeClaims(unit_of_work, clock=lambda: NOW), sizes
+
+
+async def _outcome(claims: EnvelopeClaims, viewer: str, claim_id: str, **kw: Any) -> str:
+    try:
+        view = await claims.claim(cmds.ClaimEnvelope("a1", viewer, kw.pop("channel", "POPUP"), claim_id), **kw)
+    except (PromotionError, SharedConflict) as exc:
+        return exc.code
+    return f"OK:{view['voucher_id']}"
+
+
+async def test_one_batch_mixed_outcomes_each_caller_gets_its_own_answer() -> None:
+    uow = FakeUoW()
+    aid = await _funded_activity(uow, quantity=4, per_viewer_limit=2)
+    await handlers.issue_activity(uow, cmds.IssueActivity(aid, "s1"), NOW)
+    claims, sizes = _coalescer(uow)
+    who = ["v1", "v1", "v1", "v2", "bad", "v3", "v2", "v4"]
+    got = await asyncio.gather(
+        *(_outcome(claims, v, f"c{i}", channel="NOPE" if v == "bad" else "POPUP") for i, v in enumerate(who))
+    )
+    assert len(sizes) == 1 and claims.batches == 1 and claims.largest_batch == len(who)  # ONE transaction
+    assert got == ["OK:c0", "OK:c1", "CLAIM_LIMIT_REACHED", "OK:c3", "INVALID_INPUT", "OK:c5",
+                   "SOLD_OUT", "SOLD_OUT"]  # fmt: skip
+    assert uow.activities.items[aid][3] == 4  # claimed == quantity
+    assert uow.activities.viewers == {(aid, "v1"): 2, (aid, "v2"): 1, (aid, "v3"): 1}
+    assert sorted(e.envelope_id for e in uow.of(r.RedEnvelopeClaimed)) == ["c0", "c1", "c3", "c5"]
+    # sold out now: a later batch is refused as a whole
+    assert await _outcome(claims, "v9", "c9") == "SOLD_OUT"
+    assert len(sizes) == 2
+
+
+async def test_batch_refusals_before_issue_and_after_end() -> None:
+    uow = FakeUoW()
+    aid = await _funded_activity(uow)
+    claims, _ = _coalescer(uow)
+    assert list(await asyncio.gather(_outcome(claims, "v1", "c1"), _outcome(claims, "v2", "c2"))) == ["NOT_ISSUED"] * 2
+    await handlers.issue_activity(uow, cmds.IssueActivity(aid, "s1"), NOW)
+    await handlers.end_activity(uow, cmds.EndActivity(aid, "s1"), NOW)
+    ended = await asyncio.gather(_outcome(claims, "v1", "c1"), _outcome(claims, "v2", "c2"))
+    assert list(ended) == ["ACTIVITY_ENDED"] * 2
+    with pytest.raises(PromotionError) as err:
+        await claims.claim(cmds.ClaimEnvelope("nope", "v1", "POPUP", "c3"))
+    assert err.value.code == "UNKNOWN_ACTIVITY" and not uow.of(r.RedEnvelopeClaimed)
+
+
+async def test_batch_idempotency_replays_conflicts_and_serialises_duplicate_keys() -> None:
+    uow = FakeUoW()
+    aid = await _funded_activity(uow, quantity=2, per_viewer_limit=1)
+    await handlers.issue_activity(uow, cmds.IssueActivity(aid, "s1"), NOW)
+    claims, sizes = _coalescer(uow)
+    body1, body2 = {"viewer_id": "v1", "channel": "POPUP"}, {"viewer_id": "v2", "channel": "POPUP"}
+    got = await asyncio.gather(
+        _outcome(claims, "v1", "c1", idempotency_key="k1", body=body1),
+        _outcome(claims, "v1", "c2", idempotency_key="k1", body=body1),  # same key: next batch, replayed
+        _outcome(claims, "v2", "c3", idempotency_key="k1", body=body2),  # same key, other body: 409
+        _outcome(claims, "v2", "c4", idempotency_key="k2", body=body2),
+    )
+    assert list(got) == ["OK:c1", "OK:c1", "IDEMPOTENCY_KEY_REUSED", "OK:c4"] and len(sizes) == 3
+    # sold out now, yet a retry with the key still gets the first answer; a refusal stores nothing
+    assert await _outcome(claims, "v2", "c5", idempotency_key="k2", body=body2) == "OK:c4"
+    body3 = {"viewer_id": "v3", "channel": "POPUP"}
+    assert await _outcome(claims, "v3", "c6", idempotency_key="k3", body=body3) == "SOLD_OUT"
+    assert ("claim:a1", "k3") not in uow.idempotency.rows
+    assert [e.envelope_id for e in uow.of(r.RedEnvelopeClaimed)] == ["c1", "c4"]

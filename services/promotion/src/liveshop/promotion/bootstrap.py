@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
@@ -13,6 +15,8 @@ from liveshop.promotion.bnpl import wiring as bnpl_wiring
 from liveshop.promotion.domain.errors import PromotionError
 from liveshop.promotion.entrypoints import consumers, http
 from liveshop.promotion.service_layer import handlers
+from liveshop.promotion.service_layer.claims import EnvelopeClaims
+from liveshop.promotion.service_layer.unit_of_work import UnitOfWork
 from liveshop.shared.http import create_app
 from liveshop.shared.runtime import PeriodicJob, ServiceRuntime
 from liveshop.shared.settings import ServiceSettings
@@ -30,6 +34,8 @@ class PromotionSettings(ServiceSettings):
     promotion_timer_batch: int = 100
     #: How long an HTTP create / quantity raise waits for the wallet's answer before answering 202.
     promotion_budget_wait_s: float = 5.0
+    #: Most red-envelope claims of one activity decided in one transaction (group commit).
+    promotion_claim_batch_max: int = 256
 
 
 async def run_red_envelope_timers(runtime: ServiceRuntime, batch: int = 100) -> int:
@@ -67,6 +73,14 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
     )
     app = create_app(runtime, [http.router, *bnpl_wiring.http_routers()], title="liveshop promotion service")
     app.state.budget_wait_s = ps.promotion_budget_wait_s
+
+    @asynccontextmanager
+    async def unit_of_work() -> AsyncIterator[UnitOfWork]:
+        async with runtime.transaction() as tx:
+            yield PgUnitOfWork(tx)
+
+    # Red-envelope claims: group commit per activity (service_layer/claims.py).
+    app.state.envelope_claims = EnvelopeClaims(unit_of_work, max_batch=ps.promotion_claim_batch_max)
 
     async def promotion_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, PromotionError)

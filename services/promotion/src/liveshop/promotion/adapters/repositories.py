@@ -2,11 +2,14 @@
 
 Concurrency:
 
-- Claims (red envelopes and coupons) never load the aggregate: a per-viewer counter row
-  (``INSERT … ON CONFLICT DO UPDATE … WHERE n < limit``) and ONE conditional ``UPDATE`` of the claim
-  counter (``claimed < quantity AND status = 'RUNNING'``) decide, each under its row lock; the
-  counter update is the last statement before commit so the hot row is locked as briefly as possible.
-  Lock order is always viewer row -> activity row, so claims cannot deadlock each other.
+- Red-envelope claims are processed in batches (group commit, ``service_layer/claims.py``) and never
+  load the aggregate: the batch locks the activity row once (``SELECT … FOR UPDATE``), reads the
+  viewers' counters, then writes set-based: the viewer counters (``INSERT … SELECT FROM unnest …
+  ON CONFLICT DO UPDATE … WHERE n + k <= limit``), the envelope rows, the outbox rows, and ONE
+  conditional ``UPDATE`` of the claim counter (``claimed + k <= quantity AND status = 'RUNNING'``) as
+  the database backstop. Lock order is always idempotency keys -> activity row -> viewer rows.
+- Coupon claims: a per-buyer counter row (``INSERT … ON CONFLICT DO UPDATE … WHERE n < limit``) and
+  one conditional ``UPDATE`` of the coupon's claim counter, in that order.
 - Lifecycle commands and timers load the whole aggregate with ``SELECT … FOR UPDATE`` (the activity row
   and its claim rows): they wait for in-flight claims and claims wait for them.
 - The use path (reserve / confirm / release) locks the voucher rows it touches.
@@ -15,7 +18,7 @@ Concurrency:
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,12 +32,14 @@ from liveshop.promotion.service_layer.unit_of_work import (
     BudgetRequest,
     BudgetRequestRepository,
     CatalogRepository,
+    IdempotencyRepository,
     LoadedActivity,
     OfferRepository,
     PricingRecord,
     PricingRepository,
     ProductRow,
     PromotionRow,
+    StoredResponse,
     StreamerRow,
     VoucherRepository,
     VoucherRow,
@@ -146,6 +151,23 @@ class PgVouchers:
             row.voucher_id, row.buyer_id, row.kind, row.label, row.source_id, _dumps(row.params), row.valid_from,
             row.valid_until, row.status, row.claimed_at, row.channel, row.order_id, row.amount, row.order_gmv,
             row.used_at,
+        )  # fmt: skip
+
+    async def add_many(self, rows: Sequence[VoucherRow]) -> None:
+        """All rows in one statement (arrays unnested server-side)."""
+        if not rows:
+            return
+        await self.conn.execute(
+            f"INSERT INTO vouchers ({_VOUCHER_COLS})"
+            " SELECT id, b, k, l, s, p::jsonb, vf, vu, st, ca, ch, o, a, g, u FROM unnest("
+            "$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],"
+            " $8::timestamptz[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::bigint[],"
+            " $14::bigint[], $15::timestamptz[]) AS u(id, b, k, l, s, p, vf, vu, st, ca, ch, o, a, g, u)",
+            [r.voucher_id for r in rows], [r.buyer_id for r in rows], [r.kind for r in rows],
+            [r.label for r in rows], [r.source_id for r in rows], [_dumps(r.params) for r in rows],
+            [r.valid_from for r in rows], [r.valid_until for r in rows], [r.status for r in rows],
+            [r.claimed_at for r in rows], [r.channel for r in rows], [r.order_id for r in rows],
+            [r.amount for r in rows], [r.order_gmv for r in rows], [r.used_at for r in rows],
         )  # fmt: skip
 
     async def get_many(self, voucher_ids: Sequence[str], *, lock: bool = False) -> list[VoucherRow]:
@@ -322,32 +344,41 @@ class PgActivities:
             _dumps(detail) if detail is not None else None,
         )
 
-    async def bump_viewer(self, activity_id: str, viewer_id: str, limit: int) -> bool:
-        n = await self.conn.fetchval(
-            "INSERT INTO re_viewer_claims (activity_id, viewer_id, n) VALUES ($1, $2, 1)"
-            " ON CONFLICT (activity_id, viewer_id) DO UPDATE SET n = re_viewer_claims.n + 1"
-            " WHERE re_viewer_claims.n < $3 RETURNING n",
+    async def viewer_counts(self, activity_id: str, viewer_ids: Sequence[str]) -> dict[str, int]:
+        rows = await self.conn.fetch(
+            "SELECT viewer_id, n FROM re_viewer_claims WHERE activity_id=$1 AND viewer_id = ANY($2::text[])",
             activity_id,
-            viewer_id,
+            list(viewer_ids),
+        )
+        return {r[0]: r[1] for r in rows}
+
+    async def add_viewer_claims(self, activity_id: str, per_viewer: Mapping[str, int], limit: int) -> bool:
+        if not per_viewer:
+            return True
+        n = await self.conn.fetchval(
+            "WITH up AS ("
+            " INSERT INTO re_viewer_claims (activity_id, viewer_id, n)"
+            " SELECT $1, v, k FROM unnest($2::text[], $3::int[]) AS u(v, k) WHERE k <= $4"
+            " ON CONFLICT (activity_id, viewer_id) DO UPDATE SET n = re_viewer_claims.n + EXCLUDED.n"
+            " WHERE re_viewer_claims.n + EXCLUDED.n <= $4 RETURNING 1)"
+            " SELECT count(*) FROM up",
+            activity_id,
+            list(per_viewer),
+            list(per_viewer.values()),
             limit,
         )
-        return n is not None
+        return bool(n == len(per_viewer))
 
-    async def take_envelope(self, activity_id: str) -> bool:
+    async def take_envelopes(self, activity_id: str, k: int) -> bool:
         got = await self.conn.fetchval(
-            "UPDATE re_activities SET claimed = claimed + 1"
-            " WHERE activity_id=$1 AND status='RUNNING' AND funding=$2 AND claimed < quantity RETURNING claimed",
+            "UPDATE re_activities SET claimed = claimed + $3"
+            " WHERE activity_id=$1 AND status='RUNNING' AND funding=$2 AND claimed + $3 <= quantity"
+            " RETURNING claimed",
             activity_id,
             HELD,
+            k,
         )
         return got is not None
-
-    async def claim_state(self, activity_id: str) -> tuple[str, str, int, int]:
-        row = await self.conn.fetchrow(
-            "SELECT status, funding, claimed, quantity FROM re_activities WHERE activity_id=$1", activity_id
-        )
-        assert row is not None
-        return row[0], row[1], row[2], row[3]
 
     async def due(self, now: datetime, limit: int) -> list[str]:
         rows = await self.conn.fetch(
@@ -504,6 +535,46 @@ class PgBudget:
         ]
 
 
+class PgIdempotency:
+    """Batched access to the shared ``idempotency_keys`` table. The advisory lock key is the one
+    ``liveshop.shared.http.idempotent`` takes, so both serialise on the same key."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def lock_and_get(self, scope: str, keys: Sequence[str]) -> dict[str, StoredResponse]:
+        if not keys:
+            return {}
+        # One global order (by lock key) so two batches sharing keys cannot deadlock.
+        await self.conn.execute(
+            "SELECT count(pg_advisory_xact_lock(h)) FROM"
+            " (SELECT DISTINCT hashtext('idem:' || $1 || ':' || k) AS h FROM unnest($2::text[]) AS k"
+            "  ORDER BY 1) AS s",
+            scope,
+            list(keys),
+        )
+        rows = await self.conn.fetch(
+            "SELECT key, request_hash, status_code, response FROM idempotency_keys"
+            " WHERE scope=$1 AND key = ANY($2::text[])",
+            scope,
+            list(keys),
+        )
+        return {r[0]: StoredResponse(r[1], int(r[2]), _loads(r[3])) for r in rows}
+
+    async def store(self, scope: str, rows: Sequence[tuple[str, str, int, Any]]) -> None:
+        if not rows:
+            return
+        await self.conn.execute(
+            "INSERT INTO idempotency_keys (scope, key, request_hash, status_code, response)"
+            " SELECT $1, k, h, c, r::jsonb FROM unnest($2::text[], $3::text[], $4::int[], $5::text[]) AS u(k, h, c, r)",
+            scope,
+            [r[0] for r in rows],
+            [r[1] for r in rows],
+            [r[2] for r in rows],
+            [json.dumps(r[3], default=str) for r in rows],
+        )
+
+
 class PgUnitOfWork:
     """One database transaction: repositories on ``tx.conn``, events into the outbox."""
 
@@ -516,6 +587,7 @@ class PgUnitOfWork:
         self.offers: OfferRepository = PgOffers(conn)
         self.pricings: PricingRepository = PgPricings(conn)
         self.budget: BudgetRequestRepository = PgBudget(conn)
+        self.idempotency: IdempotencyRepository = PgIdempotency(conn)
 
     async def publish(self, event: Event) -> None:
         await self.tx.publish(event)

@@ -21,6 +21,7 @@ from liveshop.promotion.adapters.repositories import PgUnitOfWork
 from liveshop.promotion.domain.errors import Code, NotFound
 from liveshop.promotion.service_layer import commands as cmds
 from liveshop.promotion.service_layer import handlers
+from liveshop.promotion.service_layer.claims import EnvelopeClaims
 from liveshop.promotion.service_layer.unit_of_work import AWAITING_HOLD, REFUSED
 from liveshop.shared.http import idempotent
 from liveshop.shared.runtime import ServiceRuntime
@@ -384,16 +385,13 @@ async def end_activity(streamer_id: str, activity_id: str, request: Request) -> 
 async def claim_envelope(
     activity_id: str, body: ClaimIn, request: Request, idempotency_key: str | None = Header(default=None)
 ) -> dict[str, Any]:
-    """A viewer claims one envelope from the popup or the asset widget (资产挂件)."""
-    async with _uow(request) as uow:
+    """A viewer claims one envelope from the popup or the asset widget (资产挂件).
 
-        async def create() -> tuple[int, Any]:
-            cmd = cmds.ClaimEnvelope(activity_id, body.viewer_id, body.channel, handlers.new_id("env"))
-            return 201, handlers.voucher_view(await handlers.claim_envelope(uow, cmd, _now()))
-
-        _, resp = await idempotent(uow.tx, f"claim:{activity_id}", idempotency_key, body.model_dump(), create)
-    result: dict[str, Any] = resp
-    return result
+    Concurrent claims of the same activity are decided together in one transaction (group commit,
+    ``service_layer/claims.py``); each caller still gets its own answer and reason code."""
+    claims: EnvelopeClaims = request.app.state.envelope_claims
+    cmd = cmds.ClaimEnvelope(activity_id, body.viewer_id, body.channel, handlers.new_id("env"))
+    return await claims.claim(cmd, idempotency_key=idempotency_key, body=body.model_dump())
 
 
 @router.get("/red-envelopes/{activity_id}/dashboard", tags=["red envelopes"])

@@ -303,71 +303,158 @@ async def edit_activity(uow: UnitOfWork, cmd: cmds.EditActivity, now: datetime) 
     return loaded, None
 
 
-async def claim_envelope(uow: UnitOfWork, cmd: cmds.ClaimEnvelope, now: datetime) -> VoucherRow:
-    """A viewer claims one envelope (popup or asset widget). Race-free: a per-viewer counter row
-    (limit) and one conditional UPDATE of the activity's claim counter (quantity, status) decide."""
+class ClaimInvariantViolated(RuntimeError):
+    """A database backstop refused what the locked read allowed (a writer bypassed the activity row
+    lock). The transaction must roll back; nothing of the batch is claimed."""
+
+
+def claim_channel(channel: str) -> re.ClaimChannel:
     try:
-        channel = re.ClaimChannel(cmd.channel)
+        return re.ClaimChannel(channel)
     except ValueError:
         raise InvalidInput(Code.INVALID_INPUT, "channel must be POPUP or ASSET_WIDGET") from None
-    header = await uow.activities.get(cmd.activity_id, claim_ids=())
+
+
+def _copies(exc: PromotionError, n: int) -> list[PromotionError]:
+    """One exception instance per caller (each is raised in its own task)."""
+    return [exc, *(type(exc)(Code(exc.code), exc.message, **exc.details) for _ in range(n - 1))]
+
+
+async def claim_envelope(uow: UnitOfWork, cmd: cmds.ClaimEnvelope, now: datetime) -> VoucherRow:
+    """A viewer claims one envelope (popup or asset widget): a batch of one."""
+    (outcome,) = await claim_envelopes(uow, cmd.activity_id, [cmd], now)
+    if isinstance(outcome, PromotionError):
+        raise outcome
+    return outcome
+
+
+async def claim_envelopes(
+    uow: UnitOfWork, activity_id: str, claims: Sequence[cmds.ClaimEnvelope], now: datetime
+) -> list[VoucherRow | PromotionError]:
+    """Claims of one activity, decided together in the caller's transaction (group commit).
+
+    Returns one outcome per claim, in order: the envelope row, or the refusal (``INVALID_INPUT``,
+    ``UNKNOWN_ACTIVITY``, ``BUDGET_*``, ``ACTIVITY_ENDED``, ``NOT_ISSUED``, ``USE_WINDOW_OVER``,
+    ``SOLD_OUT``, ``CLAIM_LIMIT_REACHED``). Refusals are values, never raised, so the successes of the
+    batch commit. Race-free across instances: the activity row is locked FOR UPDATE once, so batches
+    (and lifecycle commands) serialise on it; claims are granted in order against the locked
+    ``quantity - claimed`` and the viewers' counters; then set-based writes: viewer counters (``n + k
+    <= limit`` checked by the statement), envelope rows, ``RedEnvelopeClaimed`` outbox rows, and
+    ``claimed + k <= quantity`` checked by the final UPDATE (and the table's CHECK). If a backstop
+    refuses, :class:`ClaimInvariantViolated` is raised and the whole transaction must roll back.
+    """
+    outcomes: list[VoucherRow | PromotionError | None] = [None] * len(claims)
+    channels: dict[int, re.ClaimChannel] = {}
+    for i, c in enumerate(claims):
+        if c.activity_id != activity_id:
+            raise ValueError(f"claim for {c.activity_id} in a batch of {activity_id}")
+        try:
+            channels[i] = claim_channel(c.channel)
+        except PromotionError as exc:
+            outcomes[i] = exc
+    todo = list(channels)
+    if todo:
+        try:
+            activity, claimed = await _locked_claimable(uow, activity_id, now)
+        except PromotionError as exc:
+            for i, e in zip(todo, _copies(exc, len(todo)), strict=True):
+                outcomes[i] = e
+        else:
+            await _grant(uow, activity, claimed, claims, channels, outcomes, now)
+    return [o for o in outcomes if o is not None]
+
+
+async def _locked_claimable(uow: UnitOfWork, activity_id: str, now: datetime) -> tuple[re.RedEnvelopeActivity, int]:
+    """The activity header, row-locked, checked claimable (a due scheduled activity is issued first)."""
+    header = await uow.activities.get(activity_id, lock=True, claim_ids=())
     if header is None:
-        raise NotFound(Code.UNKNOWN_ACTIVITY, "no such red-envelope activity", activity_id=cmd.activity_id)
+        raise NotFound(Code.UNKNOWN_ACTIVITY, "no such red-envelope activity", activity_id=activity_id)
     _require_funded(header)
-    activity = header.activity
-    if activity.check_claimable(now):  # a scheduled activity whose time came: issue it first
-        await tick_activity(uow, cmd.activity_id, now)
-    if header.claimed >= activity.quantity:  # cheap early answer; the UPDATE below decides under contention
-        raise Conflict(Code.SOLD_OUT, "all red envelopes have been claimed")
+    if header.activity.check_claimable(now):  # a scheduled activity whose time came: issue it first
+        await tick_activity(uow, activity_id, now)
+        header = await uow.activities.get(activity_id, lock=True, claim_ids=())
+        assert header is not None
+        header.activity.check_claimable(now)
+    return header.activity, header.claimed
+
+
+async def _grant(
+    uow: UnitOfWork,
+    activity: re.RedEnvelopeActivity,
+    claimed: int,
+    claims: Sequence[cmds.ClaimEnvelope],
+    channels: dict[int, re.ClaimChannel],
+    outcomes: list[VoucherRow | PromotionError | None],
+    now: datetime,
+) -> None:
+    quantity, limit = activity.quantity, activity.per_viewer_limit
+    left = quantity - claimed
+    if left <= 0:
+        for i in channels:
+            outcomes[i] = Conflict(
+                Code.SOLD_OUT, "all red envelopes have been claimed", claimed=claimed, quantity=quantity
+            )
+        return
+    counts = await uow.activities.viewer_counts(activity.activity_id, sorted({claims[i].viewer_id for i in channels}))
+    taken: dict[str, int] = {}
+    rows: list[VoucherRow] = []
     valid_from, valid_until = activity.validity.for_claim(now)
-    if not await uow.activities.bump_viewer(activity.activity_id, cmd.viewer_id, activity.per_viewer_limit):
-        raise Conflict(
-            Code.CLAIM_LIMIT_REACHED,
-            f"each viewer can claim at most {activity.per_viewer_limit}",
-            limit=activity.per_viewer_limit,
+    params = {
+        "streamer_id": activity.streamer_id,
+        "amount": activity.face_value,
+        "product_ids": sorted(activity.product_ids),
+        "activity_id": activity.activity_id,
+    }
+    for i, channel in channels.items():
+        cmd = claims[i]
+        k = taken.get(cmd.viewer_id, 0)
+        if counts.get(cmd.viewer_id, 0) + k >= limit:
+            outcomes[i] = Conflict(Code.CLAIM_LIMIT_REACHED, f"each viewer can claim at most {limit}", limit=limit)
+        elif left == 0:
+            outcomes[i] = Conflict(
+                Code.SOLD_OUT, "all red envelopes have been claimed", claimed=quantity, quantity=quantity
+            )
+        else:
+            left -= 1
+            taken[cmd.viewer_id] = k + 1
+            row = VoucherRow(
+                voucher_id=cmd.claim_id,
+                buyer_id=cmd.viewer_id,
+                kind=RED_ENVELOPE,
+                label=activity.name,
+                source_id=activity.activity_id,
+                params=dict(params),
+                valid_from=valid_from,
+                valid_until=valid_until,
+                status=AVAILABLE,
+                claimed_at=now,
+                channel=channel.value,
+            )
+            rows.append(row)
+            outcomes[i] = row
+    if not rows:
+        return
+    if not await uow.activities.add_viewer_claims(activity.activity_id, taken, limit):
+        raise ClaimInvariantViolated(f"{activity.activity_id}: a viewer counter passed the limit")
+    await uow.vouchers.add_many(rows)
+    for row in rows:
+        await uow.publish(
+            r.RedEnvelopeClaimed(
+                activity_id=activity.activity_id,
+                streamer_id=activity.streamer_id,
+                status="RUNNING",
+                occurred_at=now,
+                envelope_id=row.voucher_id,
+                viewer_id=row.buyer_id,
+                channel=row.channel or re.ClaimChannel.POPUP.value,
+                face_value=activity.face_value,
+                valid_from=valid_from,
+                valid_until=valid_until,
+            )
         )
-    row = VoucherRow(
-        voucher_id=cmd.claim_id,
-        buyer_id=cmd.viewer_id,
-        kind=RED_ENVELOPE,
-        label=activity.name,
-        source_id=activity.activity_id,
-        params={
-            "streamer_id": activity.streamer_id,
-            "amount": activity.face_value,
-            "product_ids": sorted(activity.product_ids),
-            "activity_id": activity.activity_id,
-        },
-        valid_from=valid_from,
-        valid_until=valid_until,
-        status=AVAILABLE,
-        claimed_at=now,
-        channel=channel.value,
-    )
-    await uow.vouchers.add(row)
-    await uow.publish(
-        r.RedEnvelopeClaimed(
-            activity_id=activity.activity_id,
-            streamer_id=activity.streamer_id,
-            status="RUNNING",
-            occurred_at=now,
-            envelope_id=row.voucher_id,
-            viewer_id=cmd.viewer_id,
-            channel=channel.value,
-            face_value=activity.face_value,
-            valid_from=valid_from,
-            valid_until=valid_until,
-        )
-    )
-    # Last, so the hot row lock is held only from here to commit.
-    if not await uow.activities.take_envelope(activity.activity_id):
-        status, _, claimed, quantity = await uow.activities.claim_state(activity.activity_id)
-        if status == re.ActivityStatus.ENDED.value:
-            raise Conflict(Code.ACTIVITY_ENDED, "the activity has ended")
-        if status == re.ActivityStatus.PENDING.value:
-            raise Conflict(Code.NOT_ISSUED, "the red envelopes have not been issued yet")
-        raise Conflict(Code.SOLD_OUT, "all red envelopes have been claimed", claimed=claimed, quantity=quantity)
-    return row
+    # Last: the database backstop for the quantity (status and funding re-checked too).
+    if not await uow.activities.take_envelopes(activity.activity_id, len(rows)):
+        raise ClaimInvariantViolated(f"{activity.activity_id}: the claim counter would pass the quantity")
 
 
 async def tick_activity(uow: UnitOfWork, activity_id: str, now: datetime) -> LoadedActivity | None:

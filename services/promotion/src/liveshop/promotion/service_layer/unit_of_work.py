@@ -6,7 +6,7 @@ Rows are plain dataclasses; the red-envelope activity is the domain aggregate it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -152,16 +152,17 @@ class ActivityRepository(Protocol):
 
     async def save(self, loaded: LoadedActivity) -> None: ...
     async def set_funding(self, activity_id: str, funding: str, detail: dict[str, Any] | None) -> None: ...
-    async def bump_viewer(self, activity_id: str, viewer_id: str, limit: int) -> bool:
-        """Count one more claim for the viewer unless it reached ``limit`` (row lock per viewer)."""
+    async def viewer_counts(self, activity_id: str, viewer_ids: Sequence[str]) -> dict[str, int]:
+        """How many envelopes each of ``viewer_ids`` has claimed (absent: none)."""
         ...
 
-    async def take_envelope(self, activity_id: str) -> bool:
-        """Single statement: ``claimed + 1`` while RUNNING, HELD and ``claimed < quantity``."""
+    async def add_viewer_claims(self, activity_id: str, per_viewer: Mapping[str, int], limit: int) -> bool:
+        """One statement: add ``per_viewer[v]`` to each viewer's counter where the sum stays ``<= limit``.
+        False if any viewer would pass it (the caller must roll the transaction back)."""
         ...
 
-    async def claim_state(self, activity_id: str) -> tuple[str, str, int, int]:
-        """``(status, funding, claimed, quantity)`` now."""
+    async def take_envelopes(self, activity_id: str, k: int) -> bool:
+        """One statement: ``claimed + k`` while RUNNING, HELD and ``claimed + k <= quantity``."""
         ...
 
     async def due(self, now: datetime, limit: int) -> list[str]: ...
@@ -170,6 +171,7 @@ class ActivityRepository(Protocol):
 
 class VoucherRepository(Protocol):
     async def add(self, row: VoucherRow) -> None: ...
+    async def add_many(self, rows: Sequence[VoucherRow]) -> None: ...
     async def get_many(self, voucher_ids: Sequence[str], *, lock: bool = False) -> list[VoucherRow]: ...
     async def for_order(self, order_id: str, *, lock: bool = False) -> list[VoucherRow]: ...
     async def update(self, row: VoucherRow) -> None: ...
@@ -198,6 +200,27 @@ class BudgetRequestRepository(Protocol):
     async def for_activity(self, activity_id: str) -> list[BudgetRequest]: ...
 
 
+@dataclass(frozen=True)
+class StoredResponse:
+    """The first response given for an idempotency key."""
+
+    request_hash: str
+    status_code: int
+    response: Any
+
+
+class IdempotencyRepository(Protocol):
+    """The shared ``idempotency_keys`` table, several keys at a time (batched claims)."""
+
+    async def lock_and_get(self, scope: str, keys: Sequence[str]) -> dict[str, StoredResponse]:
+        """Lock the keys (transaction-scoped advisory locks, in one global order) and return those stored."""
+        ...
+
+    async def store(self, scope: str, rows: Sequence[tuple[str, str, int, Any]]) -> None:
+        """``(key, request_hash, status_code, response)`` rows, in the caller's transaction."""
+        ...
+
+
 class UnitOfWork(Protocol):
     @property
     def catalog(self) -> CatalogRepository: ...
@@ -211,5 +234,7 @@ class UnitOfWork(Protocol):
     def pricings(self) -> PricingRepository: ...
     @property
     def budget(self) -> BudgetRequestRepository: ...
+    @property
+    def idempotency(self) -> IdempotencyRepository: ...
 
     async def publish(self, event: Event) -> None: ...

@@ -172,7 +172,9 @@ def run_demo(keep_running: bool = False) -> int:
         print(f"\n{GREEN}All checks passed{RESET} in {time.monotonic() - t0:.1f}s.")
         if keep_running:
             print("\nThe system stays up (Ctrl-C to stop). Try the OpenAPI pages listed above.")
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+            got = signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            print(f"\n{signal.Signals(got).name}: stopping.")
         return 0
     finally:
         if demo is not None:

@@ -270,14 +270,10 @@ def _common_reason(v: Voucher, buyer_id: str, at: datetime) -> Reason | None:
     return None
 
 
-def _total(values: list[int], elig: list[int], all_idx: list[int]) -> int:
-    """Sum of ``values`` over the line indices ``elig``."""
-    return sum(values) if elig is all_idx else sum(map(values.__getitem__, elig))
-
-
-def _percent_off(amount: int, percent: int) -> int:
-    """``percent_of_half_up`` for the engine's operands (``amount >= 0``, ``percent`` 1..99), inlined."""
-    return (2 * amount * percent + 100) // 200
+def _total(values: list[int], elig: list[int]) -> int:
+    """Sum of ``values`` over the line indices ``elig`` (callers use ``sum(values)`` when ``elig`` is
+    every line, without a call)."""
+    return sum(map(values.__getitem__, elig))
 
 
 def _validate(request: PricingRequest) -> list[CartLine]:
@@ -552,6 +548,7 @@ class _Run:
     # -- stage 2: store group and platform group, thresholds on the same base --
 
     def store_coupons(self, coupons: list[MerchantCoupon | StreamerCoupon], base: list[int]) -> None:
+        all_idx = self.all_idx
         candidates: list[_Candidate] = []
         for coupon in coupons:
             reason = _common_reason(coupon, self.buyer_id, self.at)
@@ -562,10 +559,10 @@ class _Run:
                 elif coupon.streamer_id != self.streamer_id:
                     reason = Reason.WRONG_STREAMER
             if reason is None:
-                elig = self.eligible(coupon.product_ids)
+                elig = all_idx if coupon.product_ids is None else self.eligible(coupon.product_ids)
                 if not elig:
                     reason = Reason.WRONG_PRODUCT
-                elif coupon.threshold and _total(base, elig, self.all_idx) < coupon.threshold:
+                elif coupon.threshold and (sum(base) if elig is all_idx else _total(base, elig)) < coupon.threshold:
                     reason = Reason.BELOW_THRESHOLD
                 else:
                     candidates.append((coupon, elig, coupon.amount))
@@ -576,14 +573,15 @@ class _Run:
             self.sort_group(len(coupons))
 
     def full_reductions(self, offers: list[FullReduction], base: list[int]) -> None:
+        all_idx = self.all_idx
         candidates: list[_Candidate] = []
         for fr in offers:
             reason = _common_reason(fr, self.buyer_id, self.at)
             if reason is None and fr.merchant_id != self.merchant_id:
                 reason = Reason.WRONG_MERCHANT
             if reason is None:
-                elig = self.eligible(fr.product_ids)
-                eligible_base = _total(base, elig, self.all_idx)
+                elig = all_idx if fr.product_ids is None else self.eligible(fr.product_ids)
+                eligible_base = sum(base) if elig is all_idx else _total(base, elig)
                 if not elig:
                     reason = Reason.WRONG_PRODUCT
                 elif eligible_base < fr.threshold:
@@ -593,7 +591,8 @@ class _Run:
                         nominal = fr.reduction
                     else:
                         assert fr.percent_off is not None
-                        nominal = _percent_off(eligible_base, fr.percent_off)
+                        # money.percent_of_half_up, inlined (operands are never negative)
+                        nominal = (2 * eligible_base * fr.percent_off + 100) // 200
                     candidates.append((fr, elig, nominal))
                     continue
             self.reject(fr, reason)
@@ -602,6 +601,7 @@ class _Run:
             self.sort_group(len(offers))
 
     def multi_items(self, offers: list[MultiItemDiscount], base: list[int]) -> None:
+        all_idx = self.all_idx
         candidates: list[_Candidate] = []
         quantities = self.quantities
         for mi in offers:
@@ -609,13 +609,15 @@ class _Run:
             if reason is None and mi.merchant_id != self.merchant_id:
                 reason = Reason.WRONG_MERCHANT
             if reason is None:
-                elig = self.eligible(mi.product_ids)
+                elig = all_idx if mi.product_ids is None else self.eligible(mi.product_ids)
                 if not elig:
                     reason = Reason.WRONG_PRODUCT
                 elif sum(map(quantities.__getitem__, elig)) < mi.min_quantity:
                     reason = Reason.BELOW_THRESHOLD
                 else:
-                    nominal = _percent_off(_total(base, elig, self.all_idx), mi.percent_off)
+                    eligible_base = sum(base) if elig is all_idx else _total(base, elig)
+                    # money.percent_of_half_up, inlined (operands are never negative)
+                    nominal = (2 * eligible_base * mi.percent_off + 100) // 200
                     candidates.append((mi, elig, nominal))
                     continue
             self.reject(mi, reason)
@@ -624,16 +626,17 @@ class _Run:
             self.sort_group(len(offers))
 
     def platform_coupons(self, coupons: list[PlatformCoupon], base: list[int]) -> None:
+        all_idx = self.all_idx
         candidates: list[_Candidate] = []
         for pc in coupons:
             reason = _common_reason(pc, self.buyer_id, self.at)
             if reason is None and pc.merchant_ids is not None and self.merchant_id not in pc.merchant_ids:
                 reason = Reason.WRONG_MERCHANT
             if reason is None:
-                elig = self.eligible(pc.product_ids)
+                elig = all_idx if pc.product_ids is None else self.eligible(pc.product_ids)
                 if not elig:
                     reason = Reason.WRONG_PRODUCT
-                elif pc.threshold and _total(base, elig, self.all_idx) < pc.threshold:
+                elif pc.threshold and (sum(base) if elig is all_idx else _total(base, elig)) < pc.threshold:
                     reason = Reason.BELOW_THRESHOLD
                 else:
                     candidates.append((pc, elig, pc.amount))

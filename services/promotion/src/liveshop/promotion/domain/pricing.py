@@ -246,6 +246,10 @@ assert all(_STAGE_RANK[t.discount_type] == slot for t, slot in _SLOT_OF.items())
 # Enum members as module constants: a module global is cheaper to load than a class attribute.
 _MERCHANT, _STREAMER, _PLATFORM = Funder.MERCHANT, Funder.STREAMER, Funder.PLATFORM
 _APPLIED = Reason.APPLIED
+_NOT_OWNER = Reason.NOT_OWNER
+_ALREADY_USED = Reason.ALREADY_USED
+_NOT_YET_VALID = Reason.NOT_YET_VALID
+_EXPIRED = Reason.EXPIRED
 _NOTHING_LEFT = Reason.NOTHING_LEFT_TO_PAY
 _BETTER_COUPON = Reason.SUPERSEDED_BY_BETTER_COUPON
 _BETTER_OFFER = Reason.SUPERSEDED_BY_BETTER_OFFER
@@ -256,18 +260,6 @@ _Candidate = tuple[Voucher, list[int], int]
 
 def _selection_key(scored: tuple[int, datetime, str, Voucher, list[int], int]) -> tuple[int, datetime, str]:
     return scored[0], scored[1], scored[2]
-
-
-def _common_reason(v: Voucher, buyer_id: str, at: datetime) -> Reason | None:
-    if v.owner_id is not None and v.owner_id != buyer_id:
-        return Reason.NOT_OWNER
-    if v.used:
-        return Reason.ALREADY_USED
-    if v.valid_from is not None and at < v.valid_from:
-        return Reason.NOT_YET_VALID
-    if v.valid_until is not None and at >= v.valid_until:
-        return Reason.EXPIRED
-    return None
 
 
 def _total(values: list[int], elig: list[int]) -> int:
@@ -365,8 +357,6 @@ class _Run:
     __slots__ = (
         "all_idx",
         "applied",
-        "at",
-        "buyer_id",
         "decisions",
         "elig_cache",
         "funded",
@@ -381,8 +371,6 @@ class _Run:
     )
 
     def __init__(self, request: PricingRequest, lines: list[CartLine]) -> None:
-        self.buyer_id = request.buyer_id
-        self.at = request.at
         self.streamer_id = request.streamer_id
         self.merchant_id = lines[0].merchant_id
         heads: list[tuple[int, str, int, int]] = list(map(_line_head, lines))
@@ -499,13 +487,12 @@ class _Run:
 
     # -- stage 1: item discounts --
 
-    def flash_sales(self, sales: list[FlashSale]) -> None:
-        buyer_id, at, products = self.buyer_id, self.at, self.products
+    def flash_sales(self, sales: list[tuple[FlashSale, Reason | None]]) -> None:
+        products = self.products
         # the best valid sale per product: lowest flash price, then smaller voucher_id
         best_for: dict[str, FlashSale] = {}
         valid: list[FlashSale] = []
-        for fs in sales:
-            reason = _common_reason(fs, buyer_id, at)
+        for fs, reason in sales:
             if reason is None and fs.merchant_id != self.merchant_id:
                 reason = Reason.WRONG_MERCHANT
             if reason is None and fs.product_id not in products:
@@ -547,11 +534,12 @@ class _Run:
 
     # -- stage 2: store group and platform group, thresholds on the same base --
 
-    def store_coupons(self, coupons: list[MerchantCoupon | StreamerCoupon], base: list[int]) -> None:
+    def store_coupons(
+        self, coupons: list[tuple[MerchantCoupon | StreamerCoupon, Reason | None]], base: list[int]
+    ) -> None:
         all_idx = self.all_idx
         candidates: list[_Candidate] = []
-        for coupon in coupons:
-            reason = _common_reason(coupon, self.buyer_id, self.at)
+        for coupon, reason in coupons:
             if reason is None:
                 if isinstance(coupon, MerchantCoupon):
                     if coupon.merchant_id != self.merchant_id:
@@ -572,11 +560,10 @@ class _Run:
         if len(coupons) > 1:
             self.sort_group(len(coupons))
 
-    def full_reductions(self, offers: list[FullReduction], base: list[int]) -> None:
+    def full_reductions(self, offers: list[tuple[FullReduction, Reason | None]], base: list[int]) -> None:
         all_idx = self.all_idx
         candidates: list[_Candidate] = []
-        for fr in offers:
-            reason = _common_reason(fr, self.buyer_id, self.at)
+        for fr, reason in offers:
             if reason is None and fr.merchant_id != self.merchant_id:
                 reason = Reason.WRONG_MERCHANT
             if reason is None:
@@ -600,12 +587,11 @@ class _Run:
         if len(offers) > 1:
             self.sort_group(len(offers))
 
-    def multi_items(self, offers: list[MultiItemDiscount], base: list[int]) -> None:
+    def multi_items(self, offers: list[tuple[MultiItemDiscount, Reason | None]], base: list[int]) -> None:
         all_idx = self.all_idx
         candidates: list[_Candidate] = []
         quantities = self.quantities
-        for mi in offers:
-            reason = _common_reason(mi, self.buyer_id, self.at)
+        for mi, reason in offers:
             if reason is None and mi.merchant_id != self.merchant_id:
                 reason = Reason.WRONG_MERCHANT
             if reason is None:
@@ -625,11 +611,10 @@ class _Run:
         if len(offers) > 1:
             self.sort_group(len(offers))
 
-    def platform_coupons(self, coupons: list[PlatformCoupon], base: list[int]) -> None:
+    def platform_coupons(self, coupons: list[tuple[PlatformCoupon, Reason | None]], base: list[int]) -> None:
         all_idx = self.all_idx
         candidates: list[_Candidate] = []
-        for pc in coupons:
-            reason = _common_reason(pc, self.buyer_id, self.at)
+        for pc, reason in coupons:
             if reason is None and pc.merchant_ids is not None and self.merchant_id not in pc.merchant_ids:
                 reason = Reason.WRONG_MERCHANT
             if reason is None:
@@ -648,10 +633,9 @@ class _Run:
 
     # -- stage 3: fund-type discounts, one after another on what is left --
 
-    def red_envelopes(self, envelopes: list[StreamerRedEnvelope]) -> None:
+    def red_envelopes(self, envelopes: list[tuple[StreamerRedEnvelope, Reason | None]]) -> None:
         candidates: list[_Candidate] = []
-        for env in envelopes:
-            reason = _common_reason(env, self.buyer_id, self.at)
+        for env, reason in envelopes:
             if reason is None and env.streamer_id != self.streamer_id:
                 reason = Reason.WRONG_STREAMER
             if reason is None:
@@ -665,13 +649,14 @@ class _Run:
         if len(envelopes) > 1:
             self.sort_group(len(envelopes))
 
-    def balances(self, offers: Sequence[Coins | ConsumptionCredit | CashSubsidy], order_price: int) -> None:
+    def balances(
+        self, offers: list[tuple[Coins | ConsumptionCredit | CashSubsidy, Reason | None]], order_price: int
+    ) -> None:
         """Coins, cash subsidies or consumption credit (one slot per call). A cash subsidy's threshold
         is measured on ``order_price``, the amount left after stage 2 (so an earlier fund-type discount,
         e.g. a red envelope, can never disqualify it)."""
         candidates: list[_Candidate] = []
-        for v in offers:
-            reason = _common_reason(v, self.buyer_id, self.at)
+        for v, reason in offers:
             if reason is None and isinstance(v, CashSubsidy) and order_price < v.threshold:
                 reason = Reason.BELOW_THRESHOLD
             if reason is None:
@@ -692,18 +677,34 @@ def price_order(request: PricingRequest) -> PricingResult:
     """
     run = _Run(request, _validate(request))
 
-    # Bucket the vouchers by slot group (only the groups that were offered get a list).
+    # Bucket the vouchers by slot group (only the groups that were offered get a list), each with the
+    # result of the checks every voucher shares: ``_common_reason``, inlined here because this loop
+    # sees every voucher (same checks, same order).
     buckets: list[list[Any] | None] = [None] * 9
     slot_of = _SLOT_OF
+    buyer_id = request.buyer_id
+    at = request.at
+    reason: Reason | None
     for v in request.vouchers:
         slot = slot_of.get(type(v))
         if slot is None:  # pragma: no cover - guarded by the type checker
             raise InvalidInput(Code.INVALID_INPUT, f"unknown voucher type {type(v).__name__}")
+        owner_id = v.owner_id
+        if owner_id is not None and owner_id != buyer_id:
+            reason = _NOT_OWNER
+        elif v.used:
+            reason = _ALREADY_USED
+        elif (valid_from := v.valid_from) is not None and at < valid_from:
+            reason = _NOT_YET_VALID
+        elif (valid_until := v.valid_until) is not None and at >= valid_until:
+            reason = _EXPIRED
+        else:
+            reason = None
         bucket = buckets[slot]
         if bucket is None:
-            buckets[slot] = [v]
+            buckets[slot] = [(v, reason)]
         else:
-            bucket.append(v)
+            bucket.append((v, reason))
     rem = run.rem
 
     # 1. item discounts

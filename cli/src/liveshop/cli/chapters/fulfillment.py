@@ -121,15 +121,7 @@ def chapter_isv_tracks(d: Demo) -> None:
     mine = [m for m in messages if m["order_id"] == oid]
     d.check(len(mine) == len(expected), f"the buyer got {len(mine)} service messages (服务消息), one per track")
     # The order service moves the order to SHIPPED (40) from OrderShipped (its side of the contract).
-    status = None
-    for _ in range(30):
-        status = d.call("order", "GET", f"/orders/{oid}").get("status")
-        if status == 40:
-            break
-        time.sleep(0.1)
-    d.result(
-        f"order status after OrderShipped: {status}"
-        + (" 已发货" if status == 40 else " (order service not consuming it yet)")
-    )
+    shipped = d.wait(lambda: (o := d.call("order", "GET", f"/orders/{oid}"))["status"] == 40 and o, "status 40")
+    d.check(shipped["status"] == 40, "the order service moved the order to 40 已发货 from OrderShipped")
     other = d.http("fulfillment").get(f"/orders/{oid}/tracks", params={"buyer_id": "b_someone_else"})
     d.check(other.status_code == 403, "another buyer cannot read this logistics page")

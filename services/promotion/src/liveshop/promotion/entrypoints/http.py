@@ -265,41 +265,50 @@ async def claim_coupon(
 
 
 async def _create_promotion(
-    request: Request, kind: str, merchant_id: str, name: str, params: dict[str, Any],
-    valid_from: datetime | None, valid_until: datetime | None,
+    request: Request, kind: str, merchant_id: str, body: FlashSaleIn | FullReductionIn | MultiItemIn,
+    params: dict[str, Any], key: str | None,
 ) -> dict[str, Any]:  # fmt: skip
+    """Automatic offers (no claim step). ``Idempotency-Key``: same key + body → the first offer; other body → 409."""
     async with _uow(request) as uow:
-        cmd = cmds.CreatePromotion(handlers.new_id("pr"), kind, merchant_id, name, params, valid_from, valid_until)
-        row = await handlers.create_promotion(uow, cmd, _now())
-    return {"promotion_id": row.id, "kind": row.kind, "merchant_id": row.owner_id, "name": row.name,
-            "params": row.params}  # fmt: skip
+
+        async def create() -> tuple[int, Any]:
+            cmd = cmds.CreatePromotion(
+                handlers.new_id("pr"), kind, merchant_id, body.name, params, body.valid_from, body.valid_until,
+            )  # fmt: skip
+            row = await handlers.create_promotion(uow, cmd, _now())
+            return 201, {"promotion_id": row.id, "kind": row.kind, "merchant_id": row.owner_id, "name": row.name,
+                         "params": row.params}  # fmt: skip
+
+        _, resp = await idempotent(uow.tx, f"promotion:{kind}:{merchant_id}", key, body.model_dump(mode="json"), create)
+    result: dict[str, Any] = resp
+    return result
 
 
 @router.post("/merchants/{merchant_id}/flash-sales", status_code=201, tags=["offers"])
-async def create_flash_sale(merchant_id: str, body: FlashSaleIn, request: Request) -> dict[str, Any]:
+async def create_flash_sale(
+    merchant_id: str, body: FlashSaleIn, request: Request, idempotency_key: str | None = Header(default=None)
+) -> dict[str, Any]:
     """限时秒杀 (单品优惠, merchant-funded, automatic)."""
     params = {"product_id": body.product_id, "flash_price": body.flash_price}
-    return await _create_promotion(
-        request, "FLASH_SALE", merchant_id, body.name, params, body.valid_from, body.valid_until
-    )
+    return await _create_promotion(request, "FLASH_SALE", merchant_id, body, params, idempotency_key)
 
 
 @router.post("/merchants/{merchant_id}/full-reductions", status_code=201, tags=["offers"])
-async def create_full_reduction(merchant_id: str, body: FullReductionIn, request: Request) -> dict[str, Any]:
+async def create_full_reduction(
+    merchant_id: str, body: FullReductionIn, request: Request, idempotency_key: str | None = Header(default=None)
+) -> dict[str, Any]:
     """满减 (reduction) or 满折 (percent_off) (merchant-funded, automatic)."""
     params = body.model_dump(include={"threshold", "reduction", "percent_off", "product_ids"})
-    return await _create_promotion(
-        request, "FULL_REDUCTION", merchant_id, body.name, params, body.valid_from, body.valid_until
-    )
+    return await _create_promotion(request, "FULL_REDUCTION", merchant_id, body, params, idempotency_key)
 
 
 @router.post("/merchants/{merchant_id}/multi-item-discounts", status_code=201, tags=["offers"])
-async def create_multi_item(merchant_id: str, body: MultiItemIn, request: Request) -> dict[str, Any]:
+async def create_multi_item(
+    merchant_id: str, body: MultiItemIn, request: Request, idempotency_key: str | None = Header(default=None)
+) -> dict[str, Any]:
     """多件优惠 (merchant-funded, automatic)."""
     params = body.model_dump(include={"min_quantity", "percent_off", "product_ids"})
-    return await _create_promotion(
-        request, "MULTI_ITEM", merchant_id, body.name, params, body.valid_from, body.valid_until
-    )
+    return await _create_promotion(request, "MULTI_ITEM", merchant_id, body, params, idempotency_key)
 
 
 # ------------------------------------------------------------------------------------ red envelopes

@@ -44,6 +44,7 @@ from aiokafka import AIOKafkaProducer
 from liveshop.contracts import codec
 from liveshop.contracts.base import Envelope, Event
 from liveshop.contracts.topics import Topic, dead_letter_topic, topic_of
+from liveshop.shared import entropy, journal
 from liveshop.shared.errors import DomainError, PermanentError
 from liveshop.shared.tx import Transaction, transaction
 
@@ -67,6 +68,10 @@ class UndecodableRecord:
 
 
 DecodeErrorHandler = Callable[[UndecodableRecord, Transaction], Awaitable[bool]]
+
+
+class _NotHandled(Exception):
+    """The decode-error hook declined a record: dead-letter it."""
 
 
 class Outcome(enum.Enum):
@@ -156,8 +161,12 @@ class ConsumerRunner:
         group: str,
         max_attempts: int = 4,
         backoff_ms: int = 50,
+        journaling: bool = False,
     ) -> None:
         self.router = router
+        #: Journal every committed transaction (records + made-up values) for replay.
+        self.journaling = journaling
+        self._current_record: journal.ReplayRecord | None = None
         self.pool = pool
         self.producer = producer
         self.source = source
@@ -224,9 +233,56 @@ class ConsumerRunner:
             assert run_fn is not None
             await self._process_run(run_fn, run)
 
-    async def _process_run(self, fn: BatchHandler, run: list[tuple[Any, Envelope]]) -> None:
-        try:
-            async with transaction(self.pool, source=self.source, namespace=self.namespace, schema=self.schema) as tx:
+    def _recording(self, path: str, records: Sequence[Any]) -> Any:
+        """One consumer transaction is one journaled input: the records and the path that ran them."""
+
+        def describe() -> dict[str, Any]:
+            return {
+                "kind": "EVENTS",
+                "router": self.router.name,
+                "path": path,
+                "records": journal.journaled_records(records, self.namespace),
+            }
+
+        return entropy.recording(describe, journal=self.journaling)
+
+    def _tx(self) -> Any:
+        return transaction(self.pool, source=self.source, namespace=self.namespace, schema=self.schema)
+
+    async def replay(self, path: str, records: list[Any]) -> None:
+        """Re-run one journaled consumer transaction (replay mode): same path, same records."""
+        if path == "run":
+            envs = [(r, codec.decode(list(r.headers or []), r.value)) for r in records]
+            fns = {self.router.batch_handlers[env.type] for _, env in envs}
+            if len(fns) != 1:
+                raise entropy.ReplayDivergence(f"{self.router.name}: a journaled run spans {len(fns)} handlers")
+            await self._tx_run(fns.pop(), envs)
+        elif path == "batch":
+            batch = []
+            for r in records:
+                env = codec.decode(list(r.headers or []), r.value)
+                batch.append((r, env, self.router.handlers.get(env.type)))
+            await self._tx_batch(batch)
+        elif path == "single":
+            (r,) = records
+            env = codec.decode(list(r.headers or []), r.value)
+            await self._tx_single(env, self.router.handlers[env.type], r.topic, r.partition, r.offset)
+        elif path == "decode_error":
+            (r,) = records
+            hdrs = list(r.headers or [])
+            try:
+                codec.decode(hdrs, r.value)
+            except codec.DecodeError as exc:
+                bad = UndecodableRecord(r.topic, r.partition, r.offset, r.key, hdrs, r.value, exc)
+                await self._tx_decode_error(bad)
+            else:
+                raise entropy.ReplayDivergence(f"{self.router.name}: a journaled undecodable record decodes")
+        else:
+            raise entropy.ReplayDivergence(f"{self.router.name}: unknown consumer path {path!r}")
+
+    async def _tx_run(self, fn: BatchHandler, run: list[tuple[Any, Envelope]]) -> int:
+        with self._recording("run", [r for r, _ in run]):
+            async with self._tx() as tx:
                 keyed = [(self._inbox_id(env, r.topic, r.partition, r.offset), env) for r, env in run]
                 ids = list(dict.fromkeys(k for k, _ in keyed))
                 claimed = set(
@@ -244,9 +300,14 @@ class ConsumerRunner:
                         fresh.append(env)
                 if fresh:
                     await fn(fresh, tx)
+        return len(fresh)
+
+    async def _process_run(self, fn: BatchHandler, run: list[tuple[Any, Envelope]]) -> None:
+        try:
+            fresh = await self._tx_run(fn, run)
             self.stats.batches += 1
-            self.stats.handled += len(fresh)
-            self.stats.duplicates += len(run) - len(fresh)
+            self.stats.handled += fresh
+            self.stats.duplicates += len(run) - fresh
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -256,22 +317,18 @@ class ConsumerRunner:
                 await self._handle(env, r.topic, r.partition, r.offset, r.key, list(r.headers or []), r.value)
 
     def _inbox_id(self, env: Envelope, topic: str, partition: int, offset: int) -> str:
-        return f"record:{topic}:{partition}:{offset}" if self.router.inbox_by_record else env.id
+        if not self.router.inbox_by_record:
+            return env.id
+        return f"record:{journal.unqualified(topic, self.namespace)}:{partition}:{offset}"
 
     async def _on_decode_error(self, bad: UndecodableRecord) -> Outcome | None:
         """Run the router's decode-error hook; ``None`` means: dead-letter the record."""
         assert self.router.on_decode_error is not None
 
-        class _NotHandled(Exception):
-            pass
-
         try:
-            async with transaction(self.pool, source=self.source, namespace=self.namespace, schema=self.schema) as tx:
-                if not await tx.claim_inbox(self.router.name, f"undecodable:{bad.topic}:{bad.partition}:{bad.offset}"):
-                    self.stats.duplicates += 1
-                    return Outcome.DUPLICATE
-                if not await self.router.on_decode_error(bad, tx):
-                    raise _NotHandled
+            if not await self._tx_decode_error(bad):
+                self.stats.duplicates += 1
+                return Outcome.DUPLICATE
         except _NotHandled:
             return None
         except asyncio.CancelledError:
@@ -283,6 +340,29 @@ class ConsumerRunner:
             return None
         self.stats.decode_errors_handled += 1
         return Outcome.HANDLED
+
+    async def _tx_decode_error(self, bad: UndecodableRecord) -> bool:
+        """The decode-error hook in its transaction; False for a duplicate, _NotHandled to dead-letter."""
+        assert self.router.on_decode_error is not None
+        rec = journal.ReplayRecord(bad.topic, bad.partition, bad.offset, bad.key, list(bad.headers), bad.value)
+        with self._recording("decode_error", [rec]):
+            async with self._tx() as tx:
+                inbox_id = f"undecodable:{journal.unqualified(bad.topic, self.namespace)}:{bad.partition}:{bad.offset}"
+                if not await tx.claim_inbox(self.router.name, inbox_id):
+                    return False
+                if not await self.router.on_decode_error(bad, tx):
+                    raise _NotHandled
+        return True
+
+    async def _tx_single(self, env: Envelope, handler: Handler, topic: str, partition: int, offset: int) -> bool:
+        """One event in its own transaction; False for a duplicate."""
+        rec = self._current_record
+        with self._recording("single", [rec] if rec is not None else []):
+            async with self._tx() as tx:
+                if not await tx.claim_inbox(self.router.name, self._inbox_id(env, topic, partition, offset)):
+                    return False
+                await handler(env, tx)
+        return True
 
     async def _handle(
         self,
@@ -301,13 +381,10 @@ class ConsumerRunner:
         last: BaseException | None = None
         for attempt in range(1, self.max_attempts + 1):
             try:
-                async with transaction(
-                    self.pool, source=self.source, namespace=self.namespace, schema=self.schema
-                ) as tx:
-                    if not await tx.claim_inbox(self.router.name, self._inbox_id(env, topic, partition, offset)):
-                        self.stats.duplicates += 1
-                        return Outcome.DUPLICATE
-                    await handler(env, tx)
+                self._current_record = journal.ReplayRecord(topic, partition, offset, key, hdrs, value)
+                if not await self._tx_single(env, handler, topic, partition, offset):
+                    self.stats.duplicates += 1
+                    return Outcome.DUPLICATE
                 self.stats.handled += 1
                 return Outcome.HANDLED
             except PermanentError as exc:
@@ -350,28 +427,7 @@ class ConsumerRunner:
         outcomes: list[Outcome] = []
         if batch:
             try:
-                async with transaction(
-                    self.pool, source=self.source, namespace=self.namespace, schema=self.schema
-                ) as tx:
-                    ids = [env.id for _, env, h in batch if h is not None]
-                    claimed: set[str] = set()
-                    if ids:
-                        rows = await tx.conn.fetch(
-                            "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::text[]) "
-                            "ON CONFLICT DO NOTHING RETURNING event_id",
-                            self.router.name,
-                            ids,
-                        )
-                        claimed = {r["event_id"] for r in rows}
-                    for _, env, handler in batch:
-                        if handler is None:
-                            outcomes.append(Outcome.IGNORED)
-                        elif env.id in claimed:
-                            claimed.discard(env.id)  # a second copy in the same batch is a duplicate
-                            await handler(env, tx)
-                            outcomes.append(Outcome.HANDLED)
-                        else:
-                            outcomes.append(Outcome.DUPLICATE)
+                outcomes = await self._tx_batch(batch)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -388,6 +444,32 @@ class ConsumerRunner:
                 self.stats.ignored += outcomes.count(Outcome.IGNORED)
         for rec in records[len(batch) :]:
             outcomes.append(await self.process(rec.topic, rec.partition, rec.offset, rec.key, rec.headers, rec.value))
+        return outcomes
+
+    async def _tx_batch(self, batch: list[tuple[Any, Envelope, Handler | None]]) -> list[Outcome]:
+        """The fast path: a whole decoded batch in one transaction."""
+        outcomes: list[Outcome] = []
+        with self._recording("batch", [rec for rec, _, _ in batch]):
+            async with self._tx() as tx:
+                ids = [env.id for _, env, h in batch if h is not None]
+                claimed: set[str] = set()
+                if ids:
+                    rows = await tx.conn.fetch(
+                        "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::text[]) "
+                        "ON CONFLICT DO NOTHING RETURNING event_id",
+                        self.router.name,
+                        ids,
+                    )
+                    claimed = {r["event_id"] for r in rows}
+                for _, env, handler in batch:
+                    if handler is None:
+                        outcomes.append(Outcome.IGNORED)
+                    elif env.id in claimed:
+                        claimed.discard(env.id)  # a second copy in the same batch is a duplicate
+                        await handler(env, tx)
+                        outcomes.append(Outcome.HANDLED)
+                    else:
+                        outcomes.append(Outcome.DUPLICATE)
         return outcomes
 
     async def _dead_letter(

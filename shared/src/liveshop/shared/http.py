@@ -6,13 +6,16 @@ import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from liveshop.shared import statehash
 from liveshop.shared.errors import Conflict, DomainError
+from liveshop.shared.journal import JournalMiddleware
 from liveshop.shared.runtime import ServiceRuntime
 from liveshop.shared.tx import Transaction
 
@@ -31,6 +34,8 @@ def create_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str)
 
     app = FastAPI(title=title, lifespan=lifespan)
     app.state.runtime = runtime
+    runtime.app = app
+    app.add_middleware(JournalMiddleware, runtime=runtime)
 
     @app.get("/health/live", tags=["health"])
     async def live() -> dict[str, str]:
@@ -49,6 +54,20 @@ def create_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str)
         """Empty this service's read models and rebuild them by replaying the topics they come from."""
         rebuilt = await runtime.rebuild_projections([router] if router else None)
         return {"rebuilt": rebuilt}
+
+    @app.get("/admin/journal", tags=["admin"])
+    async def journal_status() -> dict[str, Any]:
+        """Record mode: whether inputs are journaled. Replay mode: how far the replay got."""
+        if runtime.replayer is not None:
+            return {"service": runtime.service, **asdict(runtime.replayer.status)}
+        return {"service": runtime.service, "mode": "record" if runtime.journal_enabled else "off"}
+
+    @app.get("/admin/state-hash", tags=["admin"])
+    async def state_hash() -> dict[str, Any]:
+        """A stable hash of every table of this service (compare two stacks after a replay)."""
+        assert runtime.pool is not None
+        async with runtime.pool.acquire() as conn:
+            return (await statehash.service_state(conn, runtime.schema, runtime.namespace)).as_dict()
 
     @app.get("/admin/consumers", tags=["admin"])
     async def consumers() -> dict[str, Any]:

@@ -23,8 +23,9 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from liveshop.contracts.topics import TOPICS, dead_letter_topic
-from liveshop.shared import db, migrations
+from liveshop.shared import db, entropy, migrations
 from liveshop.shared.consumer import ConsumerRunner, EventRouter
+from liveshop.shared.journal import JournalReplayer
 from liveshop.shared.outbox import OutboxRelay, make_producer
 from liveshop.shared.settings import ServiceSettings
 from liveshop.shared.tx import Transaction, transaction
@@ -87,6 +88,12 @@ class ServiceRuntime:
         self.runners: dict[str, ConsumerRunner] = {}
         self._job_tasks: list[asyncio.Task[None]] = []
         self.started = False
+        #: The service's ASGI app (set by ``create_app``); replay re-runs journaled requests through it.
+        self.app: Any = None
+        self.replay_mode = settings.liveshop_replay
+        self.journal_enabled = settings.liveshop_journal and not settings.liveshop_replay
+        self.replayer: JournalReplayer | None = None
+        self._replay_task: asyncio.Task[None] | None = None
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -101,6 +108,14 @@ class ServiceRuntime:
         await ensure_topics(s.kafka_bootstrap_servers, topics)
         self.producer = make_producer(s.kafka_bootstrap_servers, f"{self.schema}-producer")
         await self.producer.start()
+        if self.replay_mode:
+            # Re-run the journal instead of consuming, scheduling or relaying (docs/replay.md).
+            for router in self.routers:
+                self._runner(router)
+            self.replayer = JournalReplayer(self)
+            self._replay_task = asyncio.create_task(self.replayer.run(), name=f"{self.service}-replay")
+            self.started = True
+            return
         self.relay = OutboxRelay(
             self.pool,
             self.producer,
@@ -115,6 +130,11 @@ class ServiceRuntime:
         self.started = True
 
     async def stop(self) -> None:
+        if self._replay_task is not None:
+            self._replay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._replay_task
+            self._replay_task = None
         for t in self._job_tasks:
             t.cancel()
         for t in self._job_tasks:
@@ -178,8 +198,8 @@ class ServiceRuntime:
             await self._start_broker()
         return done
 
-    def _subscribe(self, router: EventRouter) -> None:
-        assert self.broker is not None and self.pool is not None
+    def _runner(self, router: EventRouter) -> ConsumerRunner:
+        assert self.pool is not None
         group = self.settings.consumer_group(router.name)
         runner = ConsumerRunner(
             router,
@@ -191,8 +211,15 @@ class ServiceRuntime:
             group=group,
             max_attempts=self.settings.consumer_max_attempts,
             backoff_ms=self.settings.consumer_backoff_ms,
+            journaling=self.journal_enabled,
         )
         self.runners[router.name] = runner
+        return runner
+
+    def _subscribe(self, router: EventRouter) -> None:
+        assert self.broker is not None and self.pool is not None
+        group = self.settings.consumer_group(router.name)
+        runner = self._runner(router)
         names = [t.qualified(self.namespace) for t in router.topics()] + sorted(router.extra_topics)
 
         async def consume(message: KafkaMessage) -> None:
@@ -225,7 +252,8 @@ class ServiceRuntime:
     async def _run_job(self, job: PeriodicJob) -> None:
         while True:
             try:
-                await job.fn(self)
+                with entropy.recording({"kind": "JOB", "job": job.name}, journal=self.journal_enabled):
+                    await job.fn(self)
             except asyncio.CancelledError:
                 raise
             except Exception:

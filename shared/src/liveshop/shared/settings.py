@@ -29,6 +29,10 @@ class ServiceSettings(BaseSettings):
     #: Outbox relay: rows per batch and the polling fallback when no NOTIFY arrives.
     outbox_batch_size: int = 500
     outbox_poll_interval_s: float = 1.0
+    #: Journal every committed input (HTTP write, consumed batch, job run) for replay (docs/replay.md).
+    liveshop_journal: bool = True
+    #: Replay mode: no consumers, jobs or relay; re-run this service's journal from the journal topic.
+    liveshop_replay: bool = False
 
     @field_validator("liveshop_namespace")
     @classmethod

@@ -18,6 +18,7 @@ import asyncpg
 
 from liveshop.contracts import codec
 from liveshop.contracts.base import Envelope, Event
+from liveshop.shared import entropy, journal
 from liveshop.shared.db import Connection
 
 
@@ -43,10 +44,20 @@ class Transaction:
         Rows are written when the transaction block ends (before COMMIT), all of them in one
         statement that also wakes the relay: one round trip per transaction, not per event.
         """
-        env = codec.envelope(data, source=self.source, id=id, time=time, subject=subject)
+        env = codec.envelope(
+            data,
+            source=self.source,
+            id=id or str(entropy.uuid4()),
+            time=time or entropy.now(),
+            subject=subject,
+        )
         self._pending.append(env)
         self.published.append(env)
         return env
+
+    def publish_raw(self, env: Envelope) -> None:
+        """Add an already enveloped event to the outbox (not counted in :attr:`published`)."""
+        self._pending.append(env)
 
     async def flush(self) -> None:
         """Write the pending outbox rows now (called automatically at the end of the block)."""
@@ -105,4 +116,5 @@ async def transaction(
     async with pool.acquire() as conn, conn.transaction():
         tx = Transaction(conn, source=source, namespace=namespace, schema=schema)
         yield tx
+        journal.before_commit(tx)
         await tx.flush()

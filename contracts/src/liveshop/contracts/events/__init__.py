@@ -6,6 +6,7 @@ from liveshop.contracts.events import (
     catalog,
     fulfillment,
     isv,
+    journal,
     order,
     payment,
     promotion,
@@ -13,4 +14,16 @@ from liveshop.contracts.events import (
     wallet,
 )
 
-__all__ = ["bnpl", "budget", "catalog", "fulfillment", "isv", "order", "payment", "promotion", "redenvelope", "wallet"]
+__all__ = [
+    "bnpl",
+    "budget",
+    "catalog",
+    "fulfillment",
+    "isv",
+    "journal",
+    "order",
+    "payment",
+    "promotion",
+    "redenvelope",
+    "wallet",
+]

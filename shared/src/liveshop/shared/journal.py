@@ -1,0 +1,318 @@
+"""The input journal: record what a service was asked to do; replay it into a fresh stack.
+
+Record (every service, on by default, ``LIVESHOP_JOURNAL``): each input runs under an
+:class:`~liveshop.shared.entropy.Tape`. When one of its transactions commits, :func:`before_commit`
+adds an ``InputJournaled`` event to that transaction's outbox: the input (HTTP request, consumed
+records and the consumer path that handled them, or job name) with the values made up so far.
+State, events and journal entry commit together, so the journal is exactly the committed inputs,
+in commit order (a transaction that waits for another's row lock commits, and journals, after it).
+
+Replay (``LIVESHOP_REPLAY=1``): the service starts without consumers, jobs or outbox relay, reads
+its entries from the journal topic and re-runs every input in order with the recorded values (an
+HTTP request through the service's own ASGI app, a batch through the same consumer path, a job
+through the same function). The events it writes are the ones already on the topics (same ids),
+so they are marked published instead of being sent again. See docs/replay.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from liveshop.contracts import codec
+from liveshop.contracts.events.journal import (
+    JOURNAL,
+    InputJournaled,
+    InputKind,
+    JournaledRecord,
+    JournaledRequest,
+    MadeUpValue,
+)
+from liveshop.shared import entropy
+
+if TYPE_CHECKING:
+    from liveshop.shared.runtime import ServiceRuntime
+    from liveshop.shared.tx import Transaction
+
+log = logging.getLogger(__name__)
+
+#: Request headers that describe the connection, not the request; not journaled.
+_HOP_BY_HOP = {"host", "content-length", "connection", "transfer-encoding", "keep-alive", "accept-encoding"}
+_WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def unqualified(topic: str, namespace: str) -> str:
+    prefix = f"{namespace}." if namespace else ""
+    return topic[len(prefix) :] if prefix and topic.startswith(prefix) else topic
+
+
+def qualified(topic: str, namespace: str) -> str:
+    return f"{namespace}.{topic}" if namespace else topic
+
+
+# ---- record ---------------------------------------------------------------------------------
+
+
+def journaled_records(records: Sequence[Any], namespace: str) -> list[JournaledRecord]:
+    """Consumed aiokafka records as journal entries (topic names without the namespace)."""
+    return [
+        JournaledRecord(
+            topic=unqualified(r.topic, namespace),
+            partition=r.partition,
+            offset=r.offset,
+            key=r.key.decode("utf-8", errors="surrogateescape") if r.key is not None else None,
+            headers=[(k, v.decode("utf-8", errors="surrogateescape")) for k, v in (r.headers or [])],
+            value_b64=base64.b64encode(r.value).decode() if r.value is not None else None,
+        )
+        for r in records
+    ]
+
+
+def before_commit(tx: Transaction) -> None:
+    """Called at the end of every transaction block: journal the active input's new part."""
+    tape = entropy.current()
+    if tape is None or not tape.recording or not tape.journal:
+        return
+    describe = tape.input
+    what: dict[str, Any] = describe() if callable(describe) else dict(describe or {})
+    if what.get("kind") == InputKind.JOB and not tx.published:
+        return  # a job tick that changed nothing is not an input worth replaying
+    if tape.part > 0:  # the input itself travels with part 0 only
+        what = {"kind": what["kind"]}
+    entry = InputJournaled(
+        service=tx.source,
+        input_id=tape.input_id,
+        part=tape.part,
+        values=[MadeUpValue(kind=k, value=v) for k, v in tape.pending()],
+        recorded_at=datetime.now(UTC),
+        **what,
+    )
+    tape.written = len(tape.values)
+    tape.part += 1
+    tx.publish_raw(codec.envelope(entry, source=tx.source, id=str(uuid.uuid4()), time=entry.recorded_at))
+
+
+class JournalMiddleware:
+    """ASGI middleware: every write request runs under a recording tape (journaled when it commits)."""
+
+    def __init__(self, app: Any, runtime: ServiceRuntime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] not in _WRITE_METHODS or not self.runtime.journal_enabled:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+
+        async def receive_and_keep() -> Any:
+            message = await receive()
+            if message["type"] == "http.request":
+                chunks.append(message.get("body", b""))
+            return message
+
+        def describe() -> dict[str, Any]:
+            headers = [
+                (k.decode("latin-1"), v.decode("latin-1"))
+                for k, v in scope.get("headers", [])
+                if k.decode("latin-1").lower() not in _HOP_BY_HOP
+            ]
+            return {
+                "kind": InputKind.HTTP,
+                "request": JournaledRequest(
+                    method=scope["method"],
+                    path=scope["path"],
+                    query=scope.get("query_string", b"").decode("latin-1"),
+                    headers=headers,
+                    body_b64=base64.b64encode(b"".join(chunks)).decode(),
+                ),
+            }
+
+        with entropy.recording(describe, journal=True):
+            await self.app(scope, receive_and_keep, send)
+
+
+# ---- replay ---------------------------------------------------------------------------------
+
+
+@dataclass
+class ReplayRecord:
+    """A consumed record rebuilt from the journal (what aiokafka's ConsumerRecord offers)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    headers: list[tuple[str, bytes]]
+    value: bytes | None
+
+
+def replay_records(records: Sequence[JournaledRecord], namespace: str) -> list[ReplayRecord]:
+    return [
+        ReplayRecord(
+            topic=qualified(r.topic, namespace),
+            partition=r.partition,
+            offset=r.offset,
+            key=r.key.encode("utf-8", errors="surrogateescape") if r.key is not None else None,
+            headers=[(k, v.encode("utf-8", errors="surrogateescape")) for k, v in r.headers],
+            value=base64.b64decode(r.value_b64) if r.value_b64 is not None else None,
+        )
+        for r in records
+    ]
+
+
+@dataclass
+class ReplayStatus:
+    mode: str = "record"
+    entries: int = 0
+    inputs: int = 0
+    applied: int = 0
+    done: bool = False
+    error: str | None = None
+    http_statuses: dict[str, int] | None = None
+
+
+async def read_journal(bootstrap: str, namespace: str, service: str) -> list[InputJournaled]:
+    """Every journal entry of ``service`` on the journal topic, from the beginning to the current end."""
+    topic = JOURNAL.qualified(namespace)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=15000)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer.client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        out: list[InputJournaled] = []
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        while remaining:
+            batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=2000)
+            for tp, recs in batch.items():
+                for r in recs:
+                    if r.offset < ends[tp] and r.key is not None and r.key.decode() == service:
+                        env = codec.decode(list(r.headers or []), r.value)
+                        assert isinstance(env.data, InputJournaled)
+                        out.append(env.data)
+                    if r.offset >= ends[tp] - 1:
+                        remaining.discard(tp)
+        return out
+    finally:
+        await consumer.stop()
+
+
+class JournalReplayer:
+    """Re-run a service's journal, in order, with the recorded values."""
+
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+        self.status = ReplayStatus(mode="replay", http_statuses={})
+
+    async def run(self) -> None:
+        rt = self.runtime
+        try:
+            entries = await read_journal(rt.settings.kafka_bootstrap_servers, rt.namespace, rt.service)
+            self.status.entries = len(entries)
+            parts: dict[str, list[InputJournaled]] = {}
+            order: list[str] = []
+            for e in entries:
+                if e.input_id not in parts:
+                    parts[e.input_id] = []
+                    order.append(e.input_id)
+                parts[e.input_id].append(e)
+            self.status.inputs = len(order)
+            for input_id in order:
+                got = sorted(parts[input_id], key=lambda e: e.part)
+                first = got[0]
+                if first.part != 0:
+                    raise entropy.ReplayDivergence(f"input {input_id}: part 0 missing from the journal")
+                tape = entropy.Tape(recording=False, values=[[v.kind, v.value] for e in got for v in e.values])
+                with entropy.use(tape):
+                    await self._apply(first)
+                if not tape.exhausted:
+                    raise entropy.ReplayDivergence(
+                        f"input {input_id} ({first.kind}) used {tape.pos} of its {len(tape.values)} recorded values"
+                    )
+                self.status.applied += 1
+            await self._mark_outbox_published()
+            self.status.done = True
+            log.info("%s: replayed %d inputs (%d journal entries)", rt.service, self.status.applied, len(entries))
+        except Exception as exc:
+            self.status.error = f"{type(exc).__name__}: {exc}"
+            log.exception("%s: journal replay stopped after %d inputs", rt.service, self.status.applied)
+
+    async def _apply(self, e: InputJournaled) -> None:
+        if e.kind == InputKind.HTTP:
+            assert e.request is not None
+            status = await self._http(e.request)
+            assert self.status.http_statuses is not None
+            key = str(status)
+            self.status.http_statuses[key] = self.status.http_statuses.get(key, 0) + 1
+        elif e.kind == InputKind.EVENTS:
+            runner = self.runtime.runners.get(e.router or "")
+            if runner is None:
+                raise entropy.ReplayDivergence(f"no consumer {e.router!r} in {self.runtime.service}")
+            await runner.replay(e.path or "", replay_records(e.records, self.runtime.namespace))
+        else:
+            job = next((j for j in self.runtime.jobs if j.name == e.job), None)
+            if job is None:
+                raise entropy.ReplayDivergence(f"no job {e.job!r} in {self.runtime.service}")
+            await job.fn(self.runtime)
+
+    async def _http(self, req: JournaledRequest) -> int:
+        app = self.runtime.app
+        if app is None:
+            raise RuntimeError("replay needs the service's HTTP app (create_app sets it)")
+        body = base64.b64decode(req.body_b64)
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": req.method,
+            "scheme": "http",
+            "path": req.path,
+            "raw_path": req.path.encode(),
+            "query_string": req.query.encode("latin-1"),
+            "root_path": "",
+            "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in req.headers]
+            + [(b"content-length", str(len(body)).encode())],
+            "client": ("127.0.0.1", 0),
+            "server": ("127.0.0.1", 0),
+            "app": app,
+        }
+        sent = False
+        status = 0
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+
+        await app(scope, receive, send)
+        if status >= 500:
+            raise entropy.ReplayDivergence(f"{req.method} {req.path} answered {status} on replay")
+        return status
+
+    async def _mark_outbox_published(self) -> None:
+        """The events a replay writes are already on the replayed topics (same ids): not sent again."""
+        pool = self.runtime.pool
+        assert pool is not None
+        await pool.execute("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")

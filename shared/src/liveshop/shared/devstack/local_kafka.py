@@ -110,6 +110,7 @@ class KafkaProcess:
 
 
 def _cluster_id() -> str:
+    # 1 in 64 of these starts with "-": always pass it as --cluster-id=<id>, never as a separate argument.
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
@@ -164,8 +165,7 @@ def start(data_dir: Path, *, port: int | None = None, heap: str = "768m", timeou
                 *jvm,
                 "kafka.tools.StorageTool",
                 "format",
-                "-t",
-                _cluster_id(),
+                f"--cluster-id={_cluster_id()}",
                 "-c",
                 str(props),
                 "--standalone",

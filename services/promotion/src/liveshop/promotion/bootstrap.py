@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -17,6 +16,7 @@ from liveshop.promotion.entrypoints import consumers, http
 from liveshop.promotion.service_layer import handlers
 from liveshop.promotion.service_layer.claims import EnvelopeClaims
 from liveshop.promotion.service_layer.unit_of_work import UnitOfWork
+from liveshop.shared import entropy
 from liveshop.shared.http import create_app
 from liveshop.shared.runtime import PeriodicJob, ServiceRuntime
 from liveshop.shared.settings import ServiceSettings
@@ -41,7 +41,7 @@ class PromotionSettings(ServiceSettings):
 async def run_red_envelope_timers(runtime: ServiceRuntime, batch: int = 100) -> int:
     """Scheduled issue, expiry of claimed-unused envelopes (budget released), end of use windows.
     One transaction per activity; safe to run on several instances (row locks)."""
-    now = datetime.now(UTC)
+    now = entropy.now()
     async with runtime.transaction() as tx:
         due = await PgUnitOfWork(tx).activities.due(now, batch)
     for activity_id in due:

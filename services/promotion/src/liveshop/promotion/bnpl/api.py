@@ -19,6 +19,7 @@ from liveshop.promotion.bnpl import service_layer as sl
 from liveshop.promotion.bnpl.adapters import BuyerProfileRow
 from liveshop.promotion.bnpl.config import BnplPromotionConfig
 from liveshop.promotion.domain.bnpl.errors import BnplError
+from liveshop.shared import entropy
 from liveshop.shared.errors import Conflict, DomainError, Forbidden
 from liveshop.shared.http import idempotent
 from liveshop.shared.runtime import ServiceRuntime
@@ -80,7 +81,7 @@ class RegistrationIn(_Body):
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return entropy.now()
 
 
 def _utc(v: datetime | None) -> datetime | None:

@@ -11,7 +11,6 @@ A domain refusal inside a consumer is logged and the event is done (a retry coul
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from liveshop.contracts.base import Envelope
 from liveshop.contracts.events import bnpl as ev
@@ -22,6 +21,7 @@ from liveshop.contracts.events.wallet import SecureWalletUpgraded
 from liveshop.promotion.bnpl import service_layer as sl
 from liveshop.promotion.bnpl.config import BnplPromotionConfig
 from liveshop.promotion.domain.bnpl.errors import BnplError
+from liveshop.shared import entropy
 from liveshop.shared.consumer import EventRouter
 from liveshop.shared.tx import Transaction
 
@@ -50,15 +50,15 @@ def make_router(config: BnplPromotionConfig) -> EventRouter:
             elif isinstance(e, OrderPriced):
                 await sl.on_order_priced(uow, e)
             elif isinstance(e, OrderPaid):
-                await sl.on_order_paid(uow, e, datetime.now(UTC))
+                await sl.on_order_paid(uow, e, entropy.now())
             elif isinstance(e, OrderCancelled):
-                await sl.on_order_cancelled(uow, e, datetime.now(UTC))
+                await sl.on_order_cancelled(uow, e, entropy.now())
         except BnplError as exc:
             log.warning("promotion-bnpl: %s for %s refused: %s", env.type, env.attributes.subject, exc)
 
     @router.on(*BILL_EVENTS)
     async def on_bill(env: Envelope, tx: Transaction) -> None:
-        await sl.on_bill_event(sl.Uow(tx), env.data, datetime.now(UTC))
+        await sl.on_bill_event(sl.Uow(tx), env.data, entropy.now())
 
     @router.on(SecureWalletUpgraded)
     async def on_secure_wallet(env: Envelope, tx: Transaction) -> None:

@@ -10,8 +10,6 @@ the same events gives the same decisions.
 
 from __future__ import annotations
 
-import secrets
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +43,7 @@ from liveshop.promotion.domain.bnpl.opening import (
     OpeningApplication,
     assess_standing,
 )
+from liveshop.shared import entropy
 from liveshop.shared.errors import Conflict, NotFound
 from liveshop.shared.tx import Transaction
 
@@ -253,7 +252,7 @@ async def create_activity(
     merchant = await uow.repo.merchant(merchant_id)
     products = await _snapshots(uow, product_ids) if product_ids else []
     a = act.BnplActivity.create(
-        activity_id="bact_" + uuid.uuid4().hex[:16],
+        activity_id="bact_" + entropy.uuid4().hex[:16],
         merchant_id=merchant_id,
         merchant_bnpl_opened=merchant.is_open,
         name=name,
@@ -710,8 +709,8 @@ async def create_campaign(
     seed_secret: bytes | None,
     now: datetime,
 ) -> dict[str, Any]:
-    cid = campaign_id or "bcmp_" + uuid.uuid4().hex[:16]
-    seed = CampaignSeed(f"seed-{cid}", seed_secret if seed_secret is not None else secrets.token_bytes(32))
+    cid = campaign_id or "bcmp_" + entropy.uuid4().hex[:16]
+    seed = CampaignSeed(f"seed-{cid}", seed_secret if seed_secret is not None else entropy.token_bytes(32))
     c = camp.FirstOrderCampaign(
         cid, name, registration_starts_at, registration_ends_at, starts_at, ends_at, budget, seed.seed_id,
         seed.commitment, min_item_amount, discount_min, discount_max,

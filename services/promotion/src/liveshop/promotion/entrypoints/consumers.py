@@ -12,7 +12,7 @@ in the other handlers is logged and the event is done (a retry could not change 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 from liveshop.contracts.base import Envelope
 from liveshop.contracts.events import budget as b
@@ -21,6 +21,7 @@ from liveshop.contracts.events.order import OrderCancelled, OrderPaid, OrderPlac
 from liveshop.promotion.adapters.repositories import PgUnitOfWork
 from liveshop.promotion.domain.errors import PromotionError
 from liveshop.promotion.service_layer import handlers
+from liveshop.shared import entropy
 from liveshop.shared.consumer import EventRouter
 from liveshop.shared.tx import Transaction
 
@@ -32,7 +33,7 @@ catalog = EventRouter("promotion-catalog", projections=["products", "distributio
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return entropy.now()
 
 
 @pricing.on(OrderPlaced, OrderPaid, OrderCancelled)

@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Header, Request
@@ -23,6 +23,7 @@ from liveshop.promotion.service_layer import commands as cmds
 from liveshop.promotion.service_layer import handlers
 from liveshop.promotion.service_layer.claims import EnvelopeClaims
 from liveshop.promotion.service_layer.unit_of_work import AWAITING_HOLD, REFUSED
+from liveshop.shared import entropy
 from liveshop.shared.http import idempotent
 from liveshop.shared.runtime import ServiceRuntime
 
@@ -115,7 +116,7 @@ class CapabilityIn(_Body):
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return entropy.now()
 
 
 def _rt(request: Request) -> ServiceRuntime:

@@ -8,9 +8,8 @@ turned into rejection events, never retried.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from liveshop.contracts.events import budget as b
@@ -41,6 +40,7 @@ from liveshop.promotion.service_layer.unit_of_work import (
     UnitOfWork,
     VoucherRow,
 )
+from liveshop.shared import entropy
 
 #: Large enough that the domain's balance check never refuses: the wallet's hold is authoritative
 #: (``BudgetHoldRejected`` with ``INSUFFICIENT_BALANCE`` refuses the activity / the raise).
@@ -49,7 +49,7 @@ RED_ENVELOPE = "STREAMER_RED_ENVELOPE"
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:16]}"
+    return f"{prefix}_{entropy.uuid4().hex[:16]}"
 
 
 # ------------------------------------------------------------------------------------ catalog read model
@@ -253,7 +253,7 @@ async def create_activity(uow: UnitOfWork, cmd: cmds.CreateActivity, now: dateti
 async def _request_hold(
     uow: UnitOfWork, activity: re.RedEnvelopeActivity, kind: str, amount: int, now: datetime, target: int | None = None
 ) -> str:
-    request_id = f"{activity.activity_id}:{kind.lower()}:{uuid.uuid4().hex[:8]}"
+    request_id = f"{activity.activity_id}:{kind.lower()}:{entropy.uuid4().hex[:8]}"
     await uow.budget.add(BudgetRequest(request_id, activity.activity_id, kind, amount, "REQUESTED", now, target))
     await uow.publish(
         b.BudgetHoldRequested(
@@ -539,7 +539,7 @@ async def on_budget_settled(uow: UnitOfWork, request_id: str, ok: bool, detail: 
 async def _request_release(
     uow: UnitOfWork, activity: re.RedEnvelopeActivity, amount: int, reason: str, now: datetime
 ) -> None:
-    request_id = f"{activity.activity_id}:release:{uuid.uuid4().hex[:8]}"
+    request_id = f"{activity.activity_id}:release:{entropy.uuid4().hex[:8]}"
     await uow.budget.add(BudgetRequest(request_id, activity.activity_id, "RELEASE", amount, "REQUESTED", now))
     await uow.publish(
         b.BudgetReleaseRequested(
@@ -945,4 +945,4 @@ def voucher_view(row: VoucherRow) -> dict[str, Any]:
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return entropy.now()

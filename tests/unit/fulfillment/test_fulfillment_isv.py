@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,6 +20,8 @@ from liveshop.fulfillment.domain.isv import (
     Isv,
     MerchantAuthorisations,
     check_report_authorisation,
+    new_app_key,
+    new_secret,
     secret_fingerprint,
 )
 
@@ -30,8 +33,13 @@ def minutes(n: float) -> datetime:
     return T0 + timedelta(minutes=n)
 
 
+def creds() -> dict[str, str]:
+    """A fresh app key and secret, as the entrypoint makes them (from entropy)."""
+    return {"app_key": new_app_key(secrets.token_hex), "secret": new_secret(secrets.token_urlsafe)}
+
+
 def test_register_issues_a_first_credential_and_keeps_only_its_fingerprint() -> None:
-    isv, issued = Isv.register("isv-wms", "WMS 仓储", T0)
+    isv, issued = Isv.register("isv-wms", "WMS 仓储", T0, **creds())
     assert issued.isv_id == "isv-wms"
     assert issued.app_key.startswith("lsk_")
     assert len(issued.secret) >= 32
@@ -45,17 +53,17 @@ def test_register_issues_a_first_credential_and_keeps_only_its_fingerprint() -> 
 
 
 def test_rotation_allows_two_valid_credentials_then_revoke_the_old_one() -> None:
-    isv, old = Isv.register("isv-wms", "WMS", T0)
-    new = isv.issue_credential(minutes(1))
+    isv, old = Isv.register("isv-wms", "WMS", T0, **creds())
+    new = isv.issue_credential(minutes(1), **creds())
     assert MAX_ACTIVE_CREDENTIALS == 2
     with pytest.raises(Conflict) as exc:
-        isv.issue_credential(minutes(2))
+        isv.issue_credential(minutes(2), **creds())
     assert exc.value.code == ErrorCode.CREDENTIAL_LIMIT_REACHED
     isv.revoke_credential(old.app_key, minutes(3))
     assert isv.valid_credential(old.app_key, minutes(3)) is None
     assert isv.valid_credential(old.app_key, minutes(2)) is not None  # it was valid before
     assert isv.valid_credential(new.app_key, minutes(3)) is not None
-    isv.issue_credential(minutes(4))
+    isv.issue_credential(minutes(4), **creds())
     assert len(isv.credentials) == 3
     with pytest.raises(Conflict) as exc:
         isv.revoke_credential(old.app_key, minutes(5))
@@ -77,7 +85,7 @@ def test_invalid_isv(isv_id: str, name: str) -> None:
 
 def test_short_secret_and_naive_times_are_refused() -> None:
     with pytest.raises(InvalidInput) as exc:
-        Isv.register("isv-1", "WMS", T0, secret="too-short")
+        Isv.register("isv-1", "WMS", T0, app_key=new_app_key(secrets.token_hex), secret="too-short")
     assert exc.value.code == ErrorCode.INVALID_ISV
     with pytest.raises(InvalidInput) as exc:
         Isv("isv-1", "WMS", datetime(2025, 1, 1))  # noqa: DTZ001
@@ -85,7 +93,7 @@ def test_short_secret_and_naive_times_are_refused() -> None:
 
 
 def test_suspended_isv_has_no_valid_credential_and_cannot_be_authorised() -> None:
-    isv, issued = Isv.register("isv-wms", "WMS", T0)
+    isv, issued = Isv.register("isv-wms", "WMS", T0, **creds())
     isv.suspend(minutes(10))
     assert isv.is_active_at(minutes(9))
     assert not isv.is_active_at(minutes(10))
@@ -99,7 +107,7 @@ def test_suspended_isv_has_no_valid_credential_and_cannot_be_authorised() -> Non
 
 
 def test_authorise_revoke_reauthorise() -> None:
-    isv, _ = Isv.register("isv-wms", "WMS", T0)
+    isv, _ = Isv.register("isv-wms", "WMS", T0, **creds())
     shop = MerchantAuthorisations("m-1")
     first = shop.authorise(isv, minutes(0))
     assert shop.authorised_isvs(minutes(1)) == ["isv-wms"]

@@ -32,7 +32,7 @@ POLICY = ReportPolicy(clock_skew=timedelta(minutes=5), hold_for=timedelta(minute
 
 class FakeStore:
     def __init__(self) -> None:
-        isv, _ = Isv.register("isv-a", "A", T0 - timedelta(days=1))
+        isv, _ = Isv.register("isv-a", "A", T0 - timedelta(days=1), app_key="lsk_" + "a" * 24, secret="s" * 43)
         self.isvs = {"isv-a": isv}
         self.auths = {"m1": [Authorisation("m1", "isv-a", T0 - timedelta(days=1))]}
         self.orders: dict[str, OrderFacts] = {}

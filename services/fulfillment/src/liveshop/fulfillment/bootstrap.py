@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from fastapi import FastAPI
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,6 +14,7 @@ from liveshop.fulfillment.domain.reports import ReportPolicy
 from liveshop.fulfillment.entrypoints import consumers, http
 from liveshop.fulfillment.entrypoints.deps import Deps
 from liveshop.fulfillment.service_layer import handlers
+from liveshop.shared import entropy
 from liveshop.shared.http import create_app
 from liveshop.shared.runtime import PeriodicJob, ServiceRuntime
 from liveshop.shared.settings import ServiceSettings
@@ -59,7 +60,7 @@ def build(
 
     async def recheck_held(rt: ServiceRuntime) -> None:
         async with rt.transaction() as tx:
-            await handlers.recheck_due(PgStore(tx), now=datetime.now(UTC), policy=deps.policy)
+            await handlers.recheck_due(PgStore(tx), now=entropy.now(), policy=deps.policy)
 
     runtime = ServiceRuntime(
         settings,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from liveshop.shared import entropy
 from liveshop.shared.http import create_app
 from liveshop.shared.runtime import PeriodicJob, ServiceRuntime
 from liveshop.shared.settings import ServiceSettings
@@ -24,7 +23,7 @@ async def expire_pending(runtime: ServiceRuntime) -> None:
     """Void timed-out pending transfers (payment holds at the order's pay-by), in batches."""
     while True:
         async with runtime.transaction() as tx:
-            done = await handlers.expire_payments(PgUnitOfWork(tx), datetime.now(UTC))
+            done = await handlers.expire_payments(PgUnitOfWork(tx), entropy.now())
         if len(done) < 1000:
             return
 

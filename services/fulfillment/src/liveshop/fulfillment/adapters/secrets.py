@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
+
+from liveshop.shared import entropy
 
 _VERSION = b"\x01"
 _NONCE = 16
@@ -38,7 +39,7 @@ class SecretBox:
 
     def seal(self, secret: str) -> bytes:
         plain = secret.encode("utf-8")
-        nonce = secrets.token_bytes(_NONCE)
+        nonce = entropy.token_bytes(_NONCE)
         cipher = bytes(a ^ b for a, b in zip(plain, self._stream(nonce, len(plain)), strict=True))
         body = _VERSION + nonce + cipher
         return body + hmac.new(self._mac, body, hashlib.sha256).digest()

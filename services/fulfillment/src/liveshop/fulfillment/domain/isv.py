@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -46,12 +45,14 @@ def _require_aware(at: datetime, what: str) -> None:
         raise InvalidInput(ErrorCode.INVALID_TIME, f"{what} must carry a timezone (UTC)")
 
 
-def new_app_key() -> str:
-    return "lsk_" + secrets.token_hex(12)
+def new_app_key(token_hex: Callable[[int], str]) -> str:
+    """A fresh app key from ``token_hex`` (e.g. ``secrets.token_hex``; the domain makes up nothing)."""
+    return "lsk_" + token_hex(12)
 
 
-def new_secret() -> str:
-    return secrets.token_urlsafe(32)
+def new_secret(token_urlsafe: Callable[[int], str]) -> str:
+    """A fresh secret from ``token_urlsafe`` (e.g. ``secrets.token_urlsafe``)."""
+    return token_urlsafe(32)
 
 
 def secret_fingerprint(secret: str) -> str:
@@ -112,10 +113,11 @@ class Isv:
         name: str,
         at: datetime,
         *,
-        app_key: str | None = None,
-        secret: str | None = None,
+        app_key: str,
+        secret: str,
     ) -> tuple[Isv, IssuedCredential]:
-        """A new ISV with its first credential (``app_key`` / ``secret`` generated unless given)."""
+        """A new ISV with its first credential (``app_key`` / ``secret``: see :func:`new_app_key`,
+        :func:`new_secret`)."""
         isv = cls(isv_id, name, at)
         return isv, isv.issue_credential(at, app_key=app_key, secret=secret)
 
@@ -140,9 +142,7 @@ class Isv:
 
     # -- commands
 
-    def issue_credential(
-        self, at: datetime, *, app_key: str | None = None, secret: str | None = None
-    ) -> IssuedCredential:
+    def issue_credential(self, at: datetime, *, app_key: str, secret: str) -> IssuedCredential:
         _require_aware(at, "at")
         active = [c for c in self._credentials.values() if c.is_valid_at(at)]
         if len(active) >= MAX_ACTIVE_CREDENTIALS:
@@ -151,15 +151,13 @@ class Isv:
                 f"at most {MAX_ACTIVE_CREDENTIALS} valid credentials; revoke one first",
                 isv_id=self.isv_id,
             )
-        key = app_key if app_key is not None else new_app_key()
-        if key in self._credentials or not _ID.match(key):
+        if app_key in self._credentials or not _ID.match(app_key):
             raise InvalidInput(ErrorCode.INVALID_ISV, "app key already used or malformed")
-        sec = secret if secret is not None else new_secret()
-        if len(sec) < MIN_SECRET_LENGTH:
+        if len(secret) < MIN_SECRET_LENGTH:
             raise InvalidInput(ErrorCode.INVALID_ISV, f"a secret has at least {MIN_SECRET_LENGTH} characters")
-        cred = IsvCredential(app_key=key, secret_fingerprint=secret_fingerprint(sec), issued_at=at)
-        self._credentials[key] = cred
-        return IssuedCredential(isv_id=self.isv_id, app_key=key, secret=sec, credential=cred)
+        cred = IsvCredential(app_key=app_key, secret_fingerprint=secret_fingerprint(secret), issued_at=at)
+        self._credentials[app_key] = cred
+        return IssuedCredential(isv_id=self.isv_id, app_key=app_key, secret=secret, credential=cred)
 
     def revoke_credential(self, app_key: str, at: datetime) -> IsvCredential:
         _require_aware(at, "at")

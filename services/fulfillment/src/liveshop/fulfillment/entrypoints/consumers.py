@@ -11,8 +11,6 @@ Two consumer groups:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from liveshop.contracts.base import Envelope
 from liveshop.contracts.events.isv import WarehouseOperationReported
 from liveshop.contracts.events.order import OrderCancelled, OrderPaid
@@ -22,6 +20,7 @@ from liveshop.fulfillment.domain.reports import OrderFacts, parse_report
 from liveshop.fulfillment.entrypoints.deps import Deps
 from liveshop.fulfillment.service_layer import handlers
 from liveshop.fulfillment.service_layer.unit_of_work import KAFKA, Effects, Incoming, RejectionRecord
+from liveshop.shared import entropy
 from liveshop.shared.consumer import EventRouter, UndecodableRecord
 from liveshop.shared.tx import Transaction
 
@@ -40,19 +39,19 @@ def make_routers(deps: Deps) -> list[EventRouter]:
         ev = env.data
         assert isinstance(ev, OrderPaid)
         facts = OrderFacts(order_id=ev.order_id, merchant_id=ev.merchant_id, buyer_id=ev.buyer_id, paid_at=ev.paid_at)
-        await handlers.order_paid(PgStore(tx), facts, now=datetime.now(UTC), policy=deps.policy)
+        await handlers.order_paid(PgStore(tx), facts, now=entropy.now(), policy=deps.policy)
 
     @orders.on(OrderCancelled)
     async def on_cancelled(env: Envelope, tx: Transaction) -> None:
         ev = env.data
         assert isinstance(ev, OrderCancelled)
         facts = OrderFacts(order_id=ev.order_id, merchant_id=ev.merchant_id, buyer_id=ev.buyer_id)
-        now = datetime.now(UTC)
+        now = entropy.now()
         await handlers.order_cancelled(PgStore(tx), facts, cancelled_at=ev.occurred_at, now=now, policy=deps.policy)
 
     @reports.on_batch(WarehouseOperationReported)
     async def on_reports(envs: list[Envelope], tx: Transaction) -> None:
-        now = datetime.now(UTC)
+        now = entropy.now()
         items = []
         for env in envs:
             assert isinstance(env.data, WarehouseOperationReported)
@@ -79,7 +78,7 @@ def make_routers(deps: Deps) -> list[EventRouter]:
             reason_code=ReasonCode.MALFORMED_REPORT.value,
             reason=detail[:500],
             channel=KAFKA,
-            rejected_at=datetime.now(UTC),
+            rejected_at=entropy.now(),
         )
         handlers.reject(fx, record)
         await PgStore(tx).save(fx)

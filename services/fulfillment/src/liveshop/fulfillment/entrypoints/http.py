@@ -12,7 +12,6 @@ from the path / query as in the other services; only the ISV endpoint is authent
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -21,12 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from liveshop.fulfillment.adapters.postgres import PgStore
 from liveshop.fulfillment.domain import errors as derr
-from liveshop.fulfillment.domain.isv import Isv
+from liveshop.fulfillment.domain.isv import Isv, new_app_key, new_secret
 from liveshop.fulfillment.domain.reports import Duplicate, Held, Outcome, Recorded, Rejected, parse_report
 from liveshop.fulfillment.domain.signature import authenticate, read_signed_request
 from liveshop.fulfillment.entrypoints.deps import Deps
 from liveshop.fulfillment.service_layer import handlers
 from liveshop.fulfillment.service_layer.unit_of_work import HTTP, Effects, Incoming
+from liveshop.shared import entropy
 from liveshop.shared.errors import Conflict, DomainError, Forbidden, NotFound, Unauthorized
 from liveshop.shared.http import idempotent
 from liveshop.shared.runtime import ServiceRuntime
@@ -93,7 +93,13 @@ async def register_isv(
             if await store.isv(body.isv_id) is not None:
                 raise Conflict(derr.ErrorCode.ISV_ALREADY_REGISTERED, "an ISV with this id is registered")
             try:
-                isv, issued = Isv.register(body.isv_id, body.name, datetime.now(UTC))
+                isv, issued = Isv.register(
+                    body.isv_id,
+                    body.name,
+                    entropy.now(),
+                    app_key=new_app_key(entropy.token_hex),
+                    secret=new_secret(entropy.token_urlsafe),
+                )
             except derr.FulfillmentError as exc:
                 raise _http_error(exc) from exc
             await store.add_isv(isv)
@@ -117,7 +123,9 @@ async def issue_credential(isv_id: str, request: Request) -> JSONResponse:
         if isv is None:
             raise NotFound(derr.ErrorCode.UNKNOWN_ISV, "no such ISV")
         try:
-            issued = isv.issue_credential(datetime.now(UTC))
+            issued = isv.issue_credential(
+                entropy.now(), app_key=new_app_key(entropy.token_hex), secret=new_secret(entropy.token_urlsafe)
+            )
         except derr.FulfillmentError as exc:
             raise _http_error(exc) from exc
         await store.add_credential(isv_id, issued.credential, issued.secret)
@@ -133,7 +141,7 @@ async def revoke_credential(isv_id: str, app_key: str, request: Request) -> dict
         if isv is None:
             raise NotFound(derr.ErrorCode.UNKNOWN_ISV, "no such ISV")
         try:
-            cred = isv.revoke_credential(app_key, datetime.now(UTC))
+            cred = isv.revoke_credential(app_key, entropy.now())
         except derr.FulfillmentError as exc:
             raise _http_error(exc) from exc
         await store.save_credential(cred)
@@ -168,7 +176,7 @@ async def authorise_isv(merchant_id: str, body: AuthoriseIsv, request: Request) 
             raise NotFound(derr.ErrorCode.UNKNOWN_ISV, "no such ISV")
         auths = await store.authorisations(merchant_id, lock=True)
         try:
-            period = auths.authorise(isv, datetime.now(UTC))
+            period = auths.authorise(isv, entropy.now())
         except derr.FulfillmentError as exc:
             raise _http_error(exc) from exc
         await store.save_authorisation(period)
@@ -188,7 +196,7 @@ async def revoke_isv(merchant_id: str, isv_id: str, request: Request) -> dict[st
         store = PgStore(tx, deps.box)
         auths = await store.authorisations(merchant_id, lock=True)
         try:
-            period = auths.revoke(isv_id, datetime.now(UTC))
+            period = auths.revoke(isv_id, entropy.now())
         except derr.FulfillmentError as exc:
             raise _http_error(exc) from exc
         await store.save_authorisation(period)
@@ -218,7 +226,7 @@ async def post_report(request: Request) -> JSONResponse:
     202 HELD, 401 signature problems (nothing read), 422 rejected (also on the rejections topic)."""
     rt, deps = _rt(request)
     body = await request.body()
-    now = datetime.now(UTC)
+    now = entropy.now()
     try:
         signed = read_signed_request(dict(request.headers), body)
         async with rt.transaction() as tx:

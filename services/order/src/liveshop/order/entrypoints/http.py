@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -20,6 +20,7 @@ from liveshop.order.adapters.repository import PgUnitOfWork
 from liveshop.order.domain import Code, NotFound, OrderPolicy
 from liveshop.order.service_layer import commands as cmds
 from liveshop.order.service_layer import handlers, queries
+from liveshop.shared import entropy
 from liveshop.shared.runtime import ServiceRuntime
 
 router = APIRouter()
@@ -93,7 +94,7 @@ class CancelIn(_Body):
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return entropy.now()
 
 
 def _policy(request: Request) -> OrderPolicy:

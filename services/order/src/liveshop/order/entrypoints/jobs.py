@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from liveshop.order.adapters.repository import PgUnitOfWork
 from liveshop.order.service_layer import handlers
 from liveshop.order.settings import OrderSettings
+from liveshop.shared import entropy
 from liveshop.shared.runtime import PeriodicJob, ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -20,7 +20,7 @@ def jobs(settings: OrderSettings) -> list[PeriodicJob]:
     async def payment_timeouts(rt: ServiceRuntime) -> None:
         while True:  # drain: one transaction per batch, until nothing is due
             async with rt.transaction() as tx:
-                n = await handlers.expire_unpaid(PgUnitOfWork(tx), now=datetime.now(UTC), policy=policy, limit=batch)
+                n = await handlers.expire_unpaid(PgUnitOfWork(tx), now=entropy.now(), policy=policy, limit=batch)
             if n:
                 log.info("order: %d unpaid order(s) cancelled (PAYMENT_TIMEOUT)", n)
             if n < batch:
@@ -30,7 +30,7 @@ def jobs(settings: OrderSettings) -> list[PeriodicJob]:
         while True:
             async with rt.transaction() as tx:
                 n = await handlers.auto_complete_delivered(
-                    PgUnitOfWork(tx), now=datetime.now(UTC), policy=policy, limit=batch
+                    PgUnitOfWork(tx), now=entropy.now(), policy=policy, limit=batch
                 )
             if n:
                 log.info("order: %d delivered order(s) auto-completed", n)

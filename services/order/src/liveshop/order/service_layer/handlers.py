@@ -17,7 +17,6 @@ wallet to void holds / refund.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -54,6 +53,7 @@ from liveshop.order.service_layer import commands as cmds
 from liveshop.order.service_layer import mapping
 from liveshop.order.service_layer.queries import order_summary, product_view
 from liveshop.order.service_layer.unit_of_work import RecordedRejection, StoredResponse, UnitOfWork
+from liveshop.shared import entropy
 
 PLACE_ORDER_SCOPE = "order.place_order"
 CREATE_PRODUCT_SCOPE = "order.create_product"
@@ -77,7 +77,7 @@ class Created:
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+    return f"{prefix}_{entropy.uuid4().hex[:20]}"
 
 
 # ------------------------------------------------------------------------------------ helpers

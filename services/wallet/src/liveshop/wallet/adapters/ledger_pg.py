@@ -39,6 +39,7 @@ from importlib import resources
 
 import asyncpg
 
+from liveshop.shared import entropy
 from liveshop.shared.db import Connection
 from liveshop.wallet.domain.accounts import Account, AccountBalance, AccountCode, AccountFlags, Balances, Side
 from liveshop.wallet.domain.engine import (
@@ -50,7 +51,6 @@ from liveshop.wallet.domain.engine import (
     execute_transfers,
 )
 from liveshop.wallet.domain.errors import ErrorCode, LedgerError
-from liveshop.wallet.domain.ledger import utc_now
 from liveshop.wallet.domain.transfers import (
     TWO_PHASE_RESOLUTION,
     PendingStatus,
@@ -160,7 +160,7 @@ def _transfer(r: asyncpg.Record) -> TransferRecord:
 class PgLedger:
     """The ledger in the current transaction of ``conn`` (tables found through ``search_path``)."""
 
-    def __init__(self, conn: Connection, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, conn: Connection, *, clock: Callable[[], datetime] = entropy.now) -> None:
         self._conn = conn
         self._clock = clock
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from liveshop.contracts.base import Event
+from liveshop.shared import entropy
 from liveshop.wallet.domain import (
     Account,
     AccountBalance,
@@ -22,7 +23,7 @@ from liveshop.wallet.domain.model import BudgetOp, InstrumentBehaviour, Payment,
 
 class MemoryLedger:
     def __init__(self, ledger: Ledger | None = None) -> None:
-        self.ledger = ledger or Ledger()
+        self.ledger = ledger or Ledger(clock=entropy.now)
 
     async def create_accounts(self, accounts: Sequence[Account]) -> list[AccountResult]:
         return self.ledger.create_accounts(accounts)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
+from liveshop.shared import entropy
 from liveshop.shared.db import Connection
 from liveshop.wallet.adapters.ledger_pg import PgLedger
 from liveshop.wallet.domain import AccountCode, TransferCode
@@ -220,7 +221,7 @@ async def ledger_invariants(conn: Connection) -> dict[str, Any]:
     transfers = await conn.fetchval("SELECT count(*) FROM ledger_transfers")
     return {
         "ok": not problems,
-        "checked_at": datetime.now(UTC).isoformat(),
+        "checked_at": entropy.now().isoformat(),
         "accounts": int(totals["accounts"]),
         "transfers": int(transfers),
         "totals": {

@@ -4,12 +4,13 @@ repayment behaviour, and the platform's collection policy."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from liveshop.shared import entropy
 from liveshop.shared.errors import DomainError
 from liveshop.shared.runtime import ServiceRuntime
 from liveshop.wallet.bnpl import service_layer as sl
@@ -23,7 +24,7 @@ class BehaviourIn(BaseModel):
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return entropy.now()
 
 
 def make_router(config: BnplWalletConfig) -> APIRouter:

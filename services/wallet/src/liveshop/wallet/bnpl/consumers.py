@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from liveshop.contracts.base import Envelope
 from liveshop.contracts.events.bnpl import BnplFirstOrderDiscountGranted
 from liveshop.contracts.events.order import OrderCancelled, OrderMarkedDelivered, OrderMarkedShipped, OrderPaid
+from liveshop.shared import entropy
 from liveshop.shared.consumer import EventRouter
 from liveshop.shared.tx import Transaction
 from liveshop.wallet.bnpl import service_layer as sl
@@ -20,7 +19,7 @@ def make_router(config: BnplWalletConfig) -> EventRouter:
     async def on_order(env: Envelope, tx: Transaction) -> None:
         uow = sl.Uow(tx)
         e = env.data
-        now = datetime.now(UTC)
+        now = entropy.now()
         if isinstance(e, OrderPaid):
             await sl.on_order_paid(uow, e, now)
         elif isinstance(e, OrderMarkedShipped):
@@ -34,6 +33,6 @@ def make_router(config: BnplWalletConfig) -> EventRouter:
     async def on_discount(env: Envelope, tx: Transaction) -> None:
         e = env.data
         assert isinstance(e, BnplFirstOrderDiscountGranted)
-        await sl.on_discount_granted(sl.Uow(tx), e, datetime.now(UTC))
+        await sl.on_discount_granted(sl.Uow(tx), e, entropy.now())
 
     return router

@@ -7,8 +7,8 @@ One transaction per bill with the bill row locked, so several wallet instances c
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
+from liveshop.shared import entropy
 from liveshop.shared.runtime import ServiceRuntime
 from liveshop.wallet.bnpl import service_layer as sl
 from liveshop.wallet.bnpl.config import BnplWalletConfig
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 async def run_collector(runtime: ServiceRuntime, config: BnplWalletConfig) -> int:
-    now = datetime.now(UTC)
+    now = entropy.now()
     async with runtime.transaction() as tx:
         repo = sl.Uow(tx).repo
         due = await repo.collectable(now, config.collector_batch)

@@ -7,7 +7,7 @@ API, async) and the oracle of the property tests. Not thread-safe; one instance 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from liveshop.wallet.domain.accounts import Account, AccountBalance
 from liveshop.wallet.domain.engine import (
@@ -29,12 +29,9 @@ from liveshop.wallet.domain.transfers import (
 )
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class Ledger:
-    def __init__(self, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        """``clock`` gives the time of a call that does not pass ``now`` (the domain reads no clock)."""
         self._clock = clock
         self.state = LedgerState()
         self._entries: dict[str, list[StatementEntry]] = {}

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from liveshop.contracts.base import Envelope
 from liveshop.contracts.events.budget import BudgetHoldRequested, BudgetReleaseRequested, RedEnvelopeRedeemed
 from liveshop.contracts.events.order import OrderCancelled, OrderPaymentRequested, OrderTransitionRejected
+from liveshop.shared import entropy
 from liveshop.shared.consumer import EventRouter
 from liveshop.shared.errors import PermanentError
 from liveshop.shared.tx import Transaction
@@ -24,7 +25,7 @@ def _bind(router: EventRouter, event: type[Any], fn: Callable[[UnitOfWork, Any, 
     async def handle(env: Envelope, tx: Transaction) -> None:
         assert isinstance(env.data, event)
         try:
-            await fn(PgUnitOfWork(tx), env.data, datetime.now(UTC))
+            await fn(PgUnitOfWork(tx), env.data, entropy.now())
         except handlers.RequestConflict as e:
             raise PermanentError("REQUEST_ID_REUSED", str(e)) from e
 

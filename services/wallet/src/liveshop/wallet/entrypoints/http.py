@@ -7,13 +7,14 @@ Every refusal is ``{"code", "message"}`` with a 4xx status (``WalletError.http_s
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
+from liveshop.shared import entropy
 from liveshop.shared.errors import NotFound
 from liveshop.shared.http import idempotent
 from liveshop.shared.runtime import ServiceRuntime
@@ -47,7 +48,7 @@ def _rt(request: Request) -> ServiceRuntime:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return entropy.now()
 
 
 # ------------------------------------------------------------------------------------------ payments

@@ -9,7 +9,6 @@ ledger returns the first result for the same id and content. The business record
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -28,6 +27,7 @@ from liveshop.contracts.events.budget import (
 from liveshop.contracts.events.order import OrderCancelled, OrderPaymentRequested, OrderTransitionRejected
 from liveshop.contracts.events.payment import PaymentCaptured, PaymentFailed, PaymentRefunded
 from liveshop.contracts.events.wallet import SecureWalletUpgraded
+from liveshop.shared import entropy
 from liveshop.wallet.domain import (
     Account,
     AccountCode,
@@ -150,7 +150,7 @@ async def top_up(uow: UnitOfWork, cmd: TopUpWallet, now: datetime) -> TopUp:
     fee = channel_fee(cmd.channel, cmd.amount)
     offline = cmd.channel is TopUpChannel.OFFLINE_TRANSFER
     t = TopUp(
-        top_up_id=cmd.top_up_id or "tu_" + uuid.uuid4().hex[:16],
+        top_up_id=cmd.top_up_id or "tu_" + entropy.uuid4().hex[:16],
         streamer_id=cmd.streamer_id,
         channel=cmd.channel,
         amount=cmd.amount,

@@ -187,7 +187,7 @@ async def read_journal(bootstrap: str, namespace: str, service: str) -> list[Inp
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
         if not partitions:
-            await consumer.client.force_metadata_update()
+            await consumer._client.force_metadata_update()
             partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         if not tps:

@@ -1,0 +1,161 @@
+"""Golden determinism test (SPEC §9: replaying the same events gives the same state).
+
+1. Stack A: the four services as OS processes on a fresh namespace play the README scenario (the
+   demo's chapters, over HTTP only, exactly as ``scripts/demo`` does).
+2. When everything has settled (no consumer lag, every outbox row published), stop A and hash
+   every service's state (every table, row by row: :mod:`liveshop.shared.statehash`).
+3. Record every topic of A to JSON Lines files with ``liveshop topics record``'s code.
+4. Stack B: a new namespace (new topics, new schemas, new consumer groups) on the same brokers.
+   Replay the recordings into it with ``liveshop topics replay``'s code, then start the four services
+   in replay mode: each re-runs its journal (every committed HTTP request, consumed batch and job
+   run, with the values it made up) from the replayed journal topic.
+5. Every service's state hash in B equals A's, and so do its emitted events (the outbox is part of
+   the hash).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from liveshop.cli.demo import Demo, chapters
+from liveshop.cli.procs import SERVICES, ServiceProcess, start_services, stop_services, wait_ready
+from liveshop.contracts.events.journal import JOURNAL
+from liveshop.contracts.topics import TOPICS
+from liveshop.shared import replay, statehash
+from liveshop.shared.devstack.resolver import Infra
+
+pytestmark = pytest.mark.timeout(600)
+
+
+async def _settled(infra: Infra, namespace: str) -> None:
+    """Wait until no consumer group of ``namespace`` lags and every outbox row is published."""
+    conn = await asyncpg.connect(infra.database_url)
+    try:
+        quiet = 0
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            unpublished = 0
+            for s in SERVICES:
+                unpublished += await conn.fetchval(
+                    f'SELECT count(*) FROM "{namespace}_{s}".outbox WHERE published_at IS NULL'
+                )
+            lags = await replay.consumer_lag(infra.kafka_bootstrap_servers)
+            lagging = [x for x in lags if x.group.startswith(namespace + ".") and x.lag > 0]
+            quiet = quiet + 1 if unpublished == 0 and not lagging else 0
+            if quiet >= 3:
+                return
+            await asyncio.sleep(0.5)
+        raise AssertionError(f"stack {namespace} did not settle: {unpublished} unpublished, lagging {lagging}")
+    finally:
+        await conn.close()
+
+
+async def _hashes(infra: Infra, namespace: str) -> dict[str, statehash.ServiceState]:
+    conn = await asyncpg.connect(infra.database_url)
+    try:
+        return {s: await statehash.service_state(conn, f"{namespace}_{s}", namespace) for s in SERVICES}
+    finally:
+        await conn.close()
+
+
+def _play_scenario(procs: dict[str, ServiceProcess]) -> list[str]:
+    demo = Demo(procs)
+    try:
+        for chapter in chapters():
+            chapter(demo)
+        return demo.failures
+    finally:
+        demo.close()
+
+
+def _replayed(procs: dict[str, ServiceProcess], timeout: float = 180.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    status: dict[str, Any] = {}
+    with httpx.Client(timeout=5.0) as client:
+        while time.monotonic() < deadline:
+            status = {n: client.get(p.url + "/admin/journal").json() for n, p in procs.items()}
+            if any(s.get("error") for s in status.values()):
+                return status
+            if all(s.get("done") for s in status.values()):
+                return status
+            time.sleep(0.3)
+    raise AssertionError(f"replay did not finish in {timeout:.0f}s: {status}")
+
+
+def _diff(a: statehash.ServiceState, b: statehash.ServiceState) -> str:
+    lines = []
+    for table in sorted(set(a.tables) | set(b.tables)):
+        if a.tables.get(table) != b.tables.get(table):
+            lines.append(f"  {table}: rows {a.rows.get(table)} (recorded) vs {b.rows.get(table)} (replayed)")
+    return "\n".join(lines)
+
+
+async def test_replaying_the_readme_scenario_into_a_fresh_stack_gives_identical_state(
+    infra: Infra, tmp_path: Path
+) -> None:
+    ns_a = "gold" + uuid.uuid4().hex[:8]
+    ns_b = ns_a + "replay"
+    env = infra.env()
+
+    # 1. stack A plays the README scenario
+    procs = start_services(env, ns_a, tmp_path / "logs-a")
+    try:
+        await asyncio.to_thread(wait_ready, procs)
+        failures = await asyncio.to_thread(_play_scenario, procs)
+        assert failures == [], f"the scenario's own checks failed: {failures}"
+        await _settled(infra, ns_a)
+    finally:
+        await asyncio.to_thread(stop_services, procs)
+
+    # 2. the recorded stack's state
+    conn = await asyncpg.connect(infra.database_url)
+    try:
+        for s in SERVICES:
+            left = await conn.fetchval(f'SELECT count(*) FROM "{ns_a}_{s}".outbox WHERE published_at IS NULL')
+            assert left == 0, f"{s} stopped with {left} events not yet on Kafka"
+    finally:
+        await conn.close()
+    recorded = await _hashes(infra, ns_a)
+    assert all(sum(h.rows.values()) > 0 for h in recorded.values())
+    assert recorded["order"].rows["orders"] >= 3 and recorded["wallet"].rows["ledger_transfers"] > 0
+
+    # 3. record every topic
+    files: list[Path] = []
+    events = 0
+    for name in TOPICS:
+        path = tmp_path / f"{name}.jsonl"
+        with path.open("w") as fh:
+            summary = await replay.record(infra.kafka_bootstrap_servers, f"{ns_a}.{name}", fh)
+        events += summary.records
+        files.append(path)
+    journal_lines = (tmp_path / f"{JOURNAL.name}.jsonl").read_text().count("\n")
+    assert journal_lines > 20 and events > journal_lines
+
+    # 4. a fresh stack: replay the recording, then every service re-runs its journal
+    for path in files:
+        await replay.replay(infra.kafka_bootstrap_servers, path, namespace=ns_b)
+    procs_b = start_services({**env, "LIVESHOP_REPLAY": "1"}, ns_b, tmp_path / "logs-b")
+    try:
+        await asyncio.to_thread(wait_ready, procs_b)
+        status = await asyncio.to_thread(_replayed, procs_b)
+    finally:
+        await asyncio.to_thread(stop_services, procs_b)
+    errors = {n: s["error"] for n, s in status.items() if s.get("error")}
+    assert not errors, f"replay diverged: {errors}"
+    assert sum(s["entries"] for s in status.values()) == journal_lines
+    assert all(s["applied"] == s["inputs"] > 0 for s in status.values())
+
+    # 5. identical state, service by service
+    replayed = await _hashes(infra, ns_b)
+    different = {s: _diff(recorded[s], replayed[s]) for s in SERVICES if recorded[s].digest != replayed[s].digest}
+    assert not different, "state differs after replay:\n" + "\n".join(f"{s}:\n{d}" for s, d in different.items())
+    for s in SERVICES:
+        assert recorded[s].rows == replayed[s].rows

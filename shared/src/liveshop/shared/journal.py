@@ -17,9 +17,11 @@ so they are marked published instead of being sent again. See docs/replay.md.
 from __future__ import annotations
 
 import base64
+import contextlib
+import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -75,15 +77,20 @@ def journaled_records(records: Sequence[Any], namespace: str) -> list[JournaledR
     ]
 
 
-def before_commit(tx: Transaction) -> None:
-    """Called at the end of every transaction block: journal the active input's new part."""
+async def before_commit(tx: Transaction) -> None:
+    """Called at the end of every transaction block: journal the active input's new part.
+
+    A transaction that wrote nothing (PostgreSQL assigned it no transaction id) is not journaled:
+    a job tick that found nothing due, a redelivered batch. Values it made up stay on the tape and
+    travel with the input's next journaled part.
+    """
     tape = entropy.current()
     if tape is None or not tape.recording or not tape.journal:
         return
+    if not tx.has_pending() and await tx.conn.fetchval("SELECT pg_current_xact_id_if_assigned() IS NULL"):
+        return
     describe = tape.input
     what: dict[str, Any] = describe() if callable(describe) else dict(describe or {})
-    if what.get("kind") == InputKind.JOB and not tx.published:
-        return  # a job tick that changed nothing is not an input worth replaying
     if tape.part > 0:  # the input itself travels with part 0 only
         what = {"kind": what["kind"]}
     entry = InputJournaled(
@@ -97,6 +104,20 @@ def before_commit(tx: Transaction) -> None:
     tape.written = len(tape.values)
     tape.part += 1
     tx.publish_raw(codec.envelope(entry, source=tx.source, id=str(uuid.uuid4()), time=entry.recorded_at))
+
+
+def command_tape(name: str, arguments: Callable[[], dict[str, Any]], *, journal: bool) -> Any:
+    """The tape for a service-level command that merges several requests in one transaction (a
+    group commit): journaled as one COMMAND input, re-run on replay through
+    ``runtime.commands[name]``. Inside a replay the replay's tape stays in charge."""
+    active = entropy.current()
+    if active is not None and not active.recording:
+        return contextlib.nullcontext(active)
+
+    def describe() -> dict[str, Any]:
+        return {"kind": InputKind.COMMAND, "command": name, "arguments": json.dumps(arguments(), sort_keys=True)}
+
+    return entropy.use(entropy.Tape(recording=True, input=describe, journal=journal))
 
 
 class JournalMiddleware:
@@ -212,6 +233,15 @@ async def read_journal(bootstrap: str, namespace: str, service: str) -> list[Inp
         await consumer.stop()
 
 
+def _describe(e: InputJournaled) -> str:
+    if e.kind == InputKind.HTTP and e.request is not None:
+        return f"HTTP {e.request.method} {e.request.path}"
+    if e.kind == InputKind.EVENTS:
+        types = [v for r in e.records for k, v in r.headers if k == "ce_type"]
+        return f"EVENTS {e.router}/{e.path} {types}"
+    return f"{e.kind} {e.job or e.command}"
+
+
 class JournalReplayer:
     """Re-run a service's journal, in order, with the recorded values."""
 
@@ -238,8 +268,13 @@ class JournalReplayer:
                 if first.part != 0:
                     raise entropy.ReplayDivergence(f"input {input_id}: part 0 missing from the journal")
                 tape = entropy.Tape(recording=False, values=[[v.kind, v.value] for e in got for v in e.values])
-                with entropy.use(tape):
-                    await self._apply(first)
+                try:
+                    with entropy.use(tape):
+                        await self._apply(first)
+                except entropy.ReplayDivergence as exc:
+                    raise entropy.ReplayDivergence(
+                        f"input #{self.status.applied + 1} {_describe(first)}: {exc}"
+                    ) from exc
                 if not tape.exhausted:
                     raise entropy.ReplayDivergence(
                         f"input {input_id} ({first.kind}) used {tape.pos} of its {len(tape.values)} recorded values"
@@ -264,6 +299,11 @@ class JournalReplayer:
             if runner is None:
                 raise entropy.ReplayDivergence(f"no consumer {e.router!r} in {self.runtime.service}")
             await runner.replay(e.path or "", replay_records(e.records, self.runtime.namespace))
+        elif e.kind == InputKind.COMMAND:
+            fn = self.runtime.commands.get(e.command or "")
+            if fn is None:
+                raise entropy.ReplayDivergence(f"no command {e.command!r} in {self.runtime.service}")
+            await fn(json.loads(e.arguments or "{}"))
         else:
             job = next((j for j in self.runtime.jobs if j.name == e.job), None)
             if job is None:

@@ -93,6 +93,8 @@ class ServiceRuntime:
         self.replay_mode = settings.liveshop_replay
         self.journal_enabled = settings.liveshop_journal and not settings.liveshop_replay
         self.replayer: JournalReplayer | None = None
+        #: Journaled service-level commands by name (see ``journal.command_tape``), for replay.
+        self.commands: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {}
         self._replay_task: asyncio.Task[None] | None = None
 
     # ---- lifecycle --------------------------------------------------------------------------

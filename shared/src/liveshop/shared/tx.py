@@ -55,6 +55,9 @@ class Transaction:
         self.published.append(env)
         return env
 
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
     def publish_raw(self, env: Envelope) -> None:
         """Add an already enveloped event to the outbox (not counted in :attr:`published`)."""
         self._pending.append(env)
@@ -116,5 +119,5 @@ async def transaction(
     async with pool.acquire() as conn, conn.transaction():
         tx = Transaction(conn, source=source, namespace=namespace, schema=schema)
         yield tx
-        journal.before_commit(tx)
+        await journal.before_commit(tx)
         await tx.flush()

@@ -31,6 +31,8 @@ class InputKind(StrEnum):
     HTTP = "HTTP"
     EVENTS = "EVENTS"
     JOB = "JOB"
+    #: A service-level command that merges several requests (e.g. group-committed claims).
+    COMMAND = "COMMAND"
 
 
 class JournaledRequest(ContractModel):
@@ -81,5 +83,8 @@ class InputJournaled(Event):
     records: list[JournaledRecord] = Field(default_factory=list)
     #: JOB: the periodic job's name.
     job: str | None = None
+    #: COMMAND: the command's registered name and its JSON arguments.
+    command: str | None = None
+    arguments: str | None = None
     values: list[MadeUpValue] = Field(default_factory=list)
     recorded_at: UtcDateTime

@@ -14,6 +14,7 @@ from liveshop.promotion.bnpl import wiring as bnpl_wiring
 from liveshop.promotion.domain.errors import PromotionError
 from liveshop.promotion.entrypoints import consumers, http
 from liveshop.promotion.service_layer import handlers
+from liveshop.promotion.service_layer.claims import COMMAND as CLAIM_COMMAND
 from liveshop.promotion.service_layer.claims import EnvelopeClaims
 from liveshop.promotion.service_layer.unit_of_work import UnitOfWork
 from liveshop.shared import entropy
@@ -80,7 +81,10 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
             yield PgUnitOfWork(tx)
 
     # Red-envelope claims: group commit per activity (service_layer/claims.py).
-    app.state.envelope_claims = EnvelopeClaims(unit_of_work, max_batch=ps.promotion_claim_batch_max)
+    app.state.envelope_claims = claims = EnvelopeClaims(
+        unit_of_work, max_batch=ps.promotion_claim_batch_max, journal=runtime.journal_enabled
+    )
+    runtime.commands[CLAIM_COMMAND] = claims.replay_batch
 
     async def promotion_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, PromotionError)

@@ -15,6 +15,7 @@ from liveshop.fulfillment.domain.reports import OrderFacts, WarehouseReport
 from liveshop.fulfillment.domain.tracks import CANONICAL_EVENT, OrderTimeline, Track, TrackStatus
 from liveshop.fulfillment.service_layer.handlers import track_event_id
 from liveshop.fulfillment.service_layer.unit_of_work import Context, Effects, Incoming
+from liveshop.shared import entropy
 from liveshop.shared.tx import Transaction, outbox_channel
 
 _ORDER_COLS = "order_id, merchant_id, buyer_id, paid_at, cancelled_at, shipped_at, delivered_at"
@@ -90,7 +91,9 @@ async def publish_many(tx: Transaction, events: Sequence[tuple[Event, str | None
     """
     if not events:
         return []
-    envs = [codec.envelope(ev, source=tx.source, id=eid) for ev, eid in events]
+    envs = [
+        codec.envelope(ev, source=tx.source, id=eid or str(entropy.uuid4()), time=entropy.now()) for ev, eid in events
+    ]
     recs = [codec.to_record(e, tx.namespace) for e in envs]
     await tx.conn.execute(
         "INSERT INTO outbox (event_id, topic, key, headers, payload) "
@@ -169,7 +172,7 @@ class PgStore:
             # One statement: the tracks, and for those actually inserted (the primary key is the
             # last guard against a double track) the buyer's message and the canonical event.
             ts = [n.track for n in effects.tracks]
-            envs = [codec.envelope(n.event, source=self.tx.source, id=track_event_id(n.track.order_id, n.track.status))
+            envs = [codec.envelope(n.event, source=self.tx.source, id=track_event_id(n.track.order_id, n.track.status), time=entropy.now())
                     for n in effects.tracks]  # fmt: skip
             recs = [codec.to_record(e, self.tx.namespace) for e in envs]
             rows = await c.fetch(

@@ -25,17 +25,20 @@ import contextlib
 from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from liveshop.promotion.service_layer import commands as cmds
 from liveshop.promotion.service_layer import handlers
 from liveshop.promotion.service_layer.unit_of_work import UnitOfWork, VoucherRow
+from liveshop.shared import journal
 from liveshop.shared.errors import Conflict as SharedConflict
 from liveshop.shared.http import request_hash
 
 UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+#: The journal's name for one group-committed batch of claims.
+COMMAND = "promotion.claim-envelopes"
 
 
 @dataclass
@@ -54,9 +57,17 @@ class EnvelopeClaims:
     """The claim entry point of one service instance (``app.state.envelope_claims``)."""
 
     def __init__(
-        self, unit_of_work: UowFactory, *, max_batch: int = 256, clock: Callable[[], datetime] = handlers.utcnow
+        self,
+        unit_of_work: UowFactory,
+        *,
+        max_batch: int = 256,
+        clock: Callable[[], datetime] = handlers.utcnow,
+        journal: bool = False,
     ) -> None:
         self._uow = unit_of_work
+        #: A batch merges several requests: it is journaled as one COMMAND input (replayed by
+        #: :meth:`replay_batch`), not as the requests that fed it.
+        self._journal = journal
         self._max_batch = max_batch
         self._clock = clock
         self._queues: dict[str, deque[_Pending]] = {}
@@ -119,7 +130,29 @@ class EnvelopeClaims:
             if not q:
                 del self._queues[activity_id]
 
+    async def replay_batch(self, arguments: dict[str, Any]) -> None:
+        """Re-run one journaled batch (journal replay): same claims, same keys, same order."""
+        loop = asyncio.get_running_loop()
+        batch = [
+            _Pending(cmds.ClaimEnvelope(**c["cmd"]), c["key"], c["request_hash"], loop.create_future())
+            for c in arguments["claims"]
+        ]
+        await self._run(arguments["activity_id"], batch)
+        for p in batch:
+            if p.future.done() and not p.future.cancelled():
+                p.future.exception()  # refusals are part of the replayed outcome, not errors
+
     async def _run(self, activity_id: str, batch: list[_Pending]) -> None:
+        def arguments() -> dict[str, Any]:
+            return {
+                "activity_id": activity_id,
+                "claims": [{"cmd": asdict(p.cmd), "key": p.key, "request_hash": p.request_hash} for p in batch],
+            }
+
+        with journal.command_tape(COMMAND, arguments, journal=self._journal):
+            await self._run_batch(activity_id, batch)
+
+    async def _run_batch(self, activity_id: str, batch: list[_Pending]) -> None:
         self.batches += 1
         self.claims += len(batch)
         self.largest_batch = max(self.largest_batch, len(batch))

@@ -23,7 +23,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
+
+
+class Sealer(Protocol):
+    def seal(self, secret: str) -> str: ...
+    def open(self, sealed: str) -> str: ...
 
 
 class ReplayDivergence(RuntimeError):
@@ -44,6 +49,9 @@ class Tape:
     written: int = 0
     part: int = 0
     input_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    #: Record mode: seals ``secret`` values before they are journaled (the journal is a topic;
+    #: a credential must never be readable there). Replay mode: opens them.
+    sealer: Sealer | None = None
     #: Replay mode: next value to hand back; values made up after the recorded ones ran out.
     pos: int = 0
     extra: int = 0
@@ -93,14 +101,16 @@ def use(tape: Tape) -> Iterator[Tape]:
 
 
 @contextmanager
-def recording(input: dict[str, Any] | Callable[[], dict[str, Any]], *, journal: bool) -> Iterator[Tape]:
+def recording(
+    input: dict[str, Any] | Callable[[], dict[str, Any]], *, journal: bool, sealer: Sealer | None = None
+) -> Iterator[Tape]:
     """Start recording one input, unless a tape is already active (a replay, or an outer input
     such as the HTTP request a transaction belongs to): then that tape stays in charge."""
     active = _tape.get()
     if active is not None:
         yield active
         return
-    with use(Tape(recording=True, input=input, journal=journal)) as tape:
+    with use(Tape(recording=True, input=input, journal=journal, sealer=sealer)) as tape:
         yield tape
 
 
@@ -127,6 +137,11 @@ def token_hex(nbytes: int) -> str:
 
 def token_urlsafe(nbytes: int) -> str:
     return _take("urlsafe", lambda: secrets.token_urlsafe(nbytes))
+
+
+def secret_urlsafe(nbytes: int) -> str:
+    """A credential (e.g. an ISV app secret): journaled sealed, never in clear."""
+    return _take("secret", lambda: secrets.token_urlsafe(nbytes))
 
 
 def token_bytes(nbytes: int) -> bytes:

@@ -93,11 +93,19 @@ async def before_commit(tx: Transaction) -> None:
     what: dict[str, Any] = describe() if callable(describe) else dict(describe or {})
     if tape.part > 0:  # the input itself travels with part 0 only
         what = {"kind": what["kind"]}
+    values: list[MadeUpValue] = []
+    for kind, value in tape.pending():
+        if kind == "secret":
+            if tape.sealer is None:
+                raise RuntimeError(f"{tx.source} made up a secret but has no sealer for its journal")
+            with entropy.use(entropy.Tape()):  # sealing's own nonce is not part of the input
+                value = tape.sealer.seal(value)
+        values.append(MadeUpValue(kind=kind, value=value))
     entry = InputJournaled(
         service=tx.source,
         input_id=tape.input_id,
         part=tape.part,
-        values=[MadeUpValue(kind=k, value=v) for k, v in tape.pending()],
+        values=values,
         recorded_at=datetime.now(UTC),
         **what,
     )
@@ -156,7 +164,7 @@ class JournalMiddleware:
                 ),
             }
 
-        with entropy.recording(describe, journal=True):
+        with entropy.recording(describe, journal=True, sealer=self.runtime.journal_sealer):
             await self.app(scope, receive_and_keep, send)
 
 
@@ -267,7 +275,7 @@ class JournalReplayer:
                 first = got[0]
                 if first.part != 0:
                     raise entropy.ReplayDivergence(f"input {input_id}: part 0 missing from the journal")
-                tape = entropy.Tape(recording=False, values=[[v.kind, v.value] for e in got for v in e.values])
+                tape = entropy.Tape(recording=False, values=[self._value(v) for e in got for v in e.values])
                 try:
                     with entropy.use(tape):
                         await self._apply(first)
@@ -286,6 +294,14 @@ class JournalReplayer:
         except Exception as exc:
             self.status.error = f"{type(exc).__name__}: {exc}"
             log.exception("%s: journal replay stopped after %d inputs", rt.service, self.status.applied)
+
+    def _value(self, v: MadeUpValue) -> list[str]:
+        if v.kind != "secret":
+            return [v.kind, v.value]
+        sealer = self.runtime.journal_sealer
+        if sealer is None:
+            raise entropy.ReplayDivergence(f"{self.runtime.service}: a sealed secret in the journal, but no sealer")
+        return [v.kind, sealer.open(v.value)]
 
     async def _apply(self, e: InputJournaled) -> None:
         if e.kind == InputKind.HTTP:

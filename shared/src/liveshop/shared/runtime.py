@@ -95,6 +95,8 @@ class ServiceRuntime:
         self.replayer: JournalReplayer | None = None
         #: Journaled service-level commands by name (see ``journal.command_tape``), for replay.
         self.commands: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {}
+        #: Seals made-up secrets in the journal (a service that makes up credentials sets it).
+        self.journal_sealer: entropy.Sealer | None = None
         self._replay_task: asyncio.Task[None] | None = None
 
     # ---- lifecycle --------------------------------------------------------------------------
@@ -254,7 +256,9 @@ class ServiceRuntime:
     async def _run_job(self, job: PeriodicJob) -> None:
         while True:
             try:
-                with entropy.recording({"kind": "JOB", "job": job.name}, journal=self.journal_enabled):
+                with entropy.recording(
+                    {"kind": "JOB", "job": job.name}, journal=self.journal_enabled, sealer=self.journal_sealer
+                ):
                     await job.fn(self)
             except asyncio.CancelledError:
                 raise

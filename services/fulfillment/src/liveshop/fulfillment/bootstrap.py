@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from liveshop.fulfillment.adapters.postgres import PgStore
-from liveshop.fulfillment.adapters.secrets import SecretBox
+from liveshop.fulfillment.adapters.secrets import JournalSealer, SecretBox
 from liveshop.fulfillment.domain.reports import ReportPolicy
 from liveshop.fulfillment.entrypoints import consumers, http
 from liveshop.fulfillment.entrypoints.deps import Deps
@@ -69,6 +69,7 @@ def build(
         routers=consumers.make_routers(deps),
         jobs=[PeriodicJob("held-reports", config.recheck_interval_s, recheck_held)],
     )
+    runtime.journal_sealer = JournalSealer(deps.box)
     app = create_app(runtime, [http.router], title="liveshop fulfillment service")
     app.state.fulfillment = deps
     return runtime, app

@@ -98,7 +98,7 @@ async def register_isv(
                     body.name,
                     entropy.now(),
                     app_key=new_app_key(entropy.token_hex),
-                    secret=new_secret(entropy.token_urlsafe),
+                    secret=new_secret(entropy.secret_urlsafe),
                 )
             except derr.FulfillmentError as exc:
                 raise _http_error(exc) from exc
@@ -124,7 +124,7 @@ async def issue_credential(isv_id: str, request: Request) -> JSONResponse:
             raise NotFound(derr.ErrorCode.UNKNOWN_ISV, "no such ISV")
         try:
             issued = isv.issue_credential(
-                entropy.now(), app_key=new_app_key(entropy.token_hex), secret=new_secret(entropy.token_urlsafe)
+                entropy.now(), app_key=new_app_key(entropy.token_hex), secret=new_secret(entropy.secret_urlsafe)
             )
         except derr.FulfillmentError as exc:
             raise _http_error(exc) from exc

@@ -1,0 +1,136 @@
+"""The input journal's record/replay tape and its journal entries (no I/O)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from liveshop.contracts.events.journal import InputJournaled, InputKind
+from liveshop.contracts.events.order import ORDER
+from liveshop.shared import entropy, journal, statehash
+
+
+class ReversingSealer:
+    """Stands in for a real sealer: reversible, and the clear text is not a substring."""
+
+    def seal(self, secret: str) -> str:
+        return base64.b64encode(secret[::-1].encode()).decode()
+
+    def open(self, sealed: str) -> str:
+        return base64.b64decode(sealed).decode()[::-1]
+
+
+class FakeTx:
+    """What ``before_commit`` uses of a Transaction."""
+
+    def __init__(self) -> None:
+        self.source = "fulfillment"
+        self.published: list[Any] = [object()]  # it already published: no database round trip
+        self.raw: list[Any] = []
+        self.conn: Any = None
+
+    def has_pending(self) -> bool:
+        return True
+
+    def publish_raw(self, env: Any) -> None:
+        self.raw.append(env)
+
+
+def test_a_recorded_tape_hands_back_the_same_values_on_replay() -> None:
+    with entropy.recording({"kind": "JOB", "job": "x"}, journal=False) as tape:
+        made = (entropy.now(), entropy.uuid4(), entropy.token_hex(8), entropy.token_bytes(4))
+    replay = entropy.Tape(recording=False, values=[list(v) for v in tape.values])
+    with entropy.use(replay):
+        again = (entropy.now(), entropy.uuid4(), entropy.token_hex(8), entropy.token_bytes(4))
+    assert again == made and replay.exhausted and replay.extra == 0
+
+
+def test_replay_refuses_a_different_code_path() -> None:
+    tape = entropy.Tape(recording=False, values=[["uuid", "3c3b1c1e-0000-4000-8000-000000000000"]])
+    with (
+        entropy.use(tape),
+        pytest.raises(entropy.ReplayDivergence, match="asked for a now value #1; the recording has a uuid"),
+    ):
+        entropy.now()
+
+
+def test_values_past_the_last_commit_are_made_up_fresh_on_replay() -> None:
+    tape = entropy.Tape(recording=False, values=[])
+    with entropy.use(tape):
+        entropy.now()
+    assert tape.extra == 1
+
+
+def test_outside_an_input_nothing_is_recorded() -> None:
+    assert entropy.current() is None
+    assert entropy.now().tzinfo is not None
+    assert entropy.uuid4() != entropy.uuid4()
+
+
+def test_an_outer_input_keeps_its_tape() -> None:
+    with (
+        entropy.recording({"kind": "HTTP"}, journal=False) as outer,
+        entropy.recording({"kind": "EVENTS"}, journal=True) as inner,
+    ):
+        entropy.now()
+    assert inner is outer and len(outer.values) == 1
+
+
+async def test_each_committed_part_is_journaled_with_the_values_made_up_since_the_last() -> None:
+    tx = FakeTx()
+    with entropy.recording(lambda: {"kind": "JOB", "job": "timers"}, journal=True) as tape:
+        entropy.now()
+        entropy.uuid4()
+        await journal.before_commit(tx)  # type: ignore[arg-type]
+        entropy.now()
+        await journal.before_commit(tx)  # type: ignore[arg-type]
+    first, second = (env.data for env in tx.raw)
+    assert isinstance(first, InputJournaled) and isinstance(second, InputJournaled)
+    assert (first.part, second.part) == (0, 1) and first.input_id == second.input_id == tape.input_id
+    assert first.kind == InputKind.JOB and first.job == "timers" and second.job is None
+    assert [v.kind for v in first.values] == ["now", "uuid"] and [v.kind for v in second.values] == ["now"]
+    assert all(env.attributes.subject == "fulfillment" for env in tx.raw)
+
+
+async def test_a_made_up_secret_is_sealed_in_the_journal_and_opened_on_replay() -> None:
+    tx = FakeTx()
+    sealer = ReversingSealer()
+    with entropy.recording({"kind": "HTTP"}, journal=True, sealer=sealer):
+        secret = entropy.secret_urlsafe(32)
+        await journal.before_commit(tx)  # type: ignore[arg-type]
+    (env,) = tx.raw
+    entry = env.data
+    assert isinstance(entry, InputJournaled)
+    assert secret not in entry.model_dump_json()
+    assert sealer.open(entry.values[0].value) == secret
+
+
+async def test_a_secret_without_a_sealer_is_never_journaled() -> None:
+    with entropy.recording({"kind": "HTTP"}, journal=True):
+        entropy.secret_urlsafe(32)
+        with pytest.raises(RuntimeError, match="no sealer"):
+            await journal.before_commit(FakeTx())  # type: ignore[arg-type]
+
+
+def test_topics_are_journaled_without_the_namespace() -> None:
+    assert journal.unqualified("ns1.liveshop.order", "ns1") == ORDER.name
+    assert journal.qualified(ORDER.name, "ns2") == "ns2.liveshop.order"
+    assert journal.unqualified("liveshop.order", "") == ORDER.name
+
+
+@pytest.mark.parametrize(
+    ("default", "identity", "volatile"),
+    [
+        ("now()", "NO", True),
+        ("nextval('outbox_seq_seq'::regclass)", "NO", True),
+        (None, "YES", True),
+        ("0", "NO", False),
+        (None, "NO", False),
+    ],
+)
+def test_the_state_hash_leaves_out_database_clocks_and_sequences(
+    default: str | None, identity: str, volatile: bool
+) -> None:
+    assert statehash._volatile(default, identity) is volatile

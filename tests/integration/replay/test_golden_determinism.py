@@ -4,10 +4,10 @@
    demo's chapters, over HTTP only, exactly as ``scripts/demo`` does).
 2. When everything has settled (no consumer lag, every outbox row published), stop A and hash
    every service's state (every table, row by row: :mod:`liveshop.shared.statehash`).
-3. Record every topic of A to JSON Lines files with ``liveshop topics record``'s code.
+3. Record every topic of A to JSON Lines files (``liveshop stack record``).
 4. Stack B: a new namespace (new topics, new schemas, new consumer groups) on the same brokers.
-   Replay the recordings into it with ``liveshop topics replay``'s code, then start the four services
-   in replay mode: each re-runs its journal (every committed HTTP request, consumed batch and job
+   Replay the recordings into it, then start the four services in replay mode
+   (``liveshop stack replay --run``): each re-runs its journal (every committed HTTP request, consumed batch and job
    run, with the values it made up) from the replayed journal topic.
 5. Every service's state hash in B equals A's, and so do its emitted events (the outbox is part of
    the hash).
@@ -19,12 +19,11 @@ import asyncio
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import asyncpg
-import httpx
 import pytest
 
+from liveshop.cli import stack
 from liveshop.cli.demo import Demo, chapters
 from liveshop.cli.procs import SERVICES, ServiceProcess, start_services, stop_services, wait_ready
 from liveshop.contracts.events.journal import JOURNAL
@@ -58,14 +57,6 @@ async def _settled(infra: Infra, namespace: str) -> None:
         await conn.close()
 
 
-async def _hashes(infra: Infra, namespace: str) -> dict[str, statehash.ServiceState]:
-    conn = await asyncpg.connect(infra.database_url)
-    try:
-        return {s: await statehash.service_state(conn, f"{namespace}_{s}", namespace) for s in SERVICES}
-    finally:
-        await conn.close()
-
-
 def _play_scenario(procs: dict[str, ServiceProcess]) -> list[str]:
     demo = Demo(procs)
     try:
@@ -74,20 +65,6 @@ def _play_scenario(procs: dict[str, ServiceProcess]) -> list[str]:
         return demo.failures
     finally:
         demo.close()
-
-
-def _replayed(procs: dict[str, ServiceProcess], timeout: float = 180.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    status: dict[str, Any] = {}
-    with httpx.Client(timeout=5.0) as client:
-        while time.monotonic() < deadline:
-            status = {n: client.get(p.url + "/admin/journal").json() for n, p in procs.items()}
-            if any(s.get("error") for s in status.values()):
-                return status
-            if all(s.get("done") for s in status.values()):
-                return status
-            time.sleep(0.3)
-    raise AssertionError(f"replay did not finish in {timeout:.0f}s: {status}")
 
 
 def _diff(a: statehash.ServiceState, b: statehash.ServiceState) -> str:
@@ -123,38 +100,27 @@ async def test_replaying_the_readme_scenario_into_a_fresh_stack_gives_identical_
             assert left == 0, f"{s} stopped with {left} events not yet on Kafka"
     finally:
         await conn.close()
-    recorded = await _hashes(infra, ns_a)
+    recorded = await stack.hashes(infra.database_url, ns_a)
     assert all(sum(h.rows.values()) > 0 for h in recorded.values())
     assert recorded["order"].rows["orders"] >= 3 and recorded["wallet"].rows["ledger_transfers"] > 0
 
-    # 3. record every topic
-    files: list[Path] = []
-    events = 0
-    for name in TOPICS:
-        path = tmp_path / f"{name}.jsonl"
-        with path.open("w") as fh:
-            summary = await replay.record(infra.kafka_bootstrap_servers, f"{ns_a}.{name}", fh)
-        events += summary.records
-        files.append(path)
-    journal_lines = (tmp_path / f"{JOURNAL.name}.jsonl").read_text().count("\n")
-    assert journal_lines > 20 and events > journal_lines
+    # 3. record every topic (what `liveshop stack record` does)
+    counts = await stack.record_all(infra.kafka_bootstrap_servers, ns_a, tmp_path / "recording")
+    assert set(counts) == set(TOPICS)
+    journal_lines = counts[JOURNAL.name]
+    assert journal_lines > 20 and sum(counts.values()) > journal_lines
 
     # 4. a fresh stack: replay the recording, then every service re-runs its journal
-    for path in files:
-        await replay.replay(infra.kafka_bootstrap_servers, path, namespace=ns_b)
-    procs_b = start_services({**env, "LIVESHOP_REPLAY": "1"}, ns_b, tmp_path / "logs-b")
-    try:
-        await asyncio.to_thread(wait_ready, procs_b)
-        status = await asyncio.to_thread(_replayed, procs_b)
-    finally:
-        await asyncio.to_thread(stop_services, procs_b)
+    #    (what `liveshop stack replay DIR --namespace NEW --run` does)
+    await stack.replay_all(infra.kafka_bootstrap_servers, tmp_path / "recording", ns_b)
+    status = await asyncio.to_thread(stack.run_replay_mode, env, ns_b, tmp_path / "logs-b")
     errors = {n: s["error"] for n, s in status.items() if s.get("error")}
     assert not errors, f"replay diverged: {errors}"
     assert sum(s["entries"] for s in status.values()) == journal_lines
     assert all(s["applied"] == s["inputs"] > 0 for s in status.values())
 
     # 5. identical state, service by service
-    replayed = await _hashes(infra, ns_b)
+    replayed = await stack.hashes(infra.database_url, ns_b)
     different = {s: _diff(recorded[s], replayed[s]) for s in SERVICES if recorded[s].digest != replayed[s].digest}
     assert not different, "state differs after replay:\n" + "\n".join(f"{s}:\n{d}" for s, d in different.items())
     for s in SERVICES:

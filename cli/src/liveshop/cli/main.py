@@ -2,6 +2,10 @@
 
 liveshop dev up | down | status     Kafka + PostgreSQL for development
 liveshop demo [--keep-running]      the whole system and a realistic scenario
+liveshop contracts snapshot | check JSON Schema snapshots and the AsyncAPI document
+liveshop topics record | replay | lag
+liveshop stack record | replay | hash   a whole stack (docs/replay.md)
+liveshop rebuild URL                a service's read models
 """
 
 from __future__ import annotations
@@ -158,6 +162,12 @@ def _rebuild(args: argparse.Namespace) -> int:
     return 0 if r.status_code == 200 else 1
 
 
+def _stack(args: argparse.Namespace) -> int:
+    from liveshop.cli.stack import command
+
+    return command(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="liveshop", description="liveshop: live-stream commerce back end")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -189,6 +199,14 @@ def main(argv: list[str] | None = None) -> int:
     rebuild.add_argument("service_url", help="e.g. http://127.0.0.1:8004")
     rebuild.add_argument("--router", help="only this consumer (default: all)")
     rebuild.set_defaults(fn=_rebuild)
+    stack = sub.add_parser("stack", help="record every topic of a stack, replay it into a fresh one, state hashes")
+    stack.add_argument("action", choices=["record", "replay", "hash"])
+    stack.add_argument("dir", nargs="?", help="record: output directory; replay: the recordings")
+    stack.add_argument("--namespace", help="record/hash: the stack's namespace; replay: the fresh one")
+    stack.add_argument("--run", action="store_true", help="replay: start the services in replay mode, then hash")
+    stack.add_argument("--tables", action="store_true", help="hash: one line per table")
+    stack.add_argument("--bootstrap", help="Kafka bootstrap servers (default: env or dev stack)")
+    stack.set_defaults(fn=_stack)
     args = parser.parse_args(argv)
     rc: int = args.fn(args)
     return rc

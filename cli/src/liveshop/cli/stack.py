@@ -1,0 +1,143 @@
+"""``liveshop stack``: record a whole stack, replay it into a fresh one, compare their state.
+
+    liveshop stack record DIR --namespace NS            every topic of NS → DIR/<topic>.jsonl
+    liveshop stack replay DIR --namespace NEW [--run]   validate all, replay all; --run: the four
+                                                        services re-run their journals (replay mode)
+    liveshop stack hash --namespace NS [--tables]       every service's state digest
+
+See docs/replay.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from liveshop.cli.procs import SERVICES, ServiceProcess, start_services, stop_services, wait_ready
+from liveshop.contracts.topics import TOPICS
+from liveshop.shared import replay, statehash
+
+
+async def record_all(bootstrap: str, namespace: str, out_dir: Path) -> dict[str, int]:
+    """Record every registered topic of ``namespace`` (that exists) into ``out_dir``."""
+    await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    for name in TOPICS:
+        physical = f"{namespace}.{name}" if namespace else name
+        path = out_dir / f"{name}.jsonl"
+        try:
+            with path.open("w", encoding="utf-8") as fh:
+                summary = await replay.record(bootstrap, physical, fh)
+        except ValueError:  # the topic was never created in this namespace
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+            continue
+        counts[name] = summary.records
+    return counts
+
+
+def recordings(in_dir: Path) -> list[Path]:
+    files = sorted(in_dir.glob("*.jsonl"))
+    if not files:
+        raise FileNotFoundError(f"no *.jsonl recordings in {in_dir}")
+    return files
+
+
+async def replay_all(bootstrap: str, in_dir: Path, namespace: str) -> dict[str, int]:
+    """Validate every recording first (nothing written if one is bad), then replay them all."""
+    files = recordings(in_dir)
+    for path in files:
+        replay.validate_file(path)
+    return {path.stem: await replay.replay(bootstrap, path, namespace=namespace) for path in files}
+
+
+async def hashes(database_url: str, namespace: str) -> dict[str, statehash.ServiceState]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        prefix = f"{namespace}_" if namespace else ""
+        return {s: await statehash.service_state(conn, f"{prefix}{s}", namespace) for s in SERVICES}
+    finally:
+        await conn.close()
+
+
+def wait_replayed(procs: dict[str, ServiceProcess], timeout: float = 300.0) -> dict[str, Any]:
+    """Poll every service's ``/admin/journal`` until all are done (or one reports an error)."""
+    deadline = time.monotonic() + timeout
+    status: dict[str, Any] = {}
+    with httpx.Client(timeout=5.0) as client:
+        while time.monotonic() < deadline:
+            status = {n: client.get(p.url + "/admin/journal").json() for n, p in procs.items()}
+            if any(s.get("error") for s in status.values()) or all(s.get("done") for s in status.values()):
+                return status
+            time.sleep(0.3)
+    raise TimeoutError(f"replay did not finish in {timeout:.0f}s: {status}")
+
+
+def run_replay_mode(env: dict[str, str], namespace: str, log_dir: Path) -> dict[str, Any]:
+    """Start the four services in replay mode on ``namespace``, wait until they re-ran their journals."""
+    procs = start_services({**env, "LIVESHOP_REPLAY": "1"}, namespace, log_dir)
+    try:
+        wait_ready(procs)
+        return wait_replayed(procs)
+    finally:
+        stop_services(procs)
+
+
+def _infra_env(bootstrap: str | None) -> dict[str, str]:
+    from liveshop.shared.devstack import resolver
+
+    env = {k: v for k, v in os.environ.items() if k in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
+    if len(env) < 2:
+        state = resolver.read_dev_stack()
+        if state is None or not resolver.dev_stack_alive(state):
+            raise SystemExit("set KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL, or run `liveshop dev up`")
+        env = {**state.env(), **env}
+    if bootstrap:
+        env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
+    return env
+
+
+def command(args: Any) -> int:
+    env = _infra_env(getattr(args, "bootstrap", None))
+    bootstrap, database_url = env["KAFKA_BOOTSTRAP_SERVERS"], env["DATABASE_URL"]
+    ns = args.namespace or ""
+    if args.action == "record":
+        if not args.dir:
+            raise SystemExit("usage: liveshop stack record DIR --namespace NS")
+        counts = asyncio.run(record_all(bootstrap, ns, Path(args.dir)))
+        for name, n in counts.items():
+            print(f"  {name:<32} {n:>8} records")
+        print(f"recorded {sum(counts.values())} records from {len(counts)} topics of {ns or '(no namespace)'}")
+        return 0
+    if args.action == "replay":
+        if not args.dir or not ns:
+            raise SystemExit("usage: liveshop stack replay DIR --namespace NEW [--run]")
+        try:
+            counts = asyncio.run(replay_all(bootstrap, Path(args.dir), ns))
+        except replay.ReplayFileError as exc:
+            print(f"error: {exc} — nothing was written", file=sys.stderr)
+            return 2
+        print(f"replayed {sum(counts.values())} records from {len(counts)} files into {ns}.*")
+        if not args.run:
+            return 0
+        status = run_replay_mode(env, ns, Path(args.dir) / f"logs-{ns}")
+        failed = False
+        for name, s in status.items():
+            print(f"  {name:<12} inputs {s.get('applied')}/{s.get('inputs')}  {s.get('error') or 'ok'}")
+            failed = failed or bool(s.get("error"))
+        args.action = "hash"
+        if failed:
+            return 1
+    states = asyncio.run(hashes(database_url, ns))
+    for name, st in states.items():
+        print(f"{name:<12} {st.digest}")
+        if args.tables:
+            for table, h in sorted(st.tables.items()):
+                print(f"    {table:<32} {st.rows[table]:>7} rows  {h[:16]}")
+    return 0

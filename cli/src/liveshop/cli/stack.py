@@ -21,8 +21,11 @@ import asyncpg
 import httpx
 
 from liveshop.cli.procs import SERVICES, ServiceProcess, start_services, stop_services, wait_ready
+from liveshop.contracts.events.journal import JOURNAL
 from liveshop.contracts.topics import TOPICS
 from liveshop.shared import replay, statehash
+from liveshop.shared.outbox import MAX_MESSAGE_BYTES
+from liveshop.shared.runtime import ensure_topics
 
 
 async def record_all(bootstrap: str, namespace: str, out_dir: Path) -> dict[str, int]:
@@ -54,6 +57,12 @@ async def replay_all(bootstrap: str, in_dir: Path, namespace: str) -> dict[str, 
     files = recordings(in_dir)
     for path in files:
         replay.validate_file(path)
+    # the fresh stack's topics as the services would create them (partitions, journal record size)
+    await ensure_topics(
+        bootstrap,
+        {t.qualified(namespace): t.partitions for t in TOPICS.values()},
+        {JOURNAL.qualified(namespace): {"max.message.bytes": str(MAX_MESSAGE_BYTES)}},
+    )
     return {path.stem: await replay.replay(bootstrap, path, namespace=namespace) for path in files}
 
 

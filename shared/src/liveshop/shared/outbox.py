@@ -28,6 +28,10 @@ from liveshop.shared.tx import outbox_channel
 log = logging.getLogger(__name__)
 
 
+#: The largest record the relay sends (the journal topic is created to accept it).
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
 def make_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
@@ -36,6 +40,8 @@ def make_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
         acks="all",
         linger_ms=2,
         max_batch_size=256 * 1024,
+        # A journal entry of a big consumed batch can exceed Kafka's 1 MiB default (journal topic: 16 MiB).
+        max_request_size=MAX_MESSAGE_BYTES,
         request_timeout_ms=15000,
     )
 

@@ -265,7 +265,12 @@ async def replay(
     """Validate ``path`` completely, then produce every record (key, headers, value) in file order."""
     validate_file(path, target_topic=target_topic, allow_unknown=allow_unknown)
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, enable_idempotence=True, acks="all", linger_ms=5, max_batch_size=512 * 1024
+        bootstrap_servers=bootstrap,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=512 * 1024,
+        max_request_size=16 * 1024 * 1024,
     )
     await producer.start()
     n = 0

@@ -22,11 +22,12 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from liveshop.contracts.events.journal import JOURNAL
 from liveshop.contracts.topics import TOPICS, dead_letter_topic
 from liveshop.shared import db, entropy, migrations
 from liveshop.shared.consumer import ConsumerRunner, EventRouter
 from liveshop.shared.journal import JournalReplayer
-from liveshop.shared.outbox import OutboxRelay, make_producer
+from liveshop.shared.outbox import MAX_MESSAGE_BYTES, OutboxRelay, make_producer
 from liveshop.shared.settings import ServiceSettings
 from liveshop.shared.tx import Transaction, transaction
 
@@ -51,12 +52,19 @@ class PeriodicJob:
     fn: Job
 
 
-async def ensure_topics(bootstrap: str, names: dict[str, int]) -> None:
+async def ensure_topics(
+    bootstrap: str, names: dict[str, int], configs: dict[str, dict[str, str]] | None = None
+) -> None:
+    configs = configs or {}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        new = [NewTopic(n, num_partitions=p, replication_factor=1) for n, p in names.items() if n not in existing]
+        new = [
+            NewTopic(n, num_partitions=p, replication_factor=1, topic_configs=configs.get(n, {}))
+            for n, p in names.items()
+            if n not in existing
+        ]
         if new:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(new)
@@ -109,7 +117,9 @@ class ServiceRuntime:
         topics = {t.qualified(self.namespace): t.partitions for t in TOPICS.values()}
         for r in self.routers:
             topics[dead_letter_topic(r.name, self.namespace)] = 1
-        await ensure_topics(s.kafka_bootstrap_servers, topics)
+        # a journal entry holds a whole consumed batch: allow records up to the relay's maximum
+        big = {JOURNAL.qualified(self.namespace): {"max.message.bytes": str(MAX_MESSAGE_BYTES)}}
+        await ensure_topics(s.kafka_bootstrap_servers, topics, big)
         self.producer = make_producer(s.kafka_bootstrap_servers, f"{self.schema}-producer")
         await self.producer.start()
         if self.replay_mode:

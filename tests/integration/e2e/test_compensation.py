@@ -121,3 +121,75 @@ async def test_a_voucher_the_buyer_does_not_own_rejects_pricing_and_reserves_not
 
     p = await eventually(tombstone, timeout=30, what="the wallet to see the cancellation")
     assert p["status"] == "CANCELLED" and p["amount"] == 0, "no payment was ever requested or captured"
+
+
+async def test_streamer_coupon_is_settled_from_the_streamer_then_refunded(system: System) -> None:
+    """主播红包 in a live room: the merchant is owed buyer paid + the streamer's coupon (SPEC §4, §7), the
+    streamer owes the coupon; cancelling after payment reverses everything and releases the coupon."""
+    buyer, streamer = "b_" + uuid.uuid4().hex[:6], "s_" + uuid.uuid4().hex[:6]
+    merchant = "m_" + uuid.uuid4().hex[:6]
+    r = await system.order.http.post(
+        "/products",
+        json={"merchant_id": merchant, "title": "白毫银针 100g", "price": 12000, "product_type": "PHYSICAL"},
+    )
+    assert r.status_code == 201, r.text
+    product = r.json()["product_id"]
+    r = await system.order.http.put(f"/streamers/{streamer}", json={"merchant_id": merchant})  # 自卖
+    assert r.status_code == 200, r.text
+    r = await system.promotion.http.post(
+        f"/streamers/{streamer}/coupons", json={"name": "主播红包 ¥15", "amount": 1500, "quantity": 10}
+    )
+    assert r.status_code in (200, 201), r.text
+    r = await system.promotion.http.post(f"/coupons/{r.json()['coupon_id']}/claims", json={"buyer_id": buyer})
+    assert r.status_code in (200, 201), r.text
+    voucher = r.json()["voucher_id"]
+
+    r = await system.order.http.post(
+        "/orders",
+        json={"buyer_id": buyer, "lines": [{"product_id": product, "quantity": 1}], "voucher_ids": [voucher],
+              "channel": {"kind": "LIVE_ROOM", "streamer_id": streamer, "room_id": "room-1"}},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    oid: str = r.json()["order_id"]
+    paid = await _status(system, oid, 30)
+    assert paid["price"]["buyer_payable"] == 10500
+    assert [(d["discount_type"], d["funder"], d["amount"]) for d in paid["price"]["discounts"]] == [
+        ("STREAMER_COUPON", "STREAMER", 1500)
+    ]
+
+    async def settlement_of_order(ready: str) -> dict[str, Any] | None:
+        r = await system.wallet.http.get(f"/merchants/{merchant}/settlement")
+        if r.status_code != 200:
+            return None
+        found = [o for o in r.json()["orders"] if o["order_id"] == oid]
+        return found[0] if found and found[0]["payment_status"] == ready else None
+
+    async def captured() -> dict[str, Any] | None:
+        return await settlement_of_order("CAPTURED")
+
+    s = await eventually(captured, timeout=30, what="the capture in the settlement")
+    assert (s["buyer_paid"], s["streamer_coupons"], s["streamer_funded"]) == (10500, 1500, 1500)
+    assert s["gross"] == s["expected_gross"] == 12000 == s["net"]  # the full price, nothing missing
+    w = await system.wallet.http.get(f"/streamers/{streamer}/wallet")
+    assert w.status_code == 200 and w.json()["streamer_coupons_owed"] == 1500, w.text
+    await _ledger_ok(system)
+
+    r = await system.order.http.post(f"/orders/{oid}/cancel", json={"buyer_id": buyer})
+    assert r.status_code == 200, r.text
+    await _status(system, oid, 80)
+
+    async def refunded() -> dict[str, Any] | None:
+        return await settlement_of_order("REFUNDED")
+
+    s = await eventually(refunded, timeout=30, what="the refund in the settlement")
+    assert (s["gross"], s["refunded"], s["net"]) == (12000, 12000, 0)
+    settlement = (await system.wallet.http.get(f"/merchants/{merchant}/settlement")).json()
+    assert settlement["balance"] == 0 and settlement["pending_in"] == 0
+    assert (await system.wallet.http.get(f"/streamers/{streamer}/wallet")).json()["streamer_coupons_owed"] == 0
+
+    async def released() -> dict[str, Any] | None:
+        v = await _voucher(system, buyer, voucher)
+        return v if v["status"] == "AVAILABLE" else None
+
+    await eventually(released, timeout=30, what="the streamer coupon back to AVAILABLE")
+    await _ledger_ok(system)

@@ -30,6 +30,7 @@ def fold(events: list[Envelope]) -> dict[str, dict[str, Any]]:
                 "voucher_ids": e.voucher_ids,
                 "payment_method": e.payment_method.value,
                 "channel_kind": e.channel.kind.value,
+                "streamer_id": e.channel.streamer_id,
                 "placed_at": e.occurred_at,
                 "pay_by": e.pay_by,
                 "stage": "AWAITING_PRICING",
@@ -58,6 +59,7 @@ def fold(events: list[Envelope]) -> dict[str, dict[str, Any]]:
             o["stage"] = "AWAITING_PAYMENT"
             o["buyer_payable"] = e.funding.buyer_payable
             o["discounts"] = [(d.discount_type.value, d.funder.value, d.amount) for d in e.discounts]
+            assert e.streamer_id == o["streamer_id"]  # who funds the STREAMER_COUPON discounts: the channel's
         elif isinstance(e, oc.OrderPaid):
             o.update(stage=None, payment_id=e.payment_id, paid_amount=e.paid_amount, paid_at=e.paid_at)
         elif isinstance(e, oc.OrderMarkedShipped):
@@ -92,6 +94,7 @@ def held(detail: dict[str, Any]) -> dict[str, Any]:
         "voucher_ids": d["voucher_ids"],
         "payment_method": d["payment_method"],
         "channel_kind": d["channel_kind"],
+        "streamer_id": d["streamer_id"],
         "placed_at": _t(d["placed_at"]),
         "pay_by": _t(d["pay_by"]),
         "status": d["status"],
@@ -119,7 +122,9 @@ async def test_order_topic_alone_rebuilds_the_state_the_service_holds(order_svc:
     tea, cup = await s.product(price=5990), await s.product(price=2000, title="青瓷杯")
 
     completed = await s.order("b1", [(tea, 2), (cup, 1)], voucher_ids=["mc1"])
-    refunded = await s.order("b2", [(tea, 1)])
+    assert (await s.http.put("/streamers/s1", json={"merchant_id": "m1"})).status_code == 200
+    live = {"kind": "LIVE_ROOM", "streamer_id": "s1", "room_id": "r1"}
+    refunded = await s.order("b2", [(tea, 1)], channel=live)
     rejected = await s.order("b3", [(cup, 1)], voucher_ids=["not-mine"])
     failed = await s.order("b4", [(tea, 1)])
     shipped = await s.order("b5", [(cup, 3)])

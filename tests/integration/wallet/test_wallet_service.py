@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaProducer
 
 from liveshop.contracts import codec
 from liveshop.contracts.base import Event
-from liveshop.contracts.common import FundingSplit, OrderStatus, PaymentMethod
+from liveshop.contracts.common import AppliedDiscount, DiscountType, Funder, FundingSplit, OrderStatus, PaymentMethod
 from liveshop.contracts.events.budget import (
     BUDGETS,
     BudgetHeld,
@@ -73,21 +73,25 @@ def decode_all(records: list[Any]) -> list[Event]:
 
 
 def payment_requested(order_id: str, buyer: str, *, payable: int, platform: int = 0, streamer: int = 0,
-                      method: PaymentMethod = PaymentMethod.ONLINE, pay_in: timedelta = timedelta(minutes=30)
+                      method: PaymentMethod = PaymentMethod.ONLINE, pay_in: timedelta = timedelta(minutes=30),
+                      merchant: str = "m1", coupon: int = 0, streamer_id: str | None = None,
                       ) -> OrderPaymentRequested:  # fmt: skip
+    """``coupon``: a streamer coupon (主播红包) of ``streamer_id``, on top of ``streamer`` (宠爱红包)."""
     now = datetime.now(UTC)
+    discounts = [AppliedDiscount(discount_type=DiscountType.STREAMER_COUPON, funder=Funder.STREAMER, amount=coupon,
+                                 voucher_id=f"sc-{order_id}")] if coupon else []  # fmt: skip
     return OrderPaymentRequested(
-        order_id=order_id, status=OrderStatus.PENDING_PAYMENT, occurred_at=now, buyer_id=buyer, merchant_id="m1",
-        payment_method=method, pay_by=now + pay_in,
-        funding=FundingSplit(item_total=payable + platform + streamer, buyer_payable=payable, merchant_funded=0,
-                             streamer_funded=streamer, platform_funded=platform),
+        order_id=order_id, status=OrderStatus.PENDING_PAYMENT, occurred_at=now, buyer_id=buyer, merchant_id=merchant,
+        payment_method=method, pay_by=now + pay_in, streamer_id=streamer_id, discounts=discounts,
+        funding=FundingSplit(item_total=payable + platform + streamer + coupon, buyer_payable=payable,
+                             merchant_funded=0, streamer_funded=streamer + coupon, platform_funded=platform),
     )  # fmt: skip
 
 
-def cancelled(order_id: str, buyer: str, *, was_paid: bool) -> OrderCancelled:
+def cancelled(order_id: str, buyer: str, *, was_paid: bool, merchant: str = "m1") -> OrderCancelled:
     return OrderCancelled(
         order_id=order_id, status=OrderStatus.FAILED, occurred_at=datetime.now(UTC), buyer_id=buyer,
-        merchant_id="m1", reason_code="BUYER_CANCELLED" if was_paid else "PAYMENT_TIMEOUT", reason="test",
+        merchant_id=merchant, reason_code="BUYER_CANCELLED" if was_paid else "PAYMENT_TIMEOUT", reason="test",
         previous_status=OrderStatus.PAID if was_paid else OrderStatus.PENDING_PAYMENT, was_paid=was_paid,
     )  # fmt: skip
 
@@ -204,8 +208,8 @@ async def test_payments_budgets_and_settlement_driven_by_events(wallet: Wallet, 
     by = {o["order_id"]: o for o in body["orders"]}
     assert by["o1"] | {"payment_status": None} == {
         "order_id": "o1", "payment_status": None, "method": "ONLINE", "buyer_paid": 9_000, "bnpl_receivable": 0,
-        "platform_funded": 500, "streamer_funded": 500, "gross": 10_000, "expected_gross": 10_000, "refunded": 0,
-        "net": 10_000,
+        "platform_funded": 500, "streamer_funded": 500, "streamer_red_envelopes": 500, "streamer_coupons": 0,
+        "gross": 10_000, "expected_gross": 10_000, "refunded": 0, "net": 10_000,
     }  # fmt: skip
     assert (by["o4"]["bnpl_receivable"], by["o4"]["buyer_paid"], by["o4"]["net"]) == (4_000, 0, 4_000)
     assert (by["o5"]["gross"], by["o5"]["net"]) == (3_200, 0)
@@ -225,13 +229,59 @@ async def test_payments_budgets_and_settlement_driven_by_events(wallet: Wallet, 
     )
     assert answers == [("BudgetHeld", "a1"), ("BudgetHoldRejected", "a2"), ("BudgetReleased", "a1")]
     w = (await http.get("/streamers/s1/wallet")).json()
-    assert (w["available"], w["held"]) == (8_000, 1_500)
+    assert (w["available"], w["held"], w["streamer_coupons_owed"]) == (8_000, 1_500, 0)
     stmt = (await http.get("/streamers/s1/wallet/statement")).json()["lines"]
     assert [(line["code"], line["amount"]) for line in stmt] == [
         ("TOP_UP", 10_000), ("ACTIVITY_HOLD", -3_000), ("ACTIVITY_RELEASE", 1_000)
     ]  # fmt: skip
     report = await wallet.invariants()
     assert report["problems"] == []
+
+
+async def test_streamer_coupon_is_owed_to_the_merchant_by_the_streamer_and_refunded(wallet: Wallet) -> None:
+    """主播红包: on capture the settlement gets buyer paid + platform + the coupon (from the streamer's
+    coupon payable, which may go into debit: no top-up needed); a refund reverses all of it."""
+    http = wallet.http
+    assert (await http.get("/streamers/sc-1/wallet")).status_code == 404  # nothing yet
+    await wallet.send(
+        payment_requested("sc-o1", "sc-b1", payable=8_000, platform=300, coupon=1_500, streamer_id="sc-1",
+                          merchant="sc-m1"),
+        payment_requested("sc-o2", "sc-b2", payable=4_000, coupon=1_000, streamer_id="sc-1", merchant="sc-m1",
+                          method=PaymentMethod.BNPL),
+        payment_requested("sc-o3", "sc-b3", payable=2_000, coupon=700, streamer_id=None, merchant="sc-m1"),
+    )  # fmt: skip
+
+    async def settlement(ready: Callable[[dict[str, Any]], bool]) -> dict[str, dict[str, Any]]:
+        async def probe() -> dict[str, dict[str, Any]] | None:
+            r = await http.get("/merchants/sc-m1/settlement")
+            by = {o["order_id"]: o for o in r.json()["orders"]} if r.status_code == 200 else {}
+            return by if ready(by) else None
+
+        return await eventually(probe, timeout=30, what="the settlement of the streamer-coupon orders")
+
+    by = await settlement(lambda by: {"sc-o1", "sc-o2", "sc-o3"} <= set(by))
+    o1, o2, o3 = by["sc-o1"], by["sc-o2"], by["sc-o3"]
+    assert (o1["buyer_paid"], o1["platform_funded"], o1["streamer_coupons"], o1["streamer_funded"]) == (
+        8_000, 300, 1_500, 1_500)  # fmt: skip
+    assert o1["gross"] == o1["expected_gross"] == 9_800 and o1["net"] == 9_800
+    assert (o2["bnpl_receivable"], o2["streamer_coupons"], o2["gross"], o2["expected_gross"]) == (
+        4_000, 1_000, 5_000, 5_000)  # fmt: skip
+    # an event without streamer_id (older producer): the coupon is not moved, the gap stays visible
+    assert (o3["streamer_coupons"], o3["gross"], o3["expected_gross"]) == (0, 2_000, 2_700)
+    w = (await http.get("/streamers/sc-1/wallet")).json()
+    assert (w["streamer_coupons_owed"], w["available"], w["held"]) == (2_500, 0, 0)
+    await wallet.invariants()
+
+    await wallet.send(cancelled("sc-o1", "sc-b1", was_paid=True, merchant="sc-m1"))
+    by = await settlement(lambda by: by.get("sc-o1", {}).get("net") == 0)
+    assert by["sc-o1"]["refunded"] == 9_800 and by["sc-o2"]["net"] == 5_000
+    assert (await http.get("/payments/sc-o1")).json()["status"] == "REFUNDED"
+    w = (await http.get("/streamers/sc-1/wallet")).json()
+    assert w["streamer_coupons_owed"] == 1_000  # only the BNPL order's coupon is still owed
+    await wallet.send(cancelled("sc-o2", "sc-b2", was_paid=True, merchant="sc-m1"))
+    await settlement(lambda by: by.get("sc-o2", {}).get("net") == 0)
+    assert (await http.get("/streamers/sc-1/wallet")).json()["streamer_coupons_owed"] == 0
+    await wallet.invariants()
 
 
 async def test_secure_wallet_upgrade_is_published_once(wallet: Wallet, kafka_reader: Any) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from liveshop.contracts.common import FundingSplit, OrderStatus, PaymentMethod
+from liveshop.contracts.common import AppliedDiscount, DiscountType, Funder, FundingSplit, OrderStatus, PaymentMethod
 from liveshop.contracts.events.budget import (
     BudgetHeld,
     BudgetHoldRejected,
@@ -21,7 +22,16 @@ from liveshop.contracts.events.order import OrderCancelled, OrderPaymentRequeste
 from liveshop.contracts.events.payment import PaymentCaptured, PaymentFailed, PaymentRefunded
 from liveshop.contracts.events.wallet import SecureWalletUpgraded
 from liveshop.wallet.adapters.memory import MemoryUnitOfWork
-from liveshop.wallet.domain import ErrorCode, LedgerError, PendingStatus
+from liveshop.wallet.domain import (
+    CHART,
+    AccountCode,
+    AccountFlags,
+    ErrorCode,
+    LedgerError,
+    PendingStatus,
+    Side,
+    TransferCode,
+)
 from liveshop.wallet.domain.audit import audit
 from liveshop.wallet.domain.errors import WalletCode, WalletRefusal
 from liveshop.wallet.domain.model import (
@@ -36,7 +46,11 @@ from liveshop.wallet.domain.model import (
     channel_fee,
     hold_transfer_id,
     merchant_settlement,
+    refund_transfer_id,
+    streamer_coupon_payable,
+    streamer_coupon_transfer_id,
     streamer_wallet,
+    subsidy_transfer_id,
 )
 from liveshop.wallet.service_layer import handlers as h
 
@@ -58,14 +72,18 @@ def avail(uow: MemoryUnitOfWork, account_id: str) -> int:
 
 def payment_requested(
     order_id: str = "o1", *, payable: int = 9_000, platform: int = 500, streamer: int = 500, merchant: int = 0,
-    method: PaymentMethod = PaymentMethod.ONLINE, buyer: str = "b1",
+    method: PaymentMethod = PaymentMethod.ONLINE, buyer: str = "b1", coupons: tuple[int, ...] = (),
+    streamer_id: str | None = None,
 ) -> OrderPaymentRequested:  # fmt: skip
-    total = payable + platform + streamer + merchant
+    """``coupons``: streamer coupons (主播红包) of ``streamer_id``, on top of ``streamer`` (宠爱红包)."""
+    total = payable + platform + streamer + merchant + sum(coupons)
     return OrderPaymentRequested(
         order_id=order_id, status=OrderStatus.PENDING_PAYMENT, occurred_at=T0, buyer_id=buyer, merchant_id="m1",
-        payment_method=method, pay_by=T0 + timedelta(minutes=30),
+        payment_method=method, pay_by=T0 + timedelta(minutes=30), streamer_id=streamer_id,
         funding=FundingSplit(item_total=total, buyer_payable=payable, merchant_funded=merchant,
-                             streamer_funded=streamer, platform_funded=platform),
+                             streamer_funded=streamer + sum(coupons), platform_funded=platform),
+        discounts=[AppliedDiscount(discount_type=DiscountType.STREAMER_COUPON, funder=Funder.STREAMER, amount=c,
+                                   voucher_id=f"sc{i}") for i, c in enumerate(coupons)],
     )  # fmt: skip
 
 
@@ -245,6 +263,90 @@ async def test_bnpl_order_pays_zero_now_and_records_the_receivable() -> None:
     assert p.status is PaymentStatus.CAPTURED
     assert uow.ledger.ledger.balance(buyer_bnpl("b1")).posted == 9_000
     assert bal(uow, merchant_settlement("m1")) == 9_500
+    sound(uow)
+
+
+# ------------------------------------------------------------------------- streamer coupons (主播红包)
+
+
+def test_settlement_transfers_move_the_streamer_coupons_from_the_streamer_payable() -> None:
+    ev = payment_requested(platform=300, streamer=0, coupons=(700, 100), streamer_id="s1")
+    platform, coupon = h._settlement_transfers(ev)
+    assert (platform.id, platform.debit_account_id, platform.amount) == (subsidy_transfer_id("o1"), PLATFORM_SUBSIDY,
+                                                                         300)  # fmt: skip
+    assert coupon.id == streamer_coupon_transfer_id("o1") == "order:o1:streamer-coupon"
+    assert (coupon.debit_account_id, coupon.credit_account_id) == (streamer_coupon_payable("s1"),
+                                                                   merchant_settlement("m1"))  # fmt: skip
+    assert (coupon.amount, coupon.code, coupon.user_data) == (800, TransferCode.STREAMER_COUPON, "o1")
+    # only the platform part when nothing was funded by a coupon (a 宠爱红包 arrives as RedEnvelopeRedeemed)
+    assert [t.id for t in h._settlement_transfers(payment_requested(streamer_id="s1"))] == [subsidy_transfer_id("o1")]
+    assert h._settlement_transfers(payment_requested(platform=0, streamer=0, streamer_id="s1")) == []
+
+
+def test_settlement_transfers_without_streamer_id_keep_the_old_behaviour(caplog: pytest.LogCaptureFixture) -> None:
+    ev = payment_requested(platform=0, streamer=0, coupons=(700,), streamer_id=None)
+    with caplog.at_level(logging.WARNING):
+        assert h._settlement_transfers(ev) == []
+    assert "no streamer_id" in caplog.text and "o1" in caplog.text
+
+
+def test_the_coupon_payable_is_an_unprotected_debit_account() -> None:
+    kind = CHART[AccountCode.STREAMER_COUPON_PAYABLE]
+    assert (kind.normal_side, kind.default_flags, kind.external) == (Side.DEBIT, AccountFlags.NONE, False)
+
+
+@pytest.mark.parametrize("method", [PaymentMethod.ONLINE, PaymentMethod.BNPL])
+async def test_streamer_coupon_is_owed_to_the_merchant_on_capture_and_by_the_streamer(method: PaymentMethod) -> None:
+    uow = MemoryUnitOfWork()
+    ev = payment_requested(payable=8_500, platform=500, streamer=0, coupons=(1_000,), streamer_id="s1", method=method)
+    p = await h.request_payment(uow, ev, T0)
+    assert p.status is PaymentStatus.CAPTURED
+    # the merchant is owed the full price: buyer (or BNPL receivable) + platform + the streamer's coupon
+    assert bal(uow, merchant_settlement("m1")) == 10_000 == ev.funding.item_total
+    payable = uow.ledger.ledger.balance(streamer_coupon_payable("s1"))
+    assert payable.posted == 1_000  # what the streamer owes; the streamer never topped up: no refusal
+    assert payable.account.user_data == "s1" and payable.account.code is AccountCode.STREAMER_COUPON_PAYABLE
+    (rec,) = uow.ledger.ledger.lookup_transfers([streamer_coupon_transfer_id("o1")])
+    assert (rec.amount, rec.code, rec.user_data) == (1_000, TransferCode.STREAMER_COUPON, "o1")
+    await h.request_payment(uow, ev, T0 + timedelta(seconds=1))  # redelivery: no second effect
+    assert uow.ledger.ledger.balance(streamer_coupon_payable("s1")).posted == 1_000
+    sound(uow)
+
+
+async def test_streamer_coupon_is_not_moved_before_capture_nor_on_decline() -> None:
+    uow = MemoryUnitOfWork()
+    await h.set_instrument(uow, "b1", InstrumentBehaviour.TIMEOUT)
+    await h.set_instrument(uow, "b2", InstrumentBehaviour.DECLINE)
+    await h.request_payment(uow, payment_requested("o1", coupons=(1_000,), streamer_id="s1"), T0)
+    await h.request_payment(uow, payment_requested("o2", buyer="b2", coupons=(1_000,), streamer_id="s1"), T0)
+    assert (
+        uow.ledger.ledger.lookup_transfers([streamer_coupon_transfer_id("o1"), streamer_coupon_transfer_id("o2")]) == []
+    )
+    await h.cancel_order(uow, cancelled("o1", was_paid=False), T0)
+    assert bal(uow, merchant_settlement("m1")) == 0
+    sound(uow)
+
+
+async def test_refund_reverses_the_streamer_coupon_too() -> None:
+    uow = MemoryUnitOfWork()
+    await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, 10_000), T0)
+    await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
+                                                 amount=2_000), T0)  # fmt: skip
+    await h.request_payment(uow, payment_requested(coupons=(800,), streamer_id="s1"), T0)
+    await h.redeem_envelope(
+        uow, RedEnvelopeRedeemed(activity_id="a1", streamer_id="s1", request_id="use-1", occurred_at=T0,
+                                 order_id="o1", merchant_id="m1", envelope_id="e1", amount=500), T0)  # fmt: skip
+    assert bal(uow, merchant_settlement("m1")) == 9_000 + 500 + 500 + 800
+    assert uow.ledger.ledger.balance(streamer_coupon_payable("s1")).posted == 800
+    await h.cancel_order(uow, cancelled(was_paid=True), T0)
+    await h.cancel_order(uow, cancelled(was_paid=True), T0)  # redelivery
+    assert [type(e) for e in uow.events].count(PaymentRefunded) == 1
+    assert bal(uow, merchant_settlement("m1")) == 0
+    assert uow.ledger.ledger.balance(streamer_coupon_payable("s1")).posted == 0
+    (rev,) = uow.ledger.ledger.lookup_transfers([refund_transfer_id(streamer_coupon_transfer_id("o1"))])
+    assert (rev.debit_account_id, rev.credit_account_id, rev.amount) == (merchant_settlement("m1"),
+                                                                         streamer_coupon_payable("s1"), 800)  # fmt: skip
+    assert (bal(uow, activity_hold("a1")), avail(uow, streamer_wallet("s1"))) == (2_000, 8_000)
     sound(uow)
 
 

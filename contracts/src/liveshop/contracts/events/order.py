@@ -61,6 +61,9 @@ class OrderPaymentRequested(_OrderEvent):
     funding: FundingSplit
     discounts: list[AppliedDiscount] = Field(default_factory=list)
     pay_by: UtcDateTime
+    streamer_id: str | None = None
+    """The streamer of the live room / short video the order came from (the order's ``channel``), if any:
+    it funds the ``STREAMER_COUPON`` discounts (主播红包), so the wallet debits it for them."""
 
 
 @ORDER.register

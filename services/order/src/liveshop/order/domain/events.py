@@ -95,6 +95,8 @@ class OrderPaymentRequested(_OrderEvent):
     funding: FundingSplit
     discounts: tuple[AppliedDiscount, ...]
     pay_by: datetime
+    streamer_id: str | None = None
+    """The order's channel streamer (funds ``STREAMER_COUPON`` discounts)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -301,6 +301,7 @@ class Order:
                 funding=self.pricing.funding,
                 discounts=self.pricing.discounts,
                 pay_by=self.pay_by,
+                streamer_id=self.channel.streamer_id,
             )
         )
 

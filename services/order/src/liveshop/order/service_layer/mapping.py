@@ -141,6 +141,7 @@ def order_event(
             funding=funding_to_contract(ev.funding),
             discounts=[_discount(d) for d in ev.discounts],
             pay_by=ev.pay_by,
+            streamer_id=ev.streamer_id,
         )
     if isinstance(ev, de.OrderPaid):
         return oc.OrderPaid(

@@ -9,7 +9,7 @@ from liveshop.shared import entropy
 from liveshop.shared.db import Connection
 from liveshop.wallet.adapters.ledger_pg import PgLedger
 from liveshop.wallet.domain import AccountCode, TransferCode
-from liveshop.wallet.domain.model import activity_hold, merchant_settlement, streamer_wallet
+from liveshop.wallet.domain.model import activity_hold, merchant_settlement, streamer_coupon_payable, streamer_wallet
 
 _STATEMENT_TEXT = {
     TransferCode.TOP_UP.value: "充值 top-up",
@@ -31,12 +31,17 @@ def _line_text(code: str, flags: int) -> str:
 
 
 async def streamer_wallet_view(conn: Connection, streamer_id: str) -> dict[str, Any] | None:
-    """Available (spendable now), held (by red-envelope activities), pending top-ups (offline, unconfirmed)."""
+    """Available (spendable now), held (by red-envelope activities), pending top-ups (offline, unconfirmed),
+    and what the streamer owes the platform for its coupons (主播红包) used in paid orders.
+
+    ``None`` when the streamer has neither a marketing wallet nor a coupon payable."""
     ledger = PgLedger(conn)
-    found = await ledger.lookup_accounts([streamer_wallet(streamer_id)])
+    wallet_id, coupons_id = streamer_wallet(streamer_id), streamer_coupon_payable(streamer_id)
+    found = {a.id: a for a in await ledger.lookup_accounts([wallet_id, coupons_id])}
     if not found:
         return None
-    w = found[0]
+    w = found.get(wallet_id)
+    coupons = found.get(coupons_id)
     holds = await conn.fetch(
         """SELECT id, credits_posted - debits_posted - debits_pending AS held FROM ledger_accounts
            WHERE code = $1 AND user_data = $2 ORDER BY id""",
@@ -50,13 +55,15 @@ async def streamer_wallet_view(conn: Connection, streamer_id: str) -> dict[str, 
     )
     return {
         "streamer_id": streamer_id,
-        "account_id": w.id,
-        "available": w.available,
-        "posted": w.posted,
+        "account_id": wallet_id,
+        "available": w.available if w else 0,
+        "posted": w.posted if w else 0,
         "held": sum(a["held"] for a in activities),
-        "pending_top_ups": w.pending_in,
+        "pending_top_ups": w.pending_in if w else 0,
         "activities": activities,
         "channel_fees_invoiceable": int(fees),
+        "coupon_payable_account_id": coupons_id,
+        "streamer_coupons_owed": coupons.posted if coupons else 0,
     }
 
 
@@ -90,8 +97,8 @@ async def streamer_statement(
 
 
 async def merchant_settlement_view(conn: Connection, merchant_id: str) -> dict[str, Any] | None:
-    """What the merchant is owed, per order: what the buyer paid + what the platform and streamer funded,
-    minus reversals (refunds)."""
+    """What the merchant is owed, per order: what the buyer paid + what the platform and streamer funded
+    (``streamer_funded`` = 宠爱红包 uses + 主播红包 coupons), minus reversals (refunds)."""
     acc = merchant_settlement(merchant_id)
     found = await PgLedger(conn).lookup_accounts([acc])
     if not found:
@@ -104,7 +111,9 @@ async def merchant_settlement_view(conn: Connection, merchant_id: str) -> dict[s
                   sum(CASE WHEN t.code = 'PLATFORM_SUBSIDY' AND t.credit_account_id = $1 THEN t.amount ELSE 0 END)
                       AS platform_funded,
                   sum(CASE WHEN t.code = 'RED_ENVELOPE_USE' AND t.credit_account_id = $1 THEN t.amount ELSE 0 END)
-                      AS streamer_funded,
+                      AS red_envelopes,
+                  sum(CASE WHEN t.code = 'STREAMER_COUPON' AND t.credit_account_id = $1 THEN t.amount ELSE 0 END)
+                      AS streamer_coupons,
                   sum(CASE WHEN t.code = 'REFUND' AND t.debit_account_id = $1 THEN t.amount ELSE 0 END) AS refunded,
                   min(t.created_at) AS first_at
            FROM ledger_entries e JOIN ledger_transfers t ON t.id = e.transfer_id
@@ -123,7 +132,8 @@ async def merchant_settlement_view(conn: Connection, merchant_id: str) -> dict[s
     orders = []
     for r in rows:
         p = payments.get(r["order_id"])
-        gross = r["buyer_paid"] + r["bnpl"] + r["platform_funded"] + r["streamer_funded"]
+        streamer_funded = r["red_envelopes"] + r["streamer_coupons"]
+        gross = r["buyer_paid"] + r["bnpl"] + r["platform_funded"] + streamer_funded
         orders.append(
             {
                 "order_id": r["order_id"],
@@ -132,7 +142,9 @@ async def merchant_settlement_view(conn: Connection, merchant_id: str) -> dict[s
                 "buyer_paid": int(r["buyer_paid"]),
                 "bnpl_receivable": int(r["bnpl"]),
                 "platform_funded": int(r["platform_funded"]),
-                "streamer_funded": int(r["streamer_funded"]),
+                "streamer_funded": int(streamer_funded),
+                "streamer_red_envelopes": int(r["red_envelopes"]),
+                "streamer_coupons": int(r["streamer_coupons"]),
                 "gross": int(gross),
                 "expected_gross": int(p["expected"]) if p else None,
                 "refunded": int(r["refunded"]),

@@ -50,6 +50,7 @@ class AccountCode(StrEnum):
     CHANNEL_FEES = "CHANNEL_FEES"  # expense: payment channel fees (WeChat / Alipay 1%)
     EXTERNAL_FUNDING = "EXTERNAL_FUNDING"  # external: money entering or leaving the platform
     PLATFORM_REVENUE = "PLATFORM_REVENUE"  # income: commissions, fees charged
+    STREAMER_COUPON_PAYABLE = "STREAMER_COUPON_PAYABLE"  # what a streamer owes for its used coupons (主播红包)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,11 @@ CHART: dict[AccountCode, AccountKind] = {
         Side.DEBIT, AccountFlags.NONE, True, "external: money entering or leaving the platform"
     ),
     AccountCode.PLATFORM_REVENUE: AccountKind(Side.CREDIT, AccountFlags.NONE, False, "platform income"),
+    # Unprotected on purpose: the coupon was promised to the buyer at pricing time, so its use must never
+    # make a payment fail; the debit balance is what the streamer owes the platform for it.
+    AccountCode.STREAMER_COUPON_PAYABLE: AccountKind(
+        Side.DEBIT, AccountFlags.NONE, False, "what a streamer owes for its coupons (主播红包) buyers used"
+    ),
 }
 
 

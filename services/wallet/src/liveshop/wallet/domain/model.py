@@ -33,6 +33,11 @@ def merchant_settlement(merchant_id: str) -> str:
     return f"merchant:{merchant_id}:settlement"
 
 
+def streamer_coupon_payable(streamer_id: str) -> str:
+    """What the streamer owes the platform for its coupons (主播红包) used in paid orders (debit balance)."""
+    return f"streamer:{streamer_id}:coupons"
+
+
 def buyer_source(buyer_id: str) -> str:
     return f"buyer:{buyer_id}:source"
 
@@ -171,6 +176,10 @@ def bnpl_transfer_id(order_id: str) -> str:
 
 def subsidy_transfer_id(order_id: str) -> str:
     return f"order:{order_id}:platform"
+
+
+def streamer_coupon_transfer_id(order_id: str) -> str:
+    return f"order:{order_id}:streamer-coupon"
 
 
 def refund_transfer_id(original_transfer_id: str) -> str:

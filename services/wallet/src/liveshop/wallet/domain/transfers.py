@@ -51,6 +51,7 @@ class TransferCode(StrEnum):
     ACTIVITY_RELEASE = "ACTIVITY_RELEASE"  # activity hold -> wallet (unclaimed / expired budget)
     RED_ENVELOPE_USE = "RED_ENVELOPE_USE"  # activity hold -> merchant settlement (streamer-funded part)
     PLATFORM_SUBSIDY = "PLATFORM_SUBSIDY"  # platform budget -> merchant settlement
+    STREAMER_COUPON = "STREAMER_COUPON"  # streamer coupon payable -> merchant settlement (主播红包)
     ORDER_PAYMENT = "ORDER_PAYMENT"  # buyer payment source -> merchant settlement
     BNPL_ORDER = "BNPL_ORDER"  # buyer BNPL receivable -> merchant settlement
     BNPL_COLLECTION = "BNPL_COLLECTION"  # buyer payment source -> buyer BNPL receivable

@@ -8,12 +8,13 @@ ledger returns the first result for the same id and content. The business record
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from liveshop.contracts.common import PaymentMethod
+from liveshop.contracts.common import DiscountType, PaymentMethod
 from liveshop.contracts.events.budget import (
     BudgetHeld,
     BudgetHoldRejected,
@@ -65,11 +66,15 @@ from liveshop.wallet.domain.model import (
     merchant_settlement,
     red_envelope_transfer_id,
     refund_transfer_id,
+    streamer_coupon_payable,
+    streamer_coupon_transfer_id,
     streamer_wallet,
     subsidy_transfer_id,
     void_transfer_id,
 )
 from liveshop.wallet.service_layer.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
 EXCEEDS_HOLD = "EXCEEDS_HOLD"
@@ -118,6 +123,14 @@ def _hold_account(activity_id: str, streamer_id: str) -> Account:
 
 def _settlement_account(merchant_id: str) -> Account:
     return Account.standard(merchant_settlement(merchant_id), AccountCode.MERCHANT_SETTLEMENT, user_data=merchant_id)
+
+
+def _coupon_payable_account(streamer_id: str) -> Account:
+    # Unprotected (chart default): a streamer's coupon never makes a buyer's payment fail; the debit
+    # balance is what the streamer owes the platform for the coupons its fans used.
+    return Account.standard(
+        streamer_coupon_payable(streamer_id), AccountCode.STREAMER_COUPON_PAYABLE, user_data=streamer_id
+    )
 
 
 async def _posted(uow: UnitOfWork, account_id: str) -> int:
@@ -219,26 +232,50 @@ async def set_instrument(uow: UnitOfWork, buyer_id: str, behaviour: InstrumentBe
     await uow.repo.set_instrument(buyer_id, behaviour)
 
 
+def streamer_coupon_amount(ev: OrderPaymentRequested) -> int:
+    """The streamer coupons (主播红包, ``STREAMER_COUPON``) of the order: funded by the order's streamer."""
+    return sum(d.amount for d in ev.discounts if d.discount_type is DiscountType.STREAMER_COUPON)
+
+
 def _settlement_transfers(ev: OrderPaymentRequested) -> list[Transfer]:
-    """What the platform funded, owed to the merchant on capture (the streamer's part arrives as
-    ``RedEnvelopeRedeemed`` from the activity's hold)."""
+    """What the platform and the streamer's coupons funded, owed to the merchant on capture.
+
+    * platform-funded part: ``platform:subsidy`` → settlement (``order:<id>:platform``);
+    * streamer coupons (主播红包): the streamer's coupon payable → settlement (``order:<id>:streamer-coupon``);
+      the payable is unprotected, its debit balance is what the streamer owes the platform. An event
+      without ``streamer_id`` (older producer) cannot say whom to debit: logged, nothing moved.
+
+    The 宠爱红包 part arrives later as ``RedEnvelopeRedeemed`` from the activity's hold.
+    """
     f = ev.funding
-    if not f.platform_funded:
-        return []
-    return [
-        Transfer.single(
-            subsidy_transfer_id(ev.order_id), PLATFORM_SUBSIDY, merchant_settlement(ev.merchant_id), f.platform_funded,
-            TransferCode.PLATFORM_SUBSIDY, user_data=ev.order_id,
-        )
-    ]  # fmt: skip
+    settlement = merchant_settlement(ev.merchant_id)
+    out: list[Transfer] = []
+    if f.platform_funded:
+        out.append(
+            Transfer.single(subsidy_transfer_id(ev.order_id), PLATFORM_SUBSIDY, settlement, f.platform_funded,
+                            TransferCode.PLATFORM_SUBSIDY, user_data=ev.order_id)
+        )  # fmt: skip
+    coupons = streamer_coupon_amount(ev)
+    if coupons > 0:
+        if not ev.streamer_id:
+            log.warning(
+                "wallet: order %s has %d fen of streamer coupons but no streamer_id: not moved to the settlement",
+                ev.order_id, coupons,
+            )  # fmt: skip
+        else:
+            out.append(
+                Transfer.single(streamer_coupon_transfer_id(ev.order_id), streamer_coupon_payable(ev.streamer_id),
+                                settlement, coupons, TransferCode.STREAMER_COUPON, user_data=ev.order_id)
+            )  # fmt: skip
+    return out
 
 
 async def request_payment(uow: UnitOfWork, ev: OrderPaymentRequested, now: datetime) -> Payment:
     """``OrderPaymentRequested``: run the simulated payment.
 
     ONLINE: a pending transfer (buyer's payment source → merchant settlement, timing out at the order's
-    pay-by) reserves the payment; SUCCEED posts it in the same linked chain as the platform-funded part
-    and answers ``PaymentCaptured``; DECLINE moves nothing and answers ``PaymentFailed``; TIMEOUT leaves the
+    pay-by) reserves the payment; SUCCEED posts it in the same linked chain as the platform-funded part and
+    the streamer coupons (:func:`_settlement_transfers`), and answers ``PaymentCaptured``; DECLINE moves nothing and answers ``PaymentFailed``; TIMEOUT leaves the
     reservation pending and answers nothing (voided on ``OrderCancelled``, or expired at pay-by).
     BNPL: the buyer pays 0 now; the buyer's BNPL receivable owes ``buyer_payable`` to the merchant.
     """
@@ -260,6 +297,7 @@ async def request_payment(uow: UnitOfWork, ev: OrderPaymentRequested, now: datet
             _settlement_account(ev.merchant_id),
             Account.standard(buyer_source(ev.buyer_id), AccountCode.BUYER_PAYMENT_SOURCE, user_data=ev.buyer_id),
             Account.standard(buyer_bnpl(ev.buyer_id), AccountCode.BUYER_BNPL_RECEIVABLE, user_data=ev.buyer_id),
+            *([_coupon_payable_account(ev.streamer_id)] if ev.streamer_id and streamer_coupon_amount(ev) else []),
         ],
     )
     batch: list[Transfer] = []
@@ -313,7 +351,12 @@ async def request_payment(uow: UnitOfWork, ev: OrderPaymentRequested, now: datet
 async def _refund(uow: UnitOfWork, payment: Payment, now: datetime) -> None:
     """Reverse exactly every transfer that credited the merchant's settlement for this order."""
     order_id = payment.order_id
-    ids = [capture_transfer_id(order_id), bnpl_transfer_id(order_id), subsidy_transfer_id(order_id)]
+    ids = [
+        capture_transfer_id(order_id),
+        bnpl_transfer_id(order_id),
+        subsidy_transfer_id(order_id),
+        streamer_coupon_transfer_id(order_id),
+    ]
     ids += [
         red_envelope_transfer_id(op.activity_id, op.request_id)
         for op in await uow.repo.redemptions_of_order(order_id)

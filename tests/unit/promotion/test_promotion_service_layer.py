@@ -26,6 +26,7 @@ from liveshop.contracts.events import redenvelope as r
 from liveshop.contracts.events.order import OrderCancelled, OrderPaid, OrderPlaced
 from liveshop.contracts.events.promotion import OrderPriced, OrderPricingRejected
 from liveshop.promotion.domain import red_envelope as re
+from liveshop.promotion.domain.balance import BalanceUse
 from liveshop.promotion.domain.errors import PromotionError
 from liveshop.promotion.service_layer import commands as cmds
 from liveshop.promotion.service_layer import handlers
@@ -80,6 +81,7 @@ class FakeCatalog:
 class FakeVouchers:
     def __init__(self) -> None:
         self.rows: dict[str, VoucherRow] = {}
+        self.uses: dict[tuple[str, str], BalanceUse] = {}
 
     async def add(self, row: VoucherRow) -> None:
         self.rows[row.voucher_id] = copy.deepcopy(row)
@@ -99,6 +101,16 @@ class FakeVouchers:
 
     async def by_buyer(self, buyer_id: str) -> list[VoucherRow]:
         return [v for v in self.rows.values() if v.buyer_id == buyer_id]
+
+    async def add_use(self, use: BalanceUse, at: datetime) -> None:
+        self.uses.setdefault((use.voucher_id, use.order_id), use)
+
+    async def uses_for_order(self, order_id: str, *, lock: bool = False) -> list[BalanceUse]:
+        return sorted((u for u in self.uses.values() if u.order_id == order_id), key=lambda u: u.voucher_id)
+
+    async def mark_given_back(self, use: BalanceUse, at: datetime) -> None:
+        if not self.uses[(use.voucher_id, use.order_id)].given_back:
+            self.uses[(use.voucher_id, use.order_id)] = use
 
 
 class FakeActivities:
@@ -384,6 +396,103 @@ async def test_price_reserve_pay_redeems_and_cancel_releases() -> None:
                             was_paid=False)  # fmt: skip
     await handlers.on_order_cancelled(uow, cancel, NOW)
     assert uow.vouchers.rows["coins1"].status == "AVAILABLE" and uow.vouchers.rows["coins1"].order_id is None
+
+
+def _placed_at(order_id: str, vouchers: list[str], price: int, buyer: str = "b1") -> OrderPlaced:
+    return _placed(order_id, vouchers, buyer).model_copy(
+        update={"lines": [_placed(order_id, vouchers).lines[0].model_copy(update={"unit_price": price})],
+                "item_total": price}
+    )  # fmt: skip
+
+
+def _paid(order_id: str, funding: FundingSplit) -> OrderPaid:
+    return OrderPaid(order_id=order_id, status=OrderStatus.PAID, occurred_at=NOW, buyer_id="b1", merchant_id="m1",
+                     payment_method=PaymentMethod.ONLINE, funding=FundingSplit(**funding.model_dump()),
+                     payment_id=f"pay_{order_id}", paid_at=NOW)  # fmt: skip
+
+
+def _cancelled(order_id: str, *, was_paid: bool) -> OrderCancelled:
+    return OrderCancelled(order_id=order_id, status=OrderStatus.FAILED, occurred_at=NOW, buyer_id="b1",
+                          merchant_id="m1", reason_code="BUYER_CANCELLED", reason="x",
+                          previous_status=OrderStatus.PAID if was_paid else OrderStatus.PENDING_PAYMENT,
+                          was_paid=was_paid, refund_required=was_paid)  # fmt: skip
+
+
+async def _priced_and_paid(uow: FakeUoW, order_id: str, vouchers: list[str], price: int) -> OrderPriced:
+    out = await handlers.price_order(uow, _placed_at(order_id, vouchers, price), NOW)
+    assert isinstance(out, OrderPriced), out
+    await handlers.on_order_paid(uow, _paid(order_id, out.funding), NOW)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["COINS", "CONSUMPTION_CREDIT"])
+async def test_paid_then_cancelled_tops_a_partly_used_balance_back_up_once(kind: str) -> None:
+    uow = FakeUoW()
+    await handlers.grant_balance(uow, cmds.GrantBalance("bal1", "b1", kind, 1_000), NOW)
+    assert uow.vouchers.rows["bal1"].face_value == 1_000
+    out = await _priced_and_paid(uow, "o1", ["bal1"], 300)
+    assert [d.amount for d in out.discounts] == [300]
+    row = uow.vouchers.rows["bal1"]
+    assert (row.status, row.params["amount"], row.order_id) == ("AVAILABLE", 700, None)
+    assert uow.vouchers.uses[("bal1", "o1")] == BalanceUse(voucher_id="bal1", order_id="o1", amount=300)
+
+    await handlers.on_order_cancelled(uow, _cancelled("o1", was_paid=True), NOW)
+    row = uow.vouchers.rows["bal1"]
+    assert (row.status, row.params["amount"], row.order_id) == ("AVAILABLE", 1_000, None)
+    assert uow.vouchers.uses[("bal1", "o1")].restored == 300
+    await handlers.on_order_cancelled(uow, _cancelled("o1", was_paid=True), NOW)  # redelivered
+    assert uow.vouchers.rows["bal1"].params["amount"] == 1_000
+
+    # An unpaid cancellation only releases the reservation: the balance was never taken.
+    out2 = await handlers.price_order(uow, _placed_at("o2", ["bal1"], 400), NOW)
+    assert isinstance(out2, OrderPriced) and uow.vouchers.rows["bal1"].status == "RESERVED"
+    await handlers.on_order_cancelled(uow, _cancelled("o2", was_paid=False), NOW)
+    row = uow.vouchers.rows["bal1"]
+    assert (row.status, row.params["amount"], row.order_id, row.amount) == ("AVAILABLE", 1_000, None, 0)
+    assert ("bal1", "o2") not in uow.vouchers.uses
+
+
+async def test_balance_used_up_by_two_paid_orders_comes_back_whichever_is_cancelled_first() -> None:
+    uow = FakeUoW()
+    await handlers.grant_balance(uow, cmds.GrantBalance("coins1", "b1", "COINS", 1_000), NOW)
+    await _priced_and_paid(uow, "o1", ["coins1"], 300)
+    await _priced_and_paid(uow, "o2", ["coins1"], 5_000)  # takes the 700 left
+    row = uow.vouchers.rows["coins1"]
+    assert (row.status, row.order_id, row.amount) == ("USED", "o2", 700)
+
+    await handlers.on_order_cancelled(uow, _cancelled("o1", was_paid=True), NOW)
+    row = uow.vouchers.rows["coins1"]
+    assert (row.status, row.params["amount"], row.order_id) == ("AVAILABLE", 300, None)
+    await handlers.on_order_cancelled(uow, _cancelled("o2", was_paid=True), NOW)
+    row = uow.vouchers.rows["coins1"]
+    assert (row.status, row.params["amount"], row.order_id) == ("AVAILABLE", 1_000, None)
+
+
+async def test_give_back_while_another_order_holds_the_balance_keeps_that_reservation() -> None:
+    uow = FakeUoW()
+    await handlers.grant_balance(uow, cmds.GrantBalance("coins1", "b1", "COINS", 1_000), NOW)
+    await _priced_and_paid(uow, "o1", ["coins1"], 300)
+    out = await handlers.price_order(uow, _placed_at("o2", ["coins1"], 5_000), NOW)
+    assert isinstance(out, OrderPriced)  # reserves the 700 left
+    await handlers.on_order_cancelled(uow, _cancelled("o1", was_paid=True), NOW)
+    row = uow.vouchers.rows["coins1"]
+    assert (row.status, row.order_id, row.amount, row.params["amount"]) == ("RESERVED", "o2", 700, 1_000)
+    await handlers.on_order_paid(uow, _paid("o2", out.funding), NOW)
+    row = uow.vouchers.rows["coins1"]
+    assert (row.status, row.params["amount"]) == ("AVAILABLE", 300)
+
+
+async def test_balance_given_back_after_its_validity_ended_stays_expired_for_pricing() -> None:
+    uow = FakeUoW()
+    until = NOW + timedelta(minutes=5)
+    await handlers.grant_balance(uow, cmds.GrantBalance("coins1", "b1", "COINS", 1_000, valid_until=until), NOW)
+    await _priced_and_paid(uow, "o1", ["coins1"], 300)
+    await handlers.on_order_cancelled(uow, _cancelled("o1", was_paid=True), until + timedelta(days=1))
+    assert uow.vouchers.rows["coins1"].params["amount"] == 1_000  # given back, like a coupon
+    late = _placed_at("o2", ["coins1"], 300).model_copy(update={"occurred_at": until + timedelta(days=1)})
+    out = await handlers.price_order(uow, late, NOW)
+    assert isinstance(out, OrderPricingRejected)
+    assert [(x.voucher_id, x.reason_code) for x in out.voucher_rejections] == [("coins1", "EXPIRED")]
 
 
 async def test_strict_rejection_lists_every_refused_voucher_and_reserves_nothing() -> None:

@@ -18,6 +18,7 @@ from liveshop.contracts.events.catalog import DistributionChanged, ProductChange
 from liveshop.contracts.events.order import OrderCancelled, OrderPaid, OrderPlaced
 from liveshop.contracts.events.promotion import LinePrice, OrderPriced, OrderPricingRejected, VoucherRejection
 from liveshop.promotion.domain import red_envelope as re
+from liveshop.promotion.domain.balance import Balance, BalanceUse
 from liveshop.promotion.domain.dashboard import dashboard
 from liveshop.promotion.domain.errors import Code, Conflict, InvalidInput, NotAllowed, NotFound, PromotionError
 from liveshop.promotion.domain.pricing import CartLine, PricingRequest
@@ -731,6 +732,7 @@ async def grant_balance(uow: UnitOfWork, cmd: cmds.GrantBalance, now: datetime) 
         valid_until=cmd.valid_until,
         status=AVAILABLE,
         claimed_at=now,
+        face_value=cmd.amount,
     )
     await uow.vouchers.add(row)
     return row
@@ -871,9 +873,20 @@ async def price_order(uow: UnitOfWork, ev: OrderPlaced, now: datetime) -> OrderP
     return priced
 
 
+def _balance(row: VoucherRow) -> Balance:
+    """A coin / credit instance as the domain's balance. A ``USED`` instance has nothing left (its
+    ``params.amount`` is what the order took); rows granted before ``face_value`` existed use their
+    balance as the face value."""
+    remaining = 0 if row.status == USED else int(row.params["amount"])
+    face = row.face_value if row.face_value is not None else int(row.params["amount"])
+    return Balance(face_value=max(face, remaining), remaining=remaining)
+
+
 async def on_order_paid(uow: UnitOfWork, ev: OrderPaid, now: datetime) -> None:
     """Reserved vouchers are used; a red envelope's amount moves from the activity hold to the merchant
-    (``RedEnvelopeRedeemed``) and the rest of its face value goes back to the streamer."""
+    (``RedEnvelopeRedeemed``) and the rest of its face value goes back to the streamer. A coin / credit
+    balance records what the order took (given back if the paid order is cancelled) and keeps the rest
+    (AVAILABLE), or is USED when the order took all of it."""
     for row in await uow.vouchers.for_order(ev.order_id, lock=True):
         if row.status != RESERVED:
             continue
@@ -882,26 +895,60 @@ async def on_order_paid(uow: UnitOfWork, ev: OrderPaid, now: datetime) -> None:
             assert loaded is not None
             loaded.activity.confirm_use(claim_id=row.voucher_id, order_id=ev.order_id, now=now)
             await _save(uow, loaded, now, merchant_id=ev.merchant_id)
-        elif row.kind in m.REUSABLE_BALANCE_KINDS and row.amount < int(row.params["amount"]):
-            row.params = {**row.params, "amount": int(row.params["amount"]) - row.amount}
-            row.status, row.order_id, row.amount, row.order_gmv = AVAILABLE, None, 0, 0
-            await uow.vouchers.update(row)
-        else:
-            row.status = USED
-            row.used_at = now
-            await uow.vouchers.update(row)
+            continue
+        if row.kind in m.REUSABLE_BALANCE_KINDS:
+            left = _balance(row)
+            if row.amount > 0:  # always under strict pricing (an applied discount is positive)
+                left, use = left.spend(voucher_id=row.voucher_id, order_id=ev.order_id, amount=row.amount)
+                await uow.vouchers.add_use(use, now)
+            if left.remaining > 0:
+                row.params = {**row.params, "amount": left.remaining}
+                row.status, row.order_id, row.amount, row.order_gmv = AVAILABLE, None, 0, 0
+                await uow.vouchers.update(row)
+                continue
+        row.status = USED
+        row.used_at = now
+        await uow.vouchers.update(row)
     await uow.pricings.mark_settled(ev.order_id, "PAID")
+
+
+async def _give_back_balances(
+    uow: UnitOfWork, uses: Sequence[BalanceUse], rows: dict[str, VoucherRow], now: datetime
+) -> None:
+    """Top coin / credit balances back up by what the (paid, now cancelled) order took: once per
+    (voucher, order), never beyond the face value, also when the instance's validity ended meanwhile
+    (it stays unspendable through its own window, like a coupon given back). An instance another order
+    has reserved meanwhile keeps that reservation; one another order used up becomes AVAILABLE with the
+    credit (that order's own use record still gives its part back if it is cancelled too)."""
+    for use in uses:
+        if use.given_back:
+            continue  # a redelivered OrderCancelled: credited already
+        row = rows[use.voucher_id]
+        after, done = _balance(row).give_back(use)
+        row.params = {**row.params, "amount": after.remaining}
+        if row.status == USED:
+            row.status, row.order_id, row.amount, row.order_gmv, row.used_at = AVAILABLE, None, 0, 0, None
+        await uow.vouchers.update(row)
+        await uow.vouchers.mark_given_back(done, now)
 
 
 async def on_order_cancelled(uow: UnitOfWork, ev: OrderCancelled, now: datetime) -> None:
     """Release what the order reserved (an envelope past its validity expires now and releases its budget).
 
     A paid order cancelled before shipping (the wallet refunds it) gives its single-use vouchers back to
-    the buyer (AVAILABLE again) and returns a used red envelope's amount to the streamer (see
-    ``RedEnvelopeActivity.refund_use``). A balance (coins, consumption credit) only partly used by the
-    order was already put back as AVAILABLE with its remaining amount at payment; the part it spent is
-    not restored (documented gap)."""
-    for row in await uow.vouchers.for_order(ev.order_id, lock=True):
+    the buyer (AVAILABLE again), returns a used red envelope's amount to the streamer (see
+    ``RedEnvelopeActivity.refund_use``) and tops a coin / consumption-credit balance back up by exactly
+    what the order took from it (``Balance.give_back``: once, capped at the face value). An unpaid
+    order never took anything from a balance: its reservation is released and the balance is whole."""
+    uses = await uow.vouchers.uses_for_order(ev.order_id, lock=True) if ev.was_paid else []
+    ids = {u.voucher_id for u in uses} | {row.voucher_id for row in await uow.vouchers.for_order(ev.order_id)}
+    # One statement locks every row touched (in voucher_id order, as pricing does).
+    rows = {row.voucher_id: row for row in await uow.vouchers.get_many(sorted(ids), lock=True)}
+    await _give_back_balances(uow, uses, rows, now)
+    given_back = {u.voucher_id for u in uses}
+    for row in rows.values():
+        if row.order_id != ev.order_id or row.voucher_id in given_back:
+            continue
         if row.status == USED and ev.was_paid:
             if row.kind == RED_ENVELOPE:
                 loaded = await uow.activities.get(row.source_id, claim_ids=(row.voucher_id,))

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from liveshop.contracts.base import Event
+from liveshop.promotion.domain.balance import BalanceUse
 from liveshop.promotion.domain.red_envelope import ClaimStatus, RedEnvelopeActivity
 
 # Funding state of an activity's budget hold in the wallet (service level; the domain's statuses are
@@ -74,6 +75,9 @@ class VoucherRow:
     amount: int = 0
     order_gmv: int = 0
     used_at: datetime | None = None
+    #: Granted balances (coins, cash subsidy, consumption credit): the amount granted, the cap of a
+    #: give-back after a paid order is cancelled. ``None`` for coupons and envelopes.
+    face_value: int | None = None
 
 
 @dataclass
@@ -176,6 +180,17 @@ class VoucherRepository(Protocol):
     async def for_order(self, order_id: str, *, lock: bool = False) -> list[VoucherRow]: ...
     async def update(self, row: VoucherRow) -> None: ...
     async def by_buyer(self, buyer_id: str) -> list[VoucherRow]: ...
+    async def add_use(self, use: BalanceUse, at: datetime) -> None:
+        """Record what a paid order took from a coin / credit balance (once per (voucher, order))."""
+        ...
+
+    async def uses_for_order(self, order_id: str, *, lock: bool = False) -> list[BalanceUse]:
+        """The balance uses of an order (given back or not), by ``voucher_id``."""
+        ...
+
+    async def mark_given_back(self, use: BalanceUse, at: datetime) -> None:
+        """Store ``use.restored`` (only if the use was not given back yet)."""
+        ...
 
 
 class OfferRepository(Protocol):

@@ -114,22 +114,37 @@ async def register_isv(
 
 
 @router.post("/admin/isvs/{isv_id}/credentials", status_code=201, tags=["operator"])
-async def issue_credential(isv_id: str, request: Request) -> JSONResponse:
-    """Rotation: a second credential (at most two valid at once); the secret is shown once."""
+async def issue_credential(
+    isv_id: str,
+    request: Request,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JSONResponse:
+    """Rotation: a second credential (at most two valid at once); the secret is shown in this response
+    only (and in a replay of it with the same ``Idempotency-Key``: a retried rotation never issues a
+    second credential, which would push the ISV over the limit of two)."""
     rt, deps = _rt(request)
+    shown: dict[str, str] = {}
     async with rt.transaction() as tx:
         store = PgStore(tx, deps.box)
-        isv = await store.isv(isv_id, lock=True)
-        if isv is None:
-            raise NotFound(derr.ErrorCode.UNKNOWN_ISV, "no such ISV")
-        try:
-            issued = isv.issue_credential(
-                entropy.now(), app_key=new_app_key(entropy.token_hex), secret=new_secret(entropy.secret_urlsafe)
-            )
-        except derr.FulfillmentError as exc:
-            raise _http_error(exc) from exc
-        await store.add_credential(isv_id, issued.credential, issued.secret)
-    return JSONResponse({**_credential_body(isv, issued.app_key), "secret": issued.secret}, status_code=201)
+
+        async def create() -> tuple[int, Any]:
+            isv = await store.isv(isv_id, lock=True)
+            if isv is None:
+                raise NotFound(derr.ErrorCode.UNKNOWN_ISV, "no such ISV")
+            try:
+                issued = isv.issue_credential(
+                    entropy.now(), app_key=new_app_key(entropy.token_hex), secret=new_secret(entropy.secret_urlsafe)
+                )
+            except derr.FulfillmentError as exc:
+                raise _http_error(exc) from exc
+            await store.add_credential(isv_id, issued.credential, issued.secret)
+            shown["secret"] = issued.secret
+            return 201, _credential_body(isv, issued.app_key)
+
+        status, resp = await idempotent(tx, f"fulfillment.rotate:{isv_id}", idempotency_key, {}, create)
+        if "secret" not in shown:  # an idempotent replay: the same answer, secret unsealed again
+            _, shown["secret"] = await store.credential(resp["app_key"])  # type: ignore[assignment]
+    return JSONResponse({**resp, "secret": shown["secret"]}, status_code=status)
 
 
 @router.delete("/admin/isvs/{isv_id}/credentials/{app_key}", tags=["operator"])
@@ -166,26 +181,39 @@ def _authorisations_body(merchant_id: str, periods: list[Any]) -> dict[str, Any]
 
 
 @router.post("/merchants/{merchant_id}/isv-authorisations", status_code=201, tags=["merchant"])
-async def authorise_isv(merchant_id: str, body: AuthoriseIsv, request: Request) -> dict[str, Any]:
-    """The merchant authorises an ISV to report for the shop's orders (from now on)."""
+async def authorise_isv(
+    merchant_id: str,
+    body: AuthoriseIsv,
+    request: Request,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JSONResponse:
+    """The merchant authorises an ISV to report for the shop's orders (from now on). With an
+    ``Idempotency-Key`` a retry gets the first answer instead of ``ALREADY_AUTHORISED``."""
     rt, deps = _rt(request)
     async with rt.transaction() as tx:
         store = PgStore(tx, deps.box)
-        isv = await store.isv(body.isv_id)
-        if isv is None:
-            raise NotFound(derr.ErrorCode.UNKNOWN_ISV, "no such ISV")
-        auths = await store.authorisations(merchant_id, lock=True)
-        try:
-            period = auths.authorise(isv, entropy.now())
-        except derr.FulfillmentError as exc:
-            raise _http_error(exc) from exc
-        await store.save_authorisation(period)
-    return {
-        "merchant_id": merchant_id,
-        "isv_id": period.isv_id,
-        "granted_at": period.granted_at.isoformat(),
-        "revoked_at": None,
-    }
+
+        async def create() -> tuple[int, Any]:
+            isv = await store.isv(body.isv_id)
+            if isv is None:
+                raise NotFound(derr.ErrorCode.UNKNOWN_ISV, "no such ISV")
+            auths = await store.authorisations(merchant_id, lock=True)
+            try:
+                period = auths.authorise(isv, entropy.now())
+            except derr.FulfillmentError as exc:
+                raise _http_error(exc) from exc
+            await store.save_authorisation(period)
+            return 201, {
+                "merchant_id": merchant_id,
+                "isv_id": period.isv_id,
+                "granted_at": period.granted_at.isoformat(),
+                "revoked_at": None,
+            }
+
+        status, resp = await idempotent(
+            tx, f"fulfillment.authorise:{merchant_id}", idempotency_key, body.model_dump(), create
+        )
+    return JSONResponse(resp, status_code=status)
 
 
 @router.delete("/merchants/{merchant_id}/isv-authorisations/{isv_id}", tags=["merchant"])

@@ -46,8 +46,8 @@ async def _settled(infra: Infra, namespace: str) -> None:
                 unpublished += await conn.fetchval(
                     f'SELECT count(*) FROM "{namespace}_{s}".outbox WHERE published_at IS NULL'
                 )
-            lags = await replay.consumer_lag(infra.kafka_bootstrap_servers)
-            lagging = [x for x in lags if x.group.startswith(namespace + ".") and x.lag > 0]
+            lags = await replay.consumer_lag(infra.kafka_bootstrap_servers, prefix=namespace + ".")
+            lagging = [x for x in lags if x.lag > 0]
             quiet = quiet + 1 if unpublished == 0 and not lagging else 0
             if quiet >= 3:
                 return

@@ -312,7 +312,9 @@ class PartitionLag:
         return self.end - (self.committed or 0)
 
 
-async def consumer_lag(bootstrap: str, groups: list[str] | None = None) -> list[PartitionLag]:
+async def consumer_lag(bootstrap: str, groups: list[str] | None = None, *, prefix: str = "") -> list[PartitionLag]:
+    """Committed offset, end offset and lag per partition of every consumer group (or of ``groups``,
+    or of the groups whose names start with ``prefix``, e.g. a namespace's ``"<ns>."``)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
@@ -321,7 +323,7 @@ async def consumer_lag(bootstrap: str, groups: list[str] | None = None) -> list[
     try:
         if groups is None:
             listed = await admin.list_consumer_groups()
-            groups = sorted(g[0] for g in listed)
+            groups = sorted(g[0] for g in listed if g[0].startswith(prefix))
         for g in groups:
             offsets = await admin.list_consumer_group_offsets(g)
             if not offsets:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import secrets
 import sys
 import time
 import uuid
@@ -48,7 +49,9 @@ async def setup(rt: ServiceRuntime) -> None:
     now = datetime.now(UTC)
     async with rt.transaction() as tx:
         store = PgStore(tx, rt_box(rt))
-        isv, issued = Isv.register(ISV_ID, "bench WMS", now - timedelta(hours=1))
+        isv, issued = Isv.register(
+            ISV_ID, "bench WMS", now - timedelta(hours=1), app_key="lsk_bench", secret=secrets.token_urlsafe(32)
+        )
         await store.add_isv(isv)
         await store.add_credential(ISV_ID, issued.credential, issued.secret)
         grant = MerchantAuthorisations(MERCHANT).authorise(isv, now - timedelta(hours=1))

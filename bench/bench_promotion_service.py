@@ -154,13 +154,15 @@ async def bench_claims(dsn: str, rt_settings: bootstrap.PromotionSettings, attem
             await asyncio.gather(*(claim(v) for v in who))
         claimed = await rt.pool.fetchval("SELECT claimed FROM re_activities WHERE activity_id='re1'")
         assert claimed == quantity == outcomes["OK"], (claimed, outcomes)
-        rows, events, over = await rt.pool.fetchrow(
+        row = await rt.pool.fetchrow(
             "SELECT (SELECT count(*) FROM vouchers WHERE source_id='re1'),"
             " (SELECT count(*) FROM outbox WHERE headers::text LIKE '%RedEnvelopeClaimed.v1%'),"
             " (SELECT count(*) FROM (SELECT buyer_id FROM vouchers WHERE source_id='re1' GROUP BY buyer_id"
             "  HAVING count(*) > $1) o)",
             limit,
         )
+        assert row is not None
+        rows, events, over = row
         assert rows == events == quantity and over == 0, (rows, events, over)  # durable, with its event
     finally:
         await rt.stop()

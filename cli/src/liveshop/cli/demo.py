@@ -35,6 +35,9 @@ def yuan(fen: int) -> str:
 class Demo:
     procs: dict[str, ServiceProcess]
     clients: dict[str, httpx.Client] = field(default_factory=dict)
+    #: The stack's namespace and infrastructure env (the replay chapter needs them; tests may omit them).
+    namespace: str = ""
+    env: dict[str, str] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -126,6 +129,7 @@ CHAPTER_PLAN: list[tuple[str, str]] = [
     ("fulfillment", "chapter_isv_tracks"),
     ("bnpl", "chapter_bnpl"),
     ("wallet", "chapter_wallet"),
+    ("replay", "chapter_replay"),
 ]
 
 
@@ -162,7 +166,7 @@ def run_demo(keep_running: bool = False) -> int:
         print(f"services ready in {max(took.values()):.1f}s (topics prefixed {namespace}., schemas {namespace}_*):")
         for name, p in procs.items():
             print(f"  {name:<12} {p.url}/docs   pid {p.pid}   log {p.log}")
-        demo = Demo(procs)
+        demo = Demo(procs, namespace=namespace, env=infra.env())
         for chapter in chapters():
             chapter(demo)
         print(f"\n{BOLD}Memory at rest{RESET}: " + ", ".join(f"{n} {rss_mb(p.pid):.0f} MiB" for n, p in procs.items()))

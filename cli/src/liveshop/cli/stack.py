@@ -11,6 +11,7 @@ See docs/replay.md.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 import time
@@ -55,6 +56,8 @@ def recordings(in_dir: Path) -> list[Path]:
 async def replay_all(bootstrap: str, in_dir: Path, namespace: str) -> dict[str, int]:
     """Validate every recording first (nothing written if one is bad), then replay them all."""
     files = recordings(in_dir)
+    # brand-new topics answer NOT_LEADER for a moment; the producer retries, no need to print it
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
     for path in files:
         replay.validate_file(path)
     # the fresh stack's topics as the services would create them (partitions, journal record size)

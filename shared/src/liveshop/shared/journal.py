@@ -45,8 +45,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Request headers that describe the connection, not the request; not journaled.
-_HOP_BY_HOP = {"host", "content-length", "connection", "transfer-encoding", "keep-alive", "accept-encoding"}
+#: Request headers not journaled: those that describe the connection, not the request, and
+#: credentials (a journal is a topic; a bearer token or cookie must never be readable there).
+_HOP_BY_HOP = {
+    "host",
+    "content-length",
+    "connection",
+    "transfer-encoding",
+    "keep-alive",
+    "accept-encoding",
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+}
 _WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 

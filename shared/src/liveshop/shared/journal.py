@@ -58,7 +58,6 @@ _HOP_BY_HOP = {
     "proxy-authorization",
     "cookie",
 }
-_WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def unqualified(topic: str, namespace: str) -> str:
@@ -140,14 +139,16 @@ def command_tape(name: str, arguments: Callable[[], dict[str, Any]], *, journal:
 
 
 class JournalMiddleware:
-    """ASGI middleware: every write request runs under a recording tape (journaled when it commits)."""
+    """ASGI middleware: every request runs under a recording tape (journaled when it commits a write)."""
 
     def __init__(self, app: Any, runtime: ServiceRuntime) -> None:
         self.app = app
         self.runtime = runtime
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] not in _WRITE_METHODS or not self.runtime.journal_enabled:
+        # Every method: a read that happens to write (e.g. creates a row on first use) is journaled
+        # like any other input; a transaction that wrote nothing is skipped at commit.
+        if scope["type"] != "http" or not self.runtime.journal_enabled:
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []

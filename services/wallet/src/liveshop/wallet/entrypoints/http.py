@@ -151,8 +151,10 @@ async def reject_top_up(top_up_id: str, body: ResolveIn, request: Request) -> di
 
 @router.get("/streamers/{streamer_id}/wallet", tags=["streamer wallet"])
 async def streamer_wallet(streamer_id: str, request: Request) -> dict[str, Any]:
-    async with _rt(request).transaction() as tx:
-        view = await views.streamer_wallet_view(tx.conn, streamer_id)
+    rt = _rt(request)
+    assert rt.pool is not None
+    async with rt.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        view = await views.streamer_wallet_view(conn, streamer_id)
     if view is None:
         raise NotFound("UNKNOWN_STREAMER", f"streamer {streamer_id!r} has no marketing wallet yet (top up first)")
     return view
@@ -173,8 +175,12 @@ async def streamer_statement(streamer_id: str, request: Request, after: int = 0,
 
 @router.get("/merchants/{merchant_id}/settlement", tags=["merchant"])
 async def settlement(merchant_id: str, request: Request) -> dict[str, Any]:
-    async with _rt(request).transaction() as tx:
-        view = await views.merchant_settlement_view(tx.conn, merchant_id)
+    """Per order: buyer paid + platform + streamer funded, refunds. One snapshot (repeatable read), so a
+    refund committing meanwhile never shows as a REFUNDED payment whose money has not moved."""
+    rt = _rt(request)
+    assert rt.pool is not None
+    async with rt.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        view = await views.merchant_settlement_view(conn, merchant_id)
     if view is None:
         raise NotFound("UNKNOWN_MERCHANT", f"merchant {merchant_id!r} has no settlement account yet")
     return view

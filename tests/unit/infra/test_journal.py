@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -134,3 +135,36 @@ def test_the_state_hash_leaves_out_database_clocks_and_sequences(
     default: str | None, identity: str, volatile: bool
 ) -> None:
     assert statehash._volatile(default, identity) is volatile
+
+
+def _entry(input_id: str, part: int) -> InputJournaled:
+    return InputJournaled(
+        service="order", input_id=input_id, part=part, kind=InputKind.JOB, job="t", recorded_at=entropy.now()
+    )
+
+
+async def _stream(*entries: InputJournaled) -> AsyncIterator[InputJournaled]:
+    for e in entries:
+        yield e
+
+
+async def test_inputs_are_grouped_with_their_later_parts_in_the_order_of_their_first() -> None:
+    got = [
+        [(e.input_id, e.part) for e in parts]
+        async for parts in journal.group_inputs(
+            _stream(_entry("a", 0), _entry("b", 0), _entry("a", 1), _entry("c", 0), _entry("b", 1), _entry("a", 2))
+        )
+    ]
+    assert got == [[("a", 0), ("a", 1), ("a", 2)], [("b", 0), ("b", 1)], [("c", 0)]]
+
+
+async def test_a_part_beyond_the_look_ahead_window_is_a_divergence() -> None:
+    with pytest.raises(entropy.ReplayDivergence, match="more than 1 journal entries after its part 0"):
+        async for _ in journal.group_inputs(_stream(_entry("a", 0), _entry("b", 0), _entry("a", 1)), window=1):
+            pass
+
+
+async def test_a_part_without_its_first_part_is_a_divergence() -> None:
+    with pytest.raises(entropy.ReplayDivergence, match="part 0 missing"):
+        async for _ in journal.group_inputs(_stream(_entry("a", 0), _entry("z", 1))):
+            pass

@@ -21,7 +21,8 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -220,8 +221,9 @@ class ReplayStatus:
     http_statuses: dict[str, int] | None = None
 
 
-async def read_journal(bootstrap: str, namespace: str, service: str) -> list[InputJournaled]:
-    """Every journal entry of ``service`` on the journal topic, from the beginning to the current end."""
+async def stream_journal(bootstrap: str, namespace: str, service: str) -> AsyncIterator[InputJournaled]:
+    """Every journal entry of ``service`` on the journal topic, from the beginning to the end seen at
+    start, streamed (never loaded whole)."""
     topic = JOURNAL.qualified(namespace)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=15000)
     await consumer.start()
@@ -232,25 +234,77 @@ async def read_journal(bootstrap: str, namespace: str, service: str) -> list[Inp
             partitions = consumer.partitions_for_topic(topic) or set()
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         if not tps:
-            return []
+            return
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
-        out: list[InputJournaled] = []
         remaining = {tp for tp in tps if ends[tp] > 0}
         while remaining:
-            batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=2000)
+            batch = await consumer.getmany(*remaining, timeout_ms=1000, max_records=500)
             for tp, recs in batch.items():
                 for r in recs:
                     if r.offset < ends[tp] and r.key is not None and r.key.decode() == service:
                         env = codec.decode(list(r.headers or []), r.value)
                         assert isinstance(env.data, InputJournaled)
-                        out.append(env.data)
+                        yield env.data
                     if r.offset >= ends[tp] - 1:
                         remaining.discard(tp)
-        return out
     finally:
         await consumer.stop()
+
+
+async def read_journal(bootstrap: str, namespace: str, service: str) -> list[InputJournaled]:
+    """:func:`stream_journal` as a list (small journals, tests)."""
+    return [e async for e in stream_journal(bootstrap, namespace, service)]
+
+
+async def group_inputs(
+    entries: AsyncIterator[InputJournaled], *, window: int = 10_000
+) -> AsyncIterator[list[InputJournaled]]:
+    """Each input's parts (part 0 first), in the journal order of its part 0, streamed.
+
+    An input's later parts (its further transactions) follow its part 0 within milliseconds, so they
+    are looked for at most ``window`` entries ahead; memory is bounded by the window (plus the ids of
+    the inputs already yielded). A part found after its input was yielded, or a part without a part 0,
+    is a :class:`~liveshop.shared.entropy.ReplayDivergence`.
+    """
+    heads: deque[InputJournaled] = deque()
+    later: dict[str, list[InputJournaled]] = {}
+    buffered = 0
+    done: set[str] = set()
+    exhausted = False
+    it = entries.__aiter__()
+
+    async def fill() -> None:
+        nonlocal buffered, exhausted
+        while not exhausted and buffered < window:
+            try:
+                e = await it.__anext__()
+            except StopAsyncIteration:
+                exhausted = True
+                return
+            if e.input_id in done:
+                raise entropy.ReplayDivergence(
+                    f"input {e.input_id}: part {e.part} is more than {window} journal entries after its part 0"
+                )
+            if e.part == 0:
+                heads.append(e)
+            else:
+                later.setdefault(e.input_id, []).append(e)
+            buffered += 1
+
+    await fill()
+    while heads:
+        head = heads.popleft()
+        await fill()
+        parts = [head, *sorted(later.pop(head.input_id, []), key=lambda e: e.part)]
+        buffered -= len(parts)
+        done.add(head.input_id)
+        yield parts
+        await fill()
+    if later:
+        orphan = next(iter(later))
+        raise entropy.ReplayDivergence(f"input {orphan}: part 0 missing from the journal")
 
 
 def _describe(e: InputJournaled) -> str:
@@ -265,28 +319,20 @@ def _describe(e: InputJournaled) -> str:
 class JournalReplayer:
     """Re-run a service's journal, in order, with the recorded values."""
 
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(self, runtime: ServiceRuntime, *, window: int = 10_000) -> None:
         self.runtime = runtime
+        self.window = window
         self.status = ReplayStatus(mode="replay", http_statuses={})
 
     async def run(self) -> None:
         rt = self.runtime
         try:
-            entries = await read_journal(rt.settings.kafka_bootstrap_servers, rt.namespace, rt.service)
-            self.status.entries = len(entries)
-            parts: dict[str, list[InputJournaled]] = {}
-            order: list[str] = []
-            for e in entries:
-                if e.input_id not in parts:
-                    parts[e.input_id] = []
-                    order.append(e.input_id)
-                parts[e.input_id].append(e)
-            self.status.inputs = len(order)
-            for input_id in order:
-                got = sorted(parts[input_id], key=lambda e: e.part)
+            stream = stream_journal(rt.settings.kafka_bootstrap_servers, rt.namespace, rt.service)
+            async for got in group_inputs(stream, window=self.window):
                 first = got[0]
-                if first.part != 0:
-                    raise entropy.ReplayDivergence(f"input {input_id}: part 0 missing from the journal")
+                input_id = first.input_id
+                self.status.inputs += 1
+                self.status.entries += len(got)
                 tape = entropy.Tape(recording=False, values=[self._value(v) for e in got for v in e.values])
                 try:
                     with entropy.use(tape):
@@ -302,7 +348,9 @@ class JournalReplayer:
                 self.status.applied += 1
             await self._mark_outbox_published()
             self.status.done = True
-            log.info("%s: replayed %d inputs (%d journal entries)", rt.service, self.status.applied, len(entries))
+            log.info(
+                "%s: replayed %d inputs (%d journal entries)", rt.service, self.status.applied, self.status.entries
+            )
         except Exception as exc:
             self.status.error = f"{type(exc).__name__}: {exc}"
             log.exception("%s: journal replay stopped after %d inputs", rt.service, self.status.applied)

@@ -13,6 +13,7 @@ from liveshop.contracts.common import ProductStatus, ProductType
 from liveshop.contracts.events.bnpl import BnplOpened, BnplOpeningRejected
 from liveshop.promotion.domain.bnpl.draw import CampaignSeed, DrawRecord, verify_draw
 from liveshop.shared.settings import ServiceSettings
+from liveshop.shared.testing import eventually
 
 from .support import now, running, uid
 
@@ -68,8 +69,15 @@ async def test_opening_decisions_and_activities(
         virtual = await bnpl.product(m, 1000, product_type=ProductType.VIRTUAL)
         await bnpl.wait_products(m, 2)
         for bad, code, status in ((virtual, "PRODUCT_NOT_PHYSICAL", 403), (foreign, "PRODUCT_NOT_OWNED", 403)):
-            r2 = await p.post(f"/bnpl/merchants/{m}/activities",
-                              json={"name": "a", "validity": "LONG_TERM", "product_ids": [own, bad]})  # fmt: skip
+
+            async def refused_for(bad: str = bad) -> Any:
+                # the catalog projection of `bad` may still be on its way (another partition): a refusal
+                # changes nothing, so asking again until the product is known is safe
+                r2 = await p.post(f"/bnpl/merchants/{m}/activities",
+                                  json={"name": "a", "validity": "LONG_TERM", "product_ids": [own, bad]})  # fmt: skip
+                return None if r2.json().get("code") == "PRODUCT_NOT_FOUND" else r2
+
+            r2 = await eventually(refused_for, what=f"product {bad} known to promotion")
             assert (r2.status_code, r2.json()["code"]) == (status, code), r2.text
         body = {"name": " 先用后付专场 ", "validity": "LONG_TERM", "product_ids": [own, second]}
         key = {"Idempotency-Key": uid("k")}

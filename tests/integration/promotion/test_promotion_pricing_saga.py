@@ -118,9 +118,15 @@ async def test_price_reserve_pay_cancel_and_rejections(
         await eventually(settled, what="o1 settled")
         st = await _statuses(promo, "b1")
         assert [st[v] for v in (env1, mc, pc, coins)] == ["USED"] * 4
-        records = await kafka_reader(b.BUDGETS.qualified(namespace), min_count=1)
-        redeemed = [e.data for e in (codec.decode(r.headers, r.value) for r in records)
-                    if isinstance(e.data, b.RedEnvelopeRedeemed)]  # fmt: skip
+
+        async def redemptions() -> list[b.RedEnvelopeRedeemed] | None:
+            # settled in the database first; the event follows through the outbox relay
+            records = await kafka_reader(b.BUDGETS.qualified(namespace), min_count=1)
+            found = [e.data for e in (codec.decode(r.headers, r.value) for r in records)
+                     if isinstance(e.data, b.RedEnvelopeRedeemed)]  # fmt: skip
+            return found or None
+
+        redeemed = await eventually(redemptions, what="RedEnvelopeRedeemed on the budgets topic")
         assert [(x.order_id, x.merchant_id, x.envelope_id, x.amount) for x in redeemed] == [("o1", "m1", env1, 800)]
         d = await promo.dashboard(aid)
         assert (d["used"], d["gmv"], d["spend"], d["roi_centi"]) == (1, 25_000, 800, 3_125)

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from pathlib import Path
 
@@ -28,33 +27,10 @@ from liveshop.cli.demo import Demo, chapters
 from liveshop.cli.procs import SERVICES, ServiceProcess, start_services, stop_services, wait_ready
 from liveshop.contracts.events.journal import JOURNAL
 from liveshop.contracts.topics import TOPICS
-from liveshop.shared import replay, statehash
+from liveshop.shared import statehash
 from liveshop.shared.devstack.resolver import Infra
 
 pytestmark = pytest.mark.timeout(600)
-
-
-async def _settled(infra: Infra, namespace: str) -> None:
-    """Wait until no consumer group of ``namespace`` lags and every outbox row is published."""
-    conn = await asyncpg.connect(infra.database_url)
-    try:
-        quiet = 0
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            unpublished = 0
-            for s in SERVICES:
-                unpublished += await conn.fetchval(
-                    f'SELECT count(*) FROM "{namespace}_{s}".outbox WHERE published_at IS NULL'
-                )
-            lags = await replay.consumer_lag(infra.kafka_bootstrap_servers, prefix=namespace + ".")
-            lagging = [x for x in lags if x.lag > 0]
-            quiet = quiet + 1 if unpublished == 0 and not lagging else 0
-            if quiet >= 3:
-                return
-            await asyncio.sleep(0.5)
-        raise AssertionError(f"stack {namespace} did not settle: {unpublished} unpublished, lagging {lagging}")
-    finally:
-        await conn.close()
 
 
 def _play_scenario(procs: dict[str, ServiceProcess]) -> list[str]:
@@ -88,7 +64,7 @@ async def test_replaying_the_readme_scenario_into_a_fresh_stack_gives_identical_
         await asyncio.to_thread(wait_ready, procs)
         failures = await asyncio.to_thread(_play_scenario, procs)
         assert failures == [], f"the scenario's own checks failed: {failures}"
-        await _settled(infra, ns_a)
+        await stack.wait_settled(infra.kafka_bootstrap_servers, infra.database_url, ns_a)
     finally:
         await asyncio.to_thread(stop_services, procs)
 

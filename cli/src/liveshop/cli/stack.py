@@ -78,6 +78,27 @@ async def hashes(database_url: str, namespace: str) -> dict[str, statehash.Servi
         await conn.close()
 
 
+async def wait_settled(bootstrap: str, database_url: str, namespace: str, timeout: float = 90.0) -> None:
+    """Until nothing of the stack is in flight: no consumer group of ``namespace`` lags and every outbox
+    row is on Kafka, three checks in a row (a timer may still commit between two looks)."""
+    quiet, deadline = 0, time.monotonic() + timeout
+    conn = await asyncpg.connect(database_url)
+    try:
+        while quiet < 3:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"stack {namespace} did not settle in {timeout:.0f}s")
+            unpublished = 0
+            for s in SERVICES:
+                unpublished += await conn.fetchval(
+                    f'SELECT count(*) FROM "{namespace}_{s}".outbox WHERE published_at IS NULL'
+                )
+            lags = await replay.consumer_lag(bootstrap, prefix=namespace + ".")
+            quiet = quiet + 1 if unpublished == 0 and all(x.lag == 0 for x in lags) else 0
+            await asyncio.sleep(0.3)
+    finally:
+        await conn.close()
+
+
 def wait_replayed(procs: dict[str, ServiceProcess], timeout: float = 300.0) -> dict[str, Any]:
     """Poll every service's ``/admin/journal`` until all are done (or one reports an error)."""
     deadline = time.monotonic() + timeout

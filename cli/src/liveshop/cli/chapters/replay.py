@@ -14,33 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
-
 from liveshop.cli import stack
 from liveshop.cli.demo import Demo
 from liveshop.cli.procs import SERVICES
-from liveshop.shared import replay
 from liveshop.shared.devstack.paths import state_dir
-
-
-async def _settled(env: dict[str, str], namespace: str, timeout: float = 60.0) -> None:
-    """No consumer of the stack lags and every outbox row is on Kafka, three checks in a row."""
-    quiet, deadline = 0, time.monotonic() + timeout
-    conn = await asyncpg.connect(env["DATABASE_URL"])
-    try:
-        while quiet < 3:
-            if time.monotonic() > deadline:
-                raise TimeoutError("the stack did not settle")
-            unpublished = 0
-            for s in SERVICES:
-                unpublished += await conn.fetchval(
-                    f'SELECT count(*) FROM "{namespace}_{s}".outbox WHERE published_at IS NULL'
-                )
-            lags = await replay.consumer_lag(env["KAFKA_BOOTSTRAP_SERVERS"], prefix=namespace + ".")
-            quiet = quiet + 1 if unpublished == 0 and all(x.lag == 0 for x in lags) else 0
-            await asyncio.sleep(0.3)
-    finally:
-        await conn.close()
 
 
 def chapter_replay(d: Demo) -> None:
@@ -59,7 +36,7 @@ def chapter_replay(d: Demo) -> None:
     with tempfile.TemporaryDirectory(prefix="liveshop-recording-") as tmp:
         rec = Path(tmp)
         for _ in range(3):  # a timer may still commit while we look: take a stable snapshot
-            asyncio.run(_settled(env, ns))
+            asyncio.run(stack.wait_settled(env["KAFKA_BOOTSTRAP_SERVERS"], env["DATABASE_URL"], ns))
             before = asyncio.run(stack.hashes(env["DATABASE_URL"], ns))
             counts = asyncio.run(stack.record_all(env["KAFKA_BOOTSTRAP_SERVERS"], ns, rec))
             after = asyncio.run(stack.hashes(env["DATABASE_URL"], ns))

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from liveshop.shared.devstack.resolver import Infra, resolve
+from liveshop.shared.auth import DevIssuer
 from liveshop.shared.settings import ServiceSettings
 
 
@@ -27,6 +28,7 @@ def settings(infra: Infra, service: str, namespace: str | None = None, **kw: obj
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
         database_url=infra.database_url,
         liveshop_namespace=namespace or ("b" + uuid.uuid4().hex[:8]),
+        auth_jwks=str(DevIssuer().ensure().jwks_path),
         **kw,  # type: ignore[arg-type]
     )
 

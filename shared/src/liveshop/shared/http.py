@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from liveshop.shared import statehash
+from liveshop.shared.auth import TokenVerifier, allow, operator, public
 from liveshop.shared.errors import Conflict, DomainError
 from liveshop.shared.journal import JournalMiddleware
 from liveshop.shared.runtime import ServiceRuntime
@@ -35,13 +36,17 @@ def create_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str)
     app = FastAPI(title=title, lifespan=lifespan)
     app.state.runtime = runtime
     runtime.app = app
+    settings = runtime.settings
+    app.state.token_verifier = TokenVerifier(settings.auth()) if settings.auth_jwks else None
+    app.state.authenticators = []
     app.add_middleware(JournalMiddleware, runtime=runtime)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.http_max_body_bytes)
 
-    @app.get("/health/live", tags=["health"])
+    @app.get("/health/live", tags=["health"], dependencies=[public()])
     async def live() -> dict[str, str]:
         return {"status": "live", "service": runtime.service}
 
-    @app.get("/health/ready", tags=["health"])
+    @app.get("/health/ready", tags=["health"], dependencies=[public()])
     async def ready() -> JSONResponse:
         checks = await runtime.ready() if runtime.started else {"runtime": "starting"}
         ok = all(v == "ok" for v in checks.values())
@@ -49,27 +54,27 @@ def create_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str)
             {"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503
         )
 
-    @app.post("/admin/projections/rebuild", tags=["admin"])
+    @app.post("/admin/projections/rebuild", tags=["admin"], dependencies=[allow(operator("ops"))])
     async def rebuild(router: str | None = None) -> dict[str, Any]:
         """Empty this service's read models and rebuild them by replaying the topics they come from."""
         rebuilt = await runtime.rebuild_projections([router] if router else None)
         return {"rebuilt": rebuilt}
 
-    @app.get("/admin/journal", tags=["admin"])
+    @app.get("/admin/journal", tags=["admin"], dependencies=[allow(operator())])
     async def journal_status() -> dict[str, Any]:
         """Record mode: whether inputs are journaled. Replay mode: how far the replay got."""
         if runtime.replayer is not None:
             return {"service": runtime.service, **asdict(runtime.replayer.status)}
         return {"service": runtime.service, "mode": "record" if runtime.journal_enabled else "off"}
 
-    @app.get("/admin/state-hash", tags=["admin"])
+    @app.get("/admin/state-hash", tags=["admin"], dependencies=[allow(operator("ops"))])
     async def state_hash() -> dict[str, Any]:
         """A stable hash of every table of this service (compare two stacks after a replay)."""
         assert runtime.pool is not None
         async with runtime.pool.acquire() as conn:
             return (await statehash.service_state(conn, runtime.schema, runtime.namespace)).as_dict()
 
-    @app.get("/admin/consumers", tags=["admin"])
+    @app.get("/admin/consumers", tags=["admin"], dependencies=[allow(operator())])
     async def consumers() -> dict[str, Any]:
         return {
             name: {"group": r.group, "dead_letter_topic": r.dlt_topic, **r.stats.__dict__}
@@ -78,7 +83,8 @@ def create_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str)
 
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(exc.as_dict(), status_code=exc.http_status)
+        headers = {"WWW-Authenticate": 'Bearer realm="liveshop"'} if exc.http_status == 401 else None
+        return JSONResponse(exc.as_dict(), status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -97,6 +103,71 @@ def create_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str)
     for r in routers:
         app.include_router(r)
     return app
+
+
+class BodyLimitMiddleware:
+    """ASGI middleware: a request body over ``max_bytes`` is answered 413 ``BODY_TOO_LARGE``.
+
+    Checked on the declared Content-Length first, then on the bytes as they arrive (chunked).
+    """
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def _refuse(self, send: Any) -> None:
+        body = json.dumps(
+            {"code": "BODY_TOO_LARGE", "message": f"the request body exceeds {self.max_bytes} bytes"}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for k, v in scope.get("headers", []):
+            if k == b"content-length":
+                try:
+                    too_big = int(v) > self.max_bytes
+                except ValueError:
+                    too_big = False
+                if too_big:
+                    await self._refuse(send)
+                    return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await self._refuse(send)
+
+
+class _BodyTooLarge(Exception):
+    pass
 
 
 def request_hash(body: Any) -> str:

@@ -35,10 +35,14 @@ from liveshop.contracts.events.journal import (
     InputJournaled,
     InputKind,
     JournaledRecord,
+    JournaledPrincipal,
     JournaledRequest,
     MadeUpValue,
 )
 from liveshop.shared import entropy
+from liveshop.shared.auth.policy import SCOPE_PRINCIPAL, SCOPE_REPLAY_PRINCIPAL
+from liveshop.shared.auth.principal import Principal
+from liveshop.shared.kafka_auth import KafkaAuth, aiokafka_kwargs
 
 if TYPE_CHECKING:
     from liveshop.shared.runtime import ServiceRuntime
@@ -58,6 +62,7 @@ _HOP_BY_HOP = {
     "authorization",
     "proxy-authorization",
     "cookie",
+    "x-liveshop-signature",
 }
 
 
@@ -161,6 +166,7 @@ class JournalMiddleware:
             return message
 
         def describe() -> dict[str, Any]:
+            who = scope.get(SCOPE_PRINCIPAL)
             headers = [
                 (k.decode("latin-1"), v.decode("latin-1"))
                 for k, v in scope.get("headers", [])
@@ -174,6 +180,7 @@ class JournalMiddleware:
                     query=scope.get("query_string", b"").decode("latin-1"),
                     headers=headers,
                     body_b64=base64.b64encode(b"".join(chunks)).decode(),
+                    principal=JournaledPrincipal(**who.as_dict()) if isinstance(who, Principal) else None,
                 ),
             }
 
@@ -221,11 +228,15 @@ class ReplayStatus:
     http_statuses: dict[str, int] | None = None
 
 
-async def stream_journal(bootstrap: str, namespace: str, service: str) -> AsyncIterator[InputJournaled]:
+async def stream_journal(
+    bootstrap: str, namespace: str, service: str, *, auth: KafkaAuth | None = None
+) -> AsyncIterator[InputJournaled]:
     """Every journal entry of ``service`` on the journal topic, from the beginning to the end seen at
     start, streamed (never loaded whole)."""
     topic = JOURNAL.qualified(namespace)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=15000)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, request_timeout_ms=15000, **aiokafka_kwargs(auth)
+    )
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic) or set()
@@ -253,9 +264,11 @@ async def stream_journal(bootstrap: str, namespace: str, service: str) -> AsyncI
         await consumer.stop()
 
 
-async def read_journal(bootstrap: str, namespace: str, service: str) -> list[InputJournaled]:
+async def read_journal(
+    bootstrap: str, namespace: str, service: str, *, auth: KafkaAuth | None = None
+) -> list[InputJournaled]:
     """:func:`stream_journal` as a list (small journals, tests)."""
-    return [e async for e in stream_journal(bootstrap, namespace, service)]
+    return [e async for e in stream_journal(bootstrap, namespace, service, auth=auth)]
 
 
 async def group_inputs(
@@ -327,7 +340,7 @@ class JournalReplayer:
     async def run(self) -> None:
         rt = self.runtime
         try:
-            stream = stream_journal(rt.settings.kafka_bootstrap_servers, rt.namespace, rt.service)
+            stream = stream_journal(rt.settings.kafka_bootstrap_servers, rt.namespace, rt.service, auth=rt.kafka_auth)
             async for got in group_inputs(stream, window=self.window):
                 first = got[0]
                 input_id = first.input_id
@@ -407,6 +420,9 @@ class JournalReplayer:
             "server": ("127.0.0.1", 0),
             "app": app,
         }
+        if req.principal is not None:
+            # the journaled caller, verified when the request was first made (its token is not journaled)
+            scope[SCOPE_REPLAY_PRINCIPAL] = Principal.from_dict(req.principal.model_dump())
         sent = False
         status = 0
 

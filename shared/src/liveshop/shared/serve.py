@@ -8,6 +8,7 @@ import os
 import uvicorn
 from fastapi import FastAPI
 
+from liveshop.shared.auth import TokenVerifier
 from liveshop.shared.settings import ServiceSettings
 
 
@@ -21,6 +22,8 @@ def configure_logging() -> None:
 
 def run(app: FastAPI, settings: ServiceSettings) -> None:
     configure_logging()
+    # refuse to start when tokens can't be verified (no JWKS configured or readable)
+    TokenVerifier(settings.auth()).check_config()
     uvicorn.run(
         app,
         host=settings.http_host,

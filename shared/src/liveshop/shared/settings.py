@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from liveshop.shared.auth.tokens import AuthSettings
+from liveshop.shared.kafka_auth import KafkaAuth, SaslMechanism, SecurityProtocol
 
 
 class ServiceSettings(BaseSettings):
@@ -15,6 +18,13 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = "liveshop"
     kafka_bootstrap_servers: str = Field(default="127.0.0.1:9092")
+    #: Kafka authentication (docs/security.md#kafka): PLAINTEXT unless set; SASL needs username and password.
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    #: CA bundle that signed the brokers' certificates (SASL_SSL); the system's CAs when unset.
+    kafka_ssl_cafile: str | None = None
     database_url: str = Field(default="postgresql://postgres@127.0.0.1:5432/postgres")
     #: Prefix for topic names and database schemas; isolates tests (and tenants) on one cluster.
     liveshop_namespace: str = ""
@@ -33,6 +43,18 @@ class ServiceSettings(BaseSettings):
     liveshop_journal: bool = True
     #: Replay mode: no consumers, jobs or relay; re-run this service's journal from the journal topic.
     liveshop_replay: bool = False
+    #: Bearer tokens (docs/security.md): the issuer's JWKS (file path or https URL), its ``iss``, the
+    #: ``aud`` these services accept, the pinned algorithms, clock leeway, and where the actor kind and
+    #: operator roles are in the claims (dotted paths, e.g. ``realm_access.roles`` for Keycloak).
+    auth_jwks: str = ""
+    auth_issuer: str = "liveshop-dev"
+    auth_audience: str = "liveshop"
+    auth_algorithms: tuple[str, ...] = ("RS256",)
+    auth_leeway_s: int = Field(default=30, ge=0, le=300)
+    auth_actor_claim: str = "actor"
+    auth_roles_claim: str = "roles"
+    #: Largest request body accepted (413 ``BODY_TOO_LARGE`` above it).
+    http_max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
     @field_validator("liveshop_namespace")
     @classmethod
@@ -48,6 +70,20 @@ class ServiceSettings(BaseSettings):
     def schema_for(self, service: str | None = None) -> str:
         name = service or self.service_name
         return f"{self.namespace}_{name}" if self.namespace else name
+
+    def kafka_auth(self) -> KafkaAuth:
+        return KafkaAuth.from_settings(self)
+
+    def auth(self) -> AuthSettings:
+        return AuthSettings(
+            jwks=self.auth_jwks,
+            issuer=self.auth_issuer,
+            audience=self.auth_audience,
+            algorithms=self.auth_algorithms,
+            leeway_s=self.auth_leeway_s,
+            actor_claim=self.auth_actor_claim,
+            roles_claim=self.auth_roles_claim,
+        )
 
     def consumer_group(self, name: str) -> str:
         return f"{self.namespace}.{name}" if self.namespace else name

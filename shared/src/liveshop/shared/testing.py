@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from liveshop.shared.auth import DevIssuer
 from liveshop.shared.devstack.resolver import Infra, resolve
 from liveshop.shared.settings import ServiceSettings
 
@@ -52,7 +53,7 @@ def settings_for(infra: Infra, namespace: str) -> Callable[..., ServiceSettings]
             db_pool_max=5,
             consumer_backoff_ms=10,
             outbox_poll_interval_s=0.2,
-            **overrides,
+            **{"auth_jwks": str(DevIssuer().ensure().jwks_path), **overrides},
         )
 
     return make

@@ -35,14 +35,25 @@ class InputKind(StrEnum):
     COMMAND = "COMMAND"
 
 
+class JournaledPrincipal(ContractModel):
+    """The verified caller of a journaled request (never its token or signature)."""
+
+    actor: str
+    sub: str
+    roles: list[str] = Field(default_factory=list)
+    via: str = "jwt"
+
+
 class JournaledRequest(ContractModel):
-    """An HTTP request as the service received it (body base64; hop-by-hop headers dropped)."""
+    """An HTTP request as the service received it (body base64; hop-by-hop and credential headers dropped)."""
 
     method: str
     path: str
     query: str = ""
     headers: list[tuple[str, str]] = Field(default_factory=list)
     body_b64: str = ""
+    #: who made it (verified by the route's policy); replay re-runs it as the same caller
+    principal: JournaledPrincipal | None = None
 
 
 class JournaledRecord(ContractModel):

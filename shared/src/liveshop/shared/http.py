@@ -83,8 +83,7 @@ def create_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str)
 
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        headers = {"WWW-Authenticate": 'Bearer realm="liveshop"'} if exc.http_status == 401 else None
-        return JSONResponse(exc.as_dict(), status_code=exc.http_status, headers=headers)
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -103,6 +102,12 @@ def create_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str)
     for r in routers:
         app.include_router(r)
     return app
+
+
+def error_response(exc: DomainError) -> JSONResponse:
+    """A refusal as JSON ``{"code", "message"}`` with its status (401s name the Bearer scheme)."""
+    headers = {"WWW-Authenticate": 'Bearer realm="liveshop"'} if exc.http_status == 401 else None
+    return JSONResponse(exc.as_dict(), status_code=exc.http_status, headers=headers)
 
 
 class BodyLimitMiddleware:
@@ -132,42 +137,44 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        declared: int | None = None
         for k, v in scope.get("headers", []):
             if k == b"content-length":
                 try:
-                    too_big = int(v) > self.max_bytes
+                    declared = int(v)
                 except ValueError:
-                    too_big = False
-                if too_big:
-                    await self._refuse(send)
-                    return
-        seen = 0
-        started = False
-
-        async def limited_receive() -> Any:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _BodyTooLarge
-            return message
-
-        async def tracking_send(message: Any) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
+                    declared = None
+        if declared is not None:
+            if declared > self.max_bytes:
                 await self._refuse(send)
+                return
+            await self.app(scope, receive, send)  # the server holds the body to its declared length
+            return
+        # no length declared (chunked): read at most max_bytes + 1, then hand the body on in one piece
+        chunks: list[bytes] = []
+        seen = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > self.max_bytes:
+                await self._refuse(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
 
+        async def replay() -> Any:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
-class _BodyTooLarge(Exception):
-    pass
+        await self.app(scope, replay, send)
 
 
 def request_hash(body: Any) -> str:

@@ -33,6 +33,9 @@ def test_round_trip_keeps_attributes_key_and_payload() -> None:
     [
         (lambda h: [x for x in h if x[0] != "ce_id"], None, "MISSING_ATTRIBUTE"),
         (lambda h: [(k, b"2.0" if k == "ce_specversion" else v) for k, v in h], None, "UNSUPPORTED_SPECVERSION"),
+        (lambda h: [(k, b"0.3" if k == "ce_specversion" else v) for k, v in h], None, "UNSUPPORTED_SPECVERSION"),
+        (lambda h: [x for x in h if x[0] != "ce_specversion"], None, "MISSING_ATTRIBUTE"),
+        (lambda h: [(k, b"" if k == "ce_specversion" else v) for k, v in h], None, "MISSING_ATTRIBUTE"),
         (lambda h: [(k, b"x.Unknown.v1" if k == "ce_type" else v) for k, v in h], None, "UNKNOWN_EVENT_TYPE"),
         (lambda h: h, b"\xff\xfe not json", "NOT_JSON"),
         (lambda h: h, b'{"order_id": "o1"}', "SCHEMA_VIOLATION"),
@@ -59,3 +62,21 @@ def test_money_must_be_integer_fen_and_extra_fields_are_refused() -> None:
 
     with pytest.raises(ValueError):
         FundingSplit(item_total=10.5, buyer_payable=10, merchant_funded=0, streamer_funded=0, platform_funded=0)  # type: ignore[arg-type]
+
+
+def test_records_name_their_schema_in_ce_dataschema() -> None:
+    rec = codec.to_record(codec.envelope(cancelled(), source="order"))
+    headers = dict(rec.headers)
+    assert headers["ce_dataschema"] == b"urn:liveshop:schema:liveshop.order.OrderCancelled.v1"
+    assert headers["ce_specversion"] == b"1.0"
+    # additive: a record without it (older producers, recordings) still decodes
+    codec.decode([h for h in rec.headers if h[0] != "ce_dataschema"], rec.value)
+
+
+def test_an_unsupported_specversion_says_why() -> None:
+    rec = codec.to_record(codec.envelope(cancelled(), source="order"))
+    with pytest.raises(codec.DecodeError) as exc:
+        codec.decode([(k, b"0.3" if k == "ce_specversion" else v) for k, v in rec.headers], rec.value)
+    assert "'0.3'" in exc.value.detail and "1.0" in exc.value.detail
+    with pytest.raises(codec.DecodeError, match="ce_specversion"):
+        codec.decode([h for h in rec.headers if h[0] != "ce_specversion"], rec.value)

@@ -48,9 +48,16 @@ BASE: dict[str, Any] = {
         "amount": {"type": "integer"},
         "status": {"enum": ["A", "B"], "type": "string"},
         "line": {"$ref": "#/$defs/Line"},
+        "code": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Z]+$"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "note": {"anyOf": [{"type": "string", "maxLength": 200}, {"type": "null"}], "default": None},
+        "percent": {"type": "integer", "minimum": 0, "maximum": 100},
+        "tags": {"type": "array", "items": {"type": "string", "maxLength": 20}, "maxItems": 10},
+        "previous": {"anyOf": [{"$ref": "#/$defs/Kind"}, {"type": "null"}], "default": None},
     },
     "$defs": {"Line": {"type": "object", "additionalProperties": False, "required": ["qty"],
-                       "properties": {"qty": {"type": "integer"}}}},
+                       "properties": {"qty": {"type": "integer", "minimum": 1}}},
+              "Kind": {"type": "string", "enum": ["X", "Y"]}},
 }  # fmt: skip
 
 
@@ -77,6 +84,71 @@ def mutate(fn: Any) -> dict[str, Any]:
 def test_breaking_changes_are_detected(change: Any, expected: str) -> None:
     problems = s.breaking_changes(BASE, mutate(change))
     assert any(expected in p for p in problems), problems
+
+
+def _set(prop: str, **kw: Any) -> Any:
+    return lambda n: n["properties"][prop].update(kw)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (_set("order_id", maxLength=36), "order_id: maxLength added (36)"),
+        (_set("code", maxLength=32), "code: maxLength lowered from 64 to 32"),
+        (
+            lambda n: n["properties"]["note"]["anyOf"][0].update(maxLength=100),
+            "note: maxLength lowered from 200 to 100",
+        ),
+        (lambda n: n["properties"]["tags"]["items"].update(maxLength=8), "tags[]: maxLength lowered"),
+        (_set("code", minLength=2), "code: minLength raised from 1 to 2"),
+        (_set("percent", minimum=1), "percent: minimum raised from 0 to 1"),
+        (_set("amount", minimum=0), "amount: minimum added (0)"),
+        (lambda n: n["$defs"]["Line"]["properties"]["qty"].update(minimum=2), "line.qty: minimum raised from 1 to 2"),
+        (_set("percent", maximum=50), "percent: maximum lowered from 100 to 50"),
+        (_set("amount", maximum=10**9), "amount: maximum added"),
+        (_set("amount", exclusiveMaximum=10**9), "amount: exclusiveMaximum added"),
+        (_set("order_id", pattern="^o_"), "order_id: pattern added"),
+        (_set("code", pattern="^[A-Z]{2,}$"), "code: pattern changed"),
+        (_set("created_at", format="date"), "created_at: format changed from 'date-time' to 'date'"),
+        (_set("order_id", format="uuid"), "order_id: format added"),
+        (_set("tags", maxItems=5), "tags: maxItems lowered from 10 to 5"),
+        (_set("tags", minItems=1), "tags: minItems added"),
+        (lambda n: n["$defs"]["Kind"].update(enum=["X"]), "previous: enum values removed: ['Y']"),
+        (_set("order_id", enum=["a", "b"]), "order_id: enum added"),
+        (_set("amount", multipleOf=100), "amount: multipleOf 100"),
+    ],
+)
+def test_narrowed_constraints_are_breaking(change: Any, expected: str) -> None:
+    problems = s.breaking_changes(BASE, mutate(change))
+    assert any(expected in p for p in problems), problems
+
+
+def test_widened_constraints_are_compatible() -> None:
+    def widen(n: dict[str, Any]) -> None:
+        p = n["properties"]
+        p["code"].update(minLength=0, maxLength=128)
+        del p["code"]["pattern"]
+        del p["created_at"]["format"]
+        p["note"]["anyOf"][0].pop("maxLength")
+        p["percent"].update(minimum=-100, maximum=1000)
+        p["tags"].update(maxItems=100)
+        n["$defs"]["Kind"]["enum"].append("Z")
+        n["$defs"]["Line"]["properties"]["qty"].pop("minimum")
+
+    assert s.breaking_changes(BASE, mutate(widen)) == []
+
+
+def test_the_gate_flags_a_narrowed_event_against_its_snapshot(tmp_path: Any) -> None:
+    """End to end: an event whose snapshot allowed longer request ids than the code now does."""
+    et = "liveshop.isv.WarehouseOperationReported.v1"
+    for name, snapshot in s.read_snapshots().items():
+        if name == et:
+            assert snapshot["properties"]["request_id"]["maxLength"] == 128
+            snapshot["properties"]["request_id"]["maxLength"] = 256
+        (tmp_path / f"{name}.json").write_text(s.dumps(snapshot), encoding="utf-8")
+    problems, stale = s.compare_to_snapshots(tmp_path)
+    assert problems == [f"{et}: request_id: maxLength lowered from 256 to 128: narrowed"]
+    assert stale == [et]
 
 
 def test_additive_optional_changes_are_compatible() -> None:

@@ -2,6 +2,9 @@
 
 A record's value is the event payload as JSON; its key is the aggregate id; the CloudEvents
 attributes are ``ce_*`` headers and the payload's media type is the ``content-type`` header.
+``ce_dataschema`` names the payload's JSON Schema (``urn:liveshop:schema:<type>``, the ``$id`` of
+its snapshot); it is informative: the decoder picks the contract by ``ce_type``. ``ce_specversion``
+is required and must be ``1.0``.
 Decoding never raises anything but :class:`DecodeError`, whose ``reason`` is machine-readable.
 """
 
@@ -65,6 +68,12 @@ def envelope(
     return Envelope(attributes=attrs, data=data)
 
 
+def dataschema(event_type: str) -> str:
+    """The CloudEvents ``dataschema`` of an event type: the ``$id`` of its JSON Schema snapshot
+    (``contracts/schemas/<event type>.json``)."""
+    return f"urn:liveshop:schema:{event_type}"
+
+
 def encode_value(data: Event) -> bytes:
     return data.model_dump_json().encode()
 
@@ -76,6 +85,7 @@ def encode_headers(attrs: CloudEventAttributes, extra: Headers | None = None) ->
         ("ce_type", attrs.type.encode()),
         ("ce_time", attrs.time.isoformat().encode()),
         ("ce_specversion", attrs.specversion.encode()),
+        ("ce_dataschema", dataschema(attrs.type).encode()),
         ("content-type", attrs.datacontenttype.encode()),
     ]
     if attrs.subject is not None:
@@ -116,12 +126,15 @@ def headers_dict(headers: object) -> dict[str, str]:
 def decode(headers: object, value: bytes | None) -> Envelope:
     """Decode one Kafka record into an envelope, or raise :class:`DecodeError`."""
     h = headers_dict(headers)
-    missing = [a for a in ("ce_id", "ce_source", "ce_type", "ce_time") if not h.get(a)]
+    missing = [a for a in ("ce_id", "ce_source", "ce_type", "ce_time", "ce_specversion") if not h.get(a)]
     if missing:
         raise DecodeError("MISSING_ATTRIBUTE", f"missing CloudEvents headers: {', '.join(missing)}")
-    spec = h.get("ce_specversion", SPEC_VERSION)
+    spec = h["ce_specversion"]
     if spec != SPEC_VERSION:
-        raise DecodeError("UNSUPPORTED_SPECVERSION", f"specversion {spec!r} is not {SPEC_VERSION}")
+        raise DecodeError(
+            "UNSUPPORTED_SPECVERSION",
+            f"ce_specversion {spec!r} is not supported: liveshop decodes CloudEvents {SPEC_VERSION} only",
+        )
     cls = event_class(h["ce_type"])
     if cls is None:
         raise DecodeError("UNKNOWN_EVENT_TYPE", f"no contract for event type {h['ce_type']!r}")

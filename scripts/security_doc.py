@@ -8,10 +8,11 @@ route declares no policy.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from liveshop.shared.auth import Policy, policy_of
 from liveshop.shared.settings import ServiceSettings
@@ -35,16 +36,34 @@ def apps() -> dict[str, FastAPI]:
     return out
 
 
-def routes(app: FastAPI) -> list[tuple[APIRoute, Policy | None]]:
-    return [(r, policy_of(r)) for r in app.routes if isinstance(r, APIRoute)]
+@dataclass(frozen=True)
+class Route:
+    path: str
+    methods: tuple[str, ...]
+    policy: Policy | None
+
+
+def routes(app: FastAPI) -> list[Route]:
+    """Every API route with its effective path (FastAPI 0.165 keeps included routers nested)."""
+    out = []
+    for ctx in iter_route_contexts(app.routes):
+        route = ctx.original_route
+        if isinstance(route, APIRoute):
+            out.append(Route(str(ctx.path), tuple(sorted(ctx.methods or route.methods)), policy_of(route)))
+    return out
+
+
+def other_routes(app: FastAPI) -> set[str]:
+    """Paths of routes that are not API routes (FastAPI's own documentation pages)."""
+    return {str(ctx.path) for ctx in iter_route_contexts(app.routes) if not isinstance(ctx.original_route, APIRoute)}
 
 
 def render() -> str:
     lines = [BEGIN, "", "| service | method | path | who may call |", "|---|---|---|---|"]
     for name, app in apps().items():
-        for route, policy in sorted(routes(app), key=lambda rp: (rp[0].path, sorted(rp[0].methods))):
-            for method in sorted(route.methods):
-                who = policy.describe() if policy else "**NO POLICY**"
+        for route in sorted(routes(app), key=lambda r: (r.path, r.methods)):
+            for method in route.methods:
+                who = route.policy.describe() if route.policy else "**NO POLICY**"
                 lines.append(f"| {name} | {method} | `{route.path}` | {who} |")
     lines += ["", END]
     return "\n".join(lines)

@@ -137,7 +137,8 @@ async def authenticate(request: Request) -> Principal:
             raise Unauthorized("UNAUTHENTICATED", "this service verifies no tokens (AUTH_JWKS not set)")
         principal: Principal = await verifier.verify(token.strip())
         return principal
-    for extra in getattr(request.app.state, "authenticators", ()):
+    extras: list[Authenticator] = getattr(request.app.state, "authenticators", [])
+    for extra in extras:
         found = await extra(request)
         if found is not None:
             return found

@@ -15,6 +15,7 @@ from liveshop.promotion import bootstrap as promotion
 from liveshop.shared.runtime import ServiceRuntime
 from liveshop.shared.settings import ServiceSettings
 from liveshop.wallet import bootstrap as wallet
+from tests.authn import ConventionAuth
 
 
 @dataclass
@@ -42,7 +43,9 @@ async def system(settings_for: Callable[..., ServiceSettings]) -> AsyncIterator[
         for name, mod in (("order", order), ("promotion", promotion), ("wallet", wallet), ("fulfillment", fulfillment)):
             rt, app = mod.build(settings_for(name))
             await rt.start()
-            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
+            client = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", auth=ConventionAuth()
+            )
             services[name] = Service(rt, app, client)
         yield System(**services)
     finally:

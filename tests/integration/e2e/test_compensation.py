@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from liveshop.shared.testing import eventually
+from tests.authn import operator_headers
 
 from .conftest import System
 
@@ -134,7 +135,10 @@ async def test_streamer_coupon_is_settled_from_the_streamer_then_refunded(system
     )
     assert r.status_code == 201, r.text
     product = r.json()["product_id"]
-    r = await system.order.http.put(f"/streamers/{streamer}", json={"merchant_id": merchant})  # 自卖
+    # 自卖 needs the streamer's and the merchant's consent; ops binds in one call
+    r = await system.order.http.put(
+        f"/streamers/{streamer}", json={"merchant_id": merchant}, headers=operator_headers("ops")
+    )
     assert r.status_code == 200, r.text
     r = await system.promotion.http.post(
         f"/streamers/{streamer}/coupons", json={"name": "主播红包 ¥15", "amount": 1500, "quantity": 10}

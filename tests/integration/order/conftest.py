@@ -25,6 +25,7 @@ from liveshop.shared.devstack.resolver import Infra
 from liveshop.shared.runtime import ServiceRuntime
 from liveshop.shared.settings import ServiceSettings
 from liveshop.shared.testing import eventually
+from tests.authn import ConventionAuth, bearer
 
 
 def now() -> datetime:
@@ -115,6 +116,17 @@ class OrderService:
         assert r.status_code == 201, r.text
         return str(r.json()["product_id"])
 
+    async def bind(self, streamer_id: str, merchant_id: str) -> None:
+        """自卖: the merchant offers, the streamer accepts (a binding needs both)."""
+        offer = await self.http.put(
+            f"/streamers/{streamer_id}", json={"merchant_id": merchant_id}, headers=bearer("merchant", merchant_id)
+        )
+        assert offer.status_code == 202 and offer.json()["pending"]["awaiting"] == "streamer", offer.text
+        accept = await self.http.put(
+            f"/streamers/{streamer_id}", json={"merchant_id": merchant_id}, headers=bearer("streamer", streamer_id)
+        )
+        assert accept.status_code == 200 and accept.json()["merchant_id"] == merchant_id, accept.text
+
     async def order(self, buyer_id: str, lines: list[tuple[str, int]], **kw: Any) -> str:
         body = {"buyer_id": buyer_id, "lines": [{"product_id": p, "quantity": q} for p, q in lines], **kw}
         r = await self.http.post("/orders", json=body)
@@ -161,11 +173,11 @@ async def start_order(
         settings = OrderSettings.from_base(settings_for("order"), **overrides)
         rt, app = bootstrap.build(settings)
         await rt.start()
-        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
+        producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers, **infra.kafka_client_kwargs())
         await producer.start()
         svc = OrderService(
             rt,
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://order"),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://order", auth=ConventionAuth()),
             producer,
             namespace,
             kafka_reader,

@@ -122,7 +122,7 @@ async def test_order_topic_alone_rebuilds_the_state_the_service_holds(order_svc:
     tea, cup = await s.product(price=5990), await s.product(price=2000, title="青瓷杯")
 
     completed = await s.order("b1", [(tea, 2), (cup, 1)], voucher_ids=["mc1"])
-    assert (await s.http.put("/streamers/s1", json={"merchant_id": "m1"})).status_code == 200
+    await s.bind("s1", "m1")
     live = {"kind": "LIVE_ROOM", "streamer_id": "s1", "room_id": "r1"}
     refunded = await s.order("b2", [(tea, 1)], channel=live)
     rejected = await s.order("b3", [(cup, 1)], voucher_ids=["not-mine"])

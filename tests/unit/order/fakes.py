@@ -42,12 +42,25 @@ class FakeProducts:
 class FakeStreamers:
     def __init__(self) -> None:
         self.rows: dict[str, tuple[Streamer, int]] = {}
+        self.consents: set[tuple[str, str, str]] = set()
 
     async def get(self, streamer_id: str, *, for_update: bool = False) -> tuple[Streamer, int] | None:
         return self.rows.get(streamer_id)
 
     async def upsert(self, streamer: Streamer, *, version: int, now: datetime) -> None:
         self.rows[streamer.id] = (streamer, version)
+
+    async def lock(self, streamer_id: str) -> None:
+        return None
+
+    async def add_consent(self, streamer_id: str, merchant_id: str, party: str, now: datetime) -> None:
+        self.consents.add((streamer_id, merchant_id, party))
+
+    async def has_consent(self, streamer_id: str, merchant_id: str, party: str) -> bool:
+        return (streamer_id, merchant_id, party) in self.consents
+
+    async def clear_consents(self, streamer_id: str) -> None:
+        self.consents = {c for c in self.consents if c[0] != streamer_id}
 
 
 class FakeOrders:

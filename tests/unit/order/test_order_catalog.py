@@ -62,12 +62,16 @@ def test_create_accepts_type_as_string_and_unlisted() -> None:
     assert not p.is_listed
 
 
-@pytest.mark.parametrize("price", [0, -1, 9.9, True, "100", None])
+@pytest.mark.parametrize("price", [0, -1, 9.9, True, "100", None, 10**12 + 1, 10**30])
 def test_price_must_be_positive_int_fen(price: object) -> None:
     with pytest.raises(InvalidInput) as err:
         make(price=price)  # type: ignore[arg-type]
     assert err.value.code == Code.INVALID_PRICE
     assert err.value.http_status == 422
+
+
+def test_price_up_to_the_money_ceiling_is_accepted() -> None:
+    assert make(price=10**12).price == 10**12
 
 
 @pytest.mark.parametrize("title", ["", "   ", "x" * 201])

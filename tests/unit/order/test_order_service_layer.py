@@ -14,14 +14,25 @@ from liveshop.contracts.events import order as oc
 from liveshop.contracts.events.fulfillment import OrderDelivered, OrderShipped
 from liveshop.contracts.events.payment import PaymentCaptured, PaymentFailed
 from liveshop.contracts.events.promotion import OrderPriced, OrderPricingRejected, VoucherRejection
-from liveshop.order.domain import CheckoutRejected, Forbidden, IdempotencyKeyReused, OrderPolicy, TransitionRefused
+from liveshop.order.domain import (
+    CheckoutRejected,
+    Forbidden,
+    IdempotencyKeyReused,
+    NotFound,
+    OrderPolicy,
+    TransitionRefused,
+)
 from liveshop.order.service_layer import commands as cmds
 from liveshop.order.service_layer import handlers, queries
+from liveshop.shared.auth import Principal
+from liveshop.shared.errors import Forbidden as AccessDenied
 
 from .fakes import FakeUnitOfWork
 
 T0 = datetime(2024, 11, 11, 12, 0, tzinfo=UTC)
 POLICY = OrderPolicy(payment_window=timedelta(minutes=15), auto_complete_after=timedelta(days=7))
+B1 = Principal("buyer", "b1")
+M1 = Principal("merchant", "m1")
 
 
 def env(event: Event) -> Envelope:
@@ -128,7 +139,9 @@ async def test_happy_saga_publishes_each_transition() -> None:
     await handlers.on_order_delivered(
         uow, env(OrderDelivered(order_id=order_id, merchant_id="m1", occurred_at=T0 + timedelta(days=2))), POLICY
     )
-    await handlers.confirm_receipt(uow, cmds.ConfirmReceipt(order_id, "b1"), now=T0 + timedelta(days=3), policy=POLICY)
+    await handlers.confirm_receipt(
+        uow, cmds.ConfirmReceipt(order_id, "b1"), now=T0 + timedelta(days=3), policy=POLICY, caller=B1
+    )
     events = uow.take()
     assert [type(e) for e in events] == [oc.OrderMarkedShipped, oc.OrderMarkedDelivered, oc.OrderCompleted]
     assert isinstance(events[-1], oc.OrderCompleted) and events[-1].completed_by == "BUYER"
@@ -172,9 +185,14 @@ async def test_payment_failed_voids_the_hold() -> None:
 async def test_cancel_after_payment_refunds_and_after_shipping_is_refused() -> None:
     uow = FakeUnitOfWork()
     order_id = await _paid(uow)
-    with pytest.raises(Forbidden):
-        await handlers.cancel_order(uow, cmds.CancelOrder(order_id, "b2"), now=T0, policy=POLICY)
-    await handlers.cancel_order(uow, cmds.CancelOrder(order_id, "b1"), now=T0, policy=POLICY)
+    with pytest.raises(NotFound) as missing:  # another buyer's order looks like no order at all
+        await handlers.cancel_order(
+            uow, cmds.CancelOrder(order_id, "b2"), now=T0, policy=POLICY, caller=Principal("buyer", "b2")
+        )
+    assert missing.value.code == "ORDER_NOT_FOUND"
+    with pytest.raises(Forbidden):  # the domain still checks the body's buyer (defence in depth)
+        await handlers.cancel_order(uow, cmds.CancelOrder(order_id, "b2"), now=T0, policy=POLICY, caller=B1)
+    await handlers.cancel_order(uow, cmds.CancelOrder(order_id, "b1"), now=T0, policy=POLICY, caller=B1)
     [cancelled] = uow.take()
     assert isinstance(cancelled, oc.OrderCancelled)
     assert cancelled.was_paid and cancelled.refund_required
@@ -183,7 +201,7 @@ async def test_cancel_after_payment_refunds_and_after_shipping_is_refused() -> N
     shipped = await _paid(uow)
     await handlers.on_order_shipped(uow, env(OrderShipped(order_id=shipped, merchant_id="m1", occurred_at=T0)), POLICY)
     with pytest.raises(TransitionRefused) as err:
-        await handlers.cancel_order(uow, cmds.CancelOrder(shipped, "b1"), now=T0, policy=POLICY)
+        await handlers.cancel_order(uow, cmds.CancelOrder(shipped, "b1"), now=T0, policy=POLICY, caller=B1)
     assert err.value.code == "CANCEL_AFTER_SHIPMENT"
 
 
@@ -247,9 +265,9 @@ async def test_event_for_an_unknown_order_is_refused() -> None:
 async def test_catalog_events_and_streamer_binding() -> None:
     uow = FakeUnitOfWork()
     pid = await _product(uow)
-    await handlers.set_distribution(uow, cmds.SetDistribution(pid, "m1", "s1", True), now=T0)
-    await handlers.set_listing(uow, cmds.SetProductListing(pid, "m1", False), now=T0)
-    await handlers.set_listing(uow, cmds.SetProductListing(pid, "m1", False), now=T0)  # no-op
+    await handlers.set_distribution(uow, cmds.SetDistribution(pid, "m1", "s1", True), now=T0, caller=M1)
+    await handlers.set_listing(uow, cmds.SetProductListing(pid, "m1", False), now=T0, caller=M1)
+    await handlers.set_listing(uow, cmds.SetProductListing(pid, "m1", False), now=T0, caller=M1)  # no-op
     events = uow.take()
     assert [type(e).__name__ for e in events] == [
         "ProductChanged",
@@ -271,3 +289,92 @@ async def test_buyer_views_refuse_another_buyer() -> None:
     with pytest.raises(Forbidden):
         await queries.order_detail_view(uow, order_id, buyer_id="b2")
     assert [o["order_id"] for o in await queries.buyer_orders(uow, "b1", status=None, limit=10)] == [order_id]
+
+
+# ------------------------------------------------------------------------------------ access (object level)
+
+
+async def test_a_merchant_cannot_touch_another_merchants_product() -> None:
+    uow = FakeUnitOfWork()
+    pid = await _product(uow, merchant="m1")
+    m2 = Principal("merchant", "m2")
+    attempts = [
+        handlers.update_product(uow, cmds.UpdateProduct(pid, "m2", title="mine now"), now=T0, caller=m2),
+        handlers.set_listing(uow, cmds.SetProductListing(pid, "m2", False), now=T0, caller=m2),
+        handlers.set_distribution(uow, cmds.SetDistribution(pid, "m2", "s1", True), now=T0, caller=m2),
+        # the body names the owner but the verified caller is someone else
+        handlers.set_listing(uow, cmds.SetProductListing(pid, "m1", False), now=T0, caller=m2),
+        handlers.set_listing(uow, cmds.SetProductListing(pid, "m1", False), now=T0, caller=Principal("buyer", "m1")),
+    ]
+    for attempt in attempts:
+        with pytest.raises(AccessDenied) as err:
+            await attempt
+        assert (err.value.code, err.value.http_status) == ("NOT_YOUR_RESOURCE", 403)
+    uow.take()
+    p = await handlers.update_product(uow, cmds.UpdateProduct(pid, "m1", title="新标题"), now=T0, caller=M1)
+    assert p.title == "新标题" and len(uow.take()) == 1
+
+
+async def test_an_order_is_visible_to_its_buyer_and_operators_only() -> None:
+    uow = FakeUnitOfWork()
+    order_id = await _place(uow, await _product(uow))
+    assert (await queries.order_detail_view(uow, order_id, buyer_id="b1", viewer=B1))["order_id"] == order_id
+    ops = Principal("operator", "op1", frozenset({"ops"}))
+    assert (await queries.order_detail_view(uow, order_id, buyer_id=None, viewer=ops))["buyer_id"] == "b1"
+    for stranger in (Principal("buyer", "b2"), M1, Principal("streamer", "s1")):
+        with pytest.raises(NotFound) as err:
+            await queries.order_detail_view(uow, order_id, buyer_id=stranger.sub, viewer=stranger)
+        missing = await _missing_order_error(uow)
+        assert (err.value.code, err.value.message) == (missing.code, missing.message.replace("o_ghost", order_id))
+    with pytest.raises(NotFound):
+        await handlers.confirm_receipt(
+            uow, cmds.ConfirmReceipt(order_id, "b2"), now=T0, policy=POLICY, caller=Principal("buyer", "b2")
+        )
+
+
+async def _missing_order_error(uow: FakeUnitOfWork) -> NotFound:
+    with pytest.raises(NotFound) as err:
+        await queries.order_detail_view(uow, "o_ghost", buyer_id=None)
+    return err.value
+
+
+async def _bind(uow: FakeUnitOfWork, streamer_id: str, merchant_id: str | None, caller: Principal) -> handlers.Binding:
+    return await handlers.request_binding(uow, cmds.BindStreamer(streamer_id, merchant_id), now=T0, caller=caller)
+
+
+async def test_self_selling_binding_needs_the_streamer_and_the_merchant() -> None:
+    uow = FakeUnitOfWork()
+    s1, m2 = Principal("streamer", "s1"), Principal("merchant", "m2")
+    # the merchant asks first: nothing is bound until the streamer agrees
+    first = await _bind(uow, "s1", "m1", M1)
+    assert (first.merchant_id, first.version, first.awaiting) == (None, 0, "streamer")
+    assert await uow.streamers.get("s1") is None and uow.take() == []
+    done = await _bind(uow, "s1", "m1", s1)
+    assert (done.merchant_id, done.version, done.awaiting) == ("m1", 1, None)
+    assert [(e.merchant_id, e.version) for e in uow.take() if isinstance(e, cc.StreamerBound)] == [("m1", 1)]
+    assert uow.streamers.consents == set()  # used up
+    # another merchant can't take it: its offer waits for the streamer, the binding stays
+    offer = await _bind(uow, "s1", "m2", m2)
+    assert (offer.merchant_id, offer.awaiting, offer.view()["pending"]) == (
+        "m1",
+        "streamer",
+        {"merchant_id": "m2", "awaiting": "streamer"},
+    )
+    # ... nor end a binding that isn't its own, nor name another merchant
+    for cmd_merchant in (None, "m1"):
+        with pytest.raises(AccessDenied):
+            await _bind(uow, "s1", cmd_merchant, m2)
+    # the streamer asking alone waits for the merchant (registered, unbound, meanwhile)
+    alone = await _bind(uow, "s9", "m1", Principal("streamer", "s9"))
+    assert (alone.merchant_id, alone.version, alone.awaiting) == (None, 1, "merchant")
+    assert (await _bind(uow, "s9", "m1", M1)).merchant_id == "m1"
+    # either party ends it alone; ops binds directly
+    assert (await _bind(uow, "s9", None, M1)).merchant_id is None
+    assert (await _bind(uow, "s1", None, s1)).merchant_id is None
+    ops = Principal("operator", "op1", frozenset({"ops"}))
+    assert (await _bind(uow, "s1", "m2", ops)).merchant_id == "m2"
+    assert uow.streamers.consents == set()
+    with pytest.raises(AccessDenied):  # a streamer acts only for itself; finance is not ops
+        await _bind(uow, "s1", "m1", Principal("streamer", "s2"))
+    with pytest.raises(AccessDenied):
+        await _bind(uow, "s1", "m1", Principal("operator", "op2", frozenset({"finance"})))

@@ -176,6 +176,31 @@ class PgStreamers:
             now,
         )
 
+    async def lock(self, streamer_id: str) -> None:
+        await self.conn.execute("SELECT pg_advisory_xact_lock(hashtext('order.streamer:' || $1))", streamer_id)
+
+    async def add_consent(self, streamer_id: str, merchant_id: str, party: str, now: datetime) -> None:
+        await self.conn.execute(
+            "INSERT INTO streamer_bind_consents (streamer_id, merchant_id, party, given_at) VALUES ($1,$2,$3,$4)"
+            " ON CONFLICT DO NOTHING",
+            streamer_id,
+            merchant_id,
+            party,
+            now,
+        )
+
+    async def has_consent(self, streamer_id: str, merchant_id: str, party: str) -> bool:
+        found = await self.conn.fetchval(
+            "SELECT 1 FROM streamer_bind_consents WHERE streamer_id=$1 AND merchant_id=$2 AND party=$3",
+            streamer_id,
+            merchant_id,
+            party,
+        )
+        return found is not None
+
+    async def clear_consents(self, streamer_id: str) -> None:
+        await self.conn.execute("DELETE FROM streamer_bind_consents WHERE streamer_id=$1", streamer_id)
+
 
 # ------------------------------------------------------------------------------------ orders
 

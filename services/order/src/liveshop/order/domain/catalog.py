@@ -25,6 +25,8 @@ from liveshop.order.domain.events import CatalogEvent, DistributionChanged, Prod
 from liveshop.order.domain.values import ProductStatus, ProductType
 
 MAX_TITLE_LENGTH = 200
+#: Per-field money ceiling (fen): 10 billion yuan — fits bigint with room for sums of many lines.
+MAX_PRICE = 10**12
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,8 @@ class SellMode(str, Enum):
 def _valid_price(price: object) -> int:
     if isinstance(price, bool) or not isinstance(price, int) or price <= 0:
         raise InvalidInput(Code.INVALID_PRICE, "price must be a positive integer number of fen", price=repr(price))
+    if price > MAX_PRICE:
+        raise InvalidInput(Code.INVALID_PRICE, f"price must be at most {MAX_PRICE} fen", price=price)
     return price
 
 

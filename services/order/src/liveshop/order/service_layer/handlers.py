@@ -51,9 +51,11 @@ from liveshop.order.domain.values import ProductStatus
 from liveshop.order.domain.views import service_message
 from liveshop.order.service_layer import commands as cmds
 from liveshop.order.service_layer import mapping
-from liveshop.order.service_layer.queries import order_summary, product_view
+from liveshop.order.service_layer.queries import check_order_visible, order_summary, product_view
 from liveshop.order.service_layer.unit_of_work import RecordedRejection, StoredResponse, UnitOfWork
 from liveshop.shared import entropy
+from liveshop.shared.auth import Principal
+from liveshop.shared.errors import Forbidden as AccessDenied
 
 PLACE_ORDER_SCOPE = "order.place_order"
 CREATE_PRODUCT_SCOPE = "order.create_product"
@@ -140,6 +142,15 @@ async def _load_product(uow: UnitOfWork, product_id: str) -> Product:
     return product
 
 
+def _check_product_owner(product: Product, caller: Principal) -> None:
+    """Object-level check: the product's merchant must be the verified caller.
+
+    The route policy already made the body's ``merchant_id`` equal the caller; this checks the *object*
+    (a product's existence is public — any caller can read it — so a stranger gets 403, not 404)."""
+    if caller.actor != "merchant" or product.merchant_id != caller.sub:
+        raise AccessDenied("NOT_YOUR_RESOURCE", "this product belongs to another merchant", product_id=product.id)
+
+
 async def _order_for_event(uow: UnitOfWork, order_id: str) -> Order:
     order = await uow.orders.get(order_id, for_update=True)
     if order is None:
@@ -176,8 +187,9 @@ async def create_product(
     return Created(product.id, response, False)
 
 
-async def update_product(uow: UnitOfWork, cmd: cmds.UpdateProduct, *, now: datetime) -> Product:
+async def update_product(uow: UnitOfWork, cmd: cmds.UpdateProduct, *, now: datetime, caller: Principal) -> Product:
     product = await _load_product(uow, cmd.product_id)
+    _check_product_owner(product, caller)
     product.update(
         merchant_id=cmd.merchant_id, now=now, title=cmd.title, price=cmd.price, product_type=cmd.product_type
     )
@@ -185,8 +197,9 @@ async def update_product(uow: UnitOfWork, cmd: cmds.UpdateProduct, *, now: datet
     return product
 
 
-async def set_listing(uow: UnitOfWork, cmd: cmds.SetProductListing, *, now: datetime) -> Product:
+async def set_listing(uow: UnitOfWork, cmd: cmds.SetProductListing, *, now: datetime, caller: Principal) -> Product:
     product = await _load_product(uow, cmd.product_id)
+    _check_product_owner(product, caller)
     if cmd.listed:
         product.list_for_sale(merchant_id=cmd.merchant_id, now=now)
     else:
@@ -195,8 +208,9 @@ async def set_listing(uow: UnitOfWork, cmd: cmds.SetProductListing, *, now: date
     return product
 
 
-async def set_distribution(uow: UnitOfWork, cmd: cmds.SetDistribution, *, now: datetime) -> Product:
+async def set_distribution(uow: UnitOfWork, cmd: cmds.SetDistribution, *, now: datetime, caller: Principal) -> Product:
     product = await _load_product(uow, cmd.product_id)
+    _check_product_owner(product, caller)
     if cmd.allowed:
         product.allow_distribution(merchant_id=cmd.merchant_id, streamer_id=cmd.streamer_id, now=now)
     else:
@@ -205,10 +219,93 @@ async def set_distribution(uow: UnitOfWork, cmd: cmds.SetDistribution, *, now: d
     return product
 
 
-async def bind_streamer(uow: UnitOfWork, cmd: cmds.BindStreamer, *, now: datetime) -> tuple[Streamer, int]:
-    """Register a streamer / (re)bind it to its own merchant (自卖). Idempotent: no change, no event."""
+def _check_bind_input(cmd: cmds.BindStreamer) -> None:
     if not cmd.streamer_id or (cmd.merchant_id is not None and not cmd.merchant_id):
         raise InvalidInput(Code.INVALID_INPUT, "streamer id (and merchant id, when given) must not be empty")
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """Where a streamer stands after a bind request: its current binding (``version`` 0: not registered)
+    and, when only one party has agreed so far, whose consent is still ``awaiting``."""
+
+    streamer_id: str
+    merchant_id: str | None
+    version: int
+    awaiting: str | None = None
+    requested_merchant_id: str | None = None
+
+    def view(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "streamer_id": self.streamer_id,
+            "merchant_id": self.merchant_id,
+            "version": self.version,
+        }
+        if self.awaiting is not None:
+            out["pending"] = {"merchant_id": self.requested_merchant_id, "awaiting": self.awaiting}
+        return out
+
+
+async def request_binding(uow: UnitOfWork, cmd: cmds.BindStreamer, *, now: datetime, caller: Principal) -> Binding:
+    """``PUT /streamers/{id}``: a 自卖 binding needs both parties' consent (SPEC §0: what an actor may do
+    follows from who they are — a merchant can't claim a streamer, a streamer can't claim a shop).
+
+    - the streamer itself: registers (no ``merchant_id``), leaves its merchant (``merchant_id`` null),
+      or agrees to be ``merchant_id``'s own streamer;
+    - a merchant (``merchant_id`` = itself): agrees to take the streamer as its own; with no
+      ``merchant_id`` it ends its own binding (either party may end the relationship alone);
+    - the binding is made when the second party agrees (order does not matter);
+    - an operator with ``ops`` binds / unbinds directly (platform onboarding, disputes).
+    """
+    _check_bind_input(cmd)
+    await uow.streamers.lock(cmd.streamer_id)
+    if caller.is_operator("ops"):
+        streamer, version = await bind_streamer(uow, cmd, now=now)
+        await uow.streamers.clear_consents(cmd.streamer_id)
+        return Binding(streamer.id, streamer.merchant_id, version)
+    current = await uow.streamers.get(cmd.streamer_id, for_update=True)
+    bound_to = None if current is None else current[0].merchant_id
+    if caller.actor == "streamer" and caller.sub == cmd.streamer_id:
+        if cmd.merchant_id is None or bound_to == cmd.merchant_id:  # register / leave / no change
+            streamer, version = await bind_streamer(uow, cmd, now=now)
+            return Binding(streamer.id, streamer.merchant_id, version)
+        other = "merchant"
+    elif caller.actor == "merchant":
+        if cmd.merchant_id is None:  # the merchant ends its own binding
+            if current is None or bound_to != caller.sub:
+                raise AccessDenied(
+                    "NOT_YOUR_RESOURCE", "this streamer is not bound to you", streamer_id=cmd.streamer_id
+                )
+            streamer, version = await bind_streamer(uow, cmd, now=now)
+            return Binding(streamer.id, streamer.merchant_id, version)
+        if cmd.merchant_id != caller.sub:
+            raise AccessDenied("NOT_YOUR_RESOURCE", f"merchant_id must be your own (merchant {caller.sub})")
+        if current is not None and bound_to == caller.sub:
+            return Binding(current[0].id, bound_to, current[1])
+        other = "streamer"
+    else:
+        raise AccessDenied("NOT_YOUR_RESOURCE", "only the streamer, its merchant or ops may bind a streamer")
+    assert cmd.merchant_id is not None
+    await uow.streamers.add_consent(cmd.streamer_id, cmd.merchant_id, caller.actor, now)
+    if await uow.streamers.has_consent(cmd.streamer_id, cmd.merchant_id, other):
+        streamer, version = await bind_streamer(uow, cmd, now=now)
+        await uow.streamers.clear_consents(cmd.streamer_id)
+        return Binding(streamer.id, streamer.merchant_id, version)
+    if current is None and caller.actor == "streamer":  # a streamer asking is registered (unbound) meanwhile
+        current = await bind_streamer(uow, cmds.BindStreamer(cmd.streamer_id, None), now=now)
+    return Binding(
+        cmd.streamer_id,
+        bound_to,
+        0 if current is None else current[1],
+        awaiting=other,
+        requested_merchant_id=cmd.merchant_id,
+    )
+
+
+async def bind_streamer(uow: UnitOfWork, cmd: cmds.BindStreamer, *, now: datetime) -> tuple[Streamer, int]:
+    """Register a streamer / (re)bind it to its own merchant (自卖), no questions asked (callers decide
+    who may: :func:`request_binding`). Idempotent: no change, no event."""
+    _check_bind_input(cmd)
     current = await uow.streamers.get(cmd.streamer_id, for_update=True)
     streamer = Streamer(cmd.streamer_id, cmd.merchant_id)
     if current is not None and current[0] == streamer:
@@ -291,17 +388,24 @@ async def place_order(
     return Created(order.id, response, False)
 
 
-async def cancel_order(uow: UnitOfWork, cmd: cmds.CancelOrder, *, now: datetime, policy: OrderPolicy) -> Order:
-    """Buyer cancels (10 or 30). 403 ``NOT_YOUR_ORDER``; 409 ``CANCEL_AFTER_SHIPMENT`` from 40 on."""
+async def cancel_order(
+    uow: UnitOfWork, cmd: cmds.CancelOrder, *, now: datetime, policy: OrderPolicy, caller: Principal
+) -> Order:
+    """Buyer cancels (10 or 30). Another buyer's order: 404 ``ORDER_NOT_FOUND`` (ids don't leak);
+    409 ``CANCEL_AFTER_SHIPMENT`` from 40 on."""
     order = await _load_order(uow, cmd.order_id)
+    check_order_visible(order, caller)
     order.cancel(buyer_id=cmd.buyer_id, now=now, reason=cmd.reason)
     await _commit_order(uow, order, policy)
     return order
 
 
-async def confirm_receipt(uow: UnitOfWork, cmd: cmds.ConfirmReceipt, *, now: datetime, policy: OrderPolicy) -> Order:
-    """Buyer 确认收货 (50 → 70). 409 ``SKIPPED_STEP`` before delivery."""
+async def confirm_receipt(
+    uow: UnitOfWork, cmd: cmds.ConfirmReceipt, *, now: datetime, policy: OrderPolicy, caller: Principal
+) -> Order:
+    """Buyer 确认收货 (50 → 70). 409 ``SKIPPED_STEP`` before delivery; another buyer's order: 404."""
     order = await _load_order(uow, cmd.order_id)
+    check_order_visible(order, caller)
     order.confirm_receipt(buyer_id=cmd.buyer_id, now=now)
     await _commit_order(uow, order, policy)
     return order

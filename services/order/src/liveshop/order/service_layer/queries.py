@@ -11,6 +11,7 @@ from liveshop.order.domain import Code, NotFound, Order, Product
 from liveshop.order.domain.pricing import FundingSplit
 from liveshop.order.domain.views import ServiceMessage, order_detail
 from liveshop.order.service_layer.unit_of_work import UnitOfWork
+from liveshop.shared.auth import Principal
 
 
 def jsonable(value: Any) -> Any:
@@ -69,7 +70,19 @@ def order_summary(order: Order) -> dict[str, Any]:
     }
 
 
-async def order_detail_view(uow: UnitOfWork, order_id: str, *, buyer_id: str | None) -> dict[str, Any]:
+def check_order_visible(order: Order, caller: Principal) -> None:
+    """A buyer sees only their own orders; anyone else's is answered exactly like a missing order
+    (404 ``ORDER_NOT_FOUND``, same message) so order ids don't leak. Operators pass (their route
+    policy names the roles that may look)."""
+    if caller.actor == "operator":
+        return
+    if caller.actor != "buyer" or order.buyer_id != caller.sub:
+        raise NotFound(Code.ORDER_NOT_FOUND, f"order {order.id} does not exist", order_id=order.id)
+
+
+async def order_detail_view(
+    uow: UnitOfWork, order_id: str, *, buyer_id: str | None, viewer: Principal | None = None
+) -> dict[str, Any]:
     """One order with lines, full price breakdown, status and every rejection reason.
 
     ``buyer_id`` given: it must be the order's buyer (403 ``NOT_YOUR_ORDER``). Without it: the
@@ -78,6 +91,8 @@ async def order_detail_view(uow: UnitOfWork, order_id: str, *, buyer_id: str | N
     order = await uow.orders.get(order_id)
     if order is None:
         raise NotFound(Code.ORDER_NOT_FOUND, f"order {order_id} does not exist", order_id=order_id)
+    if viewer is not None:
+        check_order_visible(order, viewer)
     detail: dict[str, Any] = jsonable(order_detail(order, buyer_id=order.buyer_id if buyer_id is None else buyer_id))
     detail["funding"] = _funding(None if order.pricing is None else order.pricing.funding)
     detail["payment_id"] = order.payment_id

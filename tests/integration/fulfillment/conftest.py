@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from pydantic import SecretStr
 
 from liveshop.contracts import codec
 from liveshop.contracts.base import Event
@@ -21,11 +22,12 @@ from liveshop.contracts.events.fulfillment import FULFILLMENT
 from liveshop.contracts.events.isv import ISV_REJECTIONS, ISV_REPORTS, WarehouseOperationReported
 from liveshop.contracts.events.order import OrderCancelled, OrderPaid
 from liveshop.fulfillment import bootstrap
-from liveshop.fulfillment.domain.signature import signature_headers
+from liveshop.fulfillment.domain.signature import record_headers, signature_headers
 from liveshop.shared.devstack.resolver import Infra
 from liveshop.shared.runtime import ServiceRuntime
 from liveshop.shared.settings import ServiceSettings
 from liveshop.shared.testing import eventually, read_topic
+from tests.authn import ConventionAuth
 
 
 @dataclass
@@ -42,7 +44,11 @@ class Fulfillment:
     producer: AIOKafkaProducer
     namespace: str
     bootstrap_servers: str
+    #: Requests signed by ISVs (no bearer token; ``http`` signs every request as the caller it names).
+    isv_http: httpx.AsyncClient
     seq: list[int] = field(default_factory=lambda: [0])
+    #: Credentials of the ISVs registered by the test, by ISV id (``produce`` signs with them).
+    creds: dict[str, IsvCreds] = field(default_factory=dict)
 
     # -- the order service's side
 
@@ -99,7 +105,8 @@ class Fulfillment:
         r = await self.http.post("/admin/isvs", json={"isv_id": isv_id, "name": name})
         assert r.status_code == 201, r.text
         body = r.json()
-        return IsvCreds(isv_id, body["app_key"], body["secret"])
+        self.creds[isv_id] = IsvCreds(isv_id, body["app_key"], body["secret"])
+        return self.creds[isv_id]
 
     async def authorise(self, merchant_id: str, isv_id: str) -> None:
         r = await self.http.post(f"/merchants/{merchant_id}/isv-authorisations", json={"isv_id": isv_id})
@@ -140,9 +147,26 @@ class Fulfillment:
             **extra,
         }
 
-    async def produce(self, report: dict[str, Any], *, ce_id: str | None = None) -> None:
+    async def produce(
+        self,
+        report: dict[str, Any],
+        *,
+        ce_id: str | None = None,
+        sign_as: IsvCreds | None = None,
+        signed: bool = True,
+        nonce: str | None = None,
+    ) -> None:
+        """Produce a report to the topic, signed (record headers) with the credentials of the ISV it
+        names (``sign_as``: another ISV's; ``signed=False``: unsigned)."""
         ev = WarehouseOperationReported.model_validate(report)
-        await self.publish(ev, id=ce_id or f"{ev.isv_id}/{ev.request_id}")
+        rec = codec.to_record(
+            codec.envelope(ev, source="test", id=ce_id or f"{ev.isv_id}/{ev.request_id}"), self.namespace
+        )
+        headers = list(rec.headers)
+        creds = sign_as or self.creds.get(ev.isv_id)
+        if signed and creds is not None:
+            headers += record_headers(creds.app_key, creds.secret, rec.value, datetime.now(UTC), nonce=nonce)
+        await self.producer.send_and_wait(rec.topic, rec.value, key=rec.key, headers=headers)
 
     async def produce_raw(self, key: bytes, value: bytes, headers: list[tuple[str, bytes]] | None = None) -> None:
         await self.producer.send_and_wait(ISV_REPORTS.qualified(self.namespace), value, key=key, headers=headers or [])
@@ -152,9 +176,14 @@ class Fulfillment:
     ) -> httpx.Response:
         body = report if isinstance(report, bytes) else json.dumps(report, ensure_ascii=False).encode()
         headers = signature_headers(creds.app_key, secret or creds.secret, body, at or datetime.now(UTC))
-        return await self.http.post(
+        return await self.isv_http.post(
             "/isv/v1/reports", content=body, headers={**headers, "Content-Type": "application/json"}
         )
+
+    async def isv_get(self, creds: IsvCreds, path: str) -> httpx.Response:
+        """A GET signed by an ISV (the empty body; the path with its query is the signed target)."""
+        headers = signature_headers(creds.app_key, creds.secret, b"", datetime.now(UTC), method="GET", target=path)
+        return await self.isv_http.get(path, headers=headers)
 
     # -- reading
 
@@ -184,11 +213,15 @@ class Fulfillment:
         return list(reversed(rows))  # oldest first
 
     async def topic(self, name: str, min_count: int, timeout: float = 15) -> list[Any]:
-        records = await read_topic(self.bootstrap_servers, name, min_count=min_count, timeout=timeout)
+        records = await read_topic(
+            self.bootstrap_servers, name, min_count=min_count, timeout=timeout, auth=self.runtime.kafka_auth
+        )
         return [codec.decode(r.headers, r.value) for r in records]
 
     async def topic_raw(self, name: str, min_count: int, timeout: float = 15) -> list[Any]:
-        return await read_topic(self.bootstrap_servers, name, min_count=min_count, timeout=timeout)
+        return await read_topic(
+            self.bootstrap_servers, name, min_count=min_count, timeout=timeout, auth=self.runtime.kafka_auth
+        )
 
     async def rejection_events(self, min_count: int) -> list[Any]:
         return await self.topic(ISV_REJECTIONS.qualified(self.namespace), min_count)
@@ -202,16 +235,24 @@ async def fulfillment(
     infra: Infra, settings_for: Callable[..., ServiceSettings], namespace: str
 ) -> AsyncIterator[Fulfillment]:
     config = bootstrap.FulfillmentConfig(
-        clock_skew_s=60.0, hold_for_s=3.0, recheck_interval_s=0.2, secrets_key="test-secrets-key-0123456789"
+        clock_skew_s=60.0, hold_for_s=3.0, recheck_interval_s=0.2, secrets_key=SecretStr("test-secrets-key-0123456789")
     )
     rt, app = bootstrap.build(settings_for("fulfillment"), config=config)
     await rt.start()
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=infra.kafka_bootstrap_servers,
+        **infra.kafka_client_kwargs(),
+        acks="all",
+        enable_idempotence=True,
+    )
     await producer.start()
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://fulfillment")
+    transport = httpx.ASGITransport(app=app)
+    client = httpx.AsyncClient(transport=transport, base_url="http://fulfillment", auth=ConventionAuth())
+    isv_client = httpx.AsyncClient(transport=transport, base_url="http://fulfillment")
     try:
-        yield Fulfillment(rt, client, producer, namespace, infra.kafka_bootstrap_servers)
+        yield Fulfillment(rt, client, producer, namespace, infra.kafka_bootstrap_servers, isv_client)
     finally:
+        await isv_client.aclose()
         await client.aclose()
         await producer.stop()
         await rt.stop()

@@ -5,14 +5,26 @@ from __future__ import annotations
 from .conftest import Fulfillment
 
 
-async def test_a_retried_rotation_issues_one_credential_and_shows_the_same_secret(fulfillment: Fulfillment) -> None:
+async def test_a_retried_rotation_issues_one_credential_and_never_shows_the_secret_again(
+    fulfillment: Fulfillment,
+) -> None:
     f = fulfillment
     isv = await f.register_isv("isv-rotate")
     headers = {"Idempotency-Key": "rotate-2026-11"}
     first = await f.http.post(f"/admin/isvs/{isv.isv_id}/credentials", headers=headers)
     again = await f.http.post(f"/admin/isvs/{isv.isv_id}/credentials", headers=headers)
     assert first.status_code == again.status_code == 201, (first.text, again.text)
-    assert again.json() == first.json() and first.json()["secret"] != isv.secret
+    assert first.json()["secret"] != isv.secret
+    assert "secret" not in again.json() and "note" in again.json(), again.text
+    assert {k: v for k, v in again.json().items() if k != "note"} == {
+        k: v for k, v in first.json().items() if k != "secret"
+    }
+    # the same for a retried registration
+    reg = {"isv_id": "isv-rotate-2", "name": "WMS"}
+    r1 = await f.http.post("/admin/isvs", json=reg, headers={"Idempotency-Key": "reg-1"})
+    r2 = await f.http.post("/admin/isvs", json=reg, headers={"Idempotency-Key": "reg-1"})
+    assert r1.status_code == r2.status_code == 201 and "secret" in r1.json(), r1.text
+    assert "secret" not in r2.json() and r2.json()["app_key"] == r1.json()["app_key"], r2.text
     # two valid credentials now (the original and the rotated one): a third rotation is refused...
     third = await f.http.post(f"/admin/isvs/{isv.isv_id}/credentials", headers={"Idempotency-Key": "rotate-2"})
     assert third.status_code == 409 and third.json()["code"] == "CREDENTIAL_LIMIT_REACHED", third.text

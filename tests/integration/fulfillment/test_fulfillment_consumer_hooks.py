@@ -51,7 +51,7 @@ async def test_batch_handler_falls_back_to_one_by_one_and_decode_hook_can_declin
     router.on_decode_error = on_decode_error
     rt = ServiceRuntime(settings, service="hooks", migrations_package=None, routers=[router])
     await rt.start()
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers, **infra.kafka_client_kwargs())
     await producer.start()
     try:
         topic = ORDER.qualified(namespace)

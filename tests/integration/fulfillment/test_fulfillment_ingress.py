@@ -24,20 +24,34 @@ async def test_bad_signature_is_refused_and_nothing_is_read(fulfillment: Fulfill
     from liveshop.fulfillment.domain.signature import signature_headers
 
     headers = signature_headers(isv.app_key, isv.secret, body, datetime.now(UTC))
-    r = await f.http.post("/isv/v1/reports", content=body.replace(b"ACCEPTED", b"PACKED"), headers=headers)
+    r = await f.isv_http.post("/isv/v1/reports", content=body.replace(b"ACCEPTED", b"PACKED"), headers=headers)
     assert r.status_code == 401 and r.json()["code"] == "BAD_SIGNATURE"
-    r = await f.http.post("/isv/v1/reports", content=body)
+    r = await f.isv_http.post("/isv/v1/reports", content=body)
+    assert r.status_code == 401 and r.json()["code"] == "UNAUTHENTICATED"  # no signature, no token
+    partial = {k: v for k, v in headers.items() if k != "X-Liveshop-Nonce"}
+    r = await f.isv_http.post("/isv/v1/reports", content=body, headers=partial)
     assert r.status_code == 401 and r.json()["code"] == "MISSING_SIGNATURE"
-    r = await f.http.post("/isv/v1/reports", content=body, headers={**headers, "X-Liveshop-Isv": "lsk_nobody"})
+    r = await f.isv_http.post("/isv/v1/reports", content=body, headers={**headers, "X-Liveshop-Isv": "lsk_nobody"})
     assert r.status_code == 401 and r.json()["code"] == "ISV_NOT_AUTHORISED"
-    # Another ISV's valid signature over a body that claims to be this ISV.
+    # A signature made for another operation (a GET of the rejections) is not valid for this one.
+    get_headers = signature_headers(isv.app_key, isv.secret, b"", datetime.now(UTC), method="GET", target="/x")
+    r = await f.isv_http.post("/isv/v1/reports", content=b"", headers=get_headers)
+    assert r.status_code == 401 and r.json()["code"] == "BAD_SIGNATURE"
+    # Another ISV's valid signature over a body that claims to be this ISV: not its resource.
     other = await f.isv_for("m1")
     r = await f.post(other, report)
-    assert r.status_code == 422 and r.json()["code"] == "ISV_NOT_AUTHORISED"
+    assert r.status_code == 403 and r.json()["code"] == "NOT_YOUR_RESOURCE"
     assert await f.statuses("o20") == ["PAID"]
     # The genuine request still works; a rotated-out credential does not.
-    r = await f.post(isv, report)
+    good = signature_headers(isv.app_key, isv.secret, body, datetime.now(UTC))
+    r = await f.isv_http.post("/isv/v1/reports", content=body, headers=good)
     assert r.status_code == 200 and r.json()["result"] == "RECORDED"
+    # A captured request replayed within the window is refused by its nonce; a retry signed anew is
+    # a duplicate (same request id): nothing happens twice either way.
+    r = await f.isv_http.post("/isv/v1/reports", content=body, headers=good)
+    assert r.status_code == 401 and r.json()["code"] == "NONCE_REUSED", r.text
+    r = await f.post(isv, report)
+    assert r.status_code == 200 and r.json()["result"] == "DUPLICATE", r.text
     r = await f.http.delete(f"/admin/isvs/{isv.isv_id}/credentials/{isv.app_key}")
     assert r.status_code == 200, r.text
     r = await f.post(isv, f.report(isv, "o20", "PICKING", ago(1)))

@@ -26,10 +26,10 @@ async def test_unauthorised_isv_is_rejected_on_the_topic_and_over_http(fulfillme
     events = await f.rejection_events(min_count=2)
     assert all(isinstance(e.data, WarehouseReportRejected) for e in events)
     assert {e.data.key() for e in events} == {"isv-stranger"}
-    # An ISV nobody registered at all (Kafka only: it cannot sign).
+    # An ISV nobody registered at all (Kafka only: it cannot sign): answered to the id it claims.
     await f.produce(f.report("isv-unknown", "o10", "ACCEPTED", ago(3)))
     [row] = await f.rejections("isv-unknown")
-    assert row["reason_code"] == "ISV_NOT_AUTHORISED"
+    assert row["reason_code"] == "MISSING_SIGNATURE"
     assert await f.statuses("o10") == ["PAID"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -19,12 +20,18 @@ from liveshop.fulfillment.domain.reports import (
 )
 from liveshop.fulfillment.domain.signature import (
     HEADER_ISV,
+    HEADER_NONCE,
     HEADER_SIGNATURE,
     HEADER_TIMESTAMP,
+    KAFKA_METHOD,
+    KAFKA_TARGET,
     REPLAY_WINDOW,
     SignedRequest,
     authenticate,
+    has_signature,
+    nonce_expiry,
     read_signed_request,
+    record_headers,
     sign,
     signature_headers,
     verify_signature,
@@ -48,8 +55,15 @@ BODY = json.dumps(
 ).encode()
 
 
+NONCE = "n-0123456789abcdef"
+
+
 def signed(body: bytes = BODY, at: datetime = NOW, secret: str = SECRET) -> SignedRequest:
-    return read_signed_request(signature_headers(APP_KEY, secret, body, at), body)
+    return read_signed_request(signature_headers(APP_KEY, secret, body, at, nonce=NONCE), body)
+
+
+def re(r: SignedRequest, **changes: object) -> SignedRequest:
+    return dataclasses.replace(r, **changes)  # type: ignore[arg-type]
 
 
 def rejection(exc: pytest.ExceptionInfo[SignatureRejected]) -> ReasonCode:
@@ -57,12 +71,51 @@ def rejection(exc: pytest.ExceptionInfo[SignatureRejected]) -> ReasonCode:
 
 
 def test_known_answer_matches_openssl() -> None:
-    # printf '%s\n%s' 1735718400 '{"request_id":"r-1"}' | openssl dgst -sha256 -hmac "$SECRET" -hex
+    # printf 'POST\n/isv/v1/reports\n1735718400\nn-0123456789abcdef\n%s' '{"request_id":"r-1"}' |
+    #   openssl dgst -sha256 -hmac "$SECRET" -r     (the known answer in docs/isv-quickstart.md)
     assert (
-        sign(SECRET, "1735718400", b'{"request_id":"r-1"}')
-        == "dd8dbfdfc69599145c192e03ed2e001674f67f3c77d96b21b37e6991400254f0"
+        sign(SECRET, "POST", "/isv/v1/reports", "1735718400", NONCE, b'{"request_id":"r-1"}')
+        == "44844293e56f5a53ffc93d0a50603be400936d6a081c590c7e6c6b2dd8435fb0"
     )
-    assert signature_headers(APP_KEY, SECRET, b"", NOW)[HEADER_TIMESTAMP] == "1735718400"
+    headers = signature_headers(APP_KEY, SECRET, b"", NOW)
+    assert headers[HEADER_TIMESTAMP] == "1735718400"
+    assert headers[HEADER_NONCE] != signature_headers(APP_KEY, SECRET, b"", NOW)[HEADER_NONCE]  # fresh each time
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"method": "GET"},
+        {"target": "/isvs/isv-wms/rejections"},
+        {"method": KAFKA_METHOD, "target": KAFKA_TARGET},
+        {"nonce": "n-fedcba9876543210"},
+    ],
+    ids=["method", "target", "kafka", "nonce"],
+)
+def test_a_signature_is_bound_to_method_target_and_nonce(other: dict[str, str]) -> None:
+    """A signature made for one request cannot be used for another operation (or as a Kafka record)."""
+    with pytest.raises(SignatureRejected) as exc:
+        verify_signature(re(signed(), **other), SECRET, now=NOW)
+    assert rejection(exc) is ReasonCode.BAD_SIGNATURE
+
+
+def test_kafka_record_headers_verify_like_a_request() -> None:
+    headers = record_headers(APP_KEY, SECRET, BODY, NOW, nonce=NONCE)
+    assert has_signature(headers)
+    assert not has_signature([("ce_id", b"x")])
+    request = read_signed_request(headers, BODY, method=KAFKA_METHOD, target=KAFKA_TARGET)
+    verify_signature(request, SECRET, now=NOW)
+    assert nonce_expiry(request) == NOW + REPLAY_WINDOW
+    with pytest.raises(SignatureRejected):
+        verify_signature(read_signed_request(headers, BODY), SECRET, now=NOW)  # not valid as an HTTP POST
+
+
+@pytest.mark.parametrize("nonce", ["short", "x" * 65, "has space 012345678", "非ascii0123456789abc"])
+def test_malformed_nonce_is_missing_signature(nonce: str) -> None:
+    headers = signature_headers(APP_KEY, SECRET, BODY, NOW) | {HEADER_NONCE: nonce}
+    with pytest.raises(SignatureRejected) as exc:
+        read_signed_request(headers, BODY)
+    assert rejection(exc) is ReasonCode.MISSING_SIGNATURE
 
 
 def test_good_signature() -> None:
@@ -80,12 +133,12 @@ def test_header_names_are_case_insensitive_and_uppercase_hex_is_fine() -> None:
 @pytest.mark.parametrize(
     "tamper",
     [
-        lambda r: SignedRequest(r.app_key, r.timestamp, r.signature, r.body.replace(b"ACCEPTED", b"PACKED__")),
-        lambda r: SignedRequest(r.app_key, str(int(r.timestamp) + 1), r.signature, r.body),
-        lambda r: SignedRequest(r.app_key, r.timestamp, "0" * 64, r.body),
-        lambda r: SignedRequest(r.app_key, r.timestamp, "not-hex-at-all", r.body),
-        lambda r: SignedRequest(r.app_key, r.timestamp, r.signature + "00", r.body),
-        lambda r: SignedRequest(r.app_key, r.timestamp, "签名", r.body),
+        lambda r: re(r, body=r.body.replace(b"ACCEPTED", b"PACKED__")),
+        lambda r: re(r, timestamp=str(int(r.timestamp) + 1)),
+        lambda r: re(r, signature="0" * 64),
+        lambda r: re(r, signature="not-hex-at-all"),
+        lambda r: re(r, signature=r.signature + "00"),
+        lambda r: re(r, signature="签名"),
     ],
     ids=["body", "timestamp", "zeros", "not-hex", "too-long", "non-ascii"],
 )
@@ -118,11 +171,11 @@ def test_expired_and_badly_signed_is_reported_as_bad_signature() -> None:
     """The signature is checked first: an unauthenticated caller learns nothing about our clock."""
     old = signed(at=NOW - timedelta(hours=1))
     with pytest.raises(SignatureRejected) as exc:
-        verify_signature(SignedRequest(old.app_key, old.timestamp, "0" * 64, old.body), SECRET, now=NOW)
+        verify_signature(re(old, signature="0" * 64), SECRET, now=NOW)
     assert rejection(exc) is ReasonCode.BAD_SIGNATURE
 
 
-@pytest.mark.parametrize("missing", [HEADER_ISV, HEADER_TIMESTAMP, HEADER_SIGNATURE])
+@pytest.mark.parametrize("missing", [HEADER_ISV, HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNATURE])
 @pytest.mark.parametrize("blank", [True, False], ids=["blank", "absent"])
 def test_missing_header(missing: str, blank: bool) -> None:
     headers = signature_headers(APP_KEY, SECRET, BODY, NOW)
@@ -163,17 +216,18 @@ class TestAuthenticate:
             authenticate(signed(), isv=isv, secret=SECRET, now=NOW)
         assert rejection(exc) is ReasonCode.ISV_NOT_AUTHORISED
 
-    def test_replayed_within_the_window_is_a_harmless_duplicate(self) -> None:
-        """A byte-identical replay (an ISV retry, or an eavesdropper) authenticates, and the
-        signed request id makes it a duplicate: nothing happens twice."""
+    def test_a_retry_signed_anew_is_a_harmless_duplicate(self) -> None:
+        """A retry signed anew (new timestamp, new nonce; a byte-identical replay is refused by its
+        nonce, see the integration tests) authenticates, and the signed request id makes it a
+        duplicate: nothing happens twice."""
         isv = self.isv()
         paid_at = NOW - timedelta(minutes=10)
         order = OrderFacts(order_id="o-1", merchant_id="m-1", buyer_id="b-1", paid_at=paid_at)
         grants = [Authorisation("m-1", "isv-wms", NOW - timedelta(days=1))]
         timeline = OrderTimeline("o-1")
-        request = signed()
         outcomes = []
         for now in (NOW, NOW + timedelta(seconds=120)):
+            request = read_signed_request(signature_headers(APP_KEY, SECRET, BODY, now), BODY)
             who = authenticate(request, isv=isv, secret=SECRET, now=now)
             report = parse_report(request.body)
             outcomes.append(

@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 
 from fastapi import FastAPI
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from liveshop.fulfillment.adapters.postgres import PgStore
@@ -22,8 +23,14 @@ from liveshop.shared.settings import ServiceSettings
 SERVICE = "fulfillment"
 log = logging.getLogger(__name__)
 
-#: Development default only; production sets FULFILLMENT_SECRETS_KEY (a warning is logged otherwise).
+#: The development stack's key (``FULFILLMENT_DEV_SECRETS_KEY=true``: the dev stack, the demo, the
+#: tests). Never used unless that flag is set: without it and without FULFILLMENT_SECRETS_KEY the
+#: service refuses to start.
 DEV_SECRETS_KEY = "liveshop-dev-only-secrets-key-change-me"
+
+
+class SecretsKeyMissing(RuntimeError):
+    """FULFILLMENT_SECRETS_KEY is not set (and this is not the dev stack): the service does not start."""
 
 
 class FulfillmentConfig(BaseSettings):
@@ -31,8 +38,11 @@ class FulfillmentConfig(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="FULFILLMENT_", extra="ignore", frozen=True)
 
-    #: Key that seals ISV secrets at rest (see adapters/secrets.py).
-    secrets_key: str = DEV_SECRETS_KEY
+    #: Key that seals ISV secrets at rest (see adapters/secrets.py). Required outside the dev stack.
+    secrets_key: SecretStr | None = None
+    #: Development only (set by the dev stack, the demo and the tests): seal with :data:`DEV_SECRETS_KEY`
+    #: when no key is set.
+    dev_secrets_key: bool = False
     #: Allowed difference between an ISV's clock and ours (seconds).
     clock_skew_s: float = 300.0
     #: How long a report for an order not yet known as paid is held and re-checked (seconds).
@@ -40,7 +50,36 @@ class FulfillmentConfig(BaseSettings):
     #: How often held reports are re-checked (seconds); OrderPaid also re-checks its order at once.
     recheck_interval_s: float = 1.0
     #: Signed HTTP: accepted distance of the request timestamp from our clock (seconds).
-    replay_window_s: float = 300.0
+    replay_window_s: float = Field(default=300.0, gt=0, le=3600)
+    #: Signed Kafka records: accepted distance of the signed timestamp from when the record is
+    #: consumed (seconds). Longer than HTTP's because records wait in the topic while the consumer
+    #: is down; the nonces of that period are kept as long.
+    kafka_signature_window_s: float = Field(default=86400.0, gt=0, le=7 * 86400)
+    #: How often expired nonces are purged (seconds).
+    nonce_purge_interval_s: float = 60.0
+
+    def sealing_key(self) -> str:
+        """The key ISV secrets are sealed with, or raise :class:`SecretsKeyMissing`."""
+        if self.secrets_key is not None and self.secrets_key.get_secret_value():
+            return self.secrets_key.get_secret_value()
+        if self.dev_secrets_key:
+            log.warning("fulfillment: FULFILLMENT_SECRETS_KEY is not set; ISV secrets are sealed with the dev key")
+            return DEV_SECRETS_KEY
+        raise SecretsKeyMissing(
+            "FULFILLMENT_SECRETS_KEY is not set: the fulfillment service needs a key (16+ characters) to seal "
+            "ISV secrets at rest. Development only: FULFILLMENT_DEV_SECRETS_KEY=true uses the built-in dev key."
+        )
+
+
+class FulfillmentRuntime(ServiceRuntime):
+    """Refuses to start without a secrets key (the app can still be built, e.g. to list its routes)."""
+
+    missing_key: SecretsKeyMissing | None = None
+
+    async def start(self) -> None:
+        if self.missing_key is not None:
+            raise self.missing_key
+        await super().start()
 
 
 def build(
@@ -48,30 +87,45 @@ def build(
 ) -> tuple[ServiceRuntime, FastAPI]:
     settings = settings or ServiceSettings(service_name=SERVICE)
     config = config or FulfillmentConfig()
-    if config.secrets_key == DEV_SECRETS_KEY:
-        log.warning("fulfillment: FULFILLMENT_SECRETS_KEY is not set; ISV secrets are sealed with the dev key")
+    missing: SecretsKeyMissing | None = None
+    try:
+        key = config.sealing_key()
+    except SecretsKeyMissing as exc:
+        missing, key = exc, "unset-" + "-" * 16  # never seals anything: the runtime refuses to start
     deps = Deps(
         policy=ReportPolicy(
             clock_skew=timedelta(seconds=config.clock_skew_s), hold_for=timedelta(seconds=config.hold_for_s)
         ),
-        box=SecretBox(config.secrets_key),
+        box=SecretBox(key),
         replay_window=timedelta(seconds=config.replay_window_s),
+        kafka_window=timedelta(seconds=config.kafka_signature_window_s),
     )
 
     async def recheck_held(rt: ServiceRuntime) -> None:
         async with rt.transaction() as tx:
             await handlers.recheck_due(PgStore(tx), now=entropy.now(), policy=deps.policy)
 
-    runtime = ServiceRuntime(
+    async def purge_nonces(rt: ServiceRuntime) -> None:
+        # Kept one extra HTTP window past expiry, so a tick never races a nonce being inserted and
+        # a replay (ticks re-run in journal order) deletes the same rows.
+        async with rt.transaction() as tx:
+            await PgStore(tx).purge_nonces(entropy.now() - deps.replay_window)
+
+    runtime = FulfillmentRuntime(
         settings,
         service=SERVICE,
         migrations_package="liveshop.fulfillment.migrations",
         routers=consumers.make_routers(deps),
-        jobs=[PeriodicJob("held-reports", config.recheck_interval_s, recheck_held)],
+        jobs=[
+            PeriodicJob("held-reports", config.recheck_interval_s, recheck_held),
+            PeriodicJob("isv-nonces", config.nonce_purge_interval_s, purge_nonces),
+        ],
     )
+    runtime.missing_key = missing
     runtime.journal_sealer = JournalSealer(deps.box)
     app = create_app(runtime, [http.router], title="liveshop fulfillment service")
     app.state.fulfillment = deps
+    app.state.authenticators.append(http.isv_hmac_authenticator)
     return runtime, app
 
 
@@ -79,5 +133,7 @@ def main() -> None:
     from liveshop.shared.serve import run
 
     settings = ServiceSettings(service_name=SERVICE)
-    _, app = build(settings)
+    config = FulfillmentConfig()
+    config.sealing_key()  # refuse to start without a secrets key (SecretsKeyMissing)
+    _, app = build(settings, config=config)
     run(app, settings)

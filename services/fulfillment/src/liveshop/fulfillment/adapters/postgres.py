@@ -360,6 +360,63 @@ class PgStore:
             return None, None
         return await self.isv(r["isv_id"]), self.box.open(bytes(r["sealed_secret"]))
 
+    async def credentials(self, app_keys: Iterable[str]) -> dict[str, tuple[Isv, str]]:
+        """Several app keys at once (one Kafka batch): app key -> (owning ISV, unsealed secret).
+        Unknown app keys are absent. Two round trips whatever the number of keys."""
+        assert self.box is not None
+        keys = sorted(set(app_keys))
+        if not keys:
+            return {}
+        rows = await self.conn.fetch(
+            "SELECT app_key, isv_id, sealed_secret FROM isv_credentials WHERE app_key = ANY($1::text[])", keys
+        )
+        if not rows:
+            return {}
+        isv_ids = sorted({r["isv_id"] for r in rows})
+        isvs = {
+            r["isv_id"]: Isv(r["isv_id"], r["name"], r["registered_at"], suspended_at=r["suspended_at"])
+            for r in await self.conn.fetch(
+                "SELECT isv_id, name, registered_at, suspended_at FROM isvs WHERE isv_id = ANY($1::text[])", isv_ids
+            )
+        }
+        creds: dict[str, list[IsvCredential]] = {}
+        for c in await self.conn.fetch(
+            "SELECT isv_id, app_key, secret_fingerprint, issued_at, revoked_at FROM isv_credentials"
+            " WHERE isv_id = ANY($1::text[])",
+            isv_ids,
+        ):
+            creds.setdefault(c["isv_id"], []).append(
+                IsvCredential(c["app_key"], c["secret_fingerprint"], c["issued_at"], c["revoked_at"])
+            )
+        out: dict[str, tuple[Isv, str]] = {}
+        for r in rows:
+            base = isvs.get(r["isv_id"])
+            if base is None:  # pragma: no cover - a foreign key
+                continue
+            isv = Isv(base.isv_id, base.name, base.registered_at, creds.get(base.isv_id, ()), base.suspended_at)
+            out[r["app_key"]] = (isv, self.box.open(bytes(r["sealed_secret"])))
+        return out
+
+    async def consume_nonces(self, nonces: Sequence[tuple[str, str, datetime]]) -> set[tuple[str, str]]:
+        """Remember (app key, nonce, expires_at) rows; return the (app key, nonce) not seen before
+        (each at most once, even if it appears twice in ``nonces``)."""
+        if not nonces:
+            return set()
+        rows = await self.conn.fetch(
+            "INSERT INTO isv_nonces (app_key, nonce, expires_at)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[])"
+            " ON CONFLICT DO NOTHING RETURNING app_key, nonce",
+            [n[0] for n in nonces],
+            [n[1] for n in nonces],
+            [n[2] for n in nonces],
+        )
+        return {(r["app_key"], r["nonce"]) for r in rows}
+
+    async def purge_nonces(self, before: datetime) -> int:
+        """Forget nonces whose timestamp left the window before ``before``."""
+        done = await self.conn.execute("DELETE FROM isv_nonces WHERE expires_at < $1", before)
+        return int(done.split()[-1])
+
     async def authorisations(self, merchant_id: str, *, lock: bool = False) -> MerchantAuthorisations:
         if lock:
             await self.conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"isv-auth:{merchant_id}")

@@ -23,7 +23,7 @@ class ReasonCode(StrEnum):
     ISV_NOT_AUTHORISED = "ISV_NOT_AUTHORISED"
     """Unknown or suspended ISV, unknown app key, the merchant never authorised this ISV, the
     authorisation was revoked, the operation happened before the authorisation, or the ISV
-    authenticated on HTTP is not the ``isv_id`` in the body."""
+    that signed (HTTP request or Kafka record) is not the ``isv_id`` in the body."""
     # -- which order
     FOREIGN_ORDER = "FOREIGN_ORDER"
     """The order belongs to another merchant than the report's ``merchant_id``."""
@@ -41,6 +41,8 @@ class ReasonCode(StrEnum):
     MALFORMED_REPORT = "MALFORMED_REPORT"
     """Not JSON, a required field missing or blank, an unknown field, a time without timezone,
     a field too long."""
+    INVALID_CHARACTERS = "INVALID_CHARACTERS"
+    """A field holds a control character (NUL, U+0001-U+001F, U+007F) or a lone surrogate."""
     REQUEST_ID_CONFLICT = "REQUEST_ID_CONFLICT"
     """The ``request_id`` was already used by this ISV for this order with different content."""
     # -- when it happened
@@ -60,6 +62,9 @@ class ReasonCode(StrEnum):
     """The HMAC does not match the body, the timestamp and the secret of the app key."""
     TIMESTAMP_EXPIRED = "TIMESTAMP_EXPIRED"
     """The signed timestamp is outside the replay window (in either direction)."""
+    NONCE_REUSED = "NONCE_REUSED"
+    """The signed nonce was already used with this app key inside the window: a replayed request
+    or record (sign every attempt anew)."""
 
 
 class ErrorCode(StrEnum):
@@ -75,6 +80,7 @@ class ErrorCode(StrEnum):
     ALREADY_AUTHORISED = "ALREADY_AUTHORISED"
     AUTHORISATION_NOT_ACTIVE = "AUTHORISATION_NOT_ACTIVE"
     INVALID_TIME = "INVALID_TIME"
+    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
 
 
 class FulfillmentError(Exception):

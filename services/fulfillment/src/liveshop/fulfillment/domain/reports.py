@@ -227,7 +227,7 @@ def parse_report(data: bytes | str | Mapping[str, Any]) -> WarehouseReport:
 
     def salvage(name: str) -> str | None:
         value = raw.get(name)
-        return value if isinstance(value, str) and value.strip() else None
+        return value if isinstance(value, str) and value.strip() and not invalid_characters(value) else None
 
     def fail(message: str) -> ReportRejected:
         return ReportRejected(
@@ -248,6 +248,15 @@ def parse_report(data: bytes | str | Mapping[str, Any]) -> WarehouseReport:
         value = raw.get(name)
         if value is not None and not isinstance(value, str):
             raise fail(f"{name} must be a string")
+    bad = sorted(name for name in REPORT_FIELDS if isinstance(raw.get(name), str) and invalid_characters(raw[name]))
+    if bad:
+        raise ReportRejected(
+            ReasonCode.INVALID_CHARACTERS,
+            f"control characters or invalid Unicode in: {', '.join(bad)}",
+            isv_id=salvage("isv_id"),
+            request_id=salvage("request_id"),
+            order_id=salvage("order_id"),
+        )
     try:
         occurred_at = datetime.fromisoformat(raw["occurred_at"])
     except ValueError as exc:
@@ -267,7 +276,17 @@ def parse_report(data: bytes | str | Mapping[str, Any]) -> WarehouseReport:
     )
 
 
+def invalid_characters(value: str) -> bool:
+    """A control character (NUL and U+0001-U+001F, U+007F) or a lone surrogate: never in a report."""
+    return any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in value)
+
+
 # -- validation ----------------------------------------------------------------------------------
+
+
+def _invalid_characters(report: WarehouseReport) -> str | None:
+    bad = sorted(n for n in REPORT_FIELDS if isinstance(v := getattr(report, n), str) and invalid_characters(v))
+    return f"control characters or invalid Unicode in: {', '.join(bad)}" if bad else None
 
 
 def _malformed(report: WarehouseReport) -> str | None:
@@ -326,6 +345,9 @@ def validate_report(
     received = received_at if received_at is not None else now
     skew = policy.clock_skew
 
+    problem = _invalid_characters(report)
+    if problem:
+        return report.rejection(ReasonCode.INVALID_CHARACTERS, problem)
     problem = _malformed(report)
     if problem:
         return report.rejection(ReasonCode.MALFORMED_REPORT, problem)
@@ -401,6 +423,9 @@ def process_report(
     (e.g. shipped) in between.
     """
     authorisations = tuple(authorisations)
+    problem = _invalid_characters(report)
+    if problem:
+        return report.rejection(ReasonCode.INVALID_CHARACTERS, problem)
     problem = _malformed(report)
     if problem:
         return report.rejection(ReasonCode.MALFORMED_REPORT, problem)

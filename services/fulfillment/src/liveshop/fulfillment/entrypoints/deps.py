@@ -15,3 +15,5 @@ class Deps:
     policy: ReportPolicy
     box: SecretBox
     replay_window: timedelta = REPLAY_WINDOW
+    #: Signed Kafka records: accepted distance of the signed timestamp from when the record is consumed.
+    kafka_window: timedelta = timedelta(hours=24)

@@ -1,20 +1,21 @@
-"""Fulfillment HTTP API.
+"""Fulfillment HTTP API. Every route declares who may call it (``allow(...)``, docs/security.md).
 
-* Operator: register ISVs and rotate their credentials (``/admin/isvs``).
+* Operator (ops): register ISVs and rotate their credentials (``/admin/isvs``).
 * Merchant: authorise / revoke an ISV for the shop (``/merchants/{merchant_id}/isv-authorisations``).
-* ISV: ``POST /isv/v1/reports`` (HMAC-signed; the same ``process_reports`` as the Kafka path) and
-  ``GET /isvs/{isv_id}/rejections``.
-* Buyer: ``GET /orders/{order_id}/tracks`` (订单物流详情) and ``GET /buyers/{buyer_id}/messages`` (服务消息).
-
-There is no authentication layer in this code base yet: merchant and buyer identity are taken
-from the path / query as in the other services; only the ISV endpoint is authenticated (HMAC).
+* ISV: ``POST /isv/v1/reports`` (the same ``process_reports`` as the Kafka path) and
+  ``GET /isvs/{isv_id}/rejections``. ISVs authenticate with the HMAC signature of their app key
+  (:func:`isv_hmac_authenticator`, registered on ``app.state.authenticators``), not with tokens.
+* Buyer: ``GET /orders/{order_id}/tracks`` (订单物流详情; the order's buyer, or an ops operator) and
+  ``GET /buyers/{buyer_id}/messages`` (服务消息).
 """
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,16 +23,30 @@ from liveshop.fulfillment.adapters.postgres import PgStore
 from liveshop.fulfillment.domain import errors as derr
 from liveshop.fulfillment.domain.isv import Isv, new_app_key, new_secret
 from liveshop.fulfillment.domain.reports import Duplicate, Held, Outcome, Recorded, Rejected, parse_report
-from liveshop.fulfillment.domain.signature import authenticate, read_signed_request
+from liveshop.fulfillment.domain.signature import (
+    HEADER_ISV,
+    HEADER_NONCE,
+    HEADER_TIMESTAMP,
+    authenticate,
+    has_signature,
+    read_signed_request,
+)
 from liveshop.fulfillment.entrypoints.deps import Deps
 from liveshop.fulfillment.service_layer import handlers
 from liveshop.fulfillment.service_layer.unit_of_work import HTTP, Effects, Incoming
 from liveshop.shared import entropy
+from liveshop.shared.auth import Principal, allow, buyer, current_principal, isv, merchant, operator
 from liveshop.shared.errors import Conflict, DomainError, Forbidden, NotFound, Unauthorized
 from liveshop.shared.http import idempotent
 from liveshop.shared.runtime import ServiceRuntime
 
 router = APIRouter()
+log = logging.getLogger(__name__)
+
+#: The platform's id limit (path and query ids; the report body has its own rules, domain/reports.py).
+MAX_ID = 64
+PathId = Annotated[str, Path(min_length=1, max_length=MAX_ID)]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 
 
 def _rt(request: Request) -> tuple[ServiceRuntime, Deps]:
@@ -61,6 +76,13 @@ class AuthoriseIsv(BaseModel):
     isv_id: str = Field(min_length=1, max_length=64)
 
 
+#: Said instead of the secret when an idempotent retry of an issuing request is answered.
+SECRET_SHOWN_ONCE = (
+    "the secret was shown only in the first answer to this Idempotency-Key; if it was lost, "
+    "issue a new credential and revoke this one"
+)
+
+
 def _credential_body(isv: Isv, app_key: str) -> dict[str, Any]:
     cred = isv.credential(app_key)
     assert cred is not None
@@ -76,14 +98,11 @@ def _credential_body(isv: Isv, app_key: str) -> dict[str, Any]:
 # -- operator -----------------------------------------------------------------------------------
 
 
-@router.post("/admin/isvs", status_code=201, tags=["operator"])
-async def register_isv(
-    body: RegisterIsv,
-    request: Request,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> JSONResponse:
-    """Register an ISV with its first credential. The secret is in this response only (and in a
-    replay of it with the same ``Idempotency-Key``); it is stored sealed, never in plain text."""
+@router.post("/admin/isvs", status_code=201, tags=["operator"], dependencies=[allow(operator("ops"))])
+async def register_isv(body: RegisterIsv, request: Request, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    """Register an ISV with its first credential. The secret is in this response only: a retry with
+    the same ``Idempotency-Key`` gets the app key and a note, never the secret again. It is stored
+    sealed, never in plain text."""
     rt, deps = _rt(request)
     shown: dict[str, str] = {}
     async with rt.transaction() as tx:
@@ -108,20 +127,22 @@ async def register_isv(
             return 201, _credential_body(isv, issued.app_key)
 
         status, resp = await idempotent(tx, "fulfillment.register_isv", idempotency_key, body.model_dump(), create)
-        if "secret" not in shown:  # an idempotent replay: the same answer, secret unsealed again
-            _, shown["secret"] = await store.credential(resp["app_key"])  # type: ignore[assignment]
-    return JSONResponse({**resp, "secret": shown["secret"]}, status_code=status)
+    return _issued(status, resp, shown)
 
 
-@router.post("/admin/isvs/{isv_id}/credentials", status_code=201, tags=["operator"])
-async def issue_credential(
-    isv_id: str,
-    request: Request,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-) -> JSONResponse:
+def _issued(status: int, resp: Any, shown: dict[str, str]) -> JSONResponse:
+    if "secret" in shown:
+        return JSONResponse({**resp, "secret": shown["secret"]}, status_code=status)
+    return JSONResponse({**resp, "note": SECRET_SHOWN_ONCE}, status_code=status)  # an idempotent retry
+
+
+@router.post(
+    "/admin/isvs/{isv_id}/credentials", status_code=201, tags=["operator"], dependencies=[allow(operator("ops"))]
+)
+async def issue_credential(isv_id: PathId, request: Request, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Rotation: a second credential (at most two valid at once); the secret is shown in this response
-    only (and in a replay of it with the same ``Idempotency-Key``: a retried rotation never issues a
-    second credential, which would push the ISV over the limit of two)."""
+    only. A retry with the same ``Idempotency-Key`` never issues a second credential (which would push
+    the ISV over the limit of two); it answers the app key and a note, not the secret."""
     rt, deps = _rt(request)
     shown: dict[str, str] = {}
     async with rt.transaction() as tx:
@@ -142,13 +163,11 @@ async def issue_credential(
             return 201, _credential_body(isv, issued.app_key)
 
         status, resp = await idempotent(tx, f"fulfillment.rotate:{isv_id}", idempotency_key, {}, create)
-        if "secret" not in shown:  # an idempotent replay: the same answer, secret unsealed again
-            _, shown["secret"] = await store.credential(resp["app_key"])  # type: ignore[assignment]
-    return JSONResponse({**resp, "secret": shown["secret"]}, status_code=status)
+    return _issued(status, resp, shown)
 
 
-@router.delete("/admin/isvs/{isv_id}/credentials/{app_key}", tags=["operator"])
-async def revoke_credential(isv_id: str, app_key: str, request: Request) -> dict[str, Any]:
+@router.delete("/admin/isvs/{isv_id}/credentials/{app_key}", tags=["operator"], dependencies=[allow(operator("ops"))])
+async def revoke_credential(isv_id: PathId, app_key: PathId, request: Request) -> dict[str, Any]:
     rt, deps = _rt(request)
     async with rt.transaction() as tx:
         store = PgStore(tx, deps.box)
@@ -180,12 +199,14 @@ def _authorisations_body(merchant_id: str, periods: list[Any]) -> dict[str, Any]
     }
 
 
-@router.post("/merchants/{merchant_id}/isv-authorisations", status_code=201, tags=["merchant"])
+@router.post(
+    "/merchants/{merchant_id}/isv-authorisations",
+    status_code=201,
+    tags=["merchant"],
+    dependencies=[allow(merchant("merchant_id"))],
+)
 async def authorise_isv(
-    merchant_id: str,
-    body: AuthoriseIsv,
-    request: Request,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    merchant_id: PathId, body: AuthoriseIsv, request: Request, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """The merchant authorises an ISV to report for the shop's orders (from now on). With an
     ``Idempotency-Key`` a retry gets the first answer instead of ``ALREADY_AUTHORISED``."""
@@ -216,8 +237,12 @@ async def authorise_isv(
     return JSONResponse(resp, status_code=status)
 
 
-@router.delete("/merchants/{merchant_id}/isv-authorisations/{isv_id}", tags=["merchant"])
-async def revoke_isv(merchant_id: str, isv_id: str, request: Request) -> dict[str, Any]:
+@router.delete(
+    "/merchants/{merchant_id}/isv-authorisations/{isv_id}",
+    tags=["merchant"],
+    dependencies=[allow(merchant("merchant_id"))],
+)
+async def revoke_isv(merchant_id: PathId, isv_id: PathId, request: Request) -> dict[str, Any]:
     """Revocation wins: every report of this ISV evaluated from now on is rejected for the shop."""
     rt, deps = _rt(request)
     async with rt.transaction() as tx:
@@ -237,8 +262,10 @@ async def revoke_isv(merchant_id: str, isv_id: str, request: Request) -> dict[st
     }
 
 
-@router.get("/merchants/{merchant_id}/isv-authorisations", tags=["merchant"])
-async def list_authorisations(merchant_id: str, request: Request) -> dict[str, Any]:
+@router.get(
+    "/merchants/{merchant_id}/isv-authorisations", tags=["merchant"], dependencies=[allow(merchant("merchant_id"))]
+)
+async def list_authorisations(merchant_id: PathId, request: Request) -> dict[str, Any]:
     rt, deps = _rt(request)
     async with rt.transaction() as tx:
         auths = await PgStore(tx, deps.box).authorisations(merchant_id)
@@ -248,23 +275,65 @@ async def list_authorisations(merchant_id: str, request: Request) -> dict[str, A
 # -- ISV ----------------------------------------------------------------------------------------
 
 
-@router.post("/isv/v1/reports", tags=["isv"])
-async def post_report(request: Request) -> JSONResponse:
-    """One warehouse report, signed (see docs/isv-quickstart.md). 200 RECORDED / DUPLICATE,
-    202 HELD, 401 signature problems (nothing read), 422 rejected (also on the rejections topic)."""
+def _target(request: Request) -> str:
+    """What an ISV signs as the request target: the path and the query string as sent."""
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    path: str = request.scope["path"]
+    return path + (f"?{query}" if query else "")
+
+
+async def isv_hmac_authenticator(request: Request) -> Principal | None:
+    """``app.state.authenticators``: an ISV signs each request with its app key (same scheme on every
+    ISV route; a GET signs the empty body). ``None`` when the request carries no signature header
+    (then it is simply unauthenticated); 401 with the signature reason code when it is wrong.
+
+    The clock here is the wall clock, not :mod:`liveshop.shared.entropy`: authentication is not
+    replayed (a replay runs as the journaled principal), so it must not consume journaled values.
+    The nonce is consumed by the route, in its own transaction (:func:`_consume_nonce`).
+    """
+    if not has_signature(request.headers):
+        return None
     rt, deps = _rt(request)
     body = await request.body()
-    now = entropy.now()
     try:
-        signed = read_signed_request(dict(request.headers), body)
+        signed = read_signed_request(request.headers, body, method=request.method, target=_target(request))
         async with rt.transaction() as tx:
-            isv, secret = await PgStore(tx, deps.box).credential(signed.app_key)
-        isv_id = authenticate(signed, isv=isv, secret=secret, now=now, window=deps.replay_window)
+            found, secret = await PgStore(tx, deps.box).credential(signed.app_key)
+        isv_id = authenticate(signed, isv=found, secret=secret, now=datetime.now(UTC), window=deps.replay_window)
     except derr.SignatureRejected as exc:
+        log.info("ISV request refused: %s", exc.code)  # never the signature or the secret
         raise _http_error(exc) from exc
+    return Principal(actor="isv", sub=isv_id, via="isv-hmac")
+
+
+async def _consume_nonce(request: Request, store: PgStore, principal: Principal, deps: Deps) -> None:
+    """A signed request's nonce is used once (401 ``NONCE_REUSED`` the second time). It runs in the
+    route's transaction from the request's headers, so a replay (journaled principal, journaled
+    headers; the signature itself is not journaled) writes the same row."""
+    if principal.via != "isv-hmac":
+        return
+    h = request.headers
+    app_key, nonce, ts = h.get(HEADER_ISV, ""), h.get(HEADER_NONCE, ""), h.get(HEADER_TIMESTAMP, "0")
+    expires = datetime.fromtimestamp(int(ts), UTC) + deps.replay_window
+    if not await store.consume_nonces([(app_key, nonce, expires)]):
+        raise Unauthorized(derr.ReasonCode.NONCE_REUSED, "this nonce was already used: sign every request anew")
+
+
+@router.post("/isv/v1/reports", tags=["isv"], dependencies=[allow(isv("isv_id"))])
+async def post_report(request: Request) -> JSONResponse:
+    """One warehouse report, signed (see docs/isv-quickstart.md). 200 RECORDED / DUPLICATE,
+    202 HELD, 401 signature problems (nothing read), 403 the body's ``isv_id`` is another ISV,
+    422 rejected (also on the rejections topic). The caller is the ISV that signed (or, on replay,
+    the journaled principal: the signature is not re-verified)."""
+    rt, deps = _rt(request)
+    principal = current_principal(request)
+    isv_id = principal.sub
+    body = await request.body()
+    now = entropy.now()
     out: Outcome
     async with rt.transaction() as tx:
         store = PgStore(tx, deps.box)
+        await _consume_nonce(request, store, principal, deps)
         try:
             report = parse_report(body)
         except derr.ReportRejected as exc:
@@ -282,17 +351,22 @@ async def post_report(request: Request) -> JSONResponse:
     return JSONResponse(handlers.outcome_summary(out), status_code=422)
 
 
-@router.get("/isvs/{isv_id}/rejections", tags=["isv"])
-async def rejections(isv_id: str, request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
-    """The latest rejections sent to an ISV (newest first), as on ``liveshop.isv.rejections``."""
-    rt, _ = _rt(request)
-    assert rt.pool is not None
-    rows = await rt.pool.fetch(
-        "SELECT request_id, order_id, reason_code, reason, channel, rejected_at FROM isv_rejections"
-        " WHERE isv_id = $1 ORDER BY seq DESC LIMIT $2",
-        isv_id,
-        limit,
-    )
+@router.get("/isvs/{isv_id}/rejections", tags=["isv"], dependencies=[allow(isv("isv_id"), operator("ops"))])
+async def rejections(
+    isv_id: PathId, request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> dict[str, Any]:
+    """The latest rejections sent to an ISV (newest first), as on ``liveshop.isv.rejections``:
+    the ISV itself (signed GET) or an ops operator (support)."""
+    rt, deps = _rt(request)
+    principal = current_principal(request)
+    async with rt.transaction() as tx:
+        await _consume_nonce(request, PgStore(tx, deps.box), principal, deps)
+        rows = await tx.conn.fetch(
+            "SELECT request_id, order_id, reason_code, reason, channel, rejected_at FROM isv_rejections"
+            " WHERE isv_id = $1 ORDER BY seq DESC LIMIT $2",
+            isv_id,
+            limit,
+        )
     return {
         "isv_id": isv_id,
         "rejections": [{**dict(r), "rejected_at": r["rejected_at"].isoformat()} for r in rows],
@@ -302,14 +376,20 @@ async def rejections(isv_id: str, request: Request, limit: Annotated[int, Query(
 # -- buyer --------------------------------------------------------------------------------------
 
 
-@router.get("/orders/{order_id}/tracks", tags=["buyer"])
-async def tracks(order_id: str, request: Request, buyer_id: str | None = None) -> dict[str, Any]:
+@router.get("/orders/{order_id}/tracks", tags=["buyer"], dependencies=[allow(buyer("buyer_id"), operator("ops"))])
+async def tracks(
+    order_id: PathId, request: Request, buyer_id: Annotated[str | None, Query(max_length=MAX_ID)] = None
+) -> dict[str, Any]:
     """The buyer's order logistics page (订单物流详情): PAID first, then by when each operation
-    happened. An order not (yet) known as paid has an empty timeline. With ``buyer_id``, another
-    buyer's order is refused (403)."""
+    happened. The order's buyer (known from ``OrderPaid``) or an ops operator; anyone else, and a
+    buyer asking for an order not (yet) known as paid here, gets 404 (existence does not leak).
+    An operator sees an unknown order as an empty timeline."""
     rt, deps = _rt(request)
+    principal = current_principal(request)
     async with rt.transaction() as tx:
         order, timeline = await PgStore(tx, deps.box).timeline(order_id)
+    if principal.actor == "buyer" and (order is None or order.buyer_id != principal.sub):
+        raise NotFound(derr.ErrorCode.ORDER_NOT_FOUND, "no such order")
     if buyer_id is not None and order is not None and order.buyer_id != buyer_id:
         raise Forbidden("NOT_YOUR_ORDER", "this order belongs to another buyer")
     by_status = {t.status: t for t in timeline.tracks}
@@ -334,8 +414,10 @@ async def tracks(order_id: str, request: Request, buyer_id: str | None = None) -
     }
 
 
-@router.get("/buyers/{buyer_id}/messages", tags=["buyer"])
-async def messages(buyer_id: str, request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
+@router.get("/buyers/{buyer_id}/messages", tags=["buyer"], dependencies=[allow(buyer("buyer_id"))])
+async def messages(
+    buyer_id: PathId, request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> dict[str, Any]:
     """The buyer's service messages (服务消息) from logistics tracks, newest first."""
     rt, _ = _rt(request)
     assert rt.pool is not None

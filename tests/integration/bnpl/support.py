@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,8 +32,19 @@ from liveshop.shared.runtime import ServiceRuntime
 from liveshop.shared.settings import ServiceSettings
 from liveshop.shared.testing import eventually
 from liveshop.wallet import bootstrap as wallet_bootstrap
+from tests.authn import ConventionAuth, operator_headers
 
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+class BnplAuth(ConventionAuth):
+    """The tests' convention (tests/authn.py), plus: ``/bnpl/admin/...`` is an operator with every role, like
+    ``/admin/...`` (the convention only looks at the first path segment)."""
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if "authorization" not in request.headers and request.url.path.startswith("/bnpl/admin/"):
+            request.headers.update(operator_headers())
+        yield from super().auth_flow(request)
 
 
 def now() -> datetime:
@@ -270,10 +281,12 @@ async def running(settings_for: Any, *, promotion_instances: int = 1) -> AsyncIt
     wrt, wapp = wallet_bootstrap.build(ws)
     await wrt.start()
     runtimes.append(wrt)
-    producer = AIOKafkaProducer(bootstrap_servers=ps.kafka_bootstrap_servers)
+    producer = AIOKafkaProducer(bootstrap_servers=ps.kafka_bootstrap_servers, **ps.kafka_auth().aiokafka())
     await producer.start()
-    p = httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[0]), base_url="http://promotion")
-    w = httpx.AsyncClient(transport=httpx.ASGITransport(app=wapp), base_url="http://wallet")
+    # Each request is signed as the caller it names (tests/authn.py); who may call what is tested in
+    # tests/integration/auth.
+    p = httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[0]), base_url="http://promotion", auth=BnplAuth())
+    w = httpx.AsyncClient(transport=httpx.ASGITransport(app=wapp), base_url="http://wallet", auth=BnplAuth())
     try:
         yield Bnpl(ps, p, w, runtimes, producer)
     finally:

@@ -17,6 +17,7 @@ from liveshop.contracts.events.bnpl import (
 )
 from liveshop.shared.settings import ServiceSettings
 from liveshop.shared.testing import eventually
+from tests.authn import bearer, operator_headers
 
 from .support import Bnpl, running, uid
 
@@ -111,7 +112,9 @@ async def test_refused_buyer_cancel_before_shipping_and_overdue_suspension(
         assert gone["cancelled_at"] is not None
 
         # collection fails -> OVERDUE -> the buyer's BNPL is suspended; repaying reinstates it
-        await bnpl.ok(bnpl.wallet, "POST", f"/bnpl/buyers/{buyer}/repayment-behaviour", json={"behaviour": "FAIL"})
+        await bnpl.ok(bnpl.wallet, "POST", f"/bnpl/buyers/{buyer}/repayment-behaviour", json={"behaviour": "FAIL"},
+            headers=operator_headers("ops"),
+        )  # fmt: skip
         oid, _, _ = await bnpl.place_and_pay(buyer, m, pid)
         await bnpl.bill(oid)
         await bnpl.publish(bnpl.delivered(oid))
@@ -130,8 +133,10 @@ async def test_refused_buyer_cancel_before_shipping_and_overdue_suspension(
         buyers = await _events(bnpl, kafka_reader, "liveshop.bnpl.buyers", 1)
         assert any(isinstance(e, BnplBuyerSuspended) and e.buyer_id == buyer for e in buyers)
 
-        await bnpl.ok(bnpl.wallet, "POST", f"/bnpl/buyers/{buyer}/repayment-behaviour", json={"behaviour": "SUCCEED"})
-        repaid = await bnpl.ok(bnpl.wallet, "POST", f"/bnpl/bills/{oid}/repay")
+        await bnpl.ok(bnpl.wallet, "POST", f"/bnpl/buyers/{buyer}/repayment-behaviour", json={"behaviour": "SUCCEED"},
+            headers=operator_headers("ops"),
+        )  # fmt: skip
+        repaid = await bnpl.ok(bnpl.wallet, "POST", f"/bnpl/bills/{oid}/repay", headers=bearer("buyer", buyer))
         assert repaid["status"] == "COLLECTED"
 
         async def reinstated() -> bool:

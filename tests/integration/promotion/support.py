@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,10 +31,11 @@ from liveshop.promotion import bootstrap
 from liveshop.shared.runtime import ServiceRuntime
 from liveshop.shared.settings import ServiceSettings
 from liveshop.shared.testing import eventually
+from tests.authn import ConventionAuth, bearer
 
 
-async def publish(bootstrap_servers: str, namespace: str, *events: Event) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers)
+async def publish(bootstrap_servers: str, namespace: str, *events: Event, kafka: dict[str, Any] | None = None) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **(kafka or {}))
     await producer.start()
     try:
         for ev in events:
@@ -41,6 +43,20 @@ async def publish(bootstrap_servers: str, namespace: str, *events: Event) -> Non
             await producer.send_and_wait(rec.topic, rec.value, key=rec.key, headers=rec.headers)
     finally:
         await producer.stop()
+
+
+class PromoAuth(ConventionAuth):
+    """The tests' convention, plus: a red-envelope claim (body ``viewer_id``) is signed as that viewer (a buyer)."""
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if "authorization" not in request.headers and request.url.path.endswith("/claims") and request.content:
+            try:
+                body = json.loads(request.content)
+            except ValueError:
+                body = None
+            if isinstance(body, dict) and isinstance(body.get("viewer_id"), str):
+                request.headers.update(bearer("buyer", body["viewer_id"]))
+        yield from super().auth_flow(request)
 
 
 @dataclass
@@ -52,6 +68,8 @@ class FakeWallet:
     balances: dict[str, int] = field(default_factory=dict)
     held: dict[str, int] = field(default_factory=dict)
     seen: list[Event] = field(default_factory=list)
+    #: aiokafka keyword arguments (credentials)
+    kafka: dict[str, Any] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -72,8 +90,9 @@ class FakeWallet:
             bootstrap_servers=self.bootstrap_servers,
             auto_offset_reset="earliest",
             group_id=f"{self.namespace}.fake-wallet",
+            **self.kafka,
         )
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers)
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers, **self.kafka)
         await consumer.start()
         await producer.start()
         self._ready.set()
@@ -142,9 +161,13 @@ class Promo:
     wallet: FakeWallet
     bootstrap_servers: str
     namespace: str
+    #: aiokafka keyword arguments (credentials)
+    kafka: dict[str, Any] = field(default_factory=dict)
+    #: the service's ASGI app (tests that need a client of their own, e.g. without ConventionAuth)
+    app: Any = None
 
     async def publish(self, *events: Event) -> None:
-        await publish(self.bootstrap_servers, self.namespace, *events)
+        await publish(self.bootstrap_servers, self.namespace, *events, kafka=self.kafka)
 
     async def seed_catalog(
         self,
@@ -230,11 +253,14 @@ class Promo:
 async def running(settings: ServiceSettings, balances: dict[str, int] | None = None) -> AsyncIterator[Promo]:
     rt, app = bootstrap.build(settings)
     await rt.start()
-    wallet = FakeWallet(settings.kafka_bootstrap_servers, settings.namespace, dict(balances or {}))
+    kafka = settings.kafka_auth().aiokafka()
+    wallet = FakeWallet(settings.kafka_bootstrap_servers, settings.namespace, dict(balances or {}), kafka=kafka)
     await wallet.start()
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://promotion", timeout=30)
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://promotion", timeout=30, auth=PromoAuth()
+    )
     try:
-        yield Promo(rt, client, wallet, settings.kafka_bootstrap_servers, settings.namespace)
+        yield Promo(rt, client, wallet, settings.kafka_bootstrap_servers, settings.namespace, kafka=kafka, app=app)
     finally:
         await client.aclose()
         await wallet.stop()

@@ -65,7 +65,7 @@ def _cancelled(order_id: str, *, was_paid: bool) -> OrderCancelled:
 
 async def _send(promo: Promo, *envs: Envelope) -> None:
     """Send these exact envelopes (a redelivery keeps the event id, unlike ``Promo.publish``)."""
-    producer = AIOKafkaProducer(bootstrap_servers=promo.bootstrap_servers)
+    producer = AIOKafkaProducer(bootstrap_servers=promo.bootstrap_servers, **promo.kafka)
     await producer.start()
     try:
         for env in envs:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from liveshop.shared.settings import ServiceSettings
+from tests.authn import bearer
 
 from .support import Promo, running
 
@@ -33,6 +34,13 @@ async def test_lifecycle_budget_and_bad_input(settings_for: Callable[..., Servic
         await _refused(promo, "POST", path, {**base, "product_ids": ["p2"]}, 403, "NOT_STREAMERS_PRODUCT")
         await _refused(promo, "POST", path, {**base, "product_ids": ["nope"]}, 422, "UNKNOWN_PRODUCT")
         await _refused(promo, "POST", "/streamers/s_nocap/red-envelopes", base, 403, "NO_DISTRIBUTION_CAPABILITY")
+        # out-of-bounds input: 422 with a reason code before anything runs (never a 500)
+        for bad in ({"product_ids": ["p" * 65]}, {"product_ids": ["p1"] * 101}, {"face_value": 10**12 + 1},
+                    {"quantity": 10**7}, {"valid_seconds_after_claim": 10**12}, {"name": "n" * 201},
+                    {"per_viewer_limit": 10**6}, {"issue_mode": "M" * 33}):  # fmt: skip
+            await _refused(promo, "POST", path, {**base, **bad}, 422, "INVALID_REQUEST")
+        r = await promo.http.post(f"/streamers/{'s' * 65}/red-envelopes", json=base, headers=bearer("streamer", "s1"))
+        assert r.status_code == 403 and r.json()["code"] == "NOT_YOUR_RESOURCE", r.text
         assert (await promo.http.get("/streamers/s1/red-envelopes")).json()["activities"] == []
         # too little balance: a clear refusal from the wallet's answer
         r = await promo.http.post("/streamers/s3/red-envelopes", json=base)
@@ -48,10 +56,28 @@ async def test_lifecycle_budget_and_bad_input(settings_for: Callable[..., Servic
         assert promo.wallet.balances["s1"] == 3_000
         # claiming before issue: NOT_ISSUED, nothing claimed
         await _refused(promo, "POST", f"/red-envelopes/{aid}/claims", {"viewer_id": "v1"}, 409, "NOT_ISSUED")
-        # another streamer cannot touch it
-        await _refused(promo, "POST", f"/streamers/s2/red-envelopes/{aid}/issue", None, 403, "NOT_ACTIVITY_OWNER")
+        # another streamer cannot touch it, nor learn that it exists (404 like an unknown activity)
+        await _refused(promo, "POST", f"/streamers/s2/red-envelopes/{aid}/issue", None, 404, "UNKNOWN_ACTIVITY")
+        await _refused(promo, "POST", f"/streamers/s2/red-envelopes/{aid}/end", None, 404, "UNKNOWN_ACTIVITY")
+        await _refused(promo, "PATCH", f"/streamers/s2/red-envelopes/{aid}", {"quantity": 9}, 404, "UNKNOWN_ACTIVITY")
+        # a viewer does not see an activity before it is issued
+        r = await promo.http.get(f"/red-envelopes/{aid}", headers=bearer("buyer", "v1"))
+        assert r.status_code == 404 and r.json()["code"] == "UNKNOWN_ACTIVITY", r.text
         r = await promo.http.post(f"/streamers/s1/red-envelopes/{aid}/issue")
         assert r.status_code == 200 and r.json()["status"] == "RUNNING", r.text
+        # once issued, viewers (and other streamers) see its public face only: no budget, no funding
+        for who in (bearer("buyer", "v1"), bearer("streamer", "s2")):
+            r = await promo.http.get(f"/red-envelopes/{aid}", headers=who)
+            assert r.status_code == 200, r.text
+            assert r.json()["face_value"] == 500 and r.json()["status"] == "RUNNING"
+            assert not {"budget", "quantity", "claimed", "funding", "funding_detail"} & set(r.json()), r.json()
+            r = await promo.http.get(f"/red-envelopes/{aid}/dashboard", headers=who)
+            assert r.status_code in (403, 404), r.text
+        # a viewer claims for themself only
+        r = await promo.http.post(
+            f"/red-envelopes/{aid}/claims", json={"viewer_id": "v2"}, headers=bearer("buyer", "v1")
+        )
+        assert r.status_code == 403 and r.json()["code"] == "NOT_YOUR_RESOURCE", r.text
         r = await promo.http.post(f"/red-envelopes/{aid}/claims", json={"viewer_id": "v1", "channel": "POPUP"})
         assert r.status_code == 201, r.text
         r = await promo.http.post(f"/red-envelopes/{aid}/claims", json={"viewer_id": "v2", "channel": "ASSET_WIDGET"})
@@ -62,6 +88,7 @@ async def test_lifecycle_budget_and_bad_input(settings_for: Callable[..., Servic
         await _refused(promo, "PATCH", edit, {"name": "x"}, 422, "ONLY_QUANTITY_EDITABLE")
         await _refused(promo, "PATCH", edit, {"face_value": 900, "quantity": 12}, 422, "ONLY_QUANTITY_EDITABLE")
         await _refused(promo, "PATCH", edit, {"quantity": 1}, 409, "QUANTITY_BELOW_CLAIMED")
+        await _refused(promo, "PATCH", edit, {"quantity": 10**7}, 422, "INVALID_REQUEST")
         view = await promo.activity(aid)
         assert (view["quantity"], view["claimed"], view["name"], view["face_value"]) == (10, 2, "宠爱红包", 500)
         # lower: releases at once; raise: held by the wallet first; too much: refused, unchanged

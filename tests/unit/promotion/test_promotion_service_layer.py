@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import dataclasses
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +26,8 @@ from liveshop.contracts.events import budget as b
 from liveshop.contracts.events import redenvelope as r
 from liveshop.contracts.events.order import OrderCancelled, OrderPaid, OrderPlaced
 from liveshop.contracts.events.promotion import OrderPriced, OrderPricingRejected
+from liveshop.promotion.bnpl import service_layer as bnpl_sl
+from liveshop.promotion.bnpl.adapters import OrderFacts
 from liveshop.promotion.domain import red_envelope as re
 from liveshop.promotion.domain.balance import BalanceUse
 from liveshop.promotion.domain.errors import PromotionError
@@ -43,7 +46,9 @@ from liveshop.promotion.service_layer.unit_of_work import (
     StreamerRow,
     VoucherRow,
 )
+from liveshop.shared.auth import Principal
 from liveshop.shared.errors import Conflict as SharedConflict
+from liveshop.shared.errors import NotFound as SharedNotFound
 
 NOW = datetime(2025, 6, 18, 12, 0, tzinfo=UTC)
 
@@ -604,3 +609,120 @@ async def test_batch_idempotency_replays_conflicts_and_serialises_duplicate_keys
     assert await _outcome(claims, "v3", "c6", idempotency_key="k3", body=body3) == "SOLD_OUT"
     assert ("claim:a1", "k3") not in uow.idempotency.rows
     assert [e.envelope_id for e in uow.of(r.RedEnvelopeClaimed)] == ["c1", "c4"]
+
+
+# ------------------------------------------------------------------------------------ access (who sees what)
+
+OWNER = Principal("streamer", "s1")
+OTHER_STREAMER = Principal("streamer", "s2")
+VIEWER = Principal("buyer", "v1")
+OPERATOR = Principal("operator", "op", frozenset({"risk"}))
+
+
+async def _code_of(coro: Any) -> str:
+    with pytest.raises(PromotionError) as err:
+        await coro
+    return err.value.code
+
+
+async def test_before_issue_only_the_owner_and_operators_see_the_activity() -> None:
+    uow = FakeUoW()
+    aid = await _funded_activity(uow)
+    for p in (OWNER, OPERATOR):
+        view = await handlers.read_activity(uow, aid, p)
+        assert view["budget"] == 1_500 and view["funding"] == "HELD"
+    for p in (VIEWER, OTHER_STREAMER):
+        assert await _code_of(handlers.read_activity(uow, aid, p)) == "UNKNOWN_ACTIVITY"
+    assert await _code_of(handlers.read_activity(uow, "nope", OPERATOR)) == "UNKNOWN_ACTIVITY"
+
+
+async def test_after_issue_others_see_the_public_view_only() -> None:
+    uow = FakeUoW()
+    aid = await _funded_activity(uow)
+    await handlers.issue_activity(uow, cmds.IssueActivity(aid, "s1"), NOW)
+    for p in (VIEWER, OTHER_STREAMER):
+        view = await handlers.read_activity(uow, aid, p)
+        assert view["status"] == "RUNNING" and view["face_value"] == 500 and view["streamer_id"] == "s1"
+        assert not {"budget", "quantity", "claimed", "funding", "funding_detail"} & set(view)
+    assert "budget" in await handlers.read_activity(uow, aid, OWNER)
+
+
+async def test_dashboard_and_commands_of_another_streamer_answer_404() -> None:
+    uow = FakeUoW()
+    aid = await _funded_activity(uow)
+    assert (await handlers.owned_activity(uow, aid, OWNER)).activity.activity_id == aid
+    assert (await handlers.owned_activity(uow, aid, OPERATOR)).activity.activity_id == aid
+    for p in (OTHER_STREAMER, VIEWER):
+        assert await _code_of(handlers.owned_activity(uow, aid, p)) == "UNKNOWN_ACTIVITY"
+    # the path streamer is the caller (route policy); the activity must be theirs too
+    assert await _code_of(handlers.issue_activity(uow, cmds.IssueActivity(aid, "s2"), NOW)) == "UNKNOWN_ACTIVITY"
+    assert await _code_of(handlers.end_activity(uow, cmds.EndActivity(aid, "s2"), NOW)) == "UNKNOWN_ACTIVITY"
+    edit = cmds.EditActivity(aid, "s2", {"quantity": 5})
+    assert await _code_of(handlers.edit_activity(uow, edit, NOW)) == "UNKNOWN_ACTIVITY"
+    loaded = await uow.activities.get(aid)
+    assert loaded is not None and loaded.activity.quantity == 3 and loaded.activity.issued_at is None
+
+
+async def test_a_pricing_is_read_by_its_buyer_or_an_operator() -> None:
+    uow = FakeUoW()
+    await uow.pricings.add(PricingRecord("o1", "b1", "m1", "PRICED", 100, {}, NOW))
+    assert (await handlers.read_pricing(uow, "o1", Principal("buyer", "b1"))).order_id == "o1"
+    assert (await handlers.read_pricing(uow, "o1", OPERATOR)).order_id == "o1"
+    for p in (Principal("buyer", "b2"), Principal("merchant", "b1"), OWNER):
+        assert await _code_of(handlers.read_pricing(uow, "o1", p)) == "UNKNOWN_ORDER"
+
+
+@pytest.mark.parametrize("kind", ["COINS", "CASH_SUBSIDY", "CONSUMPTION_CREDIT"])
+async def test_grants_above_the_ceiling_are_refused(kind: str) -> None:
+    uow = FakeUoW()
+    over = cmds.GrantBalance("g1", "b1", kind, 1_001)
+    with pytest.raises(PromotionError) as err:
+        await handlers.grant_balance(uow, over, NOW, ceiling=1_000)
+    assert (err.value.code, err.value.http_status) == ("GRANT_ABOVE_CEILING", 422)
+    assert err.value.details == {"amount": 1_001, "ceiling": 1_000}
+    assert await uow.vouchers.by_buyer("b1") == []
+    row = await handlers.grant_balance(uow, cmds.GrantBalance("g2", "b1", kind, 1_000), NOW, ceiling=1_000)
+    assert row.face_value == 1_000
+    # the default ceiling applies when a caller names none
+    big = cmds.GrantBalance("g3", "b1", kind, handlers.MAX_GRANT_FEN_DEFAULT + 1)
+    assert await _code_of(handlers.grant_balance(uow, big, NOW)) == "GRANT_ABOVE_CEILING"
+
+
+async def test_platform_coupon_amount_is_held_to_the_ceiling() -> None:
+    uow = FakeUoW()
+    cmd = cmds.CreateCoupon(coupon_id="c1", kind="PLATFORM_COUPON", issuer_id="platform", name="券", amount=501,
+                            quantity=1, per_buyer_limit=1, threshold=0, product_ids=None, merchant_ids=None,
+                            valid_from=None, valid_until=None)  # fmt: skip
+    assert await _code_of(handlers.create_coupon(uow, cmd, NOW, ceiling=500)) == "GRANT_ABOVE_CEILING"
+    merchant = dataclasses.replace(cmd, kind="MERCHANT_COUPON", issuer_id="m1")
+    assert (await handlers.create_coupon(uow, merchant, NOW)).owner_id == "m1"  # no ceiling on merchant money
+
+
+class _BnplRepo:
+    def __init__(self, facts: OrderFacts | None, outcome: dict[str, Any] | None) -> None:
+        self.facts, self.out = facts, outcome
+
+    async def order(self, order_id: str) -> OrderFacts | None:
+        return self.facts
+
+    async def outcome(self, order_id: str) -> dict[str, Any] | None:
+        return self.out
+
+
+class _BnplUow:
+    def __init__(self, repo: _BnplRepo) -> None:
+        self.repo = repo
+
+
+async def test_bnpl_order_view_is_for_the_orders_buyer_or_an_operator() -> None:
+    facts = OrderFacts("o1", "b1", "m1", 1_000, 0, datetime(2024, 1, 1, tzinfo=UTC), True, [])
+    for repo in (_BnplRepo(facts, None), _BnplRepo(None, {"buyer_id": "b1", "granted": 0})):
+        uow: Any = _BnplUow(repo)
+        assert (await bnpl_sl.order_view(uow, "o1", Principal("buyer", "b1")))["order_id"] == "o1"
+        assert (await bnpl_sl.order_view(uow, "o1", OPERATOR))["order_id"] == "o1"
+        for p in (Principal("buyer", "b2"), Principal("merchant", "m1")):
+            with pytest.raises(SharedNotFound) as err:
+                await bnpl_sl.order_view(uow, "o1", p)
+            assert err.value.code == "ORDER_NOT_FOUND"
+    with pytest.raises(SharedNotFound):
+        await bnpl_sl.order_view(_BnplUow(_BnplRepo(None, None)), "o1", OPERATOR)  # type: ignore[arg-type]

@@ -8,11 +8,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import Field
 
 from liveshop.promotion.adapters.repositories import PgUnitOfWork
 from liveshop.promotion.bnpl import wiring as bnpl_wiring
 from liveshop.promotion.domain.errors import PromotionError
 from liveshop.promotion.entrypoints import consumers, http
+from liveshop.promotion.entrypoints.limits import MONEY_MAX
 from liveshop.promotion.service_layer import handlers
 from liveshop.promotion.service_layer.claims import COMMAND as CLAIM_COMMAND
 from liveshop.promotion.service_layer.claims import EnvelopeClaims
@@ -37,6 +39,10 @@ class PromotionSettings(ServiceSettings):
     promotion_budget_wait_s: float = 5.0
     #: Most red-envelope claims of one activity decided in one transaction (group commit).
     promotion_claim_batch_max: int = 256
+    #: The most a platform operator may give one buyer in one grant (coins, cash subsidy, consumption
+    #: credit) or one platform coupon, and the largest first-order campaign discount (fen). Above it:
+    #: 422 ``GRANT_ABOVE_CEILING``. Default 1000 yuan.
+    promotion_max_grant_fen: int = Field(default=handlers.MAX_GRANT_FEN_DEFAULT, ge=0, le=MONEY_MAX)
 
 
 async def run_red_envelope_timers(runtime: ServiceRuntime, batch: int = 100) -> int:
@@ -74,6 +80,7 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
     )
     app = create_app(runtime, [http.router, *bnpl_wiring.http_routers()], title="liveshop promotion service")
     app.state.budget_wait_s = ps.promotion_budget_wait_s
+    app.state.max_grant_fen = ps.promotion_max_grant_fen
 
     @asynccontextmanager
     async def unit_of_work() -> AsyncIterator[UnitOfWork]:

@@ -9,17 +9,32 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from liveshop.promotion.bnpl import service_layer as sl
 from liveshop.promotion.bnpl.adapters import BuyerProfileRow
 from liveshop.promotion.bnpl.config import BnplPromotionConfig
+from liveshop.promotion.domain.bnpl.activity import MAX_PRODUCTS
 from liveshop.promotion.domain.bnpl.errors import BnplError
-from liveshop.shared import entropy
+from liveshop.promotion.entrypoints.limits import (
+    SEED_HEX_MAX,
+    CodeStr,
+    Id,
+    IdempotencyKey,
+    Money,
+    Name,
+    PathId,
+    StatusQuery,
+    Text,
+    authenticated,
+)
+from liveshop.promotion.service_layer.handlers import MAX_GRANT_FEN_DEFAULT, check_grant_ceiling
+from liveshop.shared import auth, entropy
+from liveshop.shared.auth import allow, current_principal, operator
 from liveshop.shared.errors import Conflict, DomainError, Forbidden
 from liveshop.shared.http import idempotent
 from liveshop.shared.runtime import ServiceRuntime
@@ -29,20 +44,26 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: Credit scores (芝麻分 350-950) with room for other scales; an integer column.
+CREDIT_SCORE_MAX = 100_000
+#: A BNPL activity holds at most this many products (the domain answers TOO_MANY_PRODUCTS above it).
+ProductIds = Annotated[list[Id], Field(max_length=MAX_PRODUCTS)]
+
+
 class OpeningIn(_Body):
     agreement_accepted: StrictBool = Field(description="勾选《先用后付服务协议》")
 
 
 class ActivityIn(_Body):
-    name: StrictStr
-    validity: StrictStr = Field(description="LONG_TERM (长期有效) or SHORT_TERM (短期有效)")
+    name: Name
+    validity: CodeStr = Field(description="LONG_TERM (长期有效) or SHORT_TERM (短期有效)")
     starts_at: AwareDatetime | None = None
     ends_at: AwareDatetime | None = Field(default=None, description="exclusive")
-    product_ids: list[StrictStr] = Field(default_factory=list)
+    product_ids: ProductIds = Field(default_factory=list)
 
 
 class ProductsIn(_Body):
-    product_ids: list[StrictStr]
+    product_ids: ProductIds
 
 
 class StandingIn(_Body):
@@ -53,31 +74,33 @@ class StandingIn(_Body):
 class ViolationIn(_Body):
     occurred_at: AwareDatetime
     serious: StrictBool = True
-    note: StrictStr = ""
+    note: Text = ""
 
 
 class ProfileIn(_Body):
     identity_verified: StrictBool
     registered_at: AwareDatetime
-    credit_score: StrictInt | None = None
+    credit_score: StrictInt | None = Field(default=None, ge=0, le=CREDIT_SCORE_MAX)
 
 
 class CampaignIn(_Body):
-    campaign_id: StrictStr | None = None
-    name: StrictStr
+    campaign_id: Id | None = None
+    name: Name
     registration_starts_at: AwareDatetime
     registration_ends_at: AwareDatetime
     starts_at: AwareDatetime
     ends_at: AwareDatetime = Field(description="exclusive")
-    budget: StrictInt = Field(description="fen, platform-funded")
-    min_item_amount: StrictInt = 1000
-    discount_min: StrictInt = 100
-    discount_max: StrictInt = 8800
-    seed_hex: StrictStr | None = Field(default=None, description="optional: a seed from the platform's secret store")
+    budget: Money = Field(description="fen, platform-funded")
+    min_item_amount: Money = 1000
+    discount_min: Money = 100
+    discount_max: Money = Field(default=8800, description="fen; at most PROMOTION_MAX_GRANT_FEN")
+    seed_hex: StrictStr | None = Field(
+        default=None, max_length=SEED_HEX_MAX, description="optional: a seed from the platform's secret store"
+    )
 
 
 class RegistrationIn(_Body):
-    merchant_id: StrictStr
+    merchant_id: Id
 
 
 def _now() -> datetime:
@@ -125,9 +148,11 @@ def make_router(config: BnplPromotionConfig) -> APIRouter:
 
     # ------------------------------------------------------------------------------ merchants
 
-    @router.post("/merchants/{merchant_id}/opening", tags=["bnpl merchant"])
+    @router.post(
+        "/merchants/{merchant_id}/opening", tags=["bnpl merchant"], dependencies=[allow(auth.merchant("merchant_id"))]
+    )
     async def apply_opening(
-        merchant_id: str, body: OpeningIn, request: Request, idempotency_key: str | None = Header(default=None)
+        merchant_id: PathId, body: OpeningIn, request: Request, idempotency_key: IdempotencyKey = None
     ) -> JSONResponse:
         """开通先用后付: decided at once (200 either way; ``opened`` says which)."""
         with _errors():
@@ -144,18 +169,27 @@ def make_router(config: BnplPromotionConfig) -> APIRouter:
                 )
         return JSONResponse(out, status_code=status)
 
-    @router.get("/merchants/{merchant_id}", tags=["bnpl merchant"])
-    async def merchant(merchant_id: str, request: Request) -> Any:
+    @router.get("/merchants/{merchant_id}", tags=["bnpl merchant"], dependencies=[allow(auth.merchant("merchant_id"))])
+    async def merchant(merchant_id: PathId, request: Request) -> Any:
         return await run(request, lambda u: sl.merchant_view(u, merchant_id, config, _now()))
 
-    @router.get("/merchants/{merchant_id}/selectable-products", tags=["bnpl merchant"])
-    async def selectable(merchant_id: str, request: Request) -> Any:
+    @router.get(
+        "/merchants/{merchant_id}/selectable-products",
+        tags=["bnpl merchant"],
+        dependencies=[allow(auth.merchant("merchant_id"))],
+    )
+    async def selectable(merchant_id: PathId, request: Request) -> Any:
         """The merchant's products that can offer BNPL (own, listed, physical)."""
         return {"products": await run(request, lambda u: sl.selectable_products(u, merchant_id))}
 
-    @router.post("/merchants/{merchant_id}/activities", status_code=201, tags=["bnpl merchant"])
+    @router.post(
+        "/merchants/{merchant_id}/activities",
+        status_code=201,
+        tags=["bnpl merchant"],
+        dependencies=[allow(auth.merchant("merchant_id"))],
+    )
     async def create_activity(
-        merchant_id: str, body: ActivityIn, request: Request, idempotency_key: str | None = Header(default=None)
+        merchant_id: PathId, body: ActivityIn, request: Request, idempotency_key: IdempotencyKey = None
     ) -> JSONResponse:
         return await create(
             request,
@@ -174,51 +208,79 @@ def make_router(config: BnplPromotionConfig) -> APIRouter:
             ),
         )
 
-    @router.put("/merchants/{merchant_id}/activities/{activity_id}/products", tags=["bnpl merchant"])
-    async def select_products(merchant_id: str, activity_id: str, body: ProductsIn, request: Request) -> Any:
+    @router.put(
+        "/merchants/{merchant_id}/activities/{activity_id}/products",
+        tags=["bnpl merchant"],
+        dependencies=[allow(auth.merchant("merchant_id"))],
+    )
+    async def select_products(merchant_id: PathId, activity_id: PathId, body: ProductsIn, request: Request) -> Any:
         return await run(request, lambda u: sl.select_products(u, merchant_id, activity_id, body.product_ids, _now()))
 
-    @router.post("/merchants/{merchant_id}/activities/{activity_id}/confirm", tags=["bnpl merchant"])
-    async def confirm(merchant_id: str, activity_id: str, request: Request) -> Any:
+    @router.post(
+        "/merchants/{merchant_id}/activities/{activity_id}/confirm",
+        tags=["bnpl merchant"],
+        dependencies=[allow(auth.merchant("merchant_id"))],
+    )
+    async def confirm(merchant_id: PathId, activity_id: PathId, request: Request) -> Any:
         return await run(request, lambda u: sl.confirm_activity(u, merchant_id, activity_id, _now()))
 
-    @router.post("/merchants/{merchant_id}/activities/{activity_id}/end", tags=["bnpl merchant"])
-    async def end(merchant_id: str, activity_id: str, request: Request) -> Any:
+    @router.post(
+        "/merchants/{merchant_id}/activities/{activity_id}/end",
+        tags=["bnpl merchant"],
+        dependencies=[allow(auth.merchant("merchant_id"))],
+    )
+    async def end(merchant_id: PathId, activity_id: PathId, request: Request) -> Any:
         return await run(request, lambda u: sl.end_activity(u, merchant_id, activity_id, _now()))
 
-    @router.get("/merchants/{merchant_id}/activities", tags=["bnpl merchant"])
-    async def activities(merchant_id: str, request: Request, status: str | None = None) -> Any:
+    @router.get(
+        "/merchants/{merchant_id}/activities",
+        tags=["bnpl merchant"],
+        dependencies=[allow(auth.merchant("merchant_id"))],
+    )
+    async def activities(merchant_id: PathId, request: Request, status: StatusQuery = None) -> Any:
         return {"activities": await run(request, lambda u: sl.list_activities(u, merchant_id, status, _now()))}
 
-    @router.get("/merchants/{merchant_id}/activities/{activity_id}", tags=["bnpl merchant"])
-    async def activity(merchant_id: str, activity_id: str, request: Request) -> Any:
+    @router.get(
+        "/merchants/{merchant_id}/activities/{activity_id}",
+        tags=["bnpl merchant"],
+        dependencies=[allow(auth.merchant("merchant_id"))],
+    )
+    async def activity(merchant_id: PathId, activity_id: PathId, request: Request) -> Any:
         return await run(request, lambda u: sl.view_activity(u, merchant_id, activity_id, _now()))
 
     # --------------------------------------------------------------------------------- buyers
 
-    @router.post("/buyers/{buyer_id}/open", tags=["bnpl buyer"])
-    async def open_buyer(buyer_id: str, request: Request) -> Any:
+    @router.post("/buyers/{buyer_id}/open", tags=["bnpl buyer"], dependencies=[allow(auth.buyer("buyer_id"))])
+    async def open_buyer(buyer_id: PathId, request: Request) -> Any:
         """开通先用后付 (buyer). Idempotent: opening again changes nothing (``first_time`` false)."""
         return await run(request, lambda u: sl.open_buyer(u, buyer_id, _now()))
 
-    @router.get("/buyers/{buyer_id}", tags=["bnpl buyer"])
-    async def buyer(buyer_id: str, request: Request) -> Any:
+    @router.get("/buyers/{buyer_id}", tags=["bnpl buyer"], dependencies=[allow(auth.buyer("buyer_id"))])
+    async def buyer(buyer_id: PathId, request: Request) -> Any:
         """Can this buyer use BNPL now? Every reason when not."""
         return await run(request, lambda u: sl.buyer_view(u, buyer_id, config, _now()))
 
-    @router.get("/orders/{order_id}", tags=["bnpl buyer"])
-    async def order(order_id: str, request: Request) -> Any:
+    # The order's buyer (recorded with the decision) or an operator; anyone else 404 like an unknown order.
+    @router.get("/orders/{order_id}", tags=["bnpl buyer"], dependencies=[allow(auth.buyer(), operator())])
+    async def order(order_id: PathId, request: Request) -> Any:
         """The BNPL checkout decision and the first-order campaign outcome of one order."""
-        return await run(request, lambda u: sl.order_view(u, order_id))
+        principal = current_principal(request)
+        return await run(request, lambda u: sl.order_view(u, order_id, principal))
 
     # ------------------------------------------------------------------------------ campaigns
 
-    @router.get("/campaigns/{campaign_id}", tags=["bnpl campaign"])
-    async def campaign(campaign_id: str, request: Request) -> Any:
+    # The campaign's public face (windows, budget left, the seed's commitment): anyone signed in.
+    @router.get("/campaigns/{campaign_id}", tags=["bnpl campaign"], dependencies=[allow(*authenticated())])
+    async def campaign(campaign_id: PathId, request: Request) -> Any:
         return await run(request, lambda u: sl.campaign_view(u, campaign_id, _now()))
 
-    @router.post("/campaigns/{campaign_id}/registrations", status_code=201, tags=["bnpl campaign"])
-    async def register(campaign_id: str, body: RegistrationIn, request: Request) -> Any:
+    @router.post(
+        "/campaigns/{campaign_id}/registrations",
+        status_code=201,
+        tags=["bnpl campaign"],
+        dependencies=[allow(auth.merchant("merchant_id"))],
+    )
+    async def register(campaign_id: PathId, body: RegistrationIn, request: Request) -> Any:
         """商家报名. Refused with 422 and every failing condition in ``reasons``."""
         try:
             return await run(request, lambda u: sl.register_merchant(u, campaign_id, body.merchant_id, config, _now()))
@@ -231,36 +293,47 @@ def make_router(config: BnplPromotionConfig) -> APIRouter:
 
     # ---------------------------------------------------------------------------------- admin
 
-    @router.get("/admin/policy", tags=["bnpl admin"])
+    # Read-only configuration: any operator.
+    @router.get("/admin/policy", tags=["bnpl admin"], dependencies=[allow(operator())])
     async def policy() -> Any:
         """The configured eligibility and good-standing rules (docs/bnpl.md §1, §3; env ``BNPL_*``)."""
         return config.model_dump()
 
-    @router.put("/admin/merchants/{merchant_id}/standing", tags=["bnpl admin"])
-    async def standing(merchant_id: str, body: StandingIn, request: Request) -> Any:
+    # Merchant standing, violations and buyer risk profiles are risk decisions.
+    @router.put("/admin/merchants/{merchant_id}/standing", tags=["bnpl admin"], dependencies=[allow(operator("risk"))])
+    async def standing(merchant_id: PathId, body: StandingIn, request: Request) -> Any:
         since = body.operating_since.astimezone(UTC)
         await run(request, lambda u: sl.set_standing(u, merchant_id, since, _utc(body.restricted_until), _now()))
         return {"merchant_id": merchant_id, "operating_since": since.isoformat()}
 
-    @router.post("/admin/merchants/{merchant_id}/violations", status_code=201, tags=["bnpl admin"])
-    async def violation(merchant_id: str, body: ViolationIn, request: Request) -> Any:
+    @router.post(
+        "/admin/merchants/{merchant_id}/violations",
+        status_code=201,
+        tags=["bnpl admin"],
+        dependencies=[allow(operator("risk"))],
+    )
+    async def violation(merchant_id: PathId, body: ViolationIn, request: Request) -> Any:
         at = body.occurred_at.astimezone(UTC)
         vid = await run(request, lambda u: sl.add_violation(u, merchant_id, at, body.serious, body.note))
         return {"violation_id": vid, "merchant_id": merchant_id, "occurred_at": at.isoformat()}
 
-    @router.put("/admin/buyers/{buyer_id}/profile", tags=["bnpl admin"])
-    async def profile(buyer_id: str, body: ProfileIn, request: Request) -> Any:
+    @router.put("/admin/buyers/{buyer_id}/profile", tags=["bnpl admin"], dependencies=[allow(operator("risk"))])
+    async def profile(buyer_id: PathId, body: ProfileIn, request: Request) -> Any:
         """The platform's facts about a buyer for the eligibility rule (实名, registration, credit score)."""
         row = BuyerProfileRow(body.identity_verified, body.registered_at.astimezone(UTC), body.credit_score)
         await run(request, lambda u: sl.set_profile(u, buyer_id, row, _now()))
         return await run(request, lambda u: sl.buyer_view(u, buyer_id, config, _now()))
 
-    @router.post("/admin/campaigns", status_code=201, tags=["bnpl admin"])
+    # Campaigns are run by operations (SPEC §0); the discount is a platform subsidy per buyer, so
+    # discount_max is held to the grant ceiling.
+    @router.post("/admin/campaigns", status_code=201, tags=["bnpl admin"], dependencies=[allow(operator("ops"))])
     async def create_campaign(
-        body: CampaignIn, request: Request, idempotency_key: str | None = Header(default=None)
+        body: CampaignIn, request: Request, idempotency_key: IdempotencyKey = None
     ) -> JSONResponse:
         """Create 芝麻先用后付立减. Only the seed's SHA-256 commitment is returned; the seed is revealed after
         the end (``GET /bnpl/admin/campaigns/{id}/seed``)."""
+        ceiling = int(getattr(request.app.state, "max_grant_fen", MAX_GRANT_FEN_DEFAULT))
+        check_grant_ceiling(body.discount_max, ceiling, "the campaign's largest discount")
         try:
             secret = bytes.fromhex(body.seed_hex) if body.seed_hex is not None else None
         except ValueError as exc:
@@ -287,12 +360,13 @@ def make_router(config: BnplPromotionConfig) -> APIRouter:
             ),
         )
 
-    @router.get("/admin/campaigns/{campaign_id}/seed", tags=["bnpl admin"])
-    async def seed(campaign_id: str, request: Request) -> Any:
+    # The draw seed (revealed after the end) and the draw audit trail: ops only, nobody else.
+    @router.get("/admin/campaigns/{campaign_id}/seed", tags=["bnpl admin"], dependencies=[allow(operator("ops"))])
+    async def seed(campaign_id: PathId, request: Request) -> Any:
         return await run(request, lambda u: sl.reveal_seed(u, campaign_id, _now()))
 
-    @router.get("/admin/campaigns/{campaign_id}/draws", tags=["bnpl admin"])
-    async def draws(campaign_id: str, request: Request) -> Any:
+    @router.get("/admin/campaigns/{campaign_id}/draws", tags=["bnpl admin"], dependencies=[allow(operator("ops"))])
+    async def draws(campaign_id: PathId, request: Request) -> Any:
         """Every recorded draw (granted or refused) with the budget: the audit trail."""
         return await run(request, lambda u: sl.campaign_draws(u, campaign_id))
 

@@ -44,6 +44,7 @@ from liveshop.promotion.domain.bnpl.opening import (
     assess_standing,
 )
 from liveshop.shared import entropy
+from liveshop.shared.auth import Principal
 from liveshop.shared.errors import Conflict, NotFound
 from liveshop.shared.tx import Transaction
 
@@ -654,10 +655,14 @@ async def _save_buyer_events(uow: Uow, b: Any) -> None:
             await uow.publish(ev.BnplBuyerReinstated(buyer_id=b.buyer_id, reinstated_at=x.at))
 
 
-async def order_view(uow: Uow, order_id: str) -> dict[str, Any]:
+async def order_view(uow: Uow, order_id: str, principal: Principal | None = None) -> dict[str, Any]:
+    """The order's decision and campaign outcome. With ``principal``: only the order's buyer or an
+    operator; anyone else gets the same 404 as an unknown order (existence does not leak)."""
     facts = await uow.repo.order(order_id)
     outcome = await uow.repo.outcome(order_id)
-    if facts is None and outcome is None:
+    owner = facts.buyer_id if facts is not None else outcome["buyer_id"] if outcome is not None else None
+    allowed = principal is None or principal.is_operator() or (principal.actor == "buyer" and principal.sub == owner)
+    if owner is None or not allowed:
         raise NotFound("ORDER_NOT_FOUND", "no BNPL decision for this order", order_id=order_id)
     body: dict[str, Any] = {"order_id": order_id}
     if facts is not None:

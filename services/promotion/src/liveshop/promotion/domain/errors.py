@@ -88,6 +88,8 @@ class Code(StrEnum):
     VOUCHER_REJECTED = "VOUCHER_REJECTED"
     UNKNOWN_KIND = "UNKNOWN_KIND"
     UNKNOWN_ORDER = "UNKNOWN_ORDER"
+    # --- platform subsidies set by an operator ---
+    GRANT_ABOVE_CEILING = "GRANT_ABOVE_CEILING"
 
 
 class PromotionError(Exception):

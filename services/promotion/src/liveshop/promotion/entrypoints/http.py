@@ -13,17 +13,32 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from liveshop.promotion.adapters.repositories import PgUnitOfWork
 from liveshop.promotion.domain.errors import Code, NotFound
+from liveshop.promotion.entrypoints.limits import (
+    DURATION_MAX_S,
+    CodeStr,
+    Id,
+    IdempotencyKey,
+    IdList,
+    Limit,
+    Money,
+    Name,
+    PathId,
+    Quantity,
+    authenticated,
+)
 from liveshop.promotion.service_layer import commands as cmds
 from liveshop.promotion.service_layer import handlers
 from liveshop.promotion.service_layer.claims import EnvelopeClaims
+from liveshop.promotion.service_layer.handlers import MAX_GRANT_FEN_DEFAULT
 from liveshop.promotion.service_layer.unit_of_work import AWAITING_HOLD, REFUSED
 from liveshop.shared import entropy
+from liveshop.shared.auth import allow, buyer, current_principal, merchant, operator, streamer
 from liveshop.shared.http import idempotent
 from liveshop.shared.runtime import ServiceRuntime
 
@@ -35,75 +50,86 @@ class _Body(BaseModel):
 
 
 class ActivityIn(_Body):
-    name: StrictStr
-    face_value: StrictInt = Field(description="fen")
-    quantity: StrictInt = Field(description="发行量")
-    issue_mode: StrictStr = Field(default="MANUAL", description="MANUAL or SCHEDULED")
+    name: Name
+    face_value: Money = Field(description="fen")
+    quantity: Quantity = Field(description="发行量")
+    issue_mode: CodeStr = Field(default="MANUAL", description="MANUAL or SCHEDULED")
     scheduled_at: AwareDatetime | None = None
     valid_from: AwareDatetime | None = Field(default=None, description="fixed use window start")
     valid_until: AwareDatetime | None = Field(default=None, description="fixed use window end (exclusive)")
-    valid_seconds_after_claim: StrictInt | None = Field(default=None, description="or: validity counted from claim")
-    product_ids: list[StrictStr]
-    per_viewer_limit: StrictInt = 1
+    valid_seconds_after_claim: StrictInt | None = Field(
+        default=None, le=DURATION_MAX_S, description="or: validity counted from claim"
+    )
+    product_ids: IdList
+    per_viewer_limit: Limit = 1
+
+
+class EditIn(BaseModel):
+    """Only ``quantity`` may change; other fields are passed on so the domain names them
+    (``ONLY_QUANTITY_EDITABLE``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    quantity: Quantity | None = None
 
 
 class ClaimIn(_Body):
-    viewer_id: StrictStr
-    channel: StrictStr = Field(default="POPUP", description="POPUP (直播间弹窗) or ASSET_WIDGET (资产挂件)")
+    viewer_id: Id
+    channel: CodeStr = Field(default="POPUP", description="POPUP (直播间弹窗) or ASSET_WIDGET (资产挂件)")
 
 
 class CouponIn(_Body):
-    name: StrictStr
-    amount: StrictInt = Field(description="fen off")
-    threshold: StrictInt = Field(default=0, description="fen, on the eligible lines")
-    quantity: StrictInt
-    per_buyer_limit: StrictInt = 1
-    product_ids: list[StrictStr] | None = None
+    name: Name
+    amount: Money = Field(description="fen off")
+    threshold: Money = Field(default=0, description="fen, on the eligible lines")
+    quantity: Quantity
+    per_buyer_limit: Limit = 1
+    product_ids: IdList | None = None
     valid_from: AwareDatetime | None = None
     valid_until: AwareDatetime | None = None
 
 
 class PlatformCouponIn(CouponIn):
-    merchant_ids: list[StrictStr] | None = None
+    merchant_ids: IdList | None = None
 
 
 class CouponClaimIn(_Body):
-    buyer_id: StrictStr
+    buyer_id: Id
 
 
 class GrantIn(_Body):
-    buyer_id: StrictStr
-    kind: StrictStr = Field(description="COINS (金币), CASH_SUBSIDY (现金补贴) or CONSUMPTION_CREDIT (消费金)")
-    amount: StrictInt
-    threshold: StrictInt = 0
-    label: StrictStr = ""
+    buyer_id: Id
+    kind: CodeStr = Field(description="COINS (金币), CASH_SUBSIDY (现金补贴) or CONSUMPTION_CREDIT (消费金)")
+    amount: Money = Field(description="fen; at most PROMOTION_MAX_GRANT_FEN (422 GRANT_ABOVE_CEILING)")
+    threshold: Money = 0
+    label: Name = ""
     valid_from: AwareDatetime | None = None
     valid_until: AwareDatetime | None = None
 
 
 class FlashSaleIn(_Body):
-    name: StrictStr = ""
-    product_id: StrictStr
-    flash_price: StrictInt
+    name: Name = ""
+    product_id: Id
+    flash_price: Money
     valid_from: AwareDatetime | None = None
     valid_until: AwareDatetime | None = None
 
 
 class FullReductionIn(_Body):
-    name: StrictStr = ""
-    threshold: StrictInt
-    reduction: StrictInt | None = None
-    percent_off: StrictInt | None = None
-    product_ids: list[StrictStr] | None = None
+    name: Name = ""
+    threshold: Money
+    reduction: Money | None = None
+    percent_off: Limit | None = None
+    product_ids: IdList | None = None
     valid_from: AwareDatetime | None = None
     valid_until: AwareDatetime | None = None
 
 
 class MultiItemIn(_Body):
-    name: StrictStr = ""
-    min_quantity: StrictInt
-    percent_off: StrictInt
-    product_ids: list[StrictStr] | None = None
+    name: Name = ""
+    min_quantity: Limit
+    percent_off: Limit
+    product_ids: IdList | None = None
     valid_from: AwareDatetime | None = None
     valid_until: AwareDatetime | None = None
 
@@ -128,6 +154,11 @@ def _rt(request: Request) -> ServiceRuntime:
 async def _uow(request: Request) -> AsyncIterator[PgUnitOfWork]:
     async with _rt(request).transaction() as tx:
         yield PgUnitOfWork(tx)
+
+
+def _max_grant(request: Request) -> int:
+    """The most a platform operator may hand one buyer in one grant or platform coupon (fen)."""
+    return int(getattr(request.app.state, "max_grant_fen", MAX_GRANT_FEN_DEFAULT))
 
 
 def _wait_s(request: Request) -> float:
@@ -173,17 +204,18 @@ async def _budget_outcome(request: Request, activity_id: str, request_id: str | 
 # ------------------------------------------------------------------------------------ admin
 
 
-@router.put("/admin/streamers/{streamer_id}/capability", tags=["admin"])
-async def grant_capability(streamer_id: str, body: CapabilityIn, request: Request) -> dict[str, Any]:
+# 分销带货能力 is an operations decision (platform admission of a streamer), not a money movement.
+@router.put("/admin/streamers/{streamer_id}/capability", tags=["admin"], dependencies=[allow(operator("ops"))])
+async def grant_capability(streamer_id: PathId, body: CapabilityIn, request: Request) -> dict[str, Any]:
     """Platform operator grants (or withdraws) 分销带货能力, required for 宠爱红包."""
     async with _uow(request) as uow:
         return await handlers.grant_capability(uow, streamer_id, body.distribution_capability, _now())
 
 
-@router.post("/admin/grants", status_code=201, tags=["admin"])
-async def grant_balance(
-    body: GrantIn, request: Request, idempotency_key: str | None = Header(default=None)
-) -> dict[str, Any]:
+# Coins, cash subsidies and consumption credit are platform money: finance only, and at most the
+# configured ceiling per grant (PROMOTION_MAX_GRANT_FEN; above it 422 GRANT_ABOVE_CEILING).
+@router.post("/admin/grants", status_code=201, tags=["admin"], dependencies=[allow(operator("finance"))])
+async def grant_balance(body: GrantIn, request: Request, idempotency_key: IdempotencyKey = None) -> dict[str, Any]:
     """Platform grants a buyer coins / a cash subsidy / consumption credit (a voucher the buyer owns)."""
     async with _uow(request) as uow:
 
@@ -192,7 +224,8 @@ async def grant_balance(
                 voucher_id=handlers.new_id("g"), buyer_id=body.buyer_id, kind=body.kind, amount=body.amount,
                 label=body.label, threshold=body.threshold, valid_from=body.valid_from, valid_until=body.valid_until,
             )  # fmt: skip
-            return 201, handlers.voucher_view(await handlers.grant_balance(uow, cmd, _now()))
+            row = await handlers.grant_balance(uow, cmd, _now(), ceiling=_max_grant(request))
+            return 201, handlers.voucher_view(row)
 
         _, resp = await idempotent(uow.tx, "grant", idempotency_key, body.model_dump(mode="json"), create)
     result: dict[str, Any] = resp
@@ -203,7 +236,13 @@ async def grant_balance(
 
 
 async def _create_coupon(
-    request: Request, kind: str, issuer: str, body: CouponIn, key: str | None, merchant_ids: list[str] | None = None
+    request: Request,
+    kind: str,
+    issuer: str,
+    body: CouponIn,
+    key: str | None,
+    merchant_ids: list[str] | None = None,
+    ceiling: int | None = None,
 ) -> dict[str, Any]:
     async with _uow(request) as uow:
 
@@ -215,7 +254,7 @@ async def _create_coupon(
                 merchant_ids=tuple(merchant_ids) if merchant_ids is not None else None,
                 valid_from=body.valid_from, valid_until=body.valid_until,
             )  # fmt: skip
-            row = await handlers.create_coupon(uow, cmd, _now())
+            row = await handlers.create_coupon(uow, cmd, _now(), ceiling=ceiling)
             return 201, {"coupon_id": row.id, "kind": row.kind, "issuer_id": row.owner_id, "name": row.name,
                          "params": row.params, "quantity": row.quantity, "per_buyer_limit": row.per_buyer_limit}  # fmt: skip
 
@@ -224,34 +263,42 @@ async def _create_coupon(
     return result
 
 
-@router.post("/merchants/{merchant_id}/coupons", status_code=201, tags=["coupons"])
+@router.post(
+    "/merchants/{merchant_id}/coupons", status_code=201, tags=["coupons"], dependencies=[allow(merchant("merchant_id"))]
+)
 async def create_merchant_coupon(
-    merchant_id: str, body: CouponIn, request: Request, idempotency_key: str | None = Header(default=None)
+    merchant_id: PathId, body: CouponIn, request: Request, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     """商家券 (merchant-funded)."""
     return await _create_coupon(request, "MERCHANT_COUPON", merchant_id, body, idempotency_key)
 
 
-@router.post("/streamers/{streamer_id}/coupons", status_code=201, tags=["coupons"])
+@router.post(
+    "/streamers/{streamer_id}/coupons", status_code=201, tags=["coupons"], dependencies=[allow(streamer("streamer_id"))]
+)
 async def create_streamer_coupon(
-    streamer_id: str, body: CouponIn, request: Request, idempotency_key: str | None = Header(default=None)
+    streamer_id: PathId, body: CouponIn, request: Request, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     """主播红包 (streamer-funded; at most one store coupon per order)."""
     return await _create_coupon(request, "STREAMER_COUPON", streamer_id, body, idempotency_key)
 
 
-@router.post("/admin/coupons", status_code=201, tags=["coupons"])
+# Platform coupons are a platform-run campaign tool (SPEC §0: the operator funds platform coupons):
+# ops creates them; the amount off is a platform subsidy per buyer, so the grant ceiling applies too.
+@router.post("/admin/coupons", status_code=201, tags=["coupons"], dependencies=[allow(operator("ops"))])
 async def create_platform_coupon(
-    body: PlatformCouponIn, request: Request, idempotency_key: str | None = Header(default=None)
+    body: PlatformCouponIn, request: Request, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     """平台券 (platform-funded)."""
     base = CouponIn(**body.model_dump(exclude={"merchant_ids"}))
-    return await _create_coupon(request, "PLATFORM_COUPON", "platform", base, idempotency_key, body.merchant_ids)
+    return await _create_coupon(
+        request, "PLATFORM_COUPON", "platform", base, idempotency_key, body.merchant_ids, ceiling=_max_grant(request)
+    )
 
 
-@router.post("/coupons/{coupon_id}/claims", status_code=201, tags=["coupons"])
+@router.post("/coupons/{coupon_id}/claims", status_code=201, tags=["coupons"], dependencies=[allow(buyer("buyer_id"))])
 async def claim_coupon(
-    coupon_id: str, body: CouponClaimIn, request: Request, idempotency_key: str | None = Header(default=None)
+    coupon_id: PathId, body: CouponClaimIn, request: Request, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     """领券: the buyer claims one coupon (within quantity and the per-buyer limit)."""
     async with _uow(request) as uow:
@@ -285,27 +332,42 @@ async def _create_promotion(
     return result
 
 
-@router.post("/merchants/{merchant_id}/flash-sales", status_code=201, tags=["offers"])
+@router.post(
+    "/merchants/{merchant_id}/flash-sales",
+    status_code=201,
+    tags=["offers"],
+    dependencies=[allow(merchant("merchant_id"))],
+)
 async def create_flash_sale(
-    merchant_id: str, body: FlashSaleIn, request: Request, idempotency_key: str | None = Header(default=None)
+    merchant_id: PathId, body: FlashSaleIn, request: Request, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     """限时秒杀 (单品优惠, merchant-funded, automatic)."""
     params = {"product_id": body.product_id, "flash_price": body.flash_price}
     return await _create_promotion(request, "FLASH_SALE", merchant_id, body, params, idempotency_key)
 
 
-@router.post("/merchants/{merchant_id}/full-reductions", status_code=201, tags=["offers"])
+@router.post(
+    "/merchants/{merchant_id}/full-reductions",
+    status_code=201,
+    tags=["offers"],
+    dependencies=[allow(merchant("merchant_id"))],
+)
 async def create_full_reduction(
-    merchant_id: str, body: FullReductionIn, request: Request, idempotency_key: str | None = Header(default=None)
+    merchant_id: PathId, body: FullReductionIn, request: Request, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     """满减 (reduction) or 满折 (percent_off) (merchant-funded, automatic)."""
     params = body.model_dump(include={"threshold", "reduction", "percent_off", "product_ids"})
     return await _create_promotion(request, "FULL_REDUCTION", merchant_id, body, params, idempotency_key)
 
 
-@router.post("/merchants/{merchant_id}/multi-item-discounts", status_code=201, tags=["offers"])
+@router.post(
+    "/merchants/{merchant_id}/multi-item-discounts",
+    status_code=201,
+    tags=["offers"],
+    dependencies=[allow(merchant("merchant_id"))],
+)
 async def create_multi_item(
-    merchant_id: str, body: MultiItemIn, request: Request, idempotency_key: str | None = Header(default=None)
+    merchant_id: PathId, body: MultiItemIn, request: Request, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     """多件优惠 (merchant-funded, automatic)."""
     params = body.model_dump(include={"min_quantity", "percent_off", "product_ids"})
@@ -315,9 +377,15 @@ async def create_multi_item(
 # ------------------------------------------------------------------------------------ red envelopes
 
 
-@router.post("/streamers/{streamer_id}/red-envelopes", tags=["red envelopes"], status_code=201)
+# The budget is held from the path streamer's marketing wallet: only that streamer may create (no operator).
+@router.post(
+    "/streamers/{streamer_id}/red-envelopes",
+    tags=["red envelopes"],
+    status_code=201,
+    dependencies=[allow(streamer("streamer_id"))],
+)
 async def create_activity(
-    streamer_id: str, body: ActivityIn, request: Request, idempotency_key: str | None = Header(default=None)
+    streamer_id: PathId, body: ActivityIn, request: Request, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Create a 宠爱红包 activity. The whole budget is held in the streamer's marketing wallet first:
     201 once held (PENDING), 409 ``INSUFFICIENT_BALANCE`` if the wallet refuses (top up first), 202 with
@@ -342,17 +410,21 @@ async def create_activity(
     return JSONResponse(view, status_code=status)
 
 
-@router.get("/red-envelopes/{activity_id}", tags=["red envelopes"])
-async def get_activity(activity_id: str, request: Request) -> dict[str, Any]:
+# The owning streamer and operators see everything; anyone else signed in (a viewer in the live room,
+# another streamer) sees only the public view of an issued activity (what the popup shows) and 404
+# before it is issued, so neither budget, funding nor an unannounced activity leaks.
+@router.get("/red-envelopes/{activity_id}", tags=["red envelopes"], dependencies=[allow(*authenticated())])
+async def get_activity(activity_id: PathId, request: Request) -> dict[str, Any]:
     async with _uow(request) as uow:
-        loaded = await uow.activities.get(activity_id)
-    if loaded is None:
-        raise NotFound(Code.UNKNOWN_ACTIVITY, "no such red-envelope activity", activity_id=activity_id)
-    return handlers.activity_view(loaded)
+        return await handlers.read_activity(uow, activity_id, current_principal(request))
 
 
-@router.get("/streamers/{streamer_id}/red-envelopes", tags=["red envelopes"])
-async def list_activities(streamer_id: str, request: Request) -> dict[str, Any]:
+@router.get(
+    "/streamers/{streamer_id}/red-envelopes",
+    tags=["red envelopes"],
+    dependencies=[allow(streamer("streamer_id"), operator())],
+)
+async def list_activities(streamer_id: PathId, request: Request) -> dict[str, Any]:
     async with _uow(request) as uow:
         out = []
         for aid in await uow.activities.by_streamer(streamer_id):
@@ -362,20 +434,28 @@ async def list_activities(streamer_id: str, request: Request) -> dict[str, Any]:
     return {"activities": out}
 
 
-@router.post("/streamers/{streamer_id}/red-envelopes/{activity_id}/issue", tags=["red envelopes"])
-async def issue_activity(streamer_id: str, activity_id: str, request: Request) -> dict[str, Any]:
+@router.post(
+    "/streamers/{streamer_id}/red-envelopes/{activity_id}/issue",
+    tags=["red envelopes"],
+    dependencies=[allow(streamer("streamer_id"))],
+)
+async def issue_activity(streamer_id: PathId, activity_id: PathId, request: Request) -> dict[str, Any]:
     """Issue a MANUAL activity now: the live room shows the popup."""
     async with _uow(request) as uow:
         loaded = await handlers.issue_activity(uow, cmds.IssueActivity(activity_id, streamer_id), _now())
     return handlers.activity_view(loaded)
 
 
-@router.patch("/streamers/{streamer_id}/red-envelopes/{activity_id}", tags=["red envelopes"])
-async def edit_activity(streamer_id: str, activity_id: str, body: dict[str, Any], request: Request) -> JSONResponse:
+@router.patch(
+    "/streamers/{streamer_id}/red-envelopes/{activity_id}",
+    tags=["red envelopes"],
+    dependencies=[allow(streamer("streamer_id"))],
+)
+async def edit_activity(streamer_id: PathId, activity_id: PathId, body: EditIn, request: Request) -> JSONResponse:
     """Edit: only ``quantity``, only while PENDING or RUNNING. Raising waits for the extra budget hold."""
     async with _uow(request) as uow:
         loaded, request_id = await handlers.edit_activity(
-            uow, cmds.EditActivity(activity_id, streamer_id, dict(body)), _now()
+            uow, cmds.EditActivity(activity_id, streamer_id, body.model_dump(exclude_unset=True)), _now()
         )
     if request_id is None:
         return JSONResponse(handlers.activity_view(loaded), status_code=200)
@@ -383,17 +463,28 @@ async def edit_activity(streamer_id: str, activity_id: str, body: dict[str, Any]
     return JSONResponse(view, status_code=status)
 
 
-@router.post("/streamers/{streamer_id}/red-envelopes/{activity_id}/end", tags=["red envelopes"])
-async def end_activity(streamer_id: str, activity_id: str, request: Request) -> dict[str, Any]:
+@router.post(
+    "/streamers/{streamer_id}/red-envelopes/{activity_id}/end",
+    tags=["red envelopes"],
+    dependencies=[allow(streamer("streamer_id"))],
+)
+async def end_activity(streamer_id: PathId, activity_id: PathId, request: Request) -> dict[str, Any]:
     """下线: unclaimed budget goes back to the wallet; claimed envelopes stay usable until they expire."""
     async with _uow(request) as uow:
         loaded = await handlers.end_activity(uow, cmds.EndActivity(activity_id, streamer_id), _now())
     return handlers.activity_view(loaded)
 
 
-@router.post("/red-envelopes/{activity_id}/claims", status_code=201, tags=["red envelopes"])
+# A viewer claims for themself: the body's viewer_id must be the calling buyer (checked by the policy
+# on the already-buffered body; no query is added to the hot claim path).
+@router.post(
+    "/red-envelopes/{activity_id}/claims",
+    status_code=201,
+    tags=["red envelopes"],
+    dependencies=[allow(buyer("viewer_id"))],
+)
 async def claim_envelope(
-    activity_id: str, body: ClaimIn, request: Request, idempotency_key: str | None = Header(default=None)
+    activity_id: PathId, body: ClaimIn, request: Request, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
     """A viewer claims one envelope from the popup or the asset widget (资产挂件).
 
@@ -404,13 +495,14 @@ async def claim_envelope(
     return await claims.claim(cmd, idempotency_key=idempotency_key, body=body.model_dump())
 
 
-@router.get("/red-envelopes/{activity_id}/dashboard", tags=["red envelopes"])
-async def get_dashboard(activity_id: str, request: Request) -> dict[str, Any]:
-    """Issued / claimed / used and rates, GMV, spend, ROI, and the activity's fund ledger."""
+@router.get(
+    "/red-envelopes/{activity_id}/dashboard", tags=["red envelopes"], dependencies=[allow(streamer(), operator())]
+)
+async def get_dashboard(activity_id: PathId, request: Request) -> dict[str, Any]:
+    """Issued / claimed / used and rates, GMV, spend, ROI, and the activity's fund ledger.
+    The owning streamer or an operator; another streamer gets 404."""
     async with _uow(request) as uow:
-        loaded = await uow.activities.get(activity_id)
-        if loaded is None:
-            raise NotFound(Code.UNKNOWN_ACTIVITY, "no such red-envelope activity", activity_id=activity_id)
+        loaded = await handlers.owned_activity(uow, activity_id, current_principal(request))
         view = handlers.dashboard_view(loaded)
         view["budget_requests"] = [
             {"request_id": q.request_id, "kind": q.kind, "amount": q.amount, "status": q.status}
@@ -422,20 +514,20 @@ async def get_dashboard(activity_id: str, request: Request) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------ buyers, pricings
 
 
-@router.get("/buyers/{buyer_id}/vouchers", tags=["buyers"])
-async def buyer_vouchers(buyer_id: str, request: Request) -> dict[str, Any]:
+@router.get("/buyers/{buyer_id}/vouchers", tags=["buyers"], dependencies=[allow(buyer("buyer_id"), operator("ops"))])
+async def buyer_vouchers(buyer_id: PathId, request: Request) -> dict[str, Any]:
     """券和福利: the buyer's claimed coupons and envelopes and granted balances, with their status."""
     async with _uow(request) as uow:
         rows = await uow.vouchers.by_buyer(buyer_id)
     return {"buyer_id": buyer_id, "vouchers": [handlers.voucher_view(r) for r in rows]}
 
 
-@router.get("/pricings/{order_id}", tags=["pricing"])
-async def get_pricing(order_id: str, request: Request) -> dict[str, Any]:
+# The order's buyer (the pricing row records it) or an operator; anyone else gets 404 like an
+# unknown order. (The merchant learns its funded share from the order service's events.)
+@router.get("/pricings/{order_id}", tags=["pricing"], dependencies=[allow(buyer(), operator())])
+async def get_pricing(order_id: PathId, request: Request) -> dict[str, Any]:
     async with _uow(request) as uow:
-        rec = await uow.pricings.get(order_id)
-    if rec is None:
-        raise NotFound(Code.UNKNOWN_ORDER, f"no pricing for order {order_id}")
+        rec = await handlers.read_pricing(uow, order_id, current_principal(request))
     return {
         "order_id": rec.order_id,
         "outcome": rec.outcome,
@@ -445,8 +537,9 @@ async def get_pricing(order_id: str, request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/catalog/products/{product_id}", tags=["catalog"])
-async def catalog_product(product_id: str, request: Request) -> dict[str, Any]:
+# A product's promotion-side read model is not secret (the shop shows products): anyone signed in.
+@router.get("/catalog/products/{product_id}", tags=["catalog"], dependencies=[allow(*authenticated())])
+async def catalog_product(product_id: PathId, request: Request) -> dict[str, Any]:
     """The promotion service's read model of a product (from the order service's catalog events)."""
     async with _uow(request) as uow:
         found = (await uow.catalog.get_products([product_id])).get(product_id)

@@ -20,7 +20,7 @@ from liveshop.contracts.events.promotion import LinePrice, OrderPriced, OrderPri
 from liveshop.promotion.domain import red_envelope as re
 from liveshop.promotion.domain.balance import Balance, BalanceUse
 from liveshop.promotion.domain.dashboard import dashboard
-from liveshop.promotion.domain.errors import Code, Conflict, InvalidInput, NotAllowed, NotFound, PromotionError
+from liveshop.promotion.domain.errors import Code, Conflict, InvalidInput, NotFound, PromotionError
 from liveshop.promotion.domain.pricing import CartLine, PricingRequest
 from liveshop.promotion.domain.pricing import price_order as engine_price_order
 from liveshop.promotion.domain.vouchers import Voucher
@@ -42,11 +42,15 @@ from liveshop.promotion.service_layer.unit_of_work import (
     VoucherRow,
 )
 from liveshop.shared import entropy
+from liveshop.shared.auth import Principal
 
 #: Large enough that the domain's balance check never refuses: the wallet's hold is authoritative
 #: (``BudgetHoldRejected`` with ``INSUFFICIENT_BALANCE`` refuses the activity / the raise).
 _WALLET_DECIDES = 10**18
 RED_ENVELOPE = "STREAMER_RED_ENVELOPE"
+#: Default most a platform operator hands one buyer in one grant or platform coupon (fen; 1000 yuan).
+#: The service's setting ``PROMOTION_MAX_GRANT_FEN`` overrides it.
+MAX_GRANT_FEN_DEFAULT = 100_000
 
 
 def new_id(prefix: str) -> str:
@@ -126,6 +130,63 @@ def activity_view(loaded: LoadedActivity) -> dict[str, Any]:
     }
 
 
+def activity_public_view(loaded: LoadedActivity) -> dict[str, Any]:
+    """What a viewer may know of an issued activity (what the live-room popup shows): no budget,
+    quantity, claim counts or funding (the streamer's wallet)."""
+    full = activity_view(loaded)
+    keep = ("activity_id", "streamer_id", "name", "status", "face_value", "issue_mode", "use_validity",
+            "product_ids", "per_viewer_limit", "issued_at", "ended_at")  # fmt: skip
+    return {k: full[k] for k in keep}
+
+
+def _sees_everything(loaded: LoadedActivity, principal: Principal) -> bool:
+    return principal.is_operator() or (principal.actor == "streamer" and principal.sub == loaded.activity.streamer_id)
+
+
+def _unknown_activity(activity_id: str) -> NotFound:
+    return NotFound(Code.UNKNOWN_ACTIVITY, "no such red-envelope activity", activity_id=activity_id)
+
+
+async def read_activity(uow: UnitOfWork, activity_id: str, principal: Principal) -> dict[str, Any]:
+    """The owning streamer and operators: the whole view. Anyone else: the public view once the
+    activity has been issued (viewers claim from it), 404 before (an unannounced activity stays hidden)."""
+    loaded = await uow.activities.get(activity_id)
+    if loaded is None:
+        raise _unknown_activity(activity_id)
+    if _sees_everything(loaded, principal):
+        return activity_view(loaded)
+    if loaded.activity.issued_at is None or loaded.funding in (AWAITING_HOLD, REFUSED):
+        raise _unknown_activity(activity_id)
+    return activity_public_view(loaded)
+
+
+async def owned_activity(uow: UnitOfWork, activity_id: str, principal: Principal) -> LoadedActivity:
+    """The activity if the caller owns it (streamer) or is an operator; 404 otherwise (existence does not leak)."""
+    loaded = await uow.activities.get(activity_id)
+    if loaded is None or not _sees_everything(loaded, principal):
+        raise _unknown_activity(activity_id)
+    return loaded
+
+
+async def read_pricing(uow: UnitOfWork, order_id: str, principal: Principal) -> PricingRecord:
+    """An order's pricing: its buyer or an operator; anyone else 404 like an unknown order."""
+    rec = await uow.pricings.get(order_id)
+    if rec is None or not (principal.is_operator() or (principal.actor == "buyer" and principal.sub == rec.buyer_id)):
+        raise NotFound(Code.UNKNOWN_ORDER, f"no pricing for order {order_id}")
+    return rec
+
+
+def check_grant_ceiling(amount: int, ceiling: int | None, what: str) -> None:
+    """A platform subsidy an operator sets (grant, platform coupon, campaign discount) above the ceiling: 422."""
+    if ceiling is not None and amount > ceiling:
+        raise InvalidInput(
+            Code.GRANT_ABOVE_CEILING,
+            f"{what} of {amount} fen is above the per-grant ceiling of {ceiling} fen (PROMOTION_MAX_GRANT_FEN)",
+            amount=amount,
+            ceiling=ceiling,
+        )
+
+
 def dashboard_view(loaded: LoadedActivity) -> dict[str, Any]:
     a = loaded.activity
     f = dashboard(a)
@@ -156,7 +217,9 @@ async def _load(uow: UnitOfWork, activity_id: str, streamer_id: str | None = Non
     if loaded is None:
         raise NotFound(Code.UNKNOWN_ACTIVITY, "no such red-envelope activity", activity_id=activity_id)
     if streamer_id is not None and loaded.activity.streamer_id != streamer_id:
-        raise NotAllowed(Code.NOT_ACTIVITY_OWNER, "this activity belongs to another streamer")
+        # Another streamer's activity answers like an unknown one: its existence does not leak (the
+        # route's policy already made ``streamer_id`` the caller).
+        raise _unknown_activity(activity_id)
     return loaded
 
 
@@ -648,9 +711,13 @@ async def _save(uow: UnitOfWork, loaded: LoadedActivity, now: datetime, merchant
 # ------------------------------------------------------------------------------------ coupons, balances, offers
 
 
-async def create_coupon(uow: UnitOfWork, cmd: cmds.CreateCoupon, now: datetime) -> PromotionRow:
+async def create_coupon(
+    uow: UnitOfWork, cmd: cmds.CreateCoupon, now: datetime, *, ceiling: int | None = None
+) -> PromotionRow:
+    """``ceiling``: the most one coupon may take off (platform coupons: the grant ceiling)."""
     if cmd.kind not in m.COUPON_KINDS:
         raise InvalidInput(Code.UNKNOWN_KIND, f"coupon kind must be one of {sorted(m.COUPON_KINDS)}")
+    check_grant_ceiling(cmd.amount, ceiling, "the coupon amount")
     params: dict[str, Any] = {"amount": cmd.amount, "threshold": cmd.threshold}
     params["product_ids"] = sorted(cmd.product_ids) if cmd.product_ids is not None else None
     if cmd.kind == "MERCHANT_COUPON":
@@ -714,9 +781,13 @@ async def claim_coupon(uow: UnitOfWork, cmd: cmds.ClaimCoupon, now: datetime) ->
     return row
 
 
-async def grant_balance(uow: UnitOfWork, cmd: cmds.GrantBalance, now: datetime) -> VoucherRow:
+async def grant_balance(
+    uow: UnitOfWork, cmd: cmds.GrantBalance, now: datetime, *, ceiling: int | None = MAX_GRANT_FEN_DEFAULT
+) -> VoucherRow:
+    """A platform grant to one buyer, at most ``ceiling`` fen (``None``: no ceiling, tests only)."""
     if cmd.kind not in m.BALANCE_KINDS:
         raise InvalidInput(Code.UNKNOWN_KIND, f"kind must be one of {sorted(m.BALANCE_KINDS)}")
+    check_grant_ceiling(cmd.amount, ceiling, "the grant")
     params: dict[str, Any] = {"amount": cmd.amount}
     if cmd.kind == "CASH_SUBSIDY":
         params["threshold"] = cmd.threshold

@@ -18,7 +18,12 @@ import httpx
 from liveshop.shared.auth import OPERATOR_ROLES, DevIssuer
 
 _PATH_ACTORS = {"buyers": "buyer", "merchants": "merchant", "streamers": "streamer"}
-_BODY_ACTORS = (("buyer_id", "buyer"), ("merchant_id", "merchant"), ("streamer_id", "streamer"))
+_BODY_ACTORS = (
+    ("buyer_id", "buyer"),
+    ("viewer_id", "buyer"),
+    ("merchant_id", "merchant"),
+    ("streamer_id", "streamer"),
+)
 
 _issuer: DevIssuer | None = None
 
@@ -41,7 +46,7 @@ def operator_headers(*roles: str) -> dict[str, str]:
 
 def caller_for(method: str, path: str, query: dict[str, str], body: Any) -> tuple[str, str, tuple[str, ...]]:
     parts = [p for p in path.split("/") if p]
-    if parts and parts[0] == "admin":
+    if "admin" in parts:
         return "operator", "op_test", OPERATOR_ROLES
     for i, part in enumerate(parts[:-1]):
         if part in _PATH_ACTORS:

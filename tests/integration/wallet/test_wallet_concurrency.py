@@ -26,7 +26,7 @@ from liveshop.wallet.adapters import views
 from liveshop.wallet.adapters.repository import PgUnitOfWork
 from liveshop.wallet.domain import LedgerError, Transfer
 from liveshop.wallet.domain.errors import WalletRefusal
-from liveshop.wallet.domain.model import InstrumentBehaviour, TopUpChannel, streamer_wallet
+from liveshop.wallet.domain.model import InstrumentBehaviour, TopUpChannel, channel_fee, streamer_wallet
 from liveshop.wallet.service_layer import handlers as h
 from liveshop.wallet.service_layer.unit_of_work import UnitOfWork
 
@@ -63,7 +63,7 @@ class Scenario:
         self.rnd = random.Random(seed)
         self.n = 0
         self.orders: list[tuple[str, str]] = []  # (order id, buyer)
-        self.top_ups: list[str] = []
+        self.top_ups: list[tuple[str, TopUpChannel, int]] = []
         self.pendings: list[str] = []
 
     def uid(self, prefix: str) -> str:
@@ -81,10 +81,15 @@ class Scenario:
             ch = r.choice(list(TopUpChannel))
             amount = r.randrange(1, 20_000)
             tid = self.uid(f"w{worker}-tu")
-            self.top_ups.append(tid)
+            self.top_ups.append((tid, ch, amount))
             return kind, lambda u, t: h.top_up(u, h.TopUpWallet(s, ch, amount, top_up_id=tid), t)
         if kind == "confirm" and self.top_ups:
-            tid, confirm = r.choice(self.top_ups), r.random() < 0.8
+            (tid, ch, amount), confirm = r.choice(self.top_ups), r.random() < 0.8
+            if ch.via_provider:  # the payment provider's callback (sometimes with a wrong amount: refused)
+                charged = amount + channel_fee(ch, amount) + (1 if r.random() < 0.1 else 0)
+                return kind, lambda u, t: h.resolve_provider_top_up(
+                    u, tid, succeeded=confirm, charged=charged, by="payment-provider", now=t
+                )
             return kind, lambda u, t: h.resolve_offline_top_up(u, tid, confirm=confirm, by="fin", now=t)
         if kind == "hold":
             ev = BudgetHoldRequested(activity_id=activity, streamer_id=s, request_id=self.uid("h"), occurred_at=now,

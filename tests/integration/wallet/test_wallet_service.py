@@ -3,6 +3,7 @@ contract events, secure wallet, and the live invariants endpoint."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,7 +32,11 @@ from liveshop.shared.devstack.resolver import Infra
 from liveshop.shared.runtime import ServiceRuntime
 from liveshop.shared.settings import ServiceSettings
 from liveshop.shared.testing import eventually
-from liveshop.wallet import bootstrap
+from liveshop.wallet import bootstrap, provider
+from tests.authn import ConventionAuth, operator_headers
+
+#: The payment provider's callback secret of these tests (the service reads WALLET_PROVIDER_SECRET otherwise).
+PROVIDER_SECRET = "test-provider-secret-0123456789"
 
 
 @dataclass
@@ -40,11 +45,30 @@ class Wallet:
     http: httpx.AsyncClient
     producer: AIOKafkaProducer
     namespace: str
+    #: no bearer tokens: the payment provider's signed callbacks
+    raw: httpx.AsyncClient
 
     async def send(self, *events: Event) -> None:
         for ev in events:
             rec = codec.to_record(codec.envelope(ev, source="test"), self.namespace)
             await self.producer.send_and_wait(rec.topic, rec.value, key=rec.key, headers=rec.headers)
+
+    async def provider_confirms(self, top_up: dict[str, Any], status: provider.ProviderStatus = "SUCCEEDED") -> Any:
+        """The simulated payment provider's signed callback for a QR / online-banking top-up."""
+        body, headers = provider.signed_callback(PROVIDER_SECRET, top_up["top_up_id"], top_up["charged"], status)
+        r = await self.raw.post(provider.CALLBACK_PATH, content=body, headers=headers)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    async def top_up(self, streamer_id: str, channel: str, amount: int) -> dict[str, Any]:
+        """A top-up through a provider channel, confirmed by the provider."""
+        r = await self.http.post(
+            f"/streamers/{streamer_id}/wallet/top-ups", json={"channel": channel, "amount": amount}
+        )
+        assert r.status_code == 201 and r.json()["status"] == "PENDING_CONFIRMATION", r.text
+        done: dict[str, Any] = await self.provider_confirms(r.json())
+        assert done["status"] == "COMPLETED", done
+        return done
 
     async def invariants(self) -> dict[str, Any]:
         r = await self.http.get("/admin/ledger/invariants")
@@ -55,15 +79,17 @@ class Wallet:
 
 @pytest.fixture
 async def wallet(settings_for: Callable[..., ServiceSettings], infra: Infra, namespace: str) -> AsyncIterator[Wallet]:
-    rt, app = bootstrap.build(settings_for("wallet"))
+    rt, app = bootstrap.build(settings_for("wallet"), provider_secret=PROVIDER_SECRET)
     await rt.start()
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers, **infra.kafka_client_kwargs())
     await producer.start()
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://wallet")
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://wallet", auth=ConventionAuth())
+    raw = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://wallet")
     try:
-        yield Wallet(rt, client, producer, namespace)
+        yield Wallet(rt, client, producer, namespace, raw)
     finally:
         await client.aclose()
+        await raw.aclose()
         await producer.stop()
         await rt.stop()
 
@@ -98,8 +124,7 @@ def cancelled(order_id: str, buyer: str, *, was_paid: bool, merchant: str = "m1"
 
 async def test_bad_inputs_over_http_are_refused_with_a_reason_and_change_nothing(wallet: Wallet) -> None:
     http = wallet.http
-    r = await http.post("/streamers/s1/wallet/top-ups", json={"channel": "ONLINE_BANKING", "amount": 10_000})
-    assert r.status_code == 201, r.text
+    await wallet.top_up("s1", "ONLINE_BANKING", 10_000)
 
     async def expect(method: str, path: str, status: int, code: str, **kw: Any) -> None:
         before = (await http.get("/admin/ledger/invariants")).json()["totals"]
@@ -114,6 +139,22 @@ async def test_bad_inputs_over_http_are_refused_with_a_reason_and_change_nothing
         await expect("POST", "/admin/ledger/transfers", 422, "NON_POSITIVE_AMOUNT",
                      json={"id": "t-bad", "debit_account_id": "streamer:s1:wallet",
                            "credit_account_id": "platform:external", "amount": amount, "code": "X"})  # fmt: skip
+    # bounds: money over 10**12 fen, ids over 64 (ledger ids over 128), batches over 1000, pages over 500
+    await expect("POST", "/streamers/s1/wallet/top-ups", 422, "AMOUNT_TOO_LARGE",
+                 json={"channel": "WECHAT_QR", "amount": 10**12 + 1})  # fmt: skip
+    await expect("POST", "/admin/ledger/transfers", 422, "AMOUNT_TOO_LARGE",
+                 json={"id": "t-big", "debit_account_id": "platform:external",
+                       "credit_account_id": "streamer:s1:wallet", "amount": 2**70, "code": "X"})  # fmt: skip
+    await expect("POST", "/admin/ledger/transfers", 422, "INVALID_REQUEST",
+                 json={"id": "t" * 129, "debit_account_id": "platform:external",
+                       "credit_account_id": "streamer:s1:wallet", "amount": 1, "code": "X"})  # fmt: skip
+    one = {"id": "t-b", "debit_account_id": "platform:external", "credit_account_id": "streamer:s1:wallet",
+           "amount": 1, "code": "X"}  # fmt: skip
+    await expect("POST", "/admin/ledger/transfers/batch", 422, "INVALID_REQUEST",
+                 json={"transfers": [{**one, "id": f"t-b{i}"} for i in range(1001)]})  # fmt: skip
+    await expect("GET", "/merchants/" + "m" * 65 + "/settlement", 422, "INVALID_REQUEST",
+                 headers=operator_headers("finance"))  # fmt: skip
+    await expect("GET", "/streamers/s1/wallet/statement?limit=501", 422, "INVALID_REQUEST")
     await expect("POST", "/admin/ledger/transfers", 404, "UNKNOWN_ACCOUNT",
                  json={"id": "t1", "debit_account_id": "streamer:s1:wallet", "credit_account_id": "nobody",
                        "amount": 1, "code": "X"})  # fmt: skip
@@ -151,7 +192,8 @@ async def test_bad_inputs_over_http_are_refused_with_a_reason_and_change_nothing
     assert r.json()["status"] == "PENDING_CONFIRMATION"
     assert (await http.get("/streamers/s1/wallet")).json()["pending_top_ups"] == 20_000
     r = await http.post(f"/admin/top-ups/{top_up_id}/confirm", json={"by": "finance-1"})
-    assert r.status_code == 200 and r.json()["status"] == "COMPLETED"
+    # the operator is the token's subject, whatever the body says
+    assert r.status_code == 200 and (r.json()["status"], r.json()["resolved_by"]) == ("COMPLETED", "op_test")
     await expect("POST", f"/admin/top-ups/{top_up_id}/confirm", 409, "TOP_UP_ALREADY_CONFIRMED",
                  json={"by": "finance-1"})  # fmt: skip
     await expect("POST", "/admin/top-ups/nope/confirm", 404, "UNKNOWN_TOP_UP", json={"by": "finance-1"})
@@ -160,6 +202,7 @@ async def test_bad_inputs_over_http_are_refused_with_a_reason_and_change_nothing
     first = await http.post("/streamers/s1/wallet/top-ups", json=body, headers={"Idempotency-Key": "k1"})
     again = await http.post("/streamers/s1/wallet/top-ups", json=body, headers={"Idempotency-Key": "k1"})
     assert first.json() == again.json() and first.json()["fee"] == 100
+    assert (await wallet.provider_confirms(first.json()))["status"] == "COMPLETED"
     await expect("POST", "/streamers/s1/wallet/top-ups", 409, "IDEMPOTENCY_KEY_REUSED",
                  json={**body, "amount": 1}, headers={"Idempotency-Key": "k1"})  # fmt: skip
     w = (await http.get("/streamers/s1/wallet")).json()
@@ -170,7 +213,7 @@ async def test_bad_inputs_over_http_are_refused_with_a_reason_and_change_nothing
 
 async def test_payments_budgets_and_settlement_driven_by_events(wallet: Wallet, kafka_reader: Any) -> None:
     http, ns = wallet.http, wallet.namespace
-    assert (await http.post("/streamers/s1/wallet/top-ups", json={"channel": "ALIPAY_QR", "amount": 10_000})).is_success
+    await wallet.top_up("s1", "ALIPAY_QR", 10_000)
     await http.post("/buyers/b-decline/payment-instrument", json={"behaviour": "DECLINE"})
     await http.post("/buyers/b-slow/payment-instrument", json={"behaviour": "TIMEOUT"})
     now = datetime.now(UTC)
@@ -231,8 +274,10 @@ async def test_payments_budgets_and_settlement_driven_by_events(wallet: Wallet, 
     w = (await http.get("/streamers/s1/wallet")).json()
     assert (w["available"], w["held"], w["streamer_coupons_owed"]) == (8_000, 1_500, 0)
     stmt = (await http.get("/streamers/s1/wallet/statement")).json()["lines"]
-    assert [(line["code"], line["amount"]) for line in stmt] == [
-        ("TOP_UP", 10_000), ("ACTIVITY_HOLD", -3_000), ("ACTIVITY_RELEASE", 1_000)
+    # the top-up: pending until the provider's callback, then posted
+    assert [(line["code"], line["amount"], line["kind"], line["available_after"]) for line in stmt] == [
+        ("TOP_UP", 10_000, "PENDING", 0), ("TOP_UP", 10_000, "RESOLUTION", 10_000),
+        ("ACTIVITY_HOLD", -3_000, "POSTED", 7_000), ("ACTIVITY_RELEASE", 1_000, "POSTED", 8_000),
     ]  # fmt: skip
     report = await wallet.invariants()
     assert report["problems"] == []
@@ -294,3 +339,69 @@ async def test_secure_wallet_upgrade_is_published_once(wallet: Wallet, kafka_rea
         assert r.status_code == 200 and r.json()["status"] == "UPGRADED"
     events = decode_all(await kafka_reader(WALLET_MERCHANTS.qualified(wallet.namespace), min_count=1))
     assert [(type(e).__name__, e.key()) for e in events] == [("SecureWalletUpgraded", "m9")]
+
+
+async def test_online_top_up_is_credited_only_by_the_providers_signed_callback(wallet: Wallet) -> None:
+    """Money can't be created by asking: a QR / online-banking top-up stays pending until the payment
+    provider's callback, signed with the provider secret, says the money arrived."""
+    http = wallet.http
+    r = await http.post("/streamers/cb-s1/wallet/top-ups", json={"channel": "WECHAT_QR", "amount": 10_000})
+    t = r.json()
+    assert (r.status_code, t["status"], t["charged"]) == (201, "PENDING_CONFIRMATION", 10_100)
+    w = (await http.get("/streamers/cb-s1/wallet")).json()
+    assert (w["available"], w["pending_top_ups"], w["channel_fees_invoiceable"]) == (0, 10_000, 0)
+
+    async def callback(body: bytes, headers: dict[str, str]) -> httpx.Response:
+        # no bearer token: the signature is the credential
+        return await wallet.raw.post(provider.CALLBACK_PATH, content=body, headers=headers)
+
+    body, headers = provider.signed_callback(PROVIDER_SECRET, t["top_up_id"], 10_100)
+    refusals = [
+        (provider.signed_callback("another-secret-0123456789", t["top_up_id"], 10_100), "SIGNATURE_INVALID"),
+        ((body.replace(b"10100", b"99999"), headers), "SIGNATURE_INVALID"),  # body changed after signing
+        (provider.signed_callback(PROVIDER_SECRET, t["top_up_id"], 10_100, timestamp=time.time() - 600),
+         "SIGNATURE_EXPIRED"),
+        ((body, {"Content-Type": "application/json"}), "UNAUTHENTICATED"),
+        ((body, {**headers, provider.TIMESTAMP_HEADER: "soon"}), "SIGNATURE_INVALID"),
+    ]  # fmt: skip
+    for (b, h), code in refusals:
+        resp = await callback(b, h)
+        assert (resp.status_code, resp.json()["code"]) == (401, code), resp.text
+    # a streamer (or anyone with a token) can't play the provider
+    resp = await http.post(provider.CALLBACK_PATH, content=body, headers={"Content-Type": "application/json"})
+    assert (resp.status_code, resp.json()["code"]) == (403, "FORBIDDEN_ACTOR"), resp.text
+    # signed, but the provider names another amount: nothing moves
+    wrong = provider.signed_callback(PROVIDER_SECRET, t["top_up_id"], 10_000)
+    resp = await callback(*wrong)
+    assert (resp.status_code, resp.json()["code"]) == (409, "TOP_UP_AMOUNT_MISMATCH"), resp.text
+    assert (await http.get("/streamers/cb-s1/wallet")).json()["available"] == 0
+
+    resp = await callback(body, headers)
+    assert (resp.status_code, resp.json()["status"], resp.json()["resolved_by"]) == (
+        200, "COMPLETED", "payment-provider")  # fmt: skip
+    again = await callback(body, headers)  # at-least-once delivery: the same answer, credited once
+    assert again.status_code == 200 and again.json() == resp.json()
+    w = (await http.get("/streamers/cb-s1/wallet")).json()
+    assert (w["available"], w["pending_top_ups"], w["channel_fees_invoiceable"]) == (10_000, 0, 100)
+    # the provider's failure voids a pending top-up; an offline transfer is finance's, not the provider's
+    r2 = (await http.post("/streamers/cb-s1/wallet/top-ups", json={"channel": "ONLINE_BANKING", "amount": 500})).json()
+    failed = await callback(*provider.signed_callback(PROVIDER_SECRET, r2["top_up_id"], 0, "FAILED"))
+    assert (failed.status_code, failed.json()["status"]) == (200, "REJECTED"), failed.text
+    off = (
+        await http.post("/streamers/cb-s1/wallet/top-ups", json={"channel": "OFFLINE_TRANSFER", "amount": 700})
+    ).json()
+    resp = await callback(*provider.signed_callback(PROVIDER_SECRET, off["top_up_id"], 700))
+    assert (resp.status_code, resp.json()["code"]) == (409, "TOP_UP_NOT_CONFIRMABLE"), resp.text
+    w = (await http.get("/streamers/cb-s1/wallet")).json()
+    assert (w["available"], w["pending_top_ups"]) == (10_000, 700)
+    await wallet.invariants()
+
+
+async def test_a_wallet_without_a_provider_secret_refuses_every_callback(
+    settings_for: Callable[..., ServiceSettings],
+) -> None:
+    _, app = bootstrap.build(settings_for("wallet"), provider_secret="")
+    body, headers = provider.signed_callback("", "tu_x", 1)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://wallet") as client:
+        r = await client.post(provider.CALLBACK_PATH, content=body, headers=headers)
+    assert (r.status_code, r.json()["code"]) == (401, "SIGNATURE_INVALID")

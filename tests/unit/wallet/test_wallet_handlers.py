@@ -35,6 +35,7 @@ from liveshop.wallet.domain import (
 from liveshop.wallet.domain.audit import audit
 from liveshop.wallet.domain.errors import WalletCode, WalletRefusal
 from liveshop.wallet.domain.model import (
+    MAX_AMOUNT,
     PLATFORM_CHANNEL_FEES,
     PLATFORM_SUBSIDY,
     InstrumentBehaviour,
@@ -55,6 +56,12 @@ from liveshop.wallet.domain.model import (
 from liveshop.wallet.service_layer import handlers as h
 
 T0 = datetime(2025, 6, 18, 12, 0, tzinfo=UTC)
+
+
+async def fund(uow: MemoryUnitOfWork, streamer_id: str, amount: int) -> None:
+    """An online-banking top-up confirmed by the payment provider's callback."""
+    t = await h.top_up(uow, h.TopUpWallet(streamer_id, TopUpChannel.ONLINE_BANKING, amount), T0)
+    await h.resolve_provider_top_up(uow, t.top_up_id, succeeded=True, charged=amount, by="payment-provider", now=T0)
 
 
 def sound(uow: MemoryUnitOfWork) -> None:
@@ -104,13 +111,71 @@ def test_qr_fee_is_one_percent_half_up(amount: int, fee: int) -> None:
     assert channel_fee(TopUpChannel.ONLINE_BANKING, amount) == 0
 
 
-async def test_qr_top_up_credits_the_wallet_and_records_the_fee() -> None:
+async def test_qr_top_up_is_pending_until_the_provider_confirms_then_records_the_fee() -> None:
     uow = MemoryUnitOfWork()
     t = await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ALIPAY_QR, 100_000), T0)
-    assert (t.status, t.fee) == (TopUpStatus.COMPLETED, 1_000)
+    w = uow.ledger.ledger.balance(streamer_wallet("s1"))
+    assert (t.status, t.fee, w.available, w.pending_in) == (TopUpStatus.PENDING_CONFIRMATION, 1_000, 0, 100_000)
+    assert uow.ledger.ledger.balance(PLATFORM_CHANNEL_FEES).posted == 0
+    # the streamer can't confirm it, and finance's offline confirmation does not apply either
+    with pytest.raises(WalletRefusal) as e:
+        await h.resolve_offline_top_up(uow, t.top_up_id, confirm=True, by="op", now=T0)
+    assert e.value.code is WalletCode.TOP_UP_NOT_CONFIRMABLE
+    # the provider must name what it collected: amount + fee
+    with pytest.raises(WalletRefusal) as e:
+        await h.resolve_provider_top_up(uow, t.top_up_id, succeeded=True, charged=100_000, by="pp", now=T0)
+    assert e.value.code is WalletCode.TOP_UP_AMOUNT_MISMATCH
+    assert avail(uow, streamer_wallet("s1")) == 0
+    done = await h.resolve_provider_top_up(uow, t.top_up_id, succeeded=True, charged=101_000, by="pp", now=T0)
+    assert (done.status, done.resolved_by) == (TopUpStatus.COMPLETED, "pp")
+    assert avail(uow, streamer_wallet("s1")) == 100_000
+    assert uow.ledger.ledger.balance(PLATFORM_CHANNEL_FEES).posted == 1_000
+    # a redelivered callback: the same answer, nothing moves twice; the opposite outcome is refused
+    again = await h.resolve_provider_top_up(uow, t.top_up_id, succeeded=True, charged=101_000, by="pp", now=T0)
+    assert again.status is TopUpStatus.COMPLETED
+    with pytest.raises(WalletRefusal) as e:
+        await h.resolve_provider_top_up(uow, t.top_up_id, succeeded=False, charged=0, by="pp", now=T0)
+    assert e.value.code is WalletCode.TOP_UP_ALREADY_CONFIRMED
     assert avail(uow, streamer_wallet("s1")) == 100_000
     assert uow.ledger.ledger.balance(PLATFORM_CHANNEL_FEES).posted == 1_000
     sound(uow)
+
+
+async def test_failed_provider_payment_credits_nothing() -> None:
+    uow = MemoryUnitOfWork()
+    t = await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, 5_000), T0)
+    failed = await h.resolve_provider_top_up(uow, t.top_up_id, succeeded=False, charged=0, by="pp", now=T0)
+    assert failed.status is TopUpStatus.REJECTED
+    w = uow.ledger.ledger.balance(streamer_wallet("s1"))
+    assert (w.available, w.pending_in) == (0, 0)
+    assert (await h.resolve_provider_top_up(uow, t.top_up_id, succeeded=False, charged=0, by="pp", now=T0)) == failed
+    with pytest.raises(WalletRefusal) as e:
+        await h.resolve_provider_top_up(uow, t.top_up_id, succeeded=True, charged=5_000, by="pp", now=T0)
+    assert e.value.code is WalletCode.TOP_UP_ALREADY_REJECTED
+    with pytest.raises(WalletRefusal) as e:
+        await h.resolve_provider_top_up(uow, "tu_nope", succeeded=True, charged=5_000, by="pp", now=T0)
+    assert e.value.code is WalletCode.UNKNOWN_TOP_UP
+    sound(uow)
+
+
+async def test_the_provider_cannot_confirm_an_offline_transfer() -> None:
+    uow = MemoryUnitOfWork()
+    t = await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.OFFLINE_TRANSFER, 5_000), T0)
+    with pytest.raises(WalletRefusal) as e:
+        await h.resolve_provider_top_up(uow, t.top_up_id, succeeded=True, charged=5_000, by="pp", now=T0)
+    assert e.value.code is WalletCode.TOP_UP_NOT_CONFIRMABLE
+    assert avail(uow, streamer_wallet("s1")) == 0
+
+
+@pytest.mark.parametrize("amount", [MAX_AMOUNT + 1, 2**63])
+async def test_top_up_over_the_maximum_is_refused(amount: int) -> None:
+    uow = MemoryUnitOfWork()
+    with pytest.raises(WalletRefusal) as e:
+        await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, amount), T0)
+    assert (e.value.code, e.value.http_status) == (WalletCode.AMOUNT_TOO_LARGE, 422)
+    assert uow.repo.top_ups == {}
+    await fund(uow, "s1", MAX_AMOUNT)  # the maximum itself is fine
+    assert avail(uow, streamer_wallet("s1")) == MAX_AMOUNT
 
 
 async def test_offline_transfer_is_pending_until_finance_confirms_once() -> None:
@@ -151,7 +216,7 @@ async def test_non_positive_top_up_is_refused(amount: int) -> None:
 
 async def test_successful_payment_owes_the_merchant_buyer_plus_platform_plus_streamer() -> None:
     uow = MemoryUnitOfWork()
-    await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, 10_000), T0)
+    await fund(uow, "s1", 10_000)
     await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
                                                  amount=2_000), T0)  # fmt: skip
     p = await h.request_payment(uow, payment_requested(), T0)
@@ -214,7 +279,7 @@ async def test_timeout_hold_expires_at_pay_by() -> None:
 
 async def test_refund_reverses_exactly_every_transfer_of_the_order() -> None:
     uow = MemoryUnitOfWork()
-    await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, 10_000), T0)
+    await fund(uow, "s1", 10_000)
     await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
                                                  amount=2_000), T0)  # fmt: skip
     await h.request_payment(uow, payment_requested(), T0)
@@ -232,7 +297,7 @@ async def test_refund_reverses_exactly_every_transfer_of_the_order() -> None:
 
 async def test_envelope_use_after_the_refund_is_reversed_at_once() -> None:
     uow = MemoryUnitOfWork()
-    await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, 10_000), T0)
+    await fund(uow, "s1", 10_000)
     await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
                                                  amount=2_000), T0)  # fmt: skip
     await h.request_payment(uow, payment_requested(), T0)
@@ -329,7 +394,7 @@ async def test_streamer_coupon_is_not_moved_before_capture_nor_on_decline() -> N
 
 async def test_refund_reverses_the_streamer_coupon_too() -> None:
     uow = MemoryUnitOfWork()
-    await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, 10_000), T0)
+    await fund(uow, "s1", 10_000)
     await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
                                                  amount=2_000), T0)  # fmt: skip
     await h.request_payment(uow, payment_requested(coupons=(800,), streamer_id="s1"), T0)
@@ -362,7 +427,7 @@ async def test_order_cancelled_before_payment_request_ignores_a_late_request() -
 
 async def test_hold_without_balance_is_rejected_with_the_available_amount() -> None:
     uow = MemoryUnitOfWork()
-    await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, 1_000), T0)
+    await fund(uow, "s1", 1_000)
     req = BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0, amount=5_000)
     await h.hold_budget(uow, req, T0)
     await h.hold_budget(uow, req, T0)  # redelivered: same answer, no second event
@@ -374,7 +439,7 @@ async def test_hold_without_balance_is_rejected_with_the_available_amount() -> N
 
 async def test_hold_and_release_answer_with_totals() -> None:
     uow = MemoryUnitOfWork()
-    await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, 10_000), T0)
+    await fund(uow, "s1", 10_000)
     await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
                                                  amount=6_000), T0)  # fmt: skip
     held = uow.events[-1]
@@ -396,7 +461,7 @@ async def test_hold_and_release_answer_with_totals() -> None:
 
 async def test_budget_request_id_reused_with_other_content_is_a_conflict() -> None:
     uow = MemoryUnitOfWork()
-    await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, 10_000), T0)
+    await fund(uow, "s1", 10_000)
     await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
                                                  amount=1_000), T0)  # fmt: skip
     with pytest.raises(h.RequestConflict):
@@ -407,7 +472,7 @@ async def test_budget_request_id_reused_with_other_content_is_a_conflict() -> No
 
 async def test_redemption_beyond_the_hold_is_rejected() -> None:
     uow = MemoryUnitOfWork()
-    await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, 10_000), T0)
+    await fund(uow, "s1", 10_000)
     await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
                                                  amount=100), T0)  # fmt: skip
     await h.redeem_envelope(
@@ -421,7 +486,7 @@ async def test_redemption_beyond_the_hold_is_rejected() -> None:
 async def test_activity_of_another_streamer_is_refused() -> None:
     uow = MemoryUnitOfWork()
     for s in ("s1", "s2"):
-        await h.top_up(uow, h.TopUpWallet(s, TopUpChannel.ONLINE_BANKING, 10_000), T0)
+        await fund(uow, s, 10_000)
     await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
                                                  amount=100), T0)  # fmt: skip
     await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s2", request_id="r2", occurred_at=T0,

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import SecretStr
 
 from liveshop.shared import entropy
 from liveshop.shared.http import create_app
 from liveshop.shared.runtime import PeriodicJob, ServiceRuntime
 from liveshop.shared.settings import ServiceSettings
+from liveshop.wallet import provider
 from liveshop.wallet.adapters.repository import PgUnitOfWork
 from liveshop.wallet.bnpl import wiring as bnpl_wiring
 from liveshop.wallet.domain.errors import WalletError
@@ -28,8 +33,20 @@ async def expire_pending(runtime: ServiceRuntime) -> None:
             return
 
 
-def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
+#: Validation failures that are a reason code of their own (the rest answer ``INVALID_REQUEST``).
+REASON_CODES = ("AMOUNT_TOO_LARGE",)
+
+
+def build(
+    settings: ServiceSettings | None = None, *, provider_secret: str | SecretStr | None = None
+) -> tuple[ServiceRuntime, FastAPI]:
+    """``provider_secret``: the payment provider's callback secret; default ``WALLET_PROVIDER_SECRET``.
+    Without one (tests that never call back) provider callbacks are refused (401): nothing is credited."""
     settings = settings or ServiceSettings(service_name=SERVICE)
+    if provider_secret is None:
+        secret = provider.ProviderSettings().provider_secret
+    else:
+        secret = provider_secret if isinstance(provider_secret, SecretStr) else SecretStr(provider_secret)
     runtime = ServiceRuntime(
         settings,
         service=SERVICE,
@@ -39,9 +56,27 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
     )
     app = create_app(runtime, [http.router, *bnpl_wiring.http_routers()], title="liveshop wallet service")
 
+    # the payment provider's signed callbacks (liveshop.wallet.provider): Principal(service, payment-provider)
+    app.state.authenticators.append(provider.authenticator(secret))
+
     @app.exception_handler(WalletError)
     async def wallet_error(_: Request, exc: WalletError) -> JSONResponse:
         return JSONResponse(exc.as_dict(), status_code=exc.http_status)
+
+    shared_invalid: Any = app.exception_handlers[RequestValidationError]
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Any:
+        """As the shared handler, but a money field over the maximum answers ``AMOUNT_TOO_LARGE``."""
+        errors = exc.errors()
+        code = next((e["type"] for e in errors if e["type"] in REASON_CODES), None)
+        if code is None:
+            return await shared_invalid(request, exc)
+        detail = [
+            {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"], "type": e["type"]}
+            for e in errors
+        ]
+        return JSONResponse({"code": code, "message": detail[0]["message"], "errors": detail}, 422)
 
     return runtime, app
 
@@ -50,5 +85,7 @@ def main() -> None:
     from liveshop.shared.serve import run
 
     settings = ServiceSettings(service_name=SERVICE)
-    _, app = build(settings)
+    # a process refuses to start without the payment provider's secret (in-process tests pass one, or none)
+    secret = provider.require_secret(provider.ProviderSettings().provider_secret)
+    _, app = build(settings, provider_secret=secret)
     run(app, settings)

@@ -1,16 +1,24 @@
 """``/bnpl`` HTTP API of the wallet: the buyer's bills and service messages, repayment, the simulated
-repayment behaviour, and the platform's collection policy."""
+repayment behaviour, and the platform's collection policy.
+
+Who may call (docs/security.md): a bill reached by its order id is its buyer's (anyone else: the same
+404 as a missing bill) or platform finance's to read; only the buyer repays. The buyer's lists are the
+buyer's own. The collection policy is money policy: finance. The repayment behaviour is a simulation
+switch of the payment channel (no buyer sets whether their own collections fail): risk (it exercises
+the overdue path) or ops (who run the demo / test environments).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from liveshop.shared import entropy
+from liveshop.shared.auth import allow, buyer, current_principal, operator
 from liveshop.shared.errors import DomainError
 from liveshop.shared.runtime import ServiceRuntime
 from liveshop.wallet.bnpl import service_layer as sl
@@ -23,8 +31,18 @@ class BehaviourIn(BaseModel):
     behaviour: Literal["SUCCEED", "FAIL"]
 
 
+#: The platform's id limit (orders, buyers).
+PlatformId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
 def _now() -> datetime:
     return entropy.now()
+
+
+def _own_bills(request: Request) -> str | None:
+    """The buyer whose bills this caller may see (``None``: an operator, every bill)."""
+    p = current_principal(request)
+    return None if p.actor == "operator" else p.sub
 
 
 def make_router(config: BnplWalletConfig) -> APIRouter:
@@ -35,37 +53,44 @@ def make_router(config: BnplWalletConfig) -> APIRouter:
         async with runtime.transaction() as tx:
             return await fn(sl.Uow(tx))
 
-    @router.get("/bills/{order_id}", tags=["bnpl bills"])
-    async def bill(order_id: str, request: Request) -> Any:
+    @router.get("/bills/{order_id}", tags=["bnpl bills"], dependencies=[allow(buyer(), operator("finance"))])
+    async def bill(order_id: PlatformId, request: Request) -> Any:
         """The buyer's bill (账单): goods amount, every discount (incl. 芝麻先用后付立减), amount due, due date."""
-        return await run(request, lambda u: sl.bill_view(u, order_id))
+        owner = _own_bills(request)
+        return await run(request, lambda u: sl.bill_view(u, order_id, buyer_id=owner))
 
-    @router.post("/bills/{order_id}/repay", tags=["bnpl bills"])
-    async def repay(order_id: str, request: Request) -> Any:
-        """主动还款 (simulated with the buyer's repayment behaviour)."""
-        return await run(request, lambda u: sl.repay(u, order_id, config, _now()))
+    @router.post("/bills/{order_id}/repay", tags=["bnpl bills"], dependencies=[allow(buyer())])
+    async def repay(order_id: PlatformId, request: Request) -> Any:
+        """主动还款 (simulated with the buyer's repayment behaviour): the bill's buyer only."""
+        owner = current_principal(request).sub
+        return await run(request, lambda u: sl.repay(u, order_id, config, _now(), buyer_id=owner))
 
-    @router.get("/buyers/{buyer_id}/bills", tags=["bnpl bills"])
-    async def bills(buyer_id: str, request: Request) -> Any:
+    @router.get("/buyers/{buyer_id}/bills", tags=["bnpl bills"], dependencies=[allow(buyer("buyer_id"))])
+    async def bills(buyer_id: PlatformId, request: Request) -> Any:
         found = await run(request, lambda u: u.repo.bills_of(buyer_id))
         return {"bills": [sl.bill_json(b) for b in found]}
 
-    @router.get("/buyers/{buyer_id}/messages", tags=["bnpl bills"])
-    async def messages(buyer_id: str, request: Request) -> Any:
+    @router.get("/buyers/{buyer_id}/messages", tags=["bnpl bills"], dependencies=[allow(buyer("buyer_id"))])
+    async def messages(buyer_id: PlatformId, request: Request) -> Any:
         """Service messages (服务消息): due notice, reminders, collection results, overdue."""
         return {"messages": await run(request, lambda u: u.repo.messages(buyer_id))}
 
-    @router.post("/buyers/{buyer_id}/repayment-behaviour", tags=["bnpl simulation"])
-    async def behaviour(buyer_id: str, body: BehaviourIn, request: Request) -> Any:
+    # A simulation switch of the payment channel, not a buyer's setting: risk (exercises the overdue path)
+    # or ops (runs the demo and test environments).
+    @router.post(
+        "/buyers/{buyer_id}/repayment-behaviour", tags=["bnpl simulation"],
+        dependencies=[allow(operator("risk", "ops"))],
+    )  # fmt: skip
+    async def behaviour(buyer_id: PlatformId, body: BehaviourIn, request: Request) -> Any:
         """Simulated payment channel: whether this buyer's collections succeed (default) or fail."""
         await run(request, lambda u: u.repo.set_behaviour(buyer_id, body.behaviour, _now()))
         return {"buyer_id": buyer_id, "behaviour": body.behaviour}
 
-    @router.get("/admin/collection-policy", tags=["bnpl admin"])
+    @router.get("/admin/collection-policy", tags=["bnpl admin"], dependencies=[allow(operator("finance"))])
     async def get_policy(request: Request) -> Any:
         return (await run(request, lambda u: sl.policy(u, config))).model_dump()
 
-    @router.put("/admin/collection-policy", tags=["bnpl admin"])
+    @router.put("/admin/collection-policy", tags=["bnpl admin"], dependencies=[allow(operator("finance"))])
     async def put_policy(body: dict[str, Any], request: Request) -> Any:
         """Platform setting: repayment term, retries, grace, reminder offsets (seconds). Applies to bills
         delivered after the change."""

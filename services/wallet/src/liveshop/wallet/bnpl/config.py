@@ -7,7 +7,7 @@ The platform can override the collection policy at run time (``PUT /bnpl/admin/c
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +16,11 @@ from liveshop.wallet.domain.bnpl.bill import CollectionPolicy
 from liveshop.wallet.domain.bnpl.reminders import ReminderPolicy
 
 DAY = 86_400
+#: Upper bounds of the collection policy (bad input is a 422, never a 500 or a timedelta overflow).
+MAX_TERM_S = 365 * DAY
+MAX_ATTEMPTS = 20
+MAX_STEPS = 20
+Seconds = Annotated[int, Field(le=MAX_TERM_S)]
 
 
 class PolicySeconds(BaseModel):
@@ -23,12 +28,16 @@ class PolicySeconds(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    repayment_term_s: int = Field(default=7 * DAY, gt=0, description="delivery -> due date")
-    max_attempts: int = Field(default=3, ge=1, description="automatic collection attempts before OVERDUE")
-    retry_delays_s: list[int] = Field(default_factory=lambda: [DAY], min_length=1)
-    overdue_grace_s: int = Field(default=3 * DAY, ge=0, description="unpaid at due + grace -> OVERDUE")
-    reminder_offsets_s: list[int] = Field(
-        default_factory=lambda: [3 * DAY, DAY, 0], description="reminders this long before the due date"
+    repayment_term_s: int = Field(default=7 * DAY, gt=0, le=MAX_TERM_S, description="delivery -> due date")
+    max_attempts: int = Field(
+        default=3, ge=1, le=MAX_ATTEMPTS, description="automatic collection attempts before OVERDUE"
+    )
+    retry_delays_s: list[Seconds] = Field(default_factory=lambda: [DAY], min_length=1, max_length=MAX_STEPS)
+    overdue_grace_s: int = Field(default=3 * DAY, ge=0, le=MAX_TERM_S, description="unpaid at due + grace -> OVERDUE")
+    reminder_offsets_s: list[Seconds] = Field(
+        default_factory=lambda: [3 * DAY, DAY, 0],
+        max_length=MAX_STEPS,
+        description="reminders this long before the due date",
     )
 
     def collection(self) -> CollectionPolicy:

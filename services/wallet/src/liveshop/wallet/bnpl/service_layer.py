@@ -225,10 +225,13 @@ async def collect_one(uow: Uow, order_id: str, config: BnplWalletConfig, now: da
     await _flush(uow, b, now)
 
 
-async def repay(uow: Uow, order_id: str, config: BnplWalletConfig, now: datetime) -> dict[str, Any]:
-    """主动还款: the buyer repays now (after delivery, also when overdue)."""
+async def repay(
+    uow: Uow, order_id: str, config: BnplWalletConfig, now: datetime, *, buyer_id: str | None = None
+) -> dict[str, Any]:
+    """主动还款: the buyer repays now (after delivery, also when overdue). ``buyer_id``: the caller; another
+    buyer's bill answers as a missing one (existence does not leak)."""
     b = await uow.repo.bill_by_order(order_id, lock=True)
-    if b is None:
+    if b is None or (buyer_id is not None and b.buyer_id != buyer_id):
         raise NotFound("BILL_NOT_FOUND", "账单不存在", order_id=order_id)
     try:
         await _attempt(uow, b, dom.Initiator.BUYER, (await policy(uow, config)).collection(), now)
@@ -276,8 +279,9 @@ def bill_json(b: dom.BnplBill) -> dict[str, Any]:
     }
 
 
-async def bill_view(uow: Uow, order_id: str) -> dict[str, Any]:
+async def bill_view(uow: Uow, order_id: str, *, buyer_id: str | None = None) -> dict[str, Any]:
+    """The bill of ``order_id``; with ``buyer_id`` only if it is that buyer's (else: not found)."""
     b = await uow.repo.bill_by_order(order_id)
-    if b is None:
+    if b is None or (buyer_id is not None and b.buyer_id != buyer_id):
         raise NotFound("BILL_NOT_FOUND", "账单不存在", order_id=order_id)
     return bill_json(b)

@@ -128,6 +128,10 @@ class WalletCode(StrEnum):
     UNKNOWN_MERCHANT = "UNKNOWN_MERCHANT"
     AGREEMENT_NOT_ACCEPTED = "AGREEMENT_NOT_ACCEPTED"
     INVALID_INPUT = "INVALID_INPUT"
+    AMOUNT_TOO_LARGE = "AMOUNT_TOO_LARGE"
+    """More than ``MAX_AMOUNT`` fen in one request."""
+    TOP_UP_AMOUNT_MISMATCH = "TOP_UP_AMOUNT_MISMATCH"
+    """The payment provider's callback names another amount than the top-up charges."""
 
 
 _WALLET_STATUS = {
@@ -138,6 +142,7 @@ _WALLET_STATUS = {
     WalletCode.TOP_UP_NOT_CONFIRMABLE: 409,
     WalletCode.TOP_UP_ALREADY_CONFIRMED: 409,
     WalletCode.TOP_UP_ALREADY_REJECTED: 409,
+    WalletCode.TOP_UP_AMOUNT_MISMATCH: 409,
 }
 
 

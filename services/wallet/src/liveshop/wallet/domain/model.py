@@ -17,6 +17,10 @@ from liveshop.wallet.domain.accounts import AccountCode
 CHANNEL_FEE_RATE_BP = 100
 """QR channel fee in basis points (1%)."""
 
+MAX_AMOUNT = 10**12
+"""The largest amount of fen one request may name (10 billion yuan): far inside SQL ``bigint`` even
+summed over millions of transfers. Larger: ``AMOUNT_TOO_LARGE``."""
+
 
 # ------------------------------------------------------------------------------------- account ids
 
@@ -65,6 +69,12 @@ class TopUpChannel(StrEnum):
     ALIPAY_QR = "ALIPAY_QR"
     ONLINE_BANKING = "ONLINE_BANKING"
     OFFLINE_TRANSFER = "OFFLINE_TRANSFER"  # 对公转账: pending until platform finance confirms
+
+    @property
+    def via_provider(self) -> bool:
+        """QR and online banking: pending until the payment provider's signed callback confirms the money
+        arrived (money can't be created by asking); offline: until platform finance confirms."""
+        return self is not TopUpChannel.OFFLINE_TRANSFER
 
 
 class TopUpStatus(StrEnum):

@@ -125,7 +125,7 @@ def signed_callback(
     if provider_reference is not None:
         payload["provider_reference"] = provider_reference
     body = json.dumps(payload, separators=(",", ":")).encode()
-    ts = str(int(time.time() if timestamp is None else timestamp))
+    ts = str(int(time.time() if timestamp is None else timestamp))  # client side: the simulated provider's clock
     headers = {
         TIMESTAMP_HEADER: ts,
         SIGNATURE_HEADER: signature(secret, ts, body),

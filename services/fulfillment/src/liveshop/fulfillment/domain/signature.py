@@ -80,7 +80,7 @@ def sign(secret: str, method: str, target: str, timestamp: str, nonce: str, body
 
 def new_nonce() -> str:
     """A fresh nonce (client side: ISVs, tests, tools)."""
-    return secrets.token_urlsafe(18)
+    return secrets.token_urlsafe(18)  # client side: an ISV's nonce, never made up by the service
 
 
 def signature_headers(

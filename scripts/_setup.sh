@@ -1,11 +1,48 @@
 # shellcheck shell=bash
 # Shared setup for scripts/test and scripts/demo.
-ensure_tools() {
+
+# uv from PyPI into a virtual environment of its own (LIVESHOP_TOOLS_DIR, default
+# ~/.local/share/liveshop/tools), never `pip install --user`: a Debian/Ubuntu Python refuses that
+# (PEP 668, "externally-managed-environment"). Only the uv executable goes on PATH, not that
+# environment's python. Falls back to pipx where `python3 -m venv` is unavailable.
+ensure_uv() {
   export PATH="$HOME/.local/bin:$PATH"
-  if ! command -v uv >/dev/null 2>&1; then
-    echo "== installing uv (from PyPI)"
-    python3 -m pip install --quiet --user uv 2>/dev/null || python3 -m pip install --quiet uv
+  command -v uv >/dev/null 2>&1 && return 0
+  local tools="${LIVESHOP_TOOLS_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/liveshop/tools}"
+  if [ ! -x "$tools/bin/uv" ]; then
+    if ! command -v python3 >/dev/null 2>&1; then
+      echo "error: python3 is needed to install uv (or install uv yourself: https://docs.astral.sh/uv/)" >&2
+      exit 2
+    fi
+    echo "== installing uv (from PyPI, into $tools)"
+    rm -rf "$tools/uv-venv"
+    if ! python3 -m venv "$tools/uv-venv" >/dev/null 2>&1; then
+      rm -rf "$tools/uv-venv"
+      if command -v pipx >/dev/null 2>&1; then
+        pipx install --quiet uv >/dev/null
+        PATH="$(pipx environment --value PIPX_BIN_DIR 2>/dev/null || echo "$HOME/.local/bin"):$PATH"
+        export PATH
+        command -v uv >/dev/null 2>&1 && return 0
+      fi
+      if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "== installing python3-venv (python3 -m venv needs it)"
+        apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+      fi
+      if ! python3 -m venv "$tools/uv-venv" >/dev/null; then
+        echo "error: cannot create a virtual environment for uv: install python3-venv or pipx (or uv itself)" >&2
+        exit 2
+      fi
+    fi
+    "$tools/uv-venv/bin/python" -m pip install --quiet --disable-pip-version-check uv
+    mkdir -p "$tools/bin"
+    ln -sf ../uv-venv/bin/uv "$tools/bin/uv"
+    if [ -e "$tools/uv-venv/bin/uvx" ]; then ln -sf ../uv-venv/bin/uvx "$tools/bin/uvx"; fi
   fi
+  export PATH="$tools/bin:$PATH"
+}
+
+ensure_tools() {
+  ensure_uv
   local missing=()
   command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null 2>&1 || missing+=(maven)

@@ -1,4 +1,8 @@
-"""Small process helpers: free ports, detached processes, waiting, stopping whole trees."""
+"""Small process helpers: free ports, detached processes, waiting, stopping whole trees.
+
+``psutil`` (the ``devstack`` extra of liveshop-shared) is imported where it is used: a service
+image, which leaves the extra out, can import this module.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,6 @@ import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
-
-import psutil
 
 
 def free_port() -> int:
@@ -38,6 +40,8 @@ def spawn(cmd: Sequence[str], log: Path, env: dict[str, str] | None = None, cwd:
 def alive(pid: int | None) -> bool:
     if not pid:
         return False
+    import psutil
+
     try:
         p = psutil.Process(pid)
         return bool(p.is_running() and p.status() != psutil.STATUS_ZOMBIE)
@@ -49,6 +53,8 @@ def stop_tree(pid: int | None, timeout: float = 15.0) -> None:
     """SIGTERM a process and its children, then SIGKILL what is left after ``timeout``."""
     if not pid:
         return
+    import psutil
+
     try:
         root = psutil.Process(pid)
     except psutil.Error:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from liveshop.shared import statehash
+from liveshop.shared import openapi, statehash
 from liveshop.shared.auth import TokenVerifier, allow, operator, public
 from liveshop.shared.errors import Conflict, DomainError
 from liveshop.shared.journal import JournalMiddleware
@@ -101,6 +101,7 @@ def create_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str)
 
     for r in routers:
         app.include_router(r)
+    openapi.install(app)
     return app
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 SPEC_VERSION = "1.0"
 
@@ -35,10 +35,54 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def hostile_character(value: str) -> str | None:
+    """Why ``value`` cannot be stored or forwarded as text, or ``None``: a NUL character (PostgreSQL
+    ``text`` refuses it, SQLSTATE 22021) or a lone UTF-16 surrogate (not encodable as UTF-8)."""
+    if "\x00" in value:
+        return "contains a NUL character (\\u0000)"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains a lone surrogate (not valid Unicode text)"
+    return None
+
+
+def _find_hostile(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        problem = hostile_character(value)
+        return f"{path}: {problem}" if problem else None
+    if isinstance(value, BaseModel):
+        return None  # a nested contract model checked its own strings
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = _find_hostile(k, f"{path} (key)") or _find_hostile(v, f"{path}.{k}")
+            if found:
+                return found
+    elif isinstance(value, list | tuple | set | frozenset):
+        for i, v in enumerate(value):
+            found = _find_hostile(v, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
 class ContractModel(BaseModel):
-    """Base for every model that crosses a service boundary: closed and immutable."""
+    """Base for every model that crosses a service boundary: closed and immutable.
+
+    No string anywhere in a contract may hold a NUL character or a lone surrogate: such a record
+    is refused when it is decoded (``SCHEMA_VIOLATION``), instead of failing later and forever in
+    PostgreSQL (docs/faults.md, "hostile strings"). JSON Schema snapshots are unaffected.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+    @model_validator(mode="after")
+    def _no_hostile_characters(self) -> ContractModel:
+        for name, value in self.__dict__.items():
+            found = _find_hostile(value, name)
+            if found:
+                raise ValueError(found)
+        return self
 
 
 class Event(ContractModel):

@@ -1,4 +1,4 @@
-"""Consumers: idempotent, at-least-once, bounded retries, dead-letter topic; never stuck.
+"""Consumers: idempotent, at-least-once, transient failures waited out, poison dead-lettered; never stuck.
 
 A service declares an :class:`EventRouter` (one consumer group): which event types it handles
 and the handler for each. :class:`ConsumerRunner` processes one Kafka record:
@@ -8,9 +8,28 @@ and the handler for each. :class:`ConsumerRunner` processes one Kafka record:
 - an event type this group does not handle is skipped;
 - otherwise the handler runs in a database transaction that first records the event id in
   the inbox: a redelivered event finds its id and has no second effect;
-- an exception rolls the transaction back and the record is retried with exponential backoff,
-  up to ``max_attempts``; then it goes to the dead-letter topic with the error in headers;
-- :class:`~liveshop.shared.errors.PermanentError` and domain errors skip the retries.
+- an exception rolls the transaction back; what happens next depends on what it means
+  (:func:`liveshop.shared.faults.classify`, the fault model in ``docs/faults.md``):
+
+  * *transient* (PostgreSQL restarting or unreachable, a dropped connection, serialization
+    failure, deadlock, Kafka connection or leadership errors, timeouts): retried without limit
+    with capped, jittered exponential backoff, never dead-lettered. The wait inside one poll is
+    bounded by ``retry_budget_s`` (half the max poll interval): beyond it the runner raises
+    :class:`RetryLater`; the subscriber rewinds each partition of the batch to its first
+    unfinished record (:meth:`ConsumerRunner.resume_offsets`), commits what is finished and polls
+    again, so the consumer never leaves its group; the unfinished records come back and the
+    backoff goes on where it was (it is not reset by a redelivery);
+  * *a refusal of the data* (SQLSTATE class 22 or 23, a value the driver cannot encode): never
+    retried; the record goes to the dead-letter topic at once with ``DATA_REJECTED_BY_DATABASE``;
+  * :class:`~liveshop.shared.errors.PermanentError` and domain errors (business refusals): to
+    the dead-letter topic at once with their reason / code;
+  * anything else (a bug): retried up to ``max_attempts`` with exponential backoff, then the
+    dead-letter topic with ``RETRIES_EXHAUSTED``.
+
+Every dead-letter record keeps the original key, value and headers and adds ``dlt-reason``,
+``dlt-category`` (``UNDECODABLE``, ``DATA_REJECTED_BY_DATABASE``, ``BUSINESS_REFUSAL``,
+``PERMANENT``, ``RETRIES_EXHAUSTED``), ``dlt-error``, ``dlt-original-topic/partition/offset``,
+``dlt-consumer-group`` and ``dlt-attempts``.
 
 Two optional hooks of a router (both off by default; a router without them behaves as above):
 
@@ -24,8 +43,11 @@ Two optional hooks of a router (both off by default; a router without them behav
   usual retries and dead-letter topic, so one poison record never blocks the others.
 
 Offsets are committed by the FastStream subscriber only after the runner returned, i.e. after
-the effects (or the dead-letter record) are durable. If even the dead-letter publish fails,
-the subscriber nacks: the record is redelivered, never lost.
+the effects (or the dead-letter record) are durable. A failing dead-letter publish is retried
+with capped, jittered backoff (no tight loop); past the poll's budget the runner raises
+:class:`RetryLater` and the record is redelivered, never committed before its dead-letter record
+is acknowledged. (A record can reach the dead-letter topic twice only if the consumer dies, or the
+offset commit fails, between that publish and the commit: the dead-letter topic is at-least-once.)
 """
 
 from __future__ import annotations
@@ -33,8 +55,10 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,9 +70,22 @@ from liveshop.contracts.base import Envelope, Event
 from liveshop.contracts.topics import Topic, dead_letter_topic, topic_of
 from liveshop.shared import entropy, journal
 from liveshop.shared.errors import DomainError, PermanentError
+from liveshop.shared.faults import Backoff, Fault, classify, sqlstate
 from liveshop.shared.tx import Transaction, transaction
 
 log = logging.getLogger(__name__)
+
+#: The raw records behind the envelopes a handler is running on (``id(envelope)`` -> record), for
+#: handlers that must see the exact value bytes and headers (fulfillment verifies the signature
+#: an ISV puts in a record's headers). Set around every handler call, on replay too.
+_RAW_RECORDS: ContextVar[dict[int, Any] | None] = ContextVar("liveshop_consumer_raw_records", default=None)
+
+
+def raw_record(env: Envelope) -> Any | None:
+    """The consumed record (``headers``, ``value``, ...) ``env`` was decoded from, inside its handler."""
+    records = _RAW_RECORDS.get()
+    return records.get(id(env)) if records else None
+
 
 Handler = Callable[[Envelope, Transaction], Awaitable[None]]
 BatchHandler = Callable[[list[Envelope], Transaction], Awaitable[None]]
@@ -72,6 +109,27 @@ DecodeErrorHandler = Callable[[UndecodableRecord, Transaction], Awaitable[bool]]
 
 class _NotHandled(Exception):
     """The decode-error hook declined a record: dead-letter it."""
+
+
+class RetryLater(Exception):
+    """A transient failure outlasted this poll's retry budget: the subscriber seeks each partition
+    to :meth:`ConsumerRunner.resume_offsets` (the first unfinished record) and polls again;
+    nothing unfinished is committed."""
+
+
+#: ``dlt-category`` values.
+UNDECODABLE = "UNDECODABLE"
+DATA_REJECTED = "DATA_REJECTED_BY_DATABASE"
+BUSINESS_REFUSAL = "BUSINESS_REFUSAL"
+PERMANENT = "PERMANENT"
+RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for ``dlt-error``: the exception, with its SQLSTATE when PostgreSQL raised it."""
+    text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    state = sqlstate(exc)
+    return f"SQLSTATE {state}: {text}" if state else text
 
 
 class Outcome(enum.Enum):
@@ -146,6 +204,11 @@ class RunnerStats:
     decode_errors_handled: int = 0
     batches: int = 0
     batch_fallbacks: int = 0
+    #: Transient failures waited out (never dead-lettered).
+    transient_retries: int = 0
+    #: Batches handed back to the subscriber for redelivery (:class:`RetryLater`).
+    redeliveries: int = 0
+    dlt_publish_failures: int = 0
 
 
 class ConsumerRunner:
@@ -162,6 +225,8 @@ class ConsumerRunner:
         max_attempts: int = 4,
         backoff_ms: int = 50,
         journaling: bool = False,
+        retry_budget_s: float = 60.0,
+        transient_cap_s: float = 5.0,
     ) -> None:
         self.router = router
         #: Journal every committed transaction (records + made-up values) for replay.
@@ -175,10 +240,60 @@ class ConsumerRunner:
         self.group = group
         self.max_attempts = max(1, max_attempts)
         self.backoff_ms = backoff_ms
+        #: How long one poll may spend waiting out transient failures before :class:`RetryLater`.
+        self.retry_budget_s = retry_budget_s
         self.stats = RunnerStats()
         self.dlt_topic = dead_letter_topic(router.name, namespace)
+        self._transient = Backoff(backoff_ms / 1000, transient_cap_s)
+        self._dlt_backoff = Backoff(backoff_ms / 1000, transient_cap_s)
+        self._deadline: float | None = None
+        #: Per (topic, partition) of the batch being processed: the offset after the last record
+        #: whose outcome is final (handled, duplicate, ignored, rejected or dead-lettered).
+        self._finished: dict[tuple[str, int], int] = {}
+        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self._clock: Callable[[], float] = time.monotonic
+
+    async def _wait(self, backoff: Backoff, what: str, exc: BaseException) -> None:
+        """Back off after a transient failure, within this poll's budget (else :class:`RetryLater`)."""
+        delay = backoff.next_delay()
+        if self._deadline is not None:
+            remaining = self._deadline - self._clock()
+            if remaining <= 0:
+                raise RetryLater(f"{what}: {exc!r}") from exc
+            delay = min(delay, remaining)
+        log.warning("%s: %s failed transiently (%r); retrying in %.2fs", self.group, what, exc, delay)
+        await self._sleep(delay)
+
+    async def _run_transient(self, what: str, fn: Callable[[], Awaitable[Any]]) -> Any:
+        """Run ``fn`` until it does not fail transiently; other exceptions propagate."""
+        while True:
+            try:
+                result = await fn()
+            except (asyncio.CancelledError, RetryLater):
+                raise
+            except Exception as exc:
+                if classify(exc) is not Fault.TRANSIENT:
+                    raise
+                self.stats.transient_retries += 1
+                await self._wait(self._transient, what, exc)
+                continue
+            self._transient.reset()
+            return result
 
     async def process(
+        self,
+        topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        headers: Iterable[tuple[str, bytes]] | None,
+        value: bytes | None,
+    ) -> Outcome:
+        outcome = await self._process_one(topic, partition, offset, key, headers, value)
+        self._finish(topic, partition, offset)
+        return outcome
+
+    async def _process_one(
         self,
         topic: str,
         partition: int,
@@ -196,14 +311,45 @@ class ConsumerRunner:
                 handled = await self._on_decode_error(bad)
                 if handled is not None:
                     return handled
-            await self._dead_letter(topic, partition, offset, key, hdrs, value, exc.reason, exc.detail, 1)
+            await self._dead_letter(
+                topic, partition, offset, key, hdrs, value, exc.reason, exc.detail, 1, category=UNDECODABLE
+            )
             return Outcome.DEAD_LETTERED
         return await self._handle(env, topic, partition, offset, key, hdrs, value)
 
     async def process_records(self, records: Sequence[Any]) -> None:
         """Process a fetched batch of aiokafka records (``topic``, ``partition``, ``offset``, ``key``,
         ``headers``, ``value``) in order: one by one, or, for a router with ``on_batch`` handlers,
-        consecutive records of the same batch handler together."""
+        consecutive records of the same batch handler together.
+
+        Raises :class:`RetryLater` when transient failures outlast ``retry_budget_s``: the caller
+        must not commit, and must redeliver the batch (the subscriber's nack does)."""
+        self._deadline = self._clock() + self.retry_budget_s
+        self._finished = {}
+        try:
+            await self._process_records(records)
+        except RetryLater:
+            self.stats.redeliveries += 1
+            raise
+        finally:
+            self._deadline = None
+
+    def resume_offsets(self, records: Sequence[Any]) -> dict[tuple[str, int], int]:
+        """After :class:`RetryLater`: per partition of ``records``, the offset of its first record
+        whose outcome is not final yet (one past the last record for a finished partition). Seek
+        there and commit: finished records are not processed again (a dead-letter record is not
+        published twice), the rest are redelivered."""
+        out: dict[tuple[str, int], int] = {}
+        for r in records:
+            tp = (r.topic, r.partition)
+            out[tp] = min(out.get(tp, r.offset), r.offset)
+        return {tp: max(first, self._finished.get(tp, first)) for tp, first in out.items()}
+
+    def _finish(self, topic: str, partition: int, offset: int) -> None:
+        tp = (topic, partition)
+        self._finished[tp] = max(self._finished.get(tp, offset + 1), offset + 1)
+
+    async def _process_records(self, records: Sequence[Any]) -> None:
         if not self.router.batch_handlers:
             if self.router.inbox_by_record:
                 for r in records:
@@ -266,6 +412,7 @@ class ConsumerRunner:
         elif path == "single":
             (r,) = records
             env = codec.decode(list(r.headers or []), r.value)
+            self._current_record = r
             await self._tx_single(env, self.router.handlers[env.type], r.topic, r.partition, r.offset)
         elif path == "decode_error":
             (r,) = records
@@ -299,22 +446,29 @@ class ConsumerRunner:
                         claimed.discard(k)
                         fresh.append(env)
                 if fresh:
-                    await fn(fresh, tx)
+                    raw = _RAW_RECORDS.set({id(env): r for r, env in run})
+                    try:
+                        await fn(fresh, tx)
+                    finally:
+                        _RAW_RECORDS.reset(raw)
         return len(fresh)
 
     async def _process_run(self, fn: BatchHandler, run: list[tuple[Any, Envelope]]) -> None:
         try:
-            fresh = await self._tx_run(fn, run)
+            fresh = await self._run_transient(f"batch of {len(run)}", lambda: self._tx_run(fn, run))
+            for r, _ in run:
+                self._finish(r.topic, r.partition, r.offset)
             self.stats.batches += 1
             self.stats.handled += fresh
             self.stats.duplicates += len(run) - fresh
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, RetryLater):
             raise
         except Exception as exc:
             log.warning("%s: batch of %d failed (%r); processing one by one", self.group, len(run), exc)
             self.stats.batch_fallbacks += 1
             for r, env in run:
                 await self._handle(env, r.topic, r.partition, r.offset, r.key, list(r.headers or []), r.value)
+                self._finish(r.topic, r.partition, r.offset)
 
     def _inbox_id(self, env: Envelope, topic: str, partition: int, offset: int) -> str:
         if not self.router.inbox_by_record:
@@ -326,12 +480,12 @@ class ConsumerRunner:
         assert self.router.on_decode_error is not None
 
         try:
-            if not await self._tx_decode_error(bad):
+            if not await self._run_transient("decode-error hook", lambda: self._tx_decode_error(bad)):
                 self.stats.duplicates += 1
                 return Outcome.DUPLICATE
         except _NotHandled:
             return None
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, RetryLater):
             raise
         except Exception:
             log.exception(
@@ -361,7 +515,11 @@ class ConsumerRunner:
             async with self._tx() as tx:
                 if not await tx.claim_inbox(self.router.name, self._inbox_id(env, topic, partition, offset)):
                     return False
-                await handler(env, tx)
+                raw = _RAW_RECORDS.set({id(env): rec} if rec is not None else None)
+                try:
+                    await handler(env, tx)
+                finally:
+                    _RAW_RECORDS.reset(raw)
         return True
 
     async def _handle(
@@ -378,34 +536,54 @@ class ConsumerRunner:
         if handler is None:
             self.stats.ignored += 1
             return Outcome.IGNORED
-        last: BaseException | None = None
-        for attempt in range(1, self.max_attempts + 1):
+        failures = 0  # failures that were neither transient nor a refusal (bugs): bounded
+        while True:
             try:
                 self._current_record = journal.ReplayRecord(topic, partition, offset, key, hdrs, value)
-                if not await self._tx_single(env, handler, topic, partition, offset):
-                    self.stats.duplicates += 1
-                    return Outcome.DUPLICATE
-                self.stats.handled += 1
-                return Outcome.HANDLED
+                fresh = await self._tx_single(env, handler, topic, partition, offset)
             except PermanentError as exc:
-                await self._dead_letter(topic, partition, offset, key, hdrs, value, exc.reason, exc.detail, attempt)
+                await self._dead_letter(
+                    topic, partition, offset, key, hdrs, value, exc.reason, exc.detail, failures + 1,
+                    category=PERMANENT,
+                )  # fmt: skip
                 return Outcome.DEAD_LETTERED
             except DomainError as exc:
-                await self._dead_letter(topic, partition, offset, key, hdrs, value, exc.code, exc.message, attempt)
+                await self._dead_letter(
+                    topic, partition, offset, key, hdrs, value, exc.code, exc.message, failures + 1,
+                    category=BUSINESS_REFUSAL,
+                )  # fmt: skip
                 return Outcome.DEAD_LETTERED
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                last = exc
-                log.warning("%s: attempt %d/%d failed for %s: %r", self.group, attempt, self.max_attempts, env.id, exc)
-                if attempt < self.max_attempts:
-                    self.stats.retries += 1
-                    await asyncio.sleep(self.backoff_ms / 1000 * 2 ** (attempt - 1))
-        detail = "".join(traceback.format_exception_only(type(last), last)).strip() if last else "unknown"
-        await self._dead_letter(
-            topic, partition, offset, key, hdrs, value, "RETRIES_EXHAUSTED", detail, self.max_attempts
-        )
-        return Outcome.DEAD_LETTERED
+                kind = classify(exc)
+                if kind is Fault.TRANSIENT:
+                    self.stats.transient_retries += 1
+                    await self._wait(self._transient, f"event {env.id}", exc)
+                    continue
+                if kind is Fault.DATA:
+                    await self._dead_letter(
+                        topic, partition, offset, key, hdrs, value, DATA_REJECTED, describe_error(exc), failures + 1,
+                        category=DATA_REJECTED,
+                    )  # fmt: skip
+                    return Outcome.DEAD_LETTERED
+                failures += 1
+                log.warning("%s: attempt %d/%d failed for %s: %r", self.group, failures, self.max_attempts, env.id, exc)
+                if failures >= self.max_attempts:
+                    await self._dead_letter(
+                        topic, partition, offset, key, hdrs, value, RETRIES_EXHAUSTED, describe_error(exc), failures,
+                        category=RETRIES_EXHAUSTED,
+                    )  # fmt: skip
+                    return Outcome.DEAD_LETTERED
+                self.stats.retries += 1
+                await self._sleep(self.backoff_ms / 1000 * 2 ** (failures - 1))
+                continue
+            self._transient.reset()
+            if not fresh:
+                self.stats.duplicates += 1
+                return Outcome.DUPLICATE
+            self.stats.handled += 1
+            return Outcome.HANDLED
 
     async def process_batch(self, records: list[Any]) -> list[Outcome]:
         """Process consumed records in order, a whole batch per database transaction.
@@ -427,8 +605,8 @@ class ConsumerRunner:
         outcomes: list[Outcome] = []
         if batch:
             try:
-                outcomes = await self._tx_batch(batch)
-            except asyncio.CancelledError:
+                outcomes = await self._run_transient(f"batch of {len(batch)}", lambda: self._tx_batch(batch))
+            except (asyncio.CancelledError, RetryLater):
                 raise
             except Exception as exc:
                 log.info("%s: batch of %d fell back to one-by-one processing: %r", self.group, len(batch), exc)
@@ -439,6 +617,8 @@ class ConsumerRunner:
                         await self.process(rec.topic, rec.partition, rec.offset, rec.key, rec.headers, rec.value)
                     )
             else:
+                for rec, _, _ in batch:
+                    self._finish(rec.topic, rec.partition, rec.offset)
                 self.stats.handled += outcomes.count(Outcome.HANDLED)
                 self.stats.duplicates += outcomes.count(Outcome.DUPLICATE)
                 self.stats.ignored += outcomes.count(Outcome.IGNORED)
@@ -461,15 +641,19 @@ class ConsumerRunner:
                         ids,
                     )
                     claimed = {r["event_id"] for r in rows}
-                for _, env, handler in batch:
-                    if handler is None:
-                        outcomes.append(Outcome.IGNORED)
-                    elif env.id in claimed:
-                        claimed.discard(env.id)  # a second copy in the same batch is a duplicate
-                        await handler(env, tx)
-                        outcomes.append(Outcome.HANDLED)
-                    else:
-                        outcomes.append(Outcome.DUPLICATE)
+                raw = _RAW_RECORDS.set({id(env): rec for rec, env, _ in batch})
+                try:
+                    for _, env, handler in batch:
+                        if handler is None:
+                            outcomes.append(Outcome.IGNORED)
+                        elif env.id in claimed:
+                            claimed.discard(env.id)  # a second copy in the same batch is a duplicate
+                            await handler(env, tx)
+                            outcomes.append(Outcome.HANDLED)
+                        else:
+                            outcomes.append(Outcome.DUPLICATE)
+                finally:
+                    _RAW_RECORDS.reset(raw)
         return outcomes
 
     async def _dead_letter(
@@ -483,9 +667,14 @@ class ConsumerRunner:
         reason: str,
         detail: str,
         attempts: int,
+        *,
+        category: str,
     ) -> None:
+        """Publish the record to the dead-letter topic; retried with capped, jittered backoff until
+        the broker acknowledges it (past the poll's budget: :class:`RetryLater`, no commit)."""
         dlt_headers = [h for h in headers if not h[0].startswith("dlt-")] + [
             ("dlt-reason", reason.encode()),
+            ("dlt-category", category.encode()),
             ("dlt-error", detail[:4000].encode()),
             ("dlt-original-topic", topic.encode()),
             ("dlt-original-partition", str(partition).encode()),
@@ -493,8 +682,18 @@ class ConsumerRunner:
             ("dlt-consumer-group", self.group.encode()),
             ("dlt-attempts", str(attempts).encode()),
         ]
-        fut = await self.producer.send(self.dlt_topic, value=value, key=key, headers=dlt_headers)
-        await fut
+        while True:
+            try:
+                fut = await self.producer.send(self.dlt_topic, value=value, key=key, headers=dlt_headers)
+                await fut
+            except (asyncio.CancelledError, RetryLater):
+                raise
+            except Exception as exc:
+                self.stats.dlt_publish_failures += 1
+                await self._wait(self._dlt_backoff, f"dead-letter publish of {topic}[{partition}]@{offset}", exc)
+                continue
+            self._dlt_backoff.reset()
+            break
         self.stats.dead_lettered += 1
         log.error("%s: %s[%d]@%d dead-lettered (%s): %s", self.group, topic, partition, offset, reason, detail[:300])
         event_id = next((v.decode(errors="replace") for k, v in headers if k == "ce_id"), None)

@@ -6,7 +6,15 @@
   send of the batch was acknowledged. A crash between publish and mark republishes the batch:
   duplicates carry the same event id, and consumers' inboxes absorb them.
 - It wakes on ``LISTEN/NOTIFY`` and falls back to polling; a failed publish is retried with
-  backoff forever (nothing committed is ever dropped).
+  capped, jittered backoff forever (nothing committed is ever dropped). When the listening
+  connection is lost (PostgreSQL restarted, the backend was terminated) the relay listens again
+  on a new connection as soon as it can, and publishes whatever was committed meanwhile.
+- A row the broker refuses *permanently* (larger than the topic accepts, an invalid topic name) is
+  re-sent alone once; if refused again it is **parked**: ``parked_at`` and ``last_error`` are set,
+  the rows behind it are published, and ``/health/ready`` reports ``outbox: parked: N`` until an
+  operator fixes the cause (e.g. raises the topic's ``max.message.bytes``) and clears
+  ``parked_at`` (``UPDATE outbox SET parked_at = NULL WHERE seq = ...``): the relay then sends it.
+  A parked row is out of order with the later events of its key, by construction.
 """
 
 from __future__ import annotations
@@ -21,8 +29,11 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka import errors as kafka_errors
 from asyncpg.pool import PoolConnectionProxy
 
+from liveshop.shared.faults import Backoff
+from liveshop.shared.kafka_auth import KafkaAuth, aiokafka_kwargs
 from liveshop.shared.tx import outbox_channel
 
 log = logging.getLogger(__name__)
@@ -31,10 +42,18 @@ log = logging.getLogger(__name__)
 #: The largest record the relay sends (the journal topic is created to accept it).
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
+#: Send errors that no retry can cure: the row is parked (see the module doc).
+REFUSED_FOR_GOOD: tuple[type[BaseException], ...] = (
+    kafka_errors.MessageSizeTooLargeError,
+    kafka_errors.RecordTooLargeError,
+    kafka_errors.InvalidTopicError,
+)
 
-def make_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
+
+def make_producer(bootstrap: str, client_id: str, *, auth: KafkaAuth | None = None) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
+        **aiokafka_kwargs(auth),
         client_id=client_id,
         enable_idempotence=True,
         acks="all",
@@ -70,14 +89,66 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._listener: PoolConnectionProxy[Any] | None = None
         self._stopping = False
+        #: The backend pid of the listening connection (``None`` while not listening), and how
+        #: many times the relay started listening (1 + reconnections).
+        self.listener_pid: int | None = None
+        self.listens = 0
+        self.parked_total = 0
 
     async def start(self) -> None:
         self._stopping = False
-        listener = await self.pool.acquire()
-        self._listener = listener
-        await listener.add_listener(outbox_channel(self.schema), self._on_notify)
+        await self._listen()
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.schema}")
         self._wake.set()
+
+    async def _listen(self) -> None:
+        listener = await self.pool.acquire()
+        try:
+            await listener.add_listener(outbox_channel(self.schema), self._on_notify)
+            listener.add_termination_listener(self._on_listener_lost)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.pool.release(listener)
+            raise
+        self._listener = listener
+        self.listener_pid = listener.get_server_pid()
+        self.listens += 1
+        self._wake.set()  # publish whatever was committed while nobody listened
+
+    def _on_listener_lost(self, *_: object) -> None:
+        self._wake.set()  # the loop notices the closed connection and listens again
+
+    def _listening(self) -> bool:
+        if self._listener is None:
+            return False
+        try:
+            return not self._listener.is_closed()
+        except asyncpg.InterfaceError:  # the pool took the closed connection back already
+            return False
+
+    async def _drop_listener(self) -> None:
+        alive = self._listening()
+        listener, self._listener, self.listener_pid = self._listener, None, None
+        if listener is None or not alive:
+            return  # a closed connection went back to the pool by itself
+        with contextlib.suppress(Exception):
+            listener.remove_termination_listener(self._on_listener_lost)
+            await listener.remove_listener(outbox_channel(self.schema), self._on_notify)
+        with contextlib.suppress(Exception):
+            await self.pool.release(listener)
+
+    async def _ensure_listening(self) -> None:
+        if self._listening():
+            return
+        if self._listener is not None:
+            log.warning("outbox relay %s: lost its LISTEN connection; listening again", self.schema)
+        await self._drop_listener()
+        try:
+            await self._listen()
+        except Exception as exc:
+            log.warning(
+                "outbox relay %s: cannot LISTEN (%r); polling every %.1fs", self.schema, exc, self.poll_interval
+            )
 
     async def stop(self) -> None:
         self._stopping = True
@@ -87,28 +158,27 @@ class OutboxRelay:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.remove_listener(outbox_channel(self.schema), self._on_notify)
-            await self.pool.release(self._listener)
-            self._listener = None
+        await self._drop_listener()
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
 
     async def _run(self) -> None:
-        backoff = 0.05
+        backoff = Backoff(0.05, 5.0)
         last_purge = time.monotonic()
         while not self._stopping:
+            # cleared *before* the work: a NOTIFY (or a lost listener) during it wakes the next wait
+            self._wake.clear()
+            await self._ensure_listening()
             try:
                 n = await self.publish_batch()
-                backoff = 0.05
+                backoff.reset()
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("outbox relay %s: publish failed, retrying in %.2fs", self.schema, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                delay = backoff.next_delay()
+                log.exception("outbox relay %s: publish failed, retrying in %.2fs", self.schema, delay)
+                await asyncio.sleep(delay)
                 continue
             if n >= self.batch_size:
                 continue  # more waiting
@@ -116,7 +186,6 @@ class OutboxRelay:
                 last_purge = time.monotonic()
                 with contextlib.suppress(Exception):
                     await self.purge()
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
 
@@ -127,25 +196,58 @@ class OutboxRelay:
             if not got:
                 return 0
             rows = await conn.fetch(
-                "SELECT seq, topic, key, headers, payload FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1",
+                "SELECT seq, topic, key, headers, payload FROM outbox WHERE published_at IS NULL AND parked_at IS NULL "
+                "ORDER BY seq LIMIT $1",
                 self.batch_size,
             )
             if not rows:
                 return 0
-            futures = []
+            futures: list[asyncio.Future[Any]] = []
             for r in rows:
-                headers = [(k, v.encode()) for k, v in json.loads(r["headers"])]
-                fut = await self.producer.send(
-                    r["topic"], value=bytes(r["payload"]), key=r["key"].encode(), headers=headers
-                )
+                try:
+                    fut = await self._send(r)
+                except REFUSED_FOR_GOOD as exc:  # refused by the client already (over max_request_size)
+                    fut = asyncio.get_running_loop().create_future()
+                    fut.set_exception(exc)
                 futures.append(fut)
-            await asyncio.gather(*futures)
-            seqs = [r["seq"] for r in rows]
+            results = await asyncio.gather(*futures, return_exceptions=True)
+            refused: dict[int, BaseException] = {}
+            for r, res in zip(rows, results, strict=True):
+                if isinstance(res, BaseException):
+                    if not isinstance(res, REFUSED_FOR_GOOD):
+                        raise res  # transient: the whole batch is retried (duplicates are absorbed)
+                    refused[r["seq"]] = res
+            for r in rows:
+                if r["seq"] in refused:  # once more alone: a refusal of its batch may not be its own
+                    try:
+                        await (await self._send(r))
+                    except REFUSED_FOR_GOOD as exc:
+                        refused[r["seq"]] = exc
+                    else:
+                        del refused[r["seq"]]
+            seqs = [r["seq"] for r in rows if r["seq"] not in refused]
             if self.before_mark is not None:
                 self.before_mark(seqs)
             await conn.execute("UPDATE outbox SET published_at = now() WHERE seq = ANY($1::bigint[])", seqs)
+            for seq, err in refused.items():
+                log.error(
+                    "outbox relay %s: the broker refused outbox row %d for good; parked: %r", self.schema, seq, err
+                )
+                await conn.execute(
+                    "UPDATE outbox SET parked_at = now(), attempts = attempts + 1, last_error = $2 WHERE seq = $1",
+                    seq,
+                    repr(err)[:4000],
+                )
             self.published_total += len(seqs)
-            return len(seqs)
+            self.parked_total += len(refused)
+            return len(rows)
+
+    async def _send(self, r: Any) -> asyncio.Future[Any]:
+        headers = [(k, v.encode()) for k, v in json.loads(r["headers"])]
+        fut: asyncio.Future[Any] = await self.producer.send(
+            r["topic"], value=bytes(r["payload"]), key=r["key"].encode(), headers=headers
+        )
+        return fut
 
     async def purge(self) -> int:
         res = await self.pool.execute(
@@ -154,4 +256,17 @@ class OutboxRelay:
         return int(res.split()[-1])
 
     async def pending(self) -> int:
-        return int(await self.pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
+        """Rows waiting to be published (parked rows excluded)."""
+        return int(
+            await self.pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL AND parked_at IS NULL")
+        )
+
+    async def parked(self) -> int:
+        return int(
+            await self.pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL AND parked_at IS NOT NULL")
+        )
+
+    async def health(self) -> str:
+        """``ok``, or how many rows are parked (the errors are in the log and ``outbox.last_error``)."""
+        n = await self.parked()
+        return "ok" if n == 0 else f"parked: {n} event(s) refused by the broker"

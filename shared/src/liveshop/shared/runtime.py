@@ -16,17 +16,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, Topic
 from faststream.kafka.annotations import KafkaMessage
 
 from liveshop.contracts.events.journal import JOURNAL
 from liveshop.contracts.topics import TOPICS, dead_letter_topic
 from liveshop.shared import db, entropy, migrations
-from liveshop.shared.consumer import ConsumerRunner, EventRouter
+from liveshop.shared.consumer import ConsumerRunner, EventRouter, RetryLater
 from liveshop.shared.journal import JournalReplayer
+from liveshop.shared.kafka_auth import KafkaAuth, aiokafka_kwargs
 from liveshop.shared.outbox import MAX_MESSAGE_BYTES, OutboxRelay, make_producer
 from liveshop.shared.settings import ServiceSettings
 from liveshop.shared.tx import Transaction, transaction
@@ -52,11 +54,22 @@ class PeriodicJob:
     fn: Job
 
 
+#: CreateTopics error codes: the topic exists (fine), or this principal may not create it.
+_TOPIC_EXISTS, _TOPIC_AUTHZ, _CLUSTER_AUTHZ = 36, 29, 31
+
+
 async def ensure_topics(
-    bootstrap: str, names: dict[str, int], configs: dict[str, dict[str, str]] | None = None
+    bootstrap: str,
+    names: dict[str, int],
+    configs: dict[str, dict[str, str]] | None = None,
+    *,
+    auth: KafkaAuth | None = None,
 ) -> None:
+    """Create the topics of ``names`` that do not exist. On a secured cluster a service principal
+    sees (DESCRIBE) its namespace's topics and may only create its dead-letter topics: the others
+    are created by provisioning (``liveshop.shared.kafka_acl``), and a missing one is an error."""
     configs = configs or {}
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000, **aiokafka_kwargs(auth))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -67,7 +80,14 @@ async def ensure_topics(
         ]
         if new:
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(new)
+                resp = await admin.create_topics(new)
+                refused = [t[0] for t in resp.topic_errors if t[1] in (_TOPIC_AUTHZ, _CLUSTER_AUTHZ)]
+                if refused:
+                    who = auth.principal if auth is not None else None
+                    raise PermissionError(
+                        f"Kafka principal {who} may not create topics {sorted(refused)}: provision the "
+                        "namespace first (`liveshop kafka provision --namespace NS`, docs/security.md#kafka)"
+                    )
     finally:
         await admin.close()
 
@@ -86,6 +106,8 @@ class ServiceRuntime:
         self.service = service
         self.schema = settings.schema_for(service)
         self.namespace = settings.namespace
+        #: How this service's Kafka clients authenticate (its own principal on a secured cluster).
+        self.kafka_auth = settings.kafka_auth()
         self.migrations_package = migrations_package
         self.routers = routers or []
         self.jobs = jobs or []
@@ -119,8 +141,8 @@ class ServiceRuntime:
             topics[dead_letter_topic(r.name, self.namespace)] = 1
         # a journal entry holds a whole consumed batch: allow records up to the relay's maximum
         big = {JOURNAL.qualified(self.namespace): {"max.message.bytes": str(MAX_MESSAGE_BYTES)}}
-        await ensure_topics(s.kafka_bootstrap_servers, topics, big)
-        self.producer = make_producer(s.kafka_bootstrap_servers, f"{self.schema}-producer")
+        await ensure_topics(s.kafka_bootstrap_servers, topics, big, auth=self.kafka_auth)
+        self.producer = make_producer(s.kafka_bootstrap_servers, f"{self.schema}-producer", auth=self.kafka_auth)
         await self.producer.start()
         if self.replay_mode:
             # Re-run the journal instead of consuming, scheduling or relaying (docs/replay.md).
@@ -174,7 +196,12 @@ class ServiceRuntime:
         if not self.routers:
             return
         s = self.settings
-        self.broker = KafkaBroker(s.kafka_bootstrap_servers, client_id=f"{self.schema}-consumer", logger=_fs_log)
+        self.broker = KafkaBroker(
+            s.kafka_bootstrap_servers,
+            client_id=f"{self.schema}-consumer",
+            logger=_fs_log,
+            security=self.kafka_auth.faststream(),
+        )
         for router in self.routers:
             self._subscribe(router)
         await self.broker.start()
@@ -205,7 +232,10 @@ class ServiceRuntime:
                     await conn.execute("DELETE FROM inbox WHERE consumer = $1", r.name)
                 topics = [t.qualified(self.namespace) for t in r.topics()] + sorted(r.extra_topics)
                 await reset_group_to_earliest(
-                    self.settings.kafka_bootstrap_servers, self.settings.consumer_group(r.name), topics
+                    self.settings.kafka_bootstrap_servers,
+                    self.settings.consumer_group(r.name),
+                    topics,
+                    auth=self.kafka_auth,
                 )
                 done[r.name] = list(r.projections)
         finally:
@@ -226,6 +256,8 @@ class ServiceRuntime:
             max_attempts=self.settings.consumer_max_attempts,
             backoff_ms=self.settings.consumer_backoff_ms,
             journaling=self.journal_enabled,
+            # wait out transient failures for at most half the poll interval, then redeliver
+            retry_budget_s=self.settings.consumer_max_poll_interval_ms / 2000,
         )
         self.runners[router.name] = runner
         return runner
@@ -239,10 +271,19 @@ class ServiceRuntime:
         async def consume(message: KafkaMessage) -> None:
             raw = message.raw_message
             records = raw if isinstance(raw, tuple) else (raw,)
-            await runner.process_records(records)
+            try:
+                await runner.process_records(records)
+            except RetryLater:
+                # A transient failure outlasted the poll's budget: rewind each partition to its
+                # first unfinished record and return (the ack commits what is finished); the next
+                # poll redelivers the rest. The consumer stays within max.poll.interval.
+                for (topic, partition), offset in runner.resume_offsets(records).items():
+                    message.consumer.seek(TopicPartition(topic, partition), offset)
 
         self.broker.subscriber(
-            *names,
+            # start() created the topics (or provisioning did): FastStream must not try to (a service
+            # principal may not create them, docs/security.md#kafka)
+            *(Topic(n, declare=False) for n in names),
             group_id=group,
             batch=True,
             max_records=200,
@@ -277,18 +318,27 @@ class ServiceRuntime:
             await asyncio.sleep(job.interval_s)
 
     async def ready(self) -> dict[str, str]:
-        """Readiness: PostgreSQL answers ``SELECT 1`` and Kafka answers a metadata request."""
+        """Readiness: PostgreSQL answers ``SELECT 1``, Kafka answers a metadata request, and no
+        outbox row is parked (refused by the broker, see ``OutboxRelay``)."""
         checks: dict[str, str] = {}
         try:
             assert self.pool is not None
             await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 2)
             checks["postgres"] = "ok"
-        except Exception as exc:
-            checks["postgres"] = f"down: {exc!r}"
+        except Exception as exc:  # the probe is public: the cause goes to the log, not the response
+            log.warning("readiness: PostgreSQL check failed: %r", exc)
+            checks["postgres"] = "down"
         try:
             assert self.producer is not None
             await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 3)
             checks["kafka"] = "ok"
         except Exception as exc:
-            checks["kafka"] = f"down: {exc!r}"
+            log.warning("readiness: Kafka check failed: %r", exc)
+            checks["kafka"] = "down"
+        if self.relay is not None and checks.get("postgres") == "ok":
+            try:
+                checks["outbox"] = await asyncio.wait_for(self.relay.health(), 2)
+            except Exception as exc:
+                log.warning("readiness: outbox check failed: %r", exc)
+                checks["outbox"] = "unknown"
         return checks

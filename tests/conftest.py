@@ -8,6 +8,7 @@ Run one kind alone with ``-m unit`` or ``-m integration``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -17,12 +18,15 @@ from liveshop.shared.devstack.resolver import Infra
 pytest_plugins = ["liveshop.shared.testing", "liveshop.contracts.testing"]
 
 _ROOT = Path(__file__).parent
+# The tests are a development environment: the fulfillment service may seal ISV secrets with its dev
+# key (outside the dev stack it refuses to start without FULFILLMENT_SECRETS_KEY).
+os.environ.setdefault("FULFILLMENT_DEV_SECRETS_KEY", "true")
 
 
 @pytest.fixture(scope="session")
-def liveshop_kafka(infra: Infra) -> str:
+def liveshop_infra(infra: Infra) -> Infra:
     """The consumer testing kit's broker is the suite's own (one broker per session)."""
-    return infra.kafka_bootstrap_servers
+    return infra
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

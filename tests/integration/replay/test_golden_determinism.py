@@ -33,8 +33,10 @@ from liveshop.shared.devstack.resolver import Infra
 pytestmark = pytest.mark.timeout(600)
 
 
-def _play_scenario(procs: dict[str, ServiceProcess]) -> list[str]:
-    demo = Demo(procs)
+def _play_scenario(procs: dict[str, ServiceProcess], env: dict[str, str]) -> list[str]:
+    # every call as the actor making it (dev-issuer tokens); env: the payment provider's callback secret.
+    # No namespace: the demo's own replay chapter is skipped (this test replays the stack itself).
+    demo = Demo(procs, env=env)
     try:
         for chapter in chapters():
             chapter(demo)
@@ -59,12 +61,12 @@ async def test_replaying_the_readme_scenario_into_a_fresh_stack_gives_identical_
     env = infra.env()
 
     # 1. stack A plays the README scenario
-    procs = start_services(env, ns_a, tmp_path / "logs-a")
+    procs = start_services(env, ns_a, tmp_path / "logs-a", infra=infra)  # each service as its own principal
     try:
         await asyncio.to_thread(wait_ready, procs)
-        failures = await asyncio.to_thread(_play_scenario, procs)
+        failures = await asyncio.to_thread(_play_scenario, procs, env)
         assert failures == [], f"the scenario's own checks failed: {failures}"
-        await stack.wait_settled(infra.kafka_bootstrap_servers, infra.database_url, ns_a)
+        await stack.wait_settled(infra.kafka_bootstrap_servers, infra.database_url, ns_a, auth=infra.kafka_auth())
     finally:
         await asyncio.to_thread(stop_services, procs)
 
@@ -81,15 +83,17 @@ async def test_replaying_the_readme_scenario_into_a_fresh_stack_gives_identical_
     assert recorded["order"].rows["orders"] >= 3 and recorded["wallet"].rows["ledger_transfers"] > 0
 
     # 3. record every topic (what `liveshop stack record` does)
-    counts = await stack.record_all(infra.kafka_bootstrap_servers, ns_a, tmp_path / "recording")
+    counts = await stack.record_all(
+        infra.kafka_bootstrap_servers, ns_a, tmp_path / "recording", auth=infra.kafka_auth()
+    )
     assert set(counts) == set(TOPICS)
     journal_lines = counts[JOURNAL.name]
     assert journal_lines > 20 and sum(counts.values()) > journal_lines
 
     # 4. a fresh stack: replay the recording, then every service re-runs its journal
     #    (what `liveshop stack replay DIR --namespace NEW --run` does)
-    await stack.replay_all(infra.kafka_bootstrap_servers, tmp_path / "recording", ns_b)
-    status = await asyncio.to_thread(stack.run_replay_mode, env, ns_b, tmp_path / "logs-b")
+    await stack.replay_all(infra.kafka_bootstrap_servers, tmp_path / "recording", ns_b, auth=infra.kafka_auth())
+    status = await asyncio.to_thread(stack.run_replay_mode, env, ns_b, tmp_path / "logs-b", infra=infra)
     errors = {n: s["error"] for n, s in status.items() if s.get("error")}
     assert not errors, f"replay diverged: {errors}"
     assert sum(s["entries"] for s in status.values()) == journal_lines

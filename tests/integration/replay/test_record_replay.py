@@ -25,7 +25,7 @@ from ..shared.test_runtime import _n_effects, effects, make_sink
 
 
 async def _produce(infra: Infra, namespace: str, n: int) -> list[str]:
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers, **infra.kafka_client_kwargs())
     await producer.start()
     ids = []
     try:
@@ -46,18 +46,18 @@ async def test_record_then_replay_into_a_fresh_namespace_gives_identical_records
     infra: Infra, namespace: str, tmp_path: Path, kafka_reader: Any
 ) -> None:
     topic = ORDER.qualified(namespace)
-    await ensure_topics(infra.kafka_bootstrap_servers, {topic: 6})
+    await ensure_topics(infra.kafka_bootstrap_servers, {topic: 6}, auth=infra.kafka_auth())
     await _produce(infra, namespace, 60)
     path = tmp_path / "order.jsonl"
     with path.open("w", encoding="utf-8") as out:
-        summary = await replay.record(infra.kafka_bootstrap_servers, topic, out)
+        summary = await replay.record(infra.kafka_bootstrap_servers, topic, out, auth=infra.kafka_auth())
     assert summary.records == 60
     lines = path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 60 and json.loads(lines[0])["topic"] == topic
 
     fresh = namespace + "r"
-    await ensure_topics(infra.kafka_bootstrap_servers, {ORDER.qualified(fresh): 6})
-    n = await replay.replay(infra.kafka_bootstrap_servers, path, namespace=fresh)
+    await ensure_topics(infra.kafka_bootstrap_servers, {ORDER.qualified(fresh): 6}, auth=infra.kafka_auth())
+    n = await replay.replay(infra.kafka_bootstrap_servers, path, namespace=fresh, auth=infra.kafka_auth())
     assert n == 60
     original = await kafka_reader(topic, min_count=60)
     copied = await kafka_reader(ORDER.qualified(fresh), min_count=60)
@@ -70,10 +70,12 @@ async def test_record_then_replay_into_a_fresh_namespace_gives_identical_records
 
 async def test_record_honours_offset_bounds(infra: Infra, namespace: str) -> None:
     topic = ORDER.qualified(namespace)
-    await ensure_topics(infra.kafka_bootstrap_servers, {topic: 6})
+    await ensure_topics(infra.kafka_bootstrap_servers, {topic: 6}, auth=infra.kafka_auth())
     await _produce(infra, namespace, 30)
     out = io.StringIO()
-    s = await replay.record(infra.kafka_bootstrap_servers, topic, out, from_offset=1, to_offset=2)
+    s = await replay.record(
+        infra.kafka_bootstrap_servers, topic, out, from_offset=1, to_offset=2, auth=infra.kafka_auth()
+    )
     assert all(first >= 1 and last <= 2 for first, last in s.partitions.values())
     assert s.records == sum(last - first + 1 for first, last in s.partitions.values())
 
@@ -110,9 +112,9 @@ async def test_a_bad_recording_is_refused_with_its_line_number_and_nothing_is_wr
     path = tmp_path / "bad.jsonl"
     path.write_text("\n".join([good_line, good_line, bad_line, good_line]) + "\n", encoding="utf-8")
     topic = ORDER.qualified(namespace)
-    await ensure_topics(infra.kafka_bootstrap_servers, {topic: 6})
+    await ensure_topics(infra.kafka_bootstrap_servers, {topic: 6}, auth=infra.kafka_auth())
     with pytest.raises(replay.ReplayFileError) as exc:
-        await replay.replay(infra.kafka_bootstrap_servers, path, namespace=namespace)
+        await replay.replay(infra.kafka_bootstrap_servers, path, namespace=namespace, auth=infra.kafka_auth())
     assert message in str(exc.value)
     assert await kafka_reader(topic, timeout=2) == [], "nothing half-written"
 
@@ -131,7 +133,9 @@ async def test_projection_rebuild_resets_and_catches_up_to_the_same_state(
         await eventually(lambda: _n_effects(sink, 25), what="rebuilt effects")
         after = sorted(r["event_id"] for r in await effects(sink))
         assert after == before
-        lags = await replay.consumer_lag(infra.kafka_bootstrap_servers, [settings_for("sink").consumer_group("sink")])
+        lags = await replay.consumer_lag(
+            infra.kafka_bootstrap_servers, [settings_for("sink").consumer_group("sink")], auth=infra.kafka_auth()
+        )
         assert lags and sum(lag.lag for lag in lags) == 0
     finally:
         await sink.stop()

@@ -16,6 +16,7 @@ FIXTURE = Path(__file__).parent / "data" / "orders.jsonl"
 
 async def test_replay_a_recording_and_wait_for_a_consumer_group(
     liveshop_kafka: str,
+    liveshop_kafka_auth: Any,
     liveshop_namespace: str,
     replay_recording: Callable[[Path], Awaitable[int]],
     wait_caught_up: Callable[..., Awaitable[None]],
@@ -25,7 +26,12 @@ async def test_replay_a_recording_and_wait_for_a_consumer_group(
     topic = ORDER.qualified(liveshop_namespace)
     group = f"{liveshop_namespace}.downstream-team"
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=liveshop_kafka, group_id=group, auto_offset_reset="earliest", enable_auto_commit=False
+        topic,
+        bootstrap_servers=liveshop_kafka,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        **liveshop_kafka_auth.aiokafka(),
     )
     await consumer.start()
     seen: dict[str, Any] = {}

@@ -124,7 +124,7 @@ async def test_redelivered_event_has_no_second_effect(
     infra: Infra, settings_for: Callable[..., ServiceSettings], namespace: str
 ) -> None:
     sink = await make_sink(infra, settings_for("sink"))
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers, **infra.kafka_client_kwargs())
     await producer.start()
     try:
         env = codec.envelope(completed("o-dup"), source="test")
@@ -146,7 +146,7 @@ async def test_poison_messages_go_to_dead_letter_topic_and_the_partition_keeps_f
     infra: Infra, settings_for: Callable[..., ServiceSettings], namespace: str, kafka_reader: Any
 ) -> None:
     sink = await make_sink(infra, settings_for("sink", consumer_max_attempts=3), fail_on={"poison"})
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers, **infra.kafka_client_kwargs())
     await producer.start()
     topic = ORDER.qualified(namespace)
     key = b"same-partition"

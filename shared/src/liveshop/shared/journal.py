@@ -224,6 +224,8 @@ class ReplayStatus:
     inputs: int = 0
     applied: int = 0
     done: bool = False
+    #: Journal entries skipped because the same input part was read before (republished).
+    duplicates: int = 0
     error: str | None = None
     http_statuses: dict[str, int] | None = None
 
@@ -272,9 +274,16 @@ async def read_journal(
 
 
 async def group_inputs(
-    entries: AsyncIterator[InputJournaled], *, window: int = 10_000
+    entries: AsyncIterator[InputJournaled],
+    *,
+    window: int = 10_000,
+    on_duplicate: Callable[[InputJournaled], None] | None = None,
 ) -> AsyncIterator[list[InputJournaled]]:
     """Each input's parts (part 0 first), in the journal order of its part 0, streamed.
+
+    A part seen before (same input id and part: the relay published its outbox row again after a
+    crash between publish and mark, or the journal was republished) is skipped, so every input is
+    applied once; ``on_duplicate`` is told about it.
 
     An input's later parts (its further transactions) follow its part 0 within milliseconds, so they
     are looked for at most ``window`` entries ahead; memory is bounded by the window (plus the ids of
@@ -285,6 +294,7 @@ async def group_inputs(
     later: dict[str, list[InputJournaled]] = {}
     buffered = 0
     done: set[str] = set()
+    seen: set[tuple[str, int]] = set()
     exhausted = False
     it = entries.__aiter__()
 
@@ -296,6 +306,11 @@ async def group_inputs(
             except StopAsyncIteration:
                 exhausted = True
                 return
+            if (e.input_id, e.part) in seen:
+                if on_duplicate is not None:
+                    on_duplicate(e)
+                continue
+            seen.add((e.input_id, e.part))
             if e.input_id in done:
                 raise entropy.ReplayDivergence(
                     f"input {e.input_id}: part {e.part} is more than {window} journal entries after its part 0"
@@ -341,7 +356,7 @@ class JournalReplayer:
         rt = self.runtime
         try:
             stream = stream_journal(rt.settings.kafka_bootstrap_servers, rt.namespace, rt.service, auth=rt.kafka_auth)
-            async for got in group_inputs(stream, window=self.window):
+            async for got in group_inputs(stream, window=self.window, on_duplicate=self._duplicate):
                 first = got[0]
                 input_id = first.input_id
                 self.status.inputs += 1
@@ -367,6 +382,10 @@ class JournalReplayer:
         except Exception as exc:
             self.status.error = f"{type(exc).__name__}: {exc}"
             log.exception("%s: journal replay stopped after %d inputs", rt.service, self.status.applied)
+
+    def _duplicate(self, e: InputJournaled) -> None:
+        self.status.duplicates += 1
+        log.info("%s: journal entry %s part %d read again; applied once", self.runtime.service, e.input_id, e.part)
 
     def _value(self, v: MadeUpValue) -> list[str]:
         if v.kind != "secret":

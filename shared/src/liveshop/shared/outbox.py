@@ -32,6 +32,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka import errors as kafka_errors
 from asyncpg.pool import PoolConnectionProxy
 
+from liveshop.shared import telemetry
 from liveshop.shared.faults import Backoff
 from liveshop.shared.kafka_auth import KafkaAuth, aiokafka_kwargs
 from liveshop.shared.tx import outbox_channel
@@ -94,6 +95,8 @@ class OutboxRelay:
         self.listener_pid: int | None = None
         self.listens = 0
         self.parked_total = 0
+        #: Metrics hook: called after a batch was acknowledged with its duration and event types.
+        self.observe: Callable[[float, list[str]], None] | None = None
 
     async def start(self) -> None:
         self._stopping = False
@@ -196,21 +199,31 @@ class OutboxRelay:
             if not got:
                 return 0
             rows = await conn.fetch(
-                "SELECT seq, topic, key, headers, payload FROM outbox WHERE published_at IS NULL AND parked_at IS NULL "
+                "SELECT seq, topic, key, headers, payload, trace FROM outbox "
+                "WHERE published_at IS NULL AND parked_at IS NULL "
                 "ORDER BY seq LIMIT $1",
                 self.batch_size,
             )
             if not rows:
                 return 0
             futures: list[asyncio.Future[Any]] = []
+            started = time.perf_counter()
+            spans: list[Any] = []  # per row: its PRODUCER span, or None
+            types: list[str] = []  # per row: its event type
             for r in rows:
                 try:
-                    fut = await self._send(r)
+                    fut = await self._send(r, spans, types)
                 except REFUSED_FOR_GOOD as exc:  # refused by the client already (over max_request_size)
                     fut = asyncio.get_running_loop().create_future()
                     fut.set_exception(exc)
                 futures.append(fut)
             results = await asyncio.gather(*futures, return_exceptions=True)
+            elapsed = time.perf_counter() - started
+            for span, res in zip(spans, results, strict=False):
+                if span is not None:
+                    if isinstance(res, BaseException):
+                        telemetry.fail(span, res)
+                    span.end()
             refused: dict[int, BaseException] = {}
             for r, res in zip(rows, results, strict=True):
                 if isinstance(res, BaseException):
@@ -240,10 +253,25 @@ class OutboxRelay:
                 )
             self.published_total += len(seqs)
             self.parked_total += len(refused)
+            if self.observe is not None:
+                self.observe(elapsed, [t for r, t in zip(rows, types, strict=False) if r["seq"] not in refused])
             return len(rows)
 
-    async def _send(self, r: Any) -> asyncio.Future[Any]:
-        headers = [(k, v.encode()) for k, v in json.loads(r["headers"])]
+    async def _send(
+        self, r: Any, spans: list[Any] | None = None, types: list[str] | None = None
+    ) -> asyncio.Future[Any]:
+        pairs = json.loads(r["headers"])
+        headers = [(k, v.encode()) for k, v in pairs]
+        if types is not None:
+            types.append(next((v for k, v in pairs if k == "ce_type"), "unknown"))
+        if spans is not None:
+            span = None
+            if r["trace"] and telemetry.enabled():
+                # a PRODUCER span per event, a child of the context it was published in; the record
+                # carries this span's traceparent to the consumer (telemetry module doc)
+                span = telemetry.producer_span(r["trace"], r["topic"], pairs)
+                headers += telemetry.span_headers(span)
+            spans.append(span)
         fut: asyncio.Future[Any] = await self.producer.send(
             r["topic"], value=bytes(r["payload"]), key=r["key"].encode(), headers=headers
         )
@@ -270,3 +298,4 @@ class OutboxRelay:
         """``ok``, or how many rows are parked (the errors are in the log and ``outbox.last_error``)."""
         n = await self.parked()
         return "ok" if n == 0 else f"parked: {n} event(s) refused by the broker"
+

@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from liveshop.contracts.topics import TOPICS, event_class, topic_of
+from liveshop.shared.kafka_auth import KafkaAuth, aiokafka_kwargs
 
 Progress = Callable[[int], None]
 
@@ -68,9 +69,12 @@ async def record(
     to_offset: int | None = None,
     to_time: datetime | None = None,
     progress: Progress | None = None,
+    auth: KafkaAuth | None = None,
 ) -> RecordSummary:
     """Stream ``topic`` (all partitions) to ``out``; stops at the end offsets seen at start (or the bounds)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", **aiokafka_kwargs(auth)
+    )
     await consumer.start()
     summary = RecordSummary(topic=topic)
     try:
@@ -261,6 +265,7 @@ async def replay(
     keep_timestamps: bool = True,
     allow_unknown: bool = False,
     progress: Progress | None = None,
+    auth: KafkaAuth | None = None,
 ) -> int:
     """Validate ``path`` completely, then produce every record (key, headers, value) in file order."""
     validate_file(path, target_topic=target_topic, allow_unknown=allow_unknown)
@@ -271,6 +276,7 @@ async def replay(
         linger_ms=5,
         max_batch_size=512 * 1024,
         max_request_size=16 * 1024 * 1024,
+        **aiokafka_kwargs(auth),
     )
     await producer.start()
     n = 0
@@ -312,12 +318,14 @@ class PartitionLag:
         return self.end - (self.committed or 0)
 
 
-async def consumer_lag(bootstrap: str, groups: list[str] | None = None, *, prefix: str = "") -> list[PartitionLag]:
+async def consumer_lag(
+    bootstrap: str, groups: list[str] | None = None, *, prefix: str = "", auth: KafkaAuth | None = None
+) -> list[PartitionLag]:
     """Committed offset, end offset and lag per partition of every consumer group (or of ``groups``,
     or of the groups whose names start with ``prefix``, e.g. a namespace's ``"<ns>."``)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **aiokafka_kwargs(auth))
     await admin.start()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **aiokafka_kwargs(auth))
     await consumer.start()
     out: list[PartitionLag] = []
     try:
@@ -338,9 +346,13 @@ async def consumer_lag(bootstrap: str, groups: list[str] | None = None, *, prefi
         await admin.close()
 
 
-async def reset_group_to_earliest(bootstrap: str, group: str, topics: list[str]) -> None:
+async def reset_group_to_earliest(
+    bootstrap: str, group: str, topics: list[str], *, auth: KafkaAuth | None = None
+) -> None:
     """Move a consumer group (with no active members) back to the beginning of ``topics``."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False, **aiokafka_kwargs(auth)
+    )
     await consumer.start()
     try:
         tps: list[TopicPartition] = []
@@ -359,3 +371,18 @@ async def reset_group_to_earliest(bootstrap: str, group: str, topics: list[str])
         await consumer.commit({tp: OffsetAndMetadata(off, "") for tp, off in begin.items()})
     finally:
         await consumer.stop()
+
+
+async def group_members(bootstrap: str, groups: list[str], *, auth: KafkaAuth | None = None) -> dict[str, int]:
+    """How many live members each consumer group has (0 for an empty or unknown group)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **aiokafka_kwargs(auth))
+    await admin.start()
+    try:
+        out = {g: 0 for g in groups}
+        for resp in await admin.describe_consumer_groups(groups):
+            for g in resp.to_object()["groups"]:
+                if g["group"] in out:
+                    out[g["group"]] = len(g["members"])
+        return out
+    finally:
+        await admin.close()

@@ -3,6 +3,18 @@
 ``ServiceRuntime`` owns: the asyncpg pool (bound to the service's schema), the migrations, the
 outbox relay, the FastStream Kafka broker with one at-least-once subscriber per event router,
 and periodic jobs (timeouts, schedulers). Nothing connects before :meth:`start`.
+
+A service process does not wait for its infrastructure: the HTTP app's lifespan calls
+:meth:`ServiceRuntime.start_in_background`, which retries :meth:`start` with capped, jittered
+backoff until PostgreSQL and Kafka answer, while ``/health/live`` says live and ``/health/ready``
+says not ready (``runtime: starting``). Every step of :meth:`start` is idempotent, so each retry
+goes on where the previous attempt stopped.
+
+A projection rebuild (:meth:`ServiceRuntime.rebuild_projections`) is refused while other members of
+the consumer group are alive, and is crash-safe: a marker row (``projection_rebuilds``) is
+committed first, the group's offsets are moved back next, and only then are the projections and
+the router's inbox entries emptied, in one transaction that also deletes the marker. A process
+that dies in between finishes the rebuild at its next start.
 """
 
 from __future__ import annotations
@@ -27,8 +39,11 @@ from liveshop.contracts.events.journal import JOURNAL
 from liveshop.contracts.topics import TOPICS, dead_letter_topic
 from liveshop.shared import db, entropy, migrations
 from liveshop.shared.consumer import ConsumerRunner, EventRouter, RetryLater
+from liveshop.shared.errors import Conflict, Unavailable
+from liveshop.shared.faults import Backoff, Fault, classify
 from liveshop.shared.journal import JournalReplayer
 from liveshop.shared.kafka_auth import KafkaAuth, aiokafka_kwargs
+from liveshop.shared.metrics import ServiceMetrics
 from liveshop.shared.outbox import MAX_MESSAGE_BYTES, OutboxRelay, make_producer
 from liveshop.shared.settings import ServiceSettings
 from liveshop.shared.tx import Transaction, transaction
@@ -128,22 +143,49 @@ class ServiceRuntime:
         #: Seals made-up secrets in the journal (a service that makes up credentials sets it).
         self.journal_sealer: entropy.Sealer | None = None
         self._replay_task: asyncio.Task[None] | None = None
+        #: Prometheus metrics of this service (``GET /metrics``).
+        self.metrics = ServiceMetrics(self)
+        #: Background connection (``start_in_background``) and its last failure, for the log.
+        self._connect_task: asyncio.Task[None] | None = None
+        self.connect_error: str | None = None
+        self._topics_ready = False
+        self._rebuild_lock = asyncio.Lock()
+        #: Test hook: called with the router name after a rebuild moved the group's offsets back and
+        #: before it empties the projections (crash simulation).
+        self.after_rebuild_reset: Callable[[str], None] | None = None
 
     # ---- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Connect to PostgreSQL and Kafka and start relaying and consuming; raises if either is
+        unreachable. Each step is done once: calling it again after a failure goes on from there."""
         s = self.settings
-        self.pool = await db.create_pool(s.database_url, self.schema, min_size=s.db_pool_min, max_size=s.db_pool_max)
-        packages = ["liveshop.shared.sql"] + ([self.migrations_package] if self.migrations_package else [])
-        await migrations.apply(self.pool, self.schema, packages)
-        topics = {t.qualified(self.namespace): t.partitions for t in TOPICS.values()}
-        for r in self.routers:
-            topics[dead_letter_topic(r.name, self.namespace)] = 1
-        # a journal entry holds a whole consumed batch: allow records up to the relay's maximum
-        big = {JOURNAL.qualified(self.namespace): {"max.message.bytes": str(MAX_MESSAGE_BYTES)}}
-        await ensure_topics(s.kafka_bootstrap_servers, topics, big, auth=self.kafka_auth)
-        self.producer = make_producer(s.kafka_bootstrap_servers, f"{self.schema}-producer", auth=self.kafka_auth)
-        await self.producer.start()
+        if self.pool is None:
+            pool = await db.create_pool(s.database_url, self.schema, min_size=s.db_pool_min, max_size=s.db_pool_max)
+            try:
+                packages = ["liveshop.shared.sql"] + ([self.migrations_package] if self.migrations_package else [])
+                await migrations.apply(pool, self.schema, packages)
+            except BaseException:
+                pool.terminate()
+                raise
+            self.pool = pool  # only now: requests never see a schema without its tables
+        if not self._topics_ready:
+            topics = {t.qualified(self.namespace): t.partitions for t in TOPICS.values()}
+            for r in self.routers:
+                topics[dead_letter_topic(r.name, self.namespace)] = 1
+            # a journal entry holds a whole consumed batch: allow records up to the relay's maximum
+            big = {JOURNAL.qualified(self.namespace): {"max.message.bytes": str(MAX_MESSAGE_BYTES)}}
+            await ensure_topics(s.kafka_bootstrap_servers, topics, big, auth=self.kafka_auth)
+            self._topics_ready = True
+        if self.producer is None:
+            producer = make_producer(s.kafka_bootstrap_servers, f"{self.schema}-producer", auth=self.kafka_auth)
+            try:
+                await producer.start()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                raise
+            self.producer = producer
         if self.replay_mode:
             # Re-run the journal instead of consuming, scheduling or relaying (docs/replay.md).
             for router in self.routers:
@@ -152,20 +194,55 @@ class ServiceRuntime:
             self._replay_task = asyncio.create_task(self.replayer.run(), name=f"{self.service}-replay")
             self.started = True
             return
-        self.relay = OutboxRelay(
-            self.pool,
-            self.producer,
-            self.schema,
-            batch_size=s.outbox_batch_size,
-            poll_interval=s.outbox_poll_interval_s,
-        )
-        await self.relay.start()
-        await self._start_broker()
+        await self._finish_interrupted_rebuilds()
+        if self.relay is None:
+            relay = OutboxRelay(
+                self.pool,
+                self.producer,
+                self.schema,
+                batch_size=s.outbox_batch_size,
+                poll_interval=s.outbox_poll_interval_s,
+            )
+            relay.observe = self.metrics.observe_publish
+            await relay.start()
+            self.relay = relay
+        if self.broker is None:
+            await self._start_broker()
         for job in self.jobs:
             self._job_tasks.append(asyncio.create_task(self._run_job(job), name=f"{self.service}-{job.name}"))
         self.started = True
 
+    def start_in_background(self) -> asyncio.Task[None]:
+        """Start without waiting for the infrastructure: retry :meth:`start` with capped, jittered
+        backoff until it succeeds (PostgreSQL or Kafka down at start-up is waited out)."""
+        if self._connect_task is None or self._connect_task.done():
+            self._connect_task = asyncio.create_task(self._connect_loop(), name=f"{self.service}-connect")
+        return self._connect_task
+
+    async def _connect_loop(self) -> None:
+        backoff = Backoff(0.2, 5.0)
+        while not self.started:
+            try:
+                await self.start()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.connect_error = f"{type(exc).__name__}: {exc}"
+                delay = backoff.next_delay()
+                if classify(exc) is Fault.TRANSIENT:
+                    log.warning("%s: cannot start yet (%r); retrying in %.1fs", self.service, exc, delay)
+                else:
+                    log.error("%s: start failed; retrying in %.1fs", self.service, delay, exc_info=exc)
+                await asyncio.sleep(delay)
+        self.connect_error = None
+        log.info("%s: connected to PostgreSQL and Kafka", self.service)
+
     async def stop(self) -> None:
+        if self._connect_task is not None:
+            self._connect_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._connect_task
+            self._connect_task = None
         if self._replay_task is not None:
             self._replay_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -188,6 +265,7 @@ class ServiceRuntime:
         if self.pool is not None:
             await self.pool.close()
             self.pool = None
+        self._topics_ready = False
         self.started = False
 
     # ---- consumers --------------------------------------------------------------------------
@@ -204,7 +282,11 @@ class ServiceRuntime:
         )
         for router in self.routers:
             self._subscribe(router)
-        await self.broker.start()
+        try:
+            await self.broker.start()
+        except BaseException:
+            await self._stop_broker()
+            raise
 
     async def _stop_broker(self) -> None:
         if self.broker is not None:
@@ -213,34 +295,101 @@ class ServiceRuntime:
             self.broker = None
 
     async def rebuild_projections(self, router_names: list[str] | None = None) -> dict[str, list[str]]:
-        """Rebuild read models: stop consuming, empty the projection tables and the routers' inbox
-        entries, move the consumer groups back to the beginning, and consume again (catch up)."""
-        from liveshop.shared.replay import reset_group_to_earliest
+        """Rebuild read models: stop consuming, move the consumer groups back to the beginning,
+        empty the projection tables and the routers' inbox entries, and consume again (catch up).
 
-        assert self.pool is not None
+        Refused with 409 ``REBUILD_GROUP_ACTIVE`` while another instance is a member of one of the
+        groups (it would go on consuming from its committed offsets), ``REBUILD_IN_PROGRESS`` while
+        this instance rebuilds already. Crash-safe: see the module doc."""
         chosen = [r for r in self.routers if router_names is None or r.name in router_names]
         unknown = set(router_names or []) - {r.name for r in self.routers}
         if unknown:
             raise ValueError(f"unknown routers: {sorted(unknown)}")
-        await self._stop_broker()
-        done: dict[str, list[str]] = {}
-        try:
-            for r in chosen:
-                async with self.pool.acquire() as conn, conn.transaction():
-                    for table in r.projections:
-                        await conn.execute(f'TRUNCATE TABLE "{table}"')
-                    await conn.execute("DELETE FROM inbox WHERE consumer = $1", r.name)
-                topics = [t.qualified(self.namespace) for t in r.topics()] + sorted(r.extra_topics)
-                await reset_group_to_earliest(
-                    self.settings.kafka_bootstrap_servers,
-                    self.settings.consumer_group(r.name),
-                    topics,
-                    auth=self.kafka_auth,
+        if not self.started or self.pool is None or self.replay_mode:
+            raise Unavailable("NOT_READY", f"{self.service} is not connected to PostgreSQL and Kafka yet")
+        if self._rebuild_lock.locked():
+            raise Conflict("REBUILD_IN_PROGRESS", f"{self.service} is rebuilding its projections already")
+        async with self._rebuild_lock:
+            await self._stop_broker()
+            done: dict[str, list[str]] = {}
+            try:
+                groups = [self.settings.consumer_group(r.name) for r in chosen]
+                busy = await self._busy_groups(groups, wait_s=5.0)
+                if busy:
+                    raise Conflict(
+                        "REBUILD_GROUP_ACTIVE",
+                        "other instances are consuming in these groups; stop them (or scale to one) and retry",
+                        groups=busy,
+                    )
+                for r in chosen:
+                    async with self.pool.acquire() as conn:
+                        await conn.execute(
+                            "INSERT INTO projection_rebuilds (consumer) VALUES ($1) "
+                            "ON CONFLICT (consumer) DO UPDATE SET requested_at = now()",
+                            r.name,
+                        )
+                    await self._finish_rebuild(r)
+                    done[r.name] = list(r.projections)
+            finally:
+                await self._start_broker()
+            return done
+
+    async def _busy_groups(self, groups: list[str], *, wait_s: float) -> dict[str, int]:
+        """The groups with live members (group -> member count), waiting up to ``wait_s`` for
+        members that are leaving (this instance's own consumers, just stopped)."""
+        from liveshop.shared.replay import group_members
+
+        deadline = asyncio.get_running_loop().time() + wait_s
+        while True:
+            members = await group_members(self.settings.kafka_bootstrap_servers, groups, auth=self.kafka_auth)
+            busy = {g: n for g, n in members.items() if n > 0}
+            if not busy or asyncio.get_running_loop().time() >= deadline:
+                return busy
+            await asyncio.sleep(0.2)
+
+    async def _finish_rebuild(self, r: EventRouter) -> None:
+        """Offsets first, then the projections and inbox entries with the marker, in one transaction:
+        whenever the process dies, either nothing was emptied (the marker says: do it again) or all."""
+        from liveshop.shared.replay import reset_group_to_earliest
+
+        assert self.pool is not None
+        topics = [t.qualified(self.namespace) for t in r.topics()] + sorted(r.extra_topics)
+        await reset_group_to_earliest(
+            self.settings.kafka_bootstrap_servers,
+            self.settings.consumer_group(r.name),
+            topics,
+            auth=self.kafka_auth,
+        )
+        if self.after_rebuild_reset is not None:
+            self.after_rebuild_reset(r.name)
+        async with self.pool.acquire() as conn, conn.transaction():
+            for table in r.projections:
+                await conn.execute(f'TRUNCATE TABLE "{table}"')
+            await conn.execute("DELETE FROM inbox WHERE consumer = $1", r.name)
+            await conn.execute("DELETE FROM projection_rebuilds WHERE consumer = $1", r.name)
+        log.info("%s: projections of %s rebuilt from the beginning of %s", self.service, r.name, topics)
+
+    async def _finish_interrupted_rebuilds(self) -> None:
+        """At start, before consuming: finish the rebuilds a previous process began (see module doc)."""
+        assert self.pool is not None
+        pending = [row["consumer"] for row in await self.pool.fetch("SELECT consumer FROM projection_rebuilds")]
+        for name in pending:
+            router = next((r for r in self.routers if r.name == name), None)
+            if router is None:
+                log.warning("%s: an interrupted rebuild of unknown consumer %s is dropped", self.service, name)
+                await self.pool.execute("DELETE FROM projection_rebuilds WHERE consumer = $1", name)
+                continue
+            busy = await self._busy_groups([self.settings.consumer_group(name)], wait_s=0)
+            if busy:
+                log.warning(
+                    "%s: an interrupted rebuild of %s waits: other instances consume in its group (%s)",
+                    self.service,
+                    name,
+                    busy,
                 )
-                done[r.name] = list(r.projections)
-        finally:
-            await self._start_broker()
-        return done
+                continue
+            log.warning("%s: finishing the rebuild of %s interrupted by a crash", self.service, name)
+            await self._finish_rebuild(router)
 
     def _runner(self, router: EventRouter) -> ConsumerRunner:
         assert self.pool is not None
@@ -271,6 +420,7 @@ class ServiceRuntime:
         async def consume(message: KafkaMessage) -> None:
             raw = message.raw_message
             records = raw if isinstance(raw, tuple) else (raw,)
+            runner.kafka_consumer = message.consumer  # for the lag metric (high watermarks)
             try:
                 await runner.process_records(records)
             except RetryLater:
@@ -318,22 +468,28 @@ class ServiceRuntime:
             await asyncio.sleep(job.interval_s)
 
     async def ready(self) -> dict[str, str]:
-        """Readiness: PostgreSQL answers ``SELECT 1``, Kafka answers a metadata request, and no
-        outbox row is parked (refused by the broker, see ``OutboxRelay``)."""
+        """Readiness: started, PostgreSQL answers ``SELECT 1``, Kafka answers a metadata request,
+        and no outbox row is parked (refused by the broker, see ``OutboxRelay``)."""
         checks: dict[str, str] = {}
+        if not self.started:
+            checks["runtime"] = "starting"  # the cause is in the log (self.connect_error)
         try:
-            assert self.pool is not None
+            if self.pool is None:
+                raise ConnectionError("not connected")
             await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 2)
             checks["postgres"] = "ok"
         except Exception as exc:  # the probe is public: the cause goes to the log, not the response
-            log.warning("readiness: PostgreSQL check failed: %r", exc)
+            if self.pool is not None:
+                log.warning("readiness: PostgreSQL check failed: %r", exc)
             checks["postgres"] = "down"
         try:
-            assert self.producer is not None
+            if self.producer is None:
+                raise ConnectionError("not connected")
             await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 3)
             checks["kafka"] = "ok"
         except Exception as exc:
-            log.warning("readiness: Kafka check failed: %r", exc)
+            if self.producer is not None:
+                log.warning("readiness: Kafka check failed: %r", exc)
             checks["kafka"] = "down"
         if self.relay is not None and checks.get("postgres") == "ok":
             try:

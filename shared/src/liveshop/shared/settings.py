@@ -53,6 +53,9 @@ class ServiceSettings(BaseSettings):
     auth_leeway_s: int = Field(default=30, ge=0, le=300)
     auth_actor_claim: str = "actor"
     auth_roles_claim: str = "roles"
+    #: Logging: the root level, and ``json`` (one object per line, docs/consumers.md#logs) or ``text``.
+    log_level: str = "INFO"
+    log_format: str = Field(default="json", pattern="^(json|text)$")
     #: Largest request body accepted (413 ``BODY_TOO_LARGE`` above it).
     http_max_body_bytes: int = Field(default=1_048_576, ge=1024)
 

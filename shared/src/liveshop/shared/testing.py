@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from liveshop.shared.auth import DevIssuer
 from liveshop.shared.devstack.resolver import Infra, resolve
+from liveshop.shared.kafka_auth import KafkaAuth, aiokafka_kwargs
 from liveshop.shared.settings import ServiceSettings
 
 T = TypeVar("T")
@@ -44,6 +45,9 @@ def namespace() -> str:
 @pytest.fixture
 def settings_for(infra: Infra, namespace: str) -> Callable[..., ServiceSettings]:
     def make(service: str, **overrides: Any) -> ServiceSettings:
+        # in-process services connect to Kafka as the admin user unless told otherwise
+        # (tests/integration/shared/test_kafka_acl.py runs them as their own principals)
+        overrides = {**infra.kafka_auth().settings(), **overrides}
         return ServiceSettings(
             service_name=service,
             kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
@@ -83,9 +87,12 @@ async def read_topic(
     *,
     min_count: int = 0,
     timeout: float = 20.0,
+    auth: KafkaAuth | None = None,
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Read a topic from the beginning until at least ``min_count`` records arrived (or the end)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", **aiokafka_kwargs(auth)
+    )
     await consumer.start()
     out: list[ConsumerRecord[bytes, bytes]] = []
     try:
@@ -119,6 +126,8 @@ async def read_topic(
 @pytest.fixture
 async def kafka_reader(infra: Infra) -> AsyncIterator[Callable[..., Awaitable[list[ConsumerRecord[bytes, bytes]]]]]:
     async def read(topic: str, min_count: int = 0, timeout: float = 20.0) -> list[ConsumerRecord[bytes, bytes]]:
-        return await read_topic(infra.kafka_bootstrap_servers, topic, min_count=min_count, timeout=timeout)
+        return await read_topic(
+            infra.kafka_bootstrap_servers, topic, min_count=min_count, timeout=timeout, auth=infra.kafka_auth()
+        )
 
     yield read

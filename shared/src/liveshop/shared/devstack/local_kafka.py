@@ -3,24 +3,37 @@
 No Docker, no tarball: Maven resolves ``org.apache.kafka:kafka_2.13`` and a log4j2 SLF4J binding
 once into ``.cache/kafka/<version>/libs``; the broker listens on 127.0.0.1 on free ports and is
 ready when a metadata request succeeds.
+
+Security (docs/security.md#kafka): the client listener is ``SASL_PLAINTEXT`` with SCRAM-SHA-512 and
+the ``StandardAuthorizer`` (``super.users=User:admin``, no ACL means no access). The SCRAM users
+(:data:`USERS`) get random passwords per stack, added at ``StorageTool format`` time and kept in
+``<data_dir>/users.json`` (0600). The controller listener (loopback) uses SASL/PLAIN as ``admin``.
 """
 
 from __future__ import annotations
 
 import base64
+import json
+import secrets
 import shutil
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from liveshop.shared.devstack.paths import cache_dir
+from liveshop.shared.devstack.paths import cache_dir, write_private
 from liveshop.shared.devstack.procs import alive, free_port, spawn, stop_tree, wait_port
+from liveshop.shared.kafka_auth import KafkaAuth, SaslMechanism
 
 KAFKA_VERSION = "4.1.1"
 LOG4J_VERSION = "2.26.1"
 SLF4J_VERSION = "2.0.17"
+
+ADMIN = "admin"
+#: SCRAM users of a local stack: the super user, one principal per service, the shared ISV principal.
+USERS = (ADMIN, "svc-order", "svc-promotion", "svc-wallet", "svc-fulfillment", "isv")
+MECHANISM: SaslMechanism = "SCRAM-SHA-512"
 
 _POM = """<?xml version="1.0" encoding="UTF-8"?>
 <project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -103,10 +116,31 @@ class KafkaProcess:
     port: int
     controller_port: int
     data_dir: Path
+    #: SCRAM user -> password (see :data:`USERS`).
+    users: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    def auth(self, user: str = ADMIN) -> KafkaAuth:
+        return scram(user, self.users[user])
+
+
+def scram(user: str, password: str) -> KafkaAuth:
+    return KafkaAuth(security_protocol="SASL_PLAINTEXT", sasl_mechanism=MECHANISM, username=user, password=password)
+
+
+def _users(data_dir: Path) -> dict[str, str]:
+    """The stack's SCRAM users and passwords: made up once per data dir, kept 0600 beside the data."""
+    f = data_dir / "users.json"
+    if f.exists():
+        users: dict[str, str] = json.loads(f.read_text(encoding="utf-8"))
+        if set(USERS) <= set(users):
+            return users
+    users = {u: secrets.token_urlsafe(24) for u in USERS}
+    write_private(f, json.dumps(users, indent=2))
+    return users
 
 
 def _cluster_id() -> str:
@@ -122,18 +156,37 @@ def start(data_dir: Path, *, port: int | None = None, heap: str = "768m", timeou
     data_dir.mkdir(parents=True, exist_ok=True)
     logs = data_dir / "logs"
     logs.mkdir(exist_ok=True)
+    users = _users(data_dir)
+    admin_pw = users[ADMIN]
+    scram_jaas = (
+        f'org.apache.kafka.common.security.scram.ScramLoginModule required username="{ADMIN}" password="{admin_pw}";'
+    )
+    plain_jaas = (
+        "org.apache.kafka.common.security.plain.PlainLoginModule required "
+        f'username="{ADMIN}" password="{admin_pw}" user_{ADMIN}="{admin_pw}";'
+    )
     props = data_dir / "server.properties"
-    props.write_text(
+    write_private(
+        props,
         "\n".join(
             [
                 "process.roles=broker,controller",
                 "node.id=1",
                 f"controller.quorum.bootstrap.servers=127.0.0.1:{cport}",
-                f"listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{port}",
+                f"listeners=SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+                f"advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{port}",
                 "controller.listener.names=CONTROLLER",
-                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-                "inter.broker.listener.name=PLAINTEXT",
+                "listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+                "inter.broker.listener.name=SASL_PLAINTEXT",
+                f"sasl.enabled.mechanisms={MECHANISM}",
+                f"sasl.mechanism.inter.broker.protocol={MECHANISM}",
+                f"listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config={scram_jaas}",
+                "sasl.mechanism.controller.protocol=PLAIN",
+                "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+                f"listener.name.controller.plain.sasl.jaas.config={plain_jaas}",
+                "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                f"super.users=User:{ADMIN}",
+                "allow.everyone.if.no.acl.found=false",
                 f"log.dirs={data_dir / 'data'}",
                 "num.partitions=3",
                 "auto.create.topics.enable=true",
@@ -150,7 +203,6 @@ def start(data_dir: Path, *, port: int | None = None, heap: str = "768m", timeou
                 "",
             ]
         ),
-        encoding="utf-8",
     )
     log4j = data_dir / "log4j2.properties"
     log4j.write_text(_LOG4J2.format(log=logs / "server.log"), encoding="utf-8")
@@ -169,6 +221,7 @@ def start(data_dir: Path, *, port: int | None = None, heap: str = "768m", timeou
                 "-c",
                 str(props),
                 "--standalone",
+                *(a for u in USERS for a in ("--add-scram", f"{MECHANISM}=[name={u},password={users[u]}]")),
             ],
             capture_output=True,
             text=True,
@@ -177,24 +230,26 @@ def start(data_dir: Path, *, port: int | None = None, heap: str = "768m", timeou
         if fmt.returncode != 0:
             raise RuntimeError(f"kafka storage format failed:\n{fmt.stdout}\n{fmt.stderr}")
     pid = spawn([*jvm, "kafka.Kafka", str(props)], logs / "stdout.log")
-    proc = KafkaProcess(pid=pid, port=port, controller_port=cport, data_dir=data_dir)
+    proc = KafkaProcess(pid=pid, port=port, controller_port=cport, data_dir=data_dir, users=users)
     try:
         wait_port(port, timeout, pid=pid)
-        wait_ready(proc.bootstrap, timeout)
+        wait_ready(proc.bootstrap, timeout, auth=proc.auth())
     except BaseException:
         stop_tree(pid)
         raise
     return proc
 
 
-def wait_ready(bootstrap: str, timeout: float = 60.0) -> None:
+def wait_ready(bootstrap: str, timeout: float = 60.0, *, auth: KafkaAuth | None = None) -> None:
     """Ready = a metadata request succeeds (the broker has joined its own KRaft quorum)."""
     import asyncio
 
     from aiokafka.admin import AIOKafkaAdminClient
 
+    kwargs = auth.aiokafka() if auth is not None else {}
+
     async def probe() -> bool:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000, **kwargs)
         try:
             await admin.start()
             meta = await admin.describe_cluster()

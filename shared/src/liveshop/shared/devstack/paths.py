@@ -31,3 +31,11 @@ def state_dir() -> Path:
     d = project_root() / ".liveshop" / "dev"
     d.mkdir(parents=True, exist_ok=True)
     return d
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by its owner only (0600): files holding passwords."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(path, 0o600)

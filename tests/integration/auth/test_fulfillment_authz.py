@@ -24,7 +24,7 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import SecretStr
 
-from liveshop.fulfillment import bootstrap
+from liveshop.fulfillment import bootstrap, carrier
 from liveshop.fulfillment.adapters.postgres import PgStore
 from liveshop.fulfillment.domain.reports import OrderFacts
 from liveshop.fulfillment.domain.signature import signature_headers
@@ -47,6 +47,11 @@ M2: Caller = ("merchant", "m2", ())
 S1: Caller = ("streamer", "s1", ())
 ISV1: Caller = ("isv", "isv1", ())
 ISV2: Caller = ("isv", "isv2", ())
+#: The carrier signs its callbacks (HMAC with the carrier secret, liveshop.fulfillment.carrier);
+#: CARRIER_ZTO is another carrier presenting a token of the platform's issuer (actor service).
+CARRIER: Caller = ("service", "carrier:SF", ())
+CARRIER_ZTO: Caller = ("service", "carrier:ZTO", ())
+CARRIER_SECRET = "authz-carrier-secret-0123456789"
 
 AUTH_CODES = {"UNAUTHENTICATED", "TOKEN_INVALID", "TOKEN_EXPIRED", "FORBIDDEN_ACTOR", "MISSING_ROLE"}
 
@@ -92,8 +97,20 @@ def signed(env: Env, isv_id: str, method: str, path: str, body: Any, *, at: date
     return {**h, "Content-Type": "application/json"} if body is not None else h
 
 
+def carrier_signed(body: Any, *, at: datetime | None = None, secret: str = CARRIER_SECRET) -> dict[str, str]:
+    """The carrier's signature headers for this body (``X-Carrier-Timestamp`` / ``X-Carrier-Signature``)."""
+    ts = str(int((at or datetime.now(UTC)).timestamp()))
+    return {
+        carrier.TIMESTAMP_HEADER: ts,
+        carrier.SIGNATURE_HEADER: carrier.signature(secret, ts, content(body)),
+        "Content-Type": "application/json",
+    }
+
+
 def creds(env: Env, c: Caller, method: str, path: str, body: Any) -> dict[str, str]:
-    """How caller ``c`` authenticates: ISVs sign, everyone else sends a bearer token."""
+    """How caller ``c`` authenticates: ISVs and the carrier sign, everyone else sends a bearer token."""
+    if c == CARRIER:
+        return carrier_signed(body)
     return signed(env, c[1], method, path, body) if c[0] == "isv" else hdr(c)
 
 
@@ -111,7 +128,9 @@ async def env(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> AsyncIt
         auth_jwks=str(DevIssuer().ensure().jwks_path),
         **infra.kafka_auth().settings(),
     )
-    config = bootstrap.FulfillmentConfig(secrets_key=SecretStr("authz-secrets-key-0123456789"))
+    config = bootstrap.FulfillmentConfig(
+        secrets_key=SecretStr("authz-secrets-key-0123456789"), carrier_secret=SecretStr(CARRIER_SECRET)
+    )
     rt, app = bootstrap.build(settings, config=config)
     await rt.start()
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://fulfillment", timeout=30)
@@ -183,6 +202,18 @@ def table() -> list[Row]:
         Row("GET", "/buyers/{buyer_id}/messages", "/buyers/b1/messages", B1,
             wrong=[(M1, "FORBIDDEN_ACTOR"), (OPS, "FORBIDDEN_ACTOR"), (ISV1, "FORBIDDEN_ACTOR")],
             strangers=[(B2, None, 403)]),
+        # -- merchant: shipping from the platform (o1 is m1's order; m2 may not ship it, nor learn of it)
+        Row("POST", "/merchants/{merchant_id}/orders/{order_id}/shipments", "/merchants/m1/orders/o1/shipments", M1,
+            {"carrier": "SF", "waybill_no": "SF-AUTHZ"},
+            wrong=[(B1, "FORBIDDEN_ACTOR"), (OPS, "FORBIDDEN_ACTOR"), (ISV1, "FORBIDDEN_ACTOR"),
+                   (CARRIER_ZTO, "FORBIDDEN_ACTOR")],
+            strangers=[(M2, None, 403), (M2, "/merchants/m2/orders/o1/shipments", 404)]),
+        # -- carrier (HMAC-signed): delivery of the parcel shipped just above
+        Row("POST", "/carrier/v1/deliveries", "/carrier/v1/deliveries", CARRIER,
+            {"carrier": "SF", "waybill_no": "SF-AUTHZ", "status": "DELIVERED",
+             "occurred_at": datetime.now(UTC).isoformat()},
+            wrong=[(M1, "FORBIDDEN_ACTOR"), (B1, "FORBIDDEN_ACTOR"), (OPS, "FORBIDDEN_ACTOR"), (ISV1, "FORBIDDEN_ACTOR")],
+            strangers=[(CARRIER_ZTO, None, 403)]),
         # last: a rebuild empties and refills the read models
         Row("POST", "/admin/projections/rebuild", "/admin/projections/rebuild", OPS,
             wrong=[(FIN, "MISSING_ROLE"), (M1, "FORBIDDEN_ACTOR")]),
@@ -251,6 +282,13 @@ async def test_every_route_refuses_who_may_not_call_it(env: Env) -> None:
         got = r.json().get("code") if r.headers.get("content-type", "").startswith("application/json") else None
         if r.status_code == 401 or got in AUTH_CODES or got == "NOT_YOUR_RESOURCE" or r.status_code >= 500:
             failures.append(f"{row.method} {row.path} right caller {c}: got {r.status_code} {r.text[:200]}")
+        if c == CARRIER:
+            bad = {**carrier_signed(row.body), carrier.SIGNATURE_HEADER: "v1=" + "0" * 64}
+            expect(row, "bad carrier signature", await call(row, bad), 401, "SIGNATURE_INVALID")
+            stale = carrier_signed(row.body, at=datetime.now(UTC) - timedelta(seconds=301))
+            expect(row, "stale carrier signature", await call(row, stale), 401, "SIGNATURE_EXPIRED")
+            other = carrier_signed(row.body, secret="another-carrier-secret-0123")
+            expect(row, "signed with another secret", await call(row, other), 401, "SIGNATURE_INVALID")
         if c[0] == "isv":  # the same signed request again: its nonce is spent
             expect(row, "replayed signature", await call(row, right), 401, "NONCE_REUSED")
     assert not failures, "\n".join(failures)

@@ -6,7 +6,7 @@ from enum import Enum, IntEnum
 
 from pydantic import Field
 
-from liveshop.contracts.base import ContractModel, Fen
+from liveshop.contracts.base import ContractModel, Fen, UtcDateTime
 
 
 class ProductType(str, Enum):
@@ -35,6 +35,17 @@ class OrderStatus(IntEnum):
 class PaymentMethod(str, Enum):
     ONLINE = "ONLINE"
     BNPL = "BNPL"  # 先用后付
+
+
+class UnusableVouchers(str, Enum):
+    """The buyer's choice at checkout for a chosen voucher that cannot apply to the order (wrong
+    streamer, expired, below threshold …): fail the order (``FAIL``), or price it without that voucher
+    (``PROCEED_WITHOUT``). Either way the voucher stays the buyer's and the reason is reported.
+    A voucher only beaten by a better one of the same slot (商家券 vs 主播红包: the better for the
+    buyer applies) is never a reason to fail."""
+
+    FAIL = "FAIL"
+    PROCEED_WITHOUT = "PROCEED_WITHOUT"
 
 
 class ChannelKind(str, Enum):
@@ -95,6 +106,9 @@ class AppliedDiscount(ContractModel):
     voucher_id: str | None = None
     label: str = ""
     allocations: list[LineAllocation] = Field(default_factory=list)
+    valid_until: UtcDateTime | None = None
+    """End of the voucher's use validity (exclusive), when it has one: a voucher a cancelled order gives
+    back is usable again only before it (the order's message tells the buyer)."""
 
 
 class FundingSplit(ContractModel):

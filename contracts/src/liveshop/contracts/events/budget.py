@@ -4,6 +4,10 @@ Promotion asks; wallet answers. The whole budget (face value × quantity) is hel
 streamer's marketing wallet when an activity is created; raising the quantity holds more,
 lowering it / ending the activity / expiry releases; an envelope used in a paid order moves its
 face value from the activity's hold to that order's merchant settlement.
+
+A batch of streamer coupons (主播红包) is funded the same way: its ``activity_id`` is the coupon id,
+its budget (amount × quantity) is held at creation, a use is a ``RedEnvelopeRedeemed`` with
+``discount_type=STREAMER_COUPON``, unclaimed / expired coupons are released.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from liveshop.contracts.base import Event, Fen, UtcDateTime
+from liveshop.contracts.common import DiscountType
 from liveshop.contracts.topics import topic
 
 BUDGETS = topic("liveshop.budgets", "activity_id", "Red-envelope activity budgets (promotion <-> wallet).")
@@ -52,6 +57,14 @@ class RedEnvelopeRedeemed(_BudgetEvent):
     merchant_id: str
     envelope_id: str
     amount: Fen
+    discount_type: DiscountType = Field(
+        default=DiscountType.STREAMER_RED_ENVELOPE,
+        description=(
+            "STREAMER_RED_ENVELOPE (宠爱红包): hold -> the order's merchant settlement. STREAMER_COUPON (主播红包;"
+            " activity_id is the coupon id, envelope_id the buyer's coupon): the merchant was paid at capture from"
+            " the streamer's coupon payable, so the hold settles that payable (hold -> streamer:<id>:coupons)"
+        ),
+    )
 
 
 @BUDGETS.register

@@ -56,6 +56,11 @@ class PackingDone(_TrackEvent):
 
 @FULFILLMENT.register
 class OrderShipped(_TrackEvent):
+    """【已发货】, by the merchant's ISV or by the merchant from the platform.
+
+    Reported by the merchant's ISV (``isv_id`` set), or shipped by the merchant from the platform
+    itself with a carrier and waybill number (``isv_id`` is ``None``)."""
+
     EVENT_TYPE: ClassVar[str] = "liveshop.fulfillment.OrderShipped.v1"
     waybill_no: str | None = None
     carrier: str | None = None
@@ -63,4 +68,11 @@ class OrderShipped(_TrackEvent):
 
 @FULFILLMENT.register
 class OrderDelivered(_TrackEvent):
+    """【已签收】, reported by the merchant's ISV or by the carrier.
+
+    From the carrier of the merchant's shipment, ``isv_id`` is ``None`` and ``carrier`` /
+    ``waybill_no`` name the parcel."""
+
     EVENT_TYPE: ClassVar[str] = "liveshop.fulfillment.OrderDelivered.v1"
+    carrier: str | None = None
+    waybill_no: str | None = None

@@ -18,6 +18,7 @@ from liveshop.contracts.common import (
     OrderLine,
     OrderStatus,
     PaymentMethod,
+    UnusableVouchers,
 )
 from liveshop.contracts.events.promotion import VoucherRejection
 from liveshop.contracts.topics import topic
@@ -47,6 +48,8 @@ class OrderPlaced(_OrderEvent):
     item_total: Fen
     pay_by: UtcDateTime | None = None
     """Deadline of the payment window (unpaid at/after it: ``OrderCancelled(PAYMENT_TIMEOUT)``)."""
+    on_unusable_voucher: UnusableVouchers = UnusableVouchers.FAIL
+    """The buyer's choice for a chosen voucher that cannot apply: fail the order, or price it without."""
 
 
 @ORDER.register
@@ -89,6 +92,7 @@ class OrderMarkedShipped(_OrderEvent):
     EVENT_TYPE: ClassVar[str] = "liveshop.order.OrderMarkedShipped.v1"
     shipped_at: UtcDateTime
     waybill_no: str | None = None
+    carrier: str | None = None
 
 
 @ORDER.register

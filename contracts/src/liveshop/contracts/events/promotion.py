@@ -23,6 +23,8 @@ class VoucherRejection(ContractModel):
     voucher_id: str
     reason_code: str
     reason: str
+    superseded_by: str | None = None
+    """For ``SUPERSEDED_BY_BETTER_COUPON`` / ``SUPERSEDED_BY_BETTER_OFFER``: the voucher applied instead."""
 
 
 @PRICING.register
@@ -39,6 +41,13 @@ class OrderPriced(Event):
     priced_at: UtcDateTime
     merchant_best_quote: Fen | None = None
     """最优商家报价: item total minus item and store discounts (excludes platform and fund-type discounts)."""
+    dropped_vouchers: list[VoucherRejection] = Field(default_factory=list)
+    """Vouchers the buyer chose that this pricing does not use, each with its reason; none is reserved,
+    all stay the buyer's: one beaten by a better voucher of its slot (``SUPERSEDED_BY_BETTER_COUPON``
+    with ``superseded_by``; e.g. 商家券 vs 主播红包, the better for the buyer applies), one with
+    nothing left to cover (``NOTHING_LEFT_TO_PAY``), and, when the buyer chose
+    ``on_unusable_voucher=PROCEED_WITHOUT``, every one that cannot apply (``EXPIRED``,
+    ``WRONG_STREAMER``, ``BELOW_THRESHOLD`` …)."""
 
 
 @PRICING.register

@@ -119,3 +119,18 @@ class RedEnvelopeExpired(_ActivityEvent):
     EVENT_TYPE: ClassVar[str] = "liveshop.redenvelopes.RedEnvelopeExpired.v1"
     envelope_id: str
     released: Fen
+
+
+@RED_ENVELOPES.register
+class RedEnvelopeReturned(_ActivityEvent):
+    """A paid order that used the envelope was cancelled (refunded) within the envelope's validity: the
+    envelope is its viewer's again, usable until ``valid_until`` for ``value`` (what the order took; the
+    rest of its face value went back to the streamer at payment). Past its validity it expires instead
+    (``RedEnvelopeExpired``, the amount goes back to the streamer)."""
+
+    EVENT_TYPE: ClassVar[str] = "liveshop.redenvelopes.RedEnvelopeReturned.v1"
+    envelope_id: str
+    viewer_id: str
+    order_id: str
+    value: Fen
+    valid_until: UtcDateTime

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from liveshop.fulfillment import carrier
 from liveshop.fulfillment.adapters.postgres import PgStore
 from liveshop.fulfillment.adapters.secrets import JournalSealer, SecretBox
 from liveshop.fulfillment.domain.reports import ReportPolicy
@@ -27,6 +28,9 @@ log = logging.getLogger(__name__)
 #: tests). Never used unless that flag is set: without it and without FULFILLMENT_SECRETS_KEY the
 #: service refuses to start.
 DEV_SECRETS_KEY = "liveshop-dev-only-secrets-key-change-me"
+#: The development carrier's callback secret (``FULFILLMENT_DEV_SECRETS_KEY=true`` and no
+#: ``FULFILLMENT_CARRIER_SECRET``): the simulated carrier of the demo and the tests signs with it.
+DEV_CARRIER_SECRET = "liveshop-dev-only-carrier-secret"
 
 
 class SecretsKeyMissing(RuntimeError):
@@ -57,6 +61,18 @@ class FulfillmentConfig(BaseSettings):
     kafka_signature_window_s: float = Field(default=86400.0, gt=0, le=7 * 86400)
     #: How often expired nonces are purged (seconds).
     nonce_purge_interval_s: float = 60.0
+    #: The secret carriers sign their delivery callbacks with (carrier.py). Without it (and outside
+    #: the dev stack) carrier callbacks are refused (401): merchants can still ship, deliveries then
+    #: come only from ISVs.
+    carrier_secret: SecretStr | None = None
+
+    def carrier_key(self) -> SecretStr | None:
+        """The carrier callback secret: the configured one, the dev one on the dev stack, else None."""
+        if self.carrier_secret is not None and self.carrier_secret.get_secret_value():
+            return self.carrier_secret
+        if self.dev_secrets_key:
+            return SecretStr(DEV_CARRIER_SECRET)
+        return None
 
     def sealing_key(self) -> str:
         """The key ISV secrets are sealed with, or raise :class:`SecretsKeyMissing`."""
@@ -126,6 +142,8 @@ def build(
     app = create_app(runtime, [http.router], title="liveshop fulfillment service")
     app.state.fulfillment = deps
     app.state.authenticators.append(http.isv_hmac_authenticator)
+    # carriers' signed delivery callbacks: Principal(service, carrier:<name>, via carrier-hmac)
+    app.state.authenticators.append(carrier.authenticator(config.carrier_key()))
     return runtime, app
 
 

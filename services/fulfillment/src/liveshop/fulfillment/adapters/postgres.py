@@ -438,6 +438,15 @@ class PgStore:
             a.revoked_at,
         )
 
+    async def waybill_orders(self, carrier: str, waybill_no: str) -> list[tuple[str, str]]:
+        rows = await self.conn.fetch(
+            "SELECT t.order_id, o.merchant_id FROM tracks t JOIN orders o USING (order_id)"
+            " WHERE t.status = 'SHIPPED' AND t.carrier = $1 AND t.waybill_no = $2 ORDER BY t.order_id",
+            carrier,
+            waybill_no,
+        )
+        return [(r["order_id"], r["merchant_id"]) for r in rows]
+
     async def timeline(self, order_id: str) -> tuple[OrderFacts | None, OrderTimeline]:
         r = await self.conn.fetchrow(f"SELECT {_ORDER_COLS} FROM orders WHERE order_id = $1", order_id)
         rows = await self.conn.fetch(f"{_TRACK_SELECT} WHERE t.order_id = $1 ORDER BY t.seq", order_id)

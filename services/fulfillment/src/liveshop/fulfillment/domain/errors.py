@@ -43,6 +43,9 @@ class ReasonCode(StrEnum):
     a field too long."""
     INVALID_CHARACTERS = "INVALID_CHARACTERS"
     """A field holds a control character (NUL, U+0001-U+001F, U+007F) or a lone surrogate."""
+    ALREADY_SHIPPED = "ALREADY_SHIPPED"
+    """``SHIPPED`` for an order the merchant already shipped from the platform itself (carrier and
+    waybill number, without the ISV): an order is shipped once, by one path."""
     REQUEST_ID_CONFLICT = "REQUEST_ID_CONFLICT"
     """The ``request_id`` was already used by this ISV for this order with different content."""
     # -- when it happened

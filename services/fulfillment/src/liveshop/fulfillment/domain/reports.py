@@ -31,7 +31,8 @@ Decisions (see also ``docs/isv-quickstart.md``):
   ``isv_id``) → ISV active → merchant authorisation → status → waybill → time in future → order
   known (else hold) → order's merchant (``FOREIGN_ORDER``; before anything else about the order, so
   that nothing leaks about other merchants' orders) → cancelled → paid (else hold) → time before
-  payment → shipment bounds. The first failing rule gives the code.
+  payment → already shipped by the merchant from the platform (``ALREADY_SHIPPED``, SHIPPED only) →
+  shipment bounds. The first failing rule gives the code.
 * **Cancelled orders** reject every report, even one about an operation before the cancellation:
   the buyer's cancelled order shows no more warehouse tracks.
 """
@@ -391,6 +392,12 @@ def validate_report(
     if report.occurred_at < order.paid_at - skew:
         return report.rejection(ReasonCode.TIME_BEFORE_PAYMENT, "occurred_at is before the order was paid")
 
+    platform_shipped = timeline.get(TrackStatus.SHIPPED) if timeline is not None else None
+    if status is TrackStatus.SHIPPED and platform_shipped is not None and platform_shipped.isv_id is None:
+        return report.rejection(
+            ReasonCode.ALREADY_SHIPPED,
+            "the merchant already shipped this order from the platform (carrier and waybill)",
+        )
     shipped_at = _earliest(order.shipped_at, timeline.shipped_at if timeline is not None else None)
     if shipped_at is not None:
         if status.is_pre_shipment and report.occurred_at > shipped_at + skew:

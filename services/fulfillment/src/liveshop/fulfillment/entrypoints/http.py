@@ -6,12 +6,20 @@
   ``GET /isvs/{isv_id}/rejections``. ISVs authenticate with the HMAC signature of their app key
   (:func:`isv_hmac_authenticator`, registered on ``app.state.authenticators``), not with tokens.
 * Buyer: ``GET /orders/{order_id}/tracks`` (订单物流详情; the order's buyer, or an ops operator) and
-  ``GET /buyers/{buyer_id}/messages`` (服务消息).
+  ``GET /buyers/{buyer_id}/messages`` (服务消息 of tracks; the buyer's one inbox is the order
+  service's ``GET /buyers/{buyer_id}/messages``, fed by the canonical tracks).
+* Merchant shipping from the platform (商家自己发货, no ISV needed):
+  ``POST /merchants/{merchant_id}/orders/{order_id}/shipments`` (carrier + waybill number);
+  carriers report delivery with ``POST /carrier/v1/deliveries``, signed with the carrier secret
+  (:mod:`liveshop.fulfillment.carrier`; ``Principal(service, carrier:<name>)``). Decisions in
+  ``domain/shipping.py``.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -19,10 +27,12 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from liveshop.fulfillment import carrier
 from liveshop.fulfillment.adapters.postgres import PgStore
 from liveshop.fulfillment.domain import errors as derr
 from liveshop.fulfillment.domain.isv import Isv, new_app_key, new_secret
 from liveshop.fulfillment.domain.reports import Duplicate, Held, Outcome, Recorded, Rejected, parse_report
+from liveshop.fulfillment.domain.shipping import SHIPPED_BY_MERCHANT
 from liveshop.fulfillment.domain.signature import (
     HEADER_ISV,
     HEADER_NONCE,
@@ -35,7 +45,7 @@ from liveshop.fulfillment.entrypoints.deps import Deps
 from liveshop.fulfillment.service_layer import handlers
 from liveshop.fulfillment.service_layer.unit_of_work import HTTP, Effects, Incoming
 from liveshop.shared import entropy
-from liveshop.shared.auth import Principal, allow, buyer, current_principal, isv, merchant, operator
+from liveshop.shared.auth import Grant, Principal, allow, buyer, current_principal, isv, merchant, operator
 from liveshop.shared.errors import Conflict, DomainError, Forbidden, NotFound, Unauthorized
 from liveshop.shared.http import idempotent
 from liveshop.shared.runtime import ServiceRuntime
@@ -275,6 +285,10 @@ async def list_authorisations(merchant_id: PathId, request: Request) -> dict[str
 # -- ISV ----------------------------------------------------------------------------------------
 
 
+#: Authentication reads the wall clock (never journaled: a replay runs as the journaled principal).
+_wall_clock: Callable[[], float] = time.time
+
+
 def _target(request: Request) -> str:
     """What an ISV signs as the request target: the path and the query string as sent."""
     query = request.scope.get("query_string", b"").decode("latin-1")
@@ -299,7 +313,8 @@ async def isv_hmac_authenticator(request: Request) -> Principal | None:
         signed = read_signed_request(request.headers, body, method=request.method, target=_target(request))
         async with rt.transaction() as tx:
             found, secret = await PgStore(tx, deps.box).credential(signed.app_key)
-        isv_id = authenticate(signed, isv=found, secret=secret, now=datetime.now(UTC), window=deps.replay_window)
+        now = datetime.fromtimestamp(_wall_clock(), UTC)
+        isv_id = authenticate(signed, isv=found, secret=secret, now=now, window=deps.replay_window)
     except derr.SignatureRejected as exc:
         log.info("ISV request refused: %s", exc.code)  # never the signature or the secret
         raise _http_error(exc) from exc
@@ -432,5 +447,103 @@ async def messages(
         "messages": [
             {**dict(r), "occurred_at": r["occurred_at"].isoformat(), "created_at": r["created_at"].isoformat()}
             for r in rows
+        ],
+    }
+
+
+# -- merchant shipping from the platform, carrier delivery (domain/shipping.py) ------------------------
+
+
+class ShipIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    carrier: str = Field(min_length=1, max_length=64, description="the carrier's code, e.g. SF, ZTO")
+    waybill_no: str = Field(min_length=1, max_length=64, description="运单号")
+
+
+class CarrierEventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    carrier: str = Field(min_length=1, max_length=64)
+    waybill_no: str = Field(min_length=1, max_length=64)
+    status: str = Field(min_length=1, max_length=32, description="DELIVERED")
+    occurred_at: datetime = Field(description="ISO 8601 with offset: when the parcel was signed for")
+
+
+def _shipment_body(track: Any) -> dict[str, Any]:
+    return {
+        "order_id": track.order_id,
+        "merchant_id": track.merchant_id,
+        "status": track.status.value,
+        "text": track.buyer_text,
+        "carrier": track.carrier,
+        "waybill_no": track.waybill_no,
+        "shipped_at": track.occurred_at.isoformat(),
+        "shipped_by": SHIPPED_BY_MERCHANT,
+    }
+
+
+@router.post(
+    "/merchants/{merchant_id}/orders/{order_id}/shipments",
+    status_code=201,
+    tags=["merchant"],
+    dependencies=[allow(merchant("merchant_id"))],
+)
+async def ship_order(merchant_id: PathId, order_id: PathId, body: ShipIn, request: Request) -> JSONResponse:
+    """发货: the merchant ships a paid order from the platform with the carrier and waybill number; no ISV
+    needed. 201 with the shipment (the buyer sees 【已发货】, the order goes to 40 through
+    ``OrderShipped``); the same carrier + waybill again answers 200 with the recorded shipment; 404
+    ``ORDER_NOT_FOUND`` (not this shop's, or not known as paid), 409 ``ALREADY_SHIPPED`` (shipped before,
+    by the merchant or the shop's ISV: ``details.shipped_by``), ``ORDER_CANCELLED``, ``WAYBILL_IN_USE``,
+    422 ``INVALID_SHIPMENT``."""
+    rt, deps = _rt(request)
+    async with rt.transaction() as tx:
+        try:
+            shipment = await handlers.ship_order(
+                PgStore(tx, deps.box),
+                merchant_id=merchant_id,
+                order_id=order_id,
+                carrier=body.carrier,
+                waybill_no=body.waybill_no,
+                now=entropy.now(),
+            )
+        except derr.FulfillmentError as exc:
+            raise _http_error(exc) from exc
+    return JSONResponse(_shipment_body(shipment.track), status_code=201 if shipment.new else 200)
+
+
+@router.post(carrier.CALLBACK_PATH, tags=["carrier"], dependencies=[allow(Grant("service"))])
+async def carrier_delivery(body: CarrierEventIn, request: Request) -> dict[str, Any]:
+    """A carrier reports that its parcel (carrier, waybill) was delivered (signed, see
+    :mod:`liveshop.fulfillment.carrier`): every order shipped in it gets 【已签收】 and ``OrderDelivered``
+    (the order goes to 50, then 自动确认收货). 200 ``RECORDED`` / ``DUPLICATE`` per order; 403 a carrier
+    reporting for another carrier; 404 ``WAYBILL_NOT_FOUND``; 422 ``UNKNOWN_STATUS``,
+    ``TIME_IN_FUTURE``, ``TIME_BEFORE_SHIPMENT``."""
+    principal = current_principal(request)
+    if principal.sub != carrier.SUB_PREFIX + body.carrier:
+        raise Forbidden("NOT_YOUR_RESOURCE", f"a carrier reports only its own parcels ({principal.sub})")
+    rt, deps = _rt(request)
+    async with rt.transaction() as tx:
+        try:
+            deliveries = await handlers.carrier_delivered(
+                PgStore(tx, deps.box),
+                carrier=body.carrier,
+                waybill_no=body.waybill_no,
+                status=body.status,
+                occurred_at=body.occurred_at,
+                now=entropy.now(),
+                policy=deps.policy,
+            )
+        except derr.FulfillmentError as exc:
+            raise _http_error(exc) from exc
+    return {
+        "carrier": body.carrier,
+        "waybill_no": body.waybill_no,
+        "orders": [
+            {
+                "order_id": d.track.order_id,
+                "result": "RECORDED" if d.new else "DUPLICATE",
+                "status": d.track.status.value,
+                "delivered_at": d.track.occurred_at.isoformat(),
+            }
+            for d in deliveries
         ],
     }

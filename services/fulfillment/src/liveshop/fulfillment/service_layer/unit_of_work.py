@@ -103,3 +103,11 @@ class ReportStore(Protocol):
     async def held_for_order(self, order_id: str) -> list[Incoming]: ...
 
     async def due_held(self, limit: int) -> list[Incoming]: ...
+
+
+class ShipmentStore(ReportStore, Protocol):
+    """What the platform-shipping commands need besides :class:`ReportStore`."""
+
+    async def waybill_orders(self, carrier: str, waybill_no: str) -> list[tuple[str, str]]:
+        """(order id, merchant id) of every order shipped with this carrier and waybill number."""
+        ...

@@ -33,7 +33,7 @@ from typing import TypeVar
 from liveshop.order.domain.catalog import Product, Streamer, can_sell
 from liveshop.order.domain.errors import CheckoutProblem, CheckoutRejected, Code
 from liveshop.order.domain.order import Order, OrderPolicy
-from liveshop.order.domain.values import Channel, ChannelKind, OrderLine, PaymentMethod
+from liveshop.order.domain.values import Channel, ChannelKind, OrderLine, PaymentMethod, UnusableVouchers
 
 MAX_LINES = 50
 MAX_QUANTITY = 9_999
@@ -55,6 +55,7 @@ class CheckoutRequest:
     channel: Channel
     payment_method: PaymentMethod | str
     voucher_ids: Sequence[str] = field(default_factory=tuple)
+    on_unusable_voucher: UnusableVouchers | str = UnusableVouchers.FAIL
 
 
 ProductLookup = Mapping[str, Product] | Callable[[str], Product | None]
@@ -82,6 +83,7 @@ class ValidatedCheckout:
     payment_method: PaymentMethod
     channel: Channel
     problems: tuple[CheckoutProblem, ...]
+    on_unusable_voucher: UnusableVouchers = UnusableVouchers.FAIL
 
 
 def validate_checkout(
@@ -115,6 +117,12 @@ def validate_checkout(
         streamer = _lookup(streamers, channel.streamer_id)
         if streamer is None:
             problem(Code.UNKNOWN_STREAMER, f"unknown streamer {channel.streamer_id}")
+
+    on_unusable = UnusableVouchers.FAIL
+    try:
+        on_unusable = UnusableVouchers(request.on_unusable_voucher)
+    except ValueError:
+        problem(Code.INVALID_VOUCHER_CHOICE, "on_unusable_voucher must be FAIL or PROCEED_WITHOUT")
 
     seen_vouchers: set[str] = set()
     for voucher_id in request.voucher_ids:
@@ -179,6 +187,7 @@ def validate_checkout(
         payment_method=method,
         channel=Channel(kind or ChannelKind.SHOP, channel.streamer_id or None, channel.room_id),
         problems=tuple(problems),
+        on_unusable_voucher=on_unusable,
     )
 
 
@@ -207,4 +216,5 @@ def place_order(
         payment_method=checked.payment_method,
         now=now,
         policy=policy,
+        on_unusable_voucher=checked.on_unusable_voucher,
     )

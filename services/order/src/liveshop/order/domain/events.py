@@ -24,6 +24,7 @@ from liveshop.order.domain.values import (
     PaymentMethod,
     ProductStatus,
     ProductType,
+    UnusableVouchers,
 )
 
 # --------------------------------------------------------------------------------------------- catalog
@@ -85,6 +86,7 @@ class OrderPlaced(_OrderEvent):
     voucher_ids: tuple[str, ...]
     payment_method: PaymentMethod
     item_total: int
+    on_unusable_voucher: UnusableVouchers = UnusableVouchers.FAIL
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,6 +115,7 @@ class OrderPaid(_OrderEvent):
 class OrderMarkedShipped(_OrderEvent):
     shipped_at: datetime
     waybill_no: str | None = None
+    carrier: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -74,6 +74,7 @@ from liveshop.order.domain.values import (
     OrderLine,
     OrderStatus,
     PaymentMethod,
+    UnusableVouchers,
 )
 
 S = OrderStatus
@@ -183,10 +184,12 @@ class Order:
         payment_method: PaymentMethod,
         now: datetime,
         policy: OrderPolicy | None = None,
+        on_unusable_voucher: UnusableVouchers = UnusableVouchers.FAIL,
     ) -> Order:
         """Create a placed order (status 10 / AWAITING_PRICING) and append ``OrderPlaced``.
 
         Expects validated input (see ``checkout.place_order``); only structural checks here.
+        ``on_unusable_voucher`` travels on ``OrderPlaced`` to the promotion service (which decides).
         """
         if not lines:
             raise InvalidInput(Code.NO_LINES, "an order needs at least one line")
@@ -219,6 +222,7 @@ class Order:
                 voucher_ids=order.voucher_ids,
                 payment_method=order.payment_method,
                 item_total=order.item_total,
+                on_unusable_voucher=on_unusable_voucher,
             )
         )
         return order
@@ -456,8 +460,10 @@ class Order:
 
     # ------------------------------------------------------------------------- fulfillment
 
-    def mark_shipped(self, *, shipped_at: datetime, source_event_id: str, waybill_no: str | None = None) -> Transition:
-        """``OrderShipped`` (fulfillment): 30 → 40."""
+    def mark_shipped(
+        self, *, shipped_at: datetime, source_event_id: str, waybill_no: str | None = None, carrier: str | None = None
+    ) -> Transition:
+        """``OrderShipped`` (fulfillment: the merchant's ISV, or the merchant from the platform): 30 → 40."""
         if self.status is S.PAID:
             self.status = S.SHIPPED
             self.shipped_at = shipped_at
@@ -470,6 +476,7 @@ class Order:
                     occurred_at=shipped_at,
                     shipped_at=shipped_at,
                     waybill_no=waybill_no,
+                    carrier=carrier,
                 )
             )
             return Transition(Outcome.APPLIED, SHIPPED, self.status)

@@ -31,6 +31,20 @@ class AppliedDiscount:
     voucher_id: str | None = None
     label: str = ""
     allocations: tuple[LineAllocation, ...] = ()
+    valid_until: datetime | None = None  # end of the voucher's use validity, if it has one
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedVoucher:
+    """A voucher the buyer chose that the order does not use (not reserved; it stays the buyer's).
+
+    ``reason_code``: the promotion service's reason (``SUPERSEDED_BY_BETTER_COUPON`` with
+    ``superseded_by`` the voucher applied instead, ``EXPIRED``, ``WRONG_STREAMER``, …)."""
+
+    voucher_id: str
+    reason_code: str
+    reason: str
+    superseded_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +83,7 @@ class Pricing:
     priced_at: datetime
     discounts: tuple[AppliedDiscount, ...] = ()
     lines: tuple[LinePrice, ...] = ()
+    dropped_vouchers: tuple[DroppedVoucher, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for storage (ints, strings, ISO 8601 UTC time); inverse of :meth:`from_dict`."""
@@ -83,10 +98,12 @@ class Pricing:
                     "voucher_id": d.voucher_id,
                     "label": d.label,
                     "allocations": [asdict(a) for a in d.allocations],
+                    "valid_until": None if d.valid_until is None else d.valid_until.isoformat(),
                 }
                 for d in self.discounts
             ],
             "lines": [asdict(lp) for lp in self.lines],
+            "dropped_vouchers": [asdict(x) for x in self.dropped_vouchers],
         }
 
     @classmethod
@@ -102,10 +119,12 @@ class Pricing:
                     voucher_id=d.get("voucher_id"),
                     label=d.get("label", ""),
                     allocations=tuple(LineAllocation(**a) for a in d.get("allocations", ())),
+                    valid_until=datetime.fromisoformat(d["valid_until"]) if d.get("valid_until") else None,
                 )
                 for d in data.get("discounts", ())
             ),
             lines=tuple(LinePrice(**lp) for lp in data.get("lines", ())),
+            dropped_vouchers=tuple(DroppedVoucher(**x) for x in data.get("dropped_vouchers", ())),
         )
 
 

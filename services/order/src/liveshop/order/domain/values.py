@@ -63,6 +63,15 @@ class PaymentMethod(str, Enum):
     BNPL = "BNPL"  # 先用后付
 
 
+class UnusableVouchers(str, Enum):
+    """The buyer's choice for a chosen voucher that cannot apply (wrong streamer, expired, below
+    threshold …): fail the order, or have it priced without that voucher (SPEC 4). A voucher only
+    beaten by a better one (商家券 vs 主播红包) never fails the order."""
+
+    FAIL = "FAIL"
+    PROCEED_WITHOUT = "PROCEED_WITHOUT"
+
+
 class ChannelKind(str, Enum):
     LIVE_ROOM = "LIVE_ROOM"
     SHORT_VIDEO = "SHORT_VIDEO"

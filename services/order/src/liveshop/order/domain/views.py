@@ -32,10 +32,11 @@ from liveshop.order.domain.events import (
     OrderPlaced,
     OrderTransitionRejected,
 )
+from liveshop.order.domain.logistics import LogisticsTrack
 from liveshop.order.domain.money import allocate, format_yuan
 from liveshop.order.domain.order import Order, OrderPolicy
 from liveshop.order.domain.pricing import LineAllocation
-from liveshop.order.domain.values import CompletedBy, Funder, OrderStatus, PaymentMethod
+from liveshop.order.domain.values import CompletedBy, DiscountType, Funder, OrderStatus, PaymentMethod
 
 
 def _shanghai() -> tzinfo:
@@ -67,6 +68,20 @@ class DiscountView:
     voucher_id: str | None
     allocations: tuple[LineAllocation, ...]
     allocation_estimated: bool
+    valid_until: datetime | None = None  # the voucher's use validity (a cancelled order gives it back until then)
+
+
+@dataclass(frozen=True, slots=True)
+class DroppedVoucherView:
+    """A voucher the buyer chose that this order does not use, and why; it stays in the buyer's account.
+
+    ``superseded_by``: the voucher applied instead (取最优: of a 商家券 and a 主播红包 the better for the
+    buyer applies)."""
+
+    voucher_id: str
+    reason_code: str
+    reason: str
+    superseded_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +145,9 @@ class OrderDetailView:
     failure_reason: str | None
     can_cancel: bool
     can_confirm_receipt: bool
+    #: every chosen voucher the priced order does not use, with its reason (the service adds the
+    #: pricing rejections of a failed order)
+    dropped_vouchers: tuple[DroppedVoucherView, ...] = ()
 
 
 def price_breakdown(order: Order) -> tuple[PriceBreakdown, tuple[LineView, ...]]:
@@ -164,6 +182,7 @@ def price_breakdown(order: Order) -> tuple[PriceBreakdown, tuple[LineView, ...]]
                     voucher_id=d.voucher_id,
                     allocations=allocations,
                     allocation_estimated=estimated,
+                    valid_until=d.valid_until,
                 )
             )
     lines = []
@@ -227,24 +246,39 @@ def order_detail(order: Order, *, buyer_id: str) -> OrderDetailView:
         failure_reason=order.failure_reason,
         can_cancel=order.can_cancel,
         can_confirm_receipt=order.status is OrderStatus.DELIVERED,
+        dropped_vouchers=()
+        if order.pricing is None
+        else tuple(
+            DroppedVoucherView(x.voucher_id, x.reason_code, x.reason, x.superseded_by)
+            for x in order.pricing.dropped_vouchers
+        ),
     )
 
 
 # -------------------------------------------------------------------------------- service messages
 
 
+#: ``ServiceMessage.kind``: where a message comes from (the buyer's one inbox merges them).
+KIND_ORDER = "ORDER"  # the order's status changes (this service)
+KIND_LOGISTICS = "LOGISTICS"  # pre-shipment tracks reported by the merchant's ISV (fulfillment)
+KIND_BNPL = "BNPL"  # 先用后付 bill notices (wallet)
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceMessage:
-    """A 服务消息 to the buyer. ``dedup_key`` is stable per order and event kind (send at most once)."""
+    """A 服务消息 to the buyer. ``dedup_key`` is stable per order and event kind (send at most once).
+
+    ``status`` is the order status the message is about (``None`` for logistics and bill notices)."""
 
     order_id: str
     buyer_id: str
-    status: int
+    status: int | None
     title: str
     body: str
     occurred_at: datetime  # UTC
     display_time: str  # Asia/Shanghai
     dedup_key: str
+    kind: str = KIND_ORDER
 
 
 _CANCEL_TEXT = {
@@ -255,6 +289,36 @@ _CANCEL_TEXT = {
     Code.INVALID_PRICING: ("订单失败", "订单价格计算异常,订单已关闭,请重新下单。"),
 }
 _CLOSED_TEXT = ("订单已关闭", "订单已关闭。")
+
+
+def _vouchers_back_text(event: OrderCancelled, order: Order) -> str:
+    """What happens to the order's vouchers, as the promotion service does it (same rule, same instant:
+    the cancellation time). A 宠爱红包 a paid order used comes back to the buyer while it is within its
+    use validity, else its amount goes back to the streamer; reserved vouchers of an unpaid order come
+    back (an envelope that expired meanwhile goes back to the streamer); coupons come back either way,
+    usable within their own validity."""
+    pricing = order.pricing
+    if pricing is None:
+        if event.reason_code == Code.PRICING_REJECTED:
+            return ""  # nothing was reserved: every chosen voucher is still the buyer's
+        # cancelled while the pricing was under way: whatever it reserved comes back
+        return "本单选择的优惠券、红包将退回您的账户(过期的除外)。" if order.voucher_ids else ""
+    used = [d for d in pricing.discounts if d.voucher_id is not None and d.voucher_id in order.voucher_ids]
+    if not used:
+        return ""
+    envelopes = [d for d in used if d.discount_type is DiscountType.STREAMER_RED_ENVELOPE]
+    others = [d for d in used if d.discount_type is not DiscountType.STREAMER_RED_ENVELOPE]
+    text = "本单使用的优惠券将退回您的账户,可在其有效期内继续使用。" if others else ""
+    for d in envelopes:
+        name = d.label or "宠爱红包"
+        if d.valid_until is None or event.occurred_at < d.valid_until:
+            until = f",可在{display_time(d.valid_until)}前继续使用" if d.valid_until is not None else ""
+            text += f"{name}({format_yuan(d.amount)})已退回您的账户{until}。"
+        elif event.was_paid:
+            text += f"{name}已过有效期,不再退回您的账户,本单使用的{format_yuan(d.amount)}已退还给主播。"
+        else:
+            text += f"{name}已过有效期,不再退回您的账户,已退还给主播。"
+    return text
 
 
 def _goods(order: Order) -> str:
@@ -295,8 +359,9 @@ def service_message(event: OrderEvent, order: Order, *, policy: OrderPolicy | No
             body = f"您购买的{_goods(order)}已付款{format_yuan(event.funding.buyer_payable)},商品已下单,正在配货中。"
     elif isinstance(event, OrderMarkedShipped):
         title = "订单已发货"
+        by = f"由{event.carrier}" if event.carrier else ""
         waybill = f",运单号{event.waybill_no}" if event.waybill_no else ""
-        body = f"您购买的{_goods(order)}已发货{waybill},请留意物流信息。"
+        body = f"您购买的{_goods(order)}已{by}发货{waybill},请留意物流信息。"
     elif isinstance(event, OrderMarkedDelivered):
         title = "订单已签收"
         days = policy.auto_complete_after.days
@@ -317,8 +382,7 @@ def service_message(event: OrderEvent, order: Order, *, policy: OrderPolicy | No
             paid = order.paid_amount
             amount = format_yuan(paid) if paid else ""
             body += f"已支付的{amount}将原路退回。" if amount else "已支付的款项将原路退回。"
-        if order.voucher_ids:
-            body += "本单使用的优惠券、红包将退回您的账户(过期的除外)。"
+        body += _vouchers_back_text(event, order)
     else:  # pragma: no cover - exhaustive over OrderEvent
         return None
     return ServiceMessage(
@@ -330,4 +394,73 @@ def service_message(event: OrderEvent, order: Order, *, policy: OrderPolicy | No
         occurred_at=event.occurred_at,
         display_time=display_time(event.occurred_at),
         dedup_key=f"{order.id}:{type(event).__name__}",
+    )
+
+
+def logistics_message(track: LogisticsTrack, *, buyer_id: str) -> ServiceMessage | None:
+    """The 服务消息 of a logistics track: one per pre-shipment status (ACCEPTED … PACKED). PAID, SHIPPED
+    and DELIVERED give none: the order's status messages already say it (``domain/logistics.py``)."""
+    if not track.status.is_pre_shipment:
+        return None
+    return ServiceMessage(
+        order_id=track.order_id,
+        buyer_id=buyer_id,
+        status=None,
+        title="物流动态",
+        body=track.text,
+        occurred_at=track.occurred_at,
+        display_time=display_time(track.occurred_at),
+        dedup_key=f"{track.order_id}:track:{track.status.value}",
+        kind=KIND_LOGISTICS,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BillNotice:
+    """A 先用后付 bill fact from the wallet's events on ``liveshop.bnpl.checkout``."""
+
+    kind: str  # DUE, COLLECTION_FAILED, COLLECTED, OVERDUE
+    order_id: str
+    bill_id: str
+    buyer_id: str
+    at: datetime
+    amount: int | None = None
+    due_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    attempt_id: str | None = None
+
+
+def bnpl_message(n: BillNotice) -> ServiceMessage | None:
+    """The 服务消息 of a 先用后付 bill fact (texts as the wallet's own notices). The bill's creation and
+    cancellation give none: the order's 订单已下单(先用后付) / 订单已取消 messages say it already."""
+    amount = format_yuan(n.amount) if n.amount is not None else ""
+    key = f"{n.order_id}:bnpl:{n.kind.lower()}"
+    if n.kind == "DUE" and n.due_at is not None:
+        title = "先用后付待付款"
+        body = f"您的订单{n.order_id}已签收,应付金额{amount},请于{display_time(n.due_at)}前完成付款,到期将自动扣款。"
+    elif n.kind == "COLLECTION_FAILED":
+        title = "先用后付扣款失败"
+        key += f":{n.attempt_id or ''}"
+        if n.next_attempt_at is not None:
+            body = f"订单{n.order_id}扣款未成功,我们将于{display_time(n.next_attempt_at)}再次尝试,请确保支付账户余额充足或主动还款。"
+        else:
+            body = f"订单{n.order_id}扣款未成功,请尽快主动还款。"
+    elif n.kind == "OVERDUE":
+        title = "先用后付已逾期"
+        body = f"订单{n.order_id}应付{amount}已逾期,您的先用后付服务已暂停,请尽快还款,还款后可恢复使用。"
+    elif n.kind == "COLLECTED":
+        title = "先用后付已付款"
+        body = f"订单{n.order_id}已付款{amount},感谢您的使用。"
+    else:
+        return None
+    return ServiceMessage(
+        order_id=n.order_id,
+        buyer_id=n.buyer_id,
+        status=None,
+        title=title,
+        body=body,
+        occurred_at=n.at,
+        display_time=display_time(n.at),
+        dedup_key=key,
+        kind=KIND_BNPL,
     )

@@ -1,7 +1,9 @@
 """Order service subscribers: thin — decode the contract, hand it to the service layer in a unit of work.
 
-Two consumer groups: ``order-saga`` (pricing and payment outcomes) and ``order-fulfillment``
-(shipment / delivery), so a slow logistics backlog never delays checkouts.
+Three consumer groups: ``order-saga`` (pricing and payment outcomes), ``order-fulfillment`` (the
+canonical logistics tracks: shipment / delivery move the order, every track goes on its timeline and
+pre-shipment ones into the buyer's 服务消息), so a slow logistics backlog never delays checkouts, and
+``order-inbox`` (the wallet's 先用后付 bill notices for the buyer's one inbox).
 
 Both use the runtime's batch fast path (``EventRouter.on_batch``): every fetched batch of events is
 handled in one transaction (one inbox claim, one commit) with one unit of work; if that transaction
@@ -11,21 +13,35 @@ fails, the runtime replays the batch one event at a time with the usual retries 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from liveshop.contracts.base import Envelope, Event
-from liveshop.contracts.events.bnpl import BnplCheckoutApproved, BnplCheckoutDeclined
+from liveshop.contracts.events.bnpl import (
+    BnplActivityConfirmed,
+    BnplActivityEnded,
+    BnplBillCollected,
+    BnplBillCollectionFailed,
+    BnplBillDue,
+    BnplBillOverdue,
+    BnplCheckoutApproved,
+    BnplCheckoutDeclined,
+    BnplFirstOrderDiscountGranted,
+    BnplFirstOrderDiscountNotGranted,
+    BnplOpened,
+)
 from liveshop.contracts.events.fulfillment import OrderDelivered, OrderShipped
 from liveshop.contracts.events.payment import PaymentCaptured, PaymentFailed
 from liveshop.contracts.events.promotion import OrderPriced, OrderPricingRejected
 from liveshop.order.adapters.repository import PgUnitOfWork
-from liveshop.order.domain import OrderPolicy, Transition
+from liveshop.order.domain import OrderPolicy
+from liveshop.order.service_layer import bnpl as bnpl_sl
 from liveshop.order.service_layer import handlers
 from liveshop.order.service_layer.unit_of_work import UnitOfWork
 from liveshop.shared.consumer import EventRouter
 from liveshop.shared.errors import PermanentError
 from liveshop.shared.tx import Transaction
 
-EventHandler = Callable[[UnitOfWork, Envelope, OrderPolicy], Awaitable[Transition]]
+EventHandler = Callable[[UnitOfWork, Envelope, OrderPolicy], Awaitable[Any]]
 
 
 def _router(name: str, table: dict[type[Event], EventHandler], policy: OrderPolicy) -> EventRouter:
@@ -57,9 +73,19 @@ def routers(policy: OrderPolicy) -> list[EventRouter]:
         },
         policy,
     )
+    tracks: dict[type[Event], EventHandler] = {ev: handlers.on_track for ev in handlers.TRACK_EVENTS}
     fulfillment = _router(
         "order-fulfillment",
-        {OrderShipped: handlers.on_order_shipped, OrderDelivered: handlers.on_order_delivered},
+        {**tracks, OrderShipped: handlers.on_order_shipped, OrderDelivered: handlers.on_order_delivered},
         policy,
     )
-    return [saga, fulfillment]
+    bills: list[type[Event]] = [BnplBillDue, BnplBillCollectionFailed, BnplBillOverdue, BnplBillCollected]
+    inbox_table: dict[type[Event], EventHandler] = {ev: handlers.on_bill_event for ev in bills}
+    # 芝麻先用后付立减 outcomes: same topic as the bill notices (one order's facts stay in order)
+    inbox_table |= {ev: bnpl_sl.on_first_order_outcome for ev in (BnplFirstOrderDiscountGranted,
+                                                                   BnplFirstOrderDiscountNotGranted)}  # fmt: skip
+    inbox = _router("order-inbox", inbox_table, policy)
+    # 先用后付 product signal: merchants that opened BNPL and their activities (``liveshop.bnpl.merchants``)
+    merchants: list[type[Event]] = [BnplOpened, BnplActivityConfirmed, BnplActivityEnded]
+    bnpl = _router("order-bnpl", {ev: bnpl_sl.on_merchant_event for ev in merchants}, policy)
+    return [saga, fulfillment, inbox, bnpl]

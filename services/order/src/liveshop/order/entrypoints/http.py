@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 
 from liveshop.order.adapters.repository import PgUnitOfWork
 from liveshop.order.domain import Code, NotFound, OrderPolicy
+from liveshop.order.service_layer import bnpl as bnpl_sl
 from liveshop.order.service_layer import commands as cmds
 from liveshop.order.service_layer import handlers, queries
 from liveshop.shared import entropy
@@ -118,6 +119,12 @@ class OrderIn(_Body):
     channel: ChannelIn = ChannelIn()
     voucher_ids: Annotated[list[Id], Field(max_length=MAX_VOUCHERS)] = []
     payment_method: Code32 = "ONLINE"
+    on_unusable_voucher: Code32 = Field(
+        default="FAIL",
+        description="a chosen voucher that cannot apply (wrong streamer, expired, below threshold …): FAIL the "
+        "order, or PROCEED_WITHOUT it (priced without it; listed in the order's dropped_vouchers). Of a 商家券 "
+        "and a 主播红包 the better for the buyer always applies and the other stays the buyer's.",
+    )
 
 
 class BuyerIn(_Body):
@@ -170,19 +177,24 @@ async def list_products(
     status: Annotated[str | None, Query(max_length=MAX_CODE)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
-    """The catalog (any authenticated caller); ``merchant_id`` here is a filter, not the caller."""
+    """The catalog (any authenticated caller); ``merchant_id`` here is a filter, not the caller. Each product
+    says whether 先用后付 is offered right now (``bnpl_offered``, ``bnpl``)."""
     async with _uow(request) as uow:
         products = await uow.products.search(merchant_id=merchant_id, status=status, limit=limit)
-    return {"products": [queries.product_view(p) for p in products]}
+        offers = await bnpl_sl.offers(uow, products, _now())
+    return {"products": [bnpl_sl.with_offer(queries.product_view(p), offers[p.id]) for p in products]}
 
 
 @router.get("/products/{product_id}", tags=["catalog"], dependencies=[_ANYONE])
 async def get_product(product_id: PathId, request: Request) -> dict[str, Any]:
+    """The product page: with ``bnpl_offered`` (先用后付 offered right now: an activity of the merchant's is in
+    force, the product listed and physical) and the ``bnpl`` detail (until when, or why not)."""
     async with _uow(request) as uow:
         product = await uow.products.get(product_id)
-    if product is None:
-        raise NotFound(Code.PRODUCT_NOT_FOUND, f"product {product_id} does not exist")
-    return queries.product_view(product)
+        if product is None:
+            raise NotFound(Code.PRODUCT_NOT_FOUND, f"product {product_id} does not exist")
+        offers = await bnpl_sl.offers(uow, [product], _now())
+    return bnpl_sl.with_offer(queries.product_view(product), offers[product.id])
 
 
 @router.patch("/products/{product_id}", tags=["catalog"], dependencies=[allow(merchant("merchant_id"))])
@@ -252,6 +264,24 @@ async def bind_streamer(streamer_id: PathId, body: StreamerIn, request: Request)
     return JSONResponse(result.view(), status_code=200 if result.awaiting is None else 202)
 
 
+@router.get("/streamers/{streamer_id}/products", tags=["catalog"], dependencies=[_ANYONE])
+async def live_room_products(
+    streamer_id: PathId, request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> dict[str, Any]:
+    """The streamer's live-room product list (直播间商品): listed products of its bound merchant (自卖) and the
+    ones distributed to it (分销), each with ``bnpl_offered`` (先用后付 right now) and the ``bnpl`` detail."""
+    async with _uow(request) as uow:
+        found = await uow.streamers.get(streamer_id)
+        if found is None:
+            raise NotFound(Code.UNKNOWN_STREAMER, f"unknown streamer {streamer_id}")
+        products = await uow.products.live_room(streamer_id, found[0].merchant_id, limit)
+        offers = await bnpl_sl.offers(uow, products, _now())
+    return {
+        "streamer_id": streamer_id,
+        "products": [bnpl_sl.with_offer(queries.product_view(p), offers[p.id]) for p in products],
+    }
+
+
 @router.get("/streamers/{streamer_id}", tags=["catalog"], dependencies=[_ANYONE])
 async def get_streamer(streamer_id: PathId, request: Request) -> dict[str, Any]:
     async with _uow(request) as uow:
@@ -277,6 +307,7 @@ async def place_order(
         room_id=body.channel.room_id,
         voucher_ids=tuple(body.voucher_ids),
         payment_method=body.payment_method,
+        on_unusable_voucher=body.on_unusable_voucher,
     )
     async with _uow(request) as uow:
         created = await handlers.place_order(
@@ -340,6 +371,8 @@ async def buyer_orders(
 async def buyer_messages(
     buyer_id: PathId, request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> dict[str, Any]:
-    """服务消息 for the buyer's order status changes, newest first."""
+    """The buyer's one inbox of 服务消息, newest first, each message once: the order's status changes
+    (``kind`` ORDER), the pre-shipment logistics tracks of the merchant's ISV (LOGISTICS, from
+    fulfillment's canonical tracks) and the 先用后付 bill notices (BNPL, from the wallet's bill events)."""
     async with _uow(request) as uow:
         return {"buyer_id": buyer_id, "messages": await queries.buyer_messages(uow, buyer_id, limit=limit)}

@@ -66,6 +66,7 @@ class PlaceOrder:
     room_id: str | None = None
     voucher_ids: tuple[str, ...] = field(default_factory=tuple)
     payment_method: str = "ONLINE"
+    on_unusable_voucher: str = "FAIL"  # or PROCEED_WITHOUT (SPEC 4: priced without it if the buyer chooses)
 
 
 @dataclass(frozen=True, slots=True)

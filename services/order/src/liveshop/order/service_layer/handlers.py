@@ -22,9 +22,25 @@ from datetime import datetime
 from typing import Any
 
 from liveshop.contracts.base import Envelope
-from liveshop.contracts.events.bnpl import BnplCheckoutApproved, BnplCheckoutDeclined
+from liveshop.contracts.events.bnpl import (
+    BnplBillCollected,
+    BnplBillCollectionFailed,
+    BnplBillDue,
+    BnplBillOverdue,
+    BnplCheckoutApproved,
+    BnplCheckoutDeclined,
+)
 from liveshop.contracts.events.catalog import StreamerBound
-from liveshop.contracts.events.fulfillment import OrderDelivered, OrderShipped
+from liveshop.contracts.events.fulfillment import (
+    OrderAccepted,
+    OrderDelivered,
+    OrderShipped,
+    PackingDone,
+    PaidTrackRecorded,
+    PickingDone,
+    PickingStarted,
+    WaybillPrinted,
+)
 from liveshop.contracts.events.payment import PaymentCaptured, PaymentFailed
 from liveshop.contracts.events.promotion import OrderPriced, OrderPricingRejected
 from liveshop.order.domain import (
@@ -47,8 +63,9 @@ from liveshop.order.domain import (
     place_order as domain_place_order,
 )
 from liveshop.order.domain.idempotency import IdempotencyDecision, decide, request_hash, validate_key
+from liveshop.order.domain.logistics import STATUS_OF_EVENT, LogisticsTrack
 from liveshop.order.domain.values import ProductStatus
-from liveshop.order.domain.views import service_message
+from liveshop.order.domain.views import BillNotice, bnpl_message, logistics_message, service_message
 from liveshop.order.service_layer import commands as cmds
 from liveshop.order.service_layer import mapping
 from liveshop.order.service_layer.queries import check_order_visible, order_summary, product_view
@@ -56,6 +73,19 @@ from liveshop.order.service_layer.unit_of_work import RecordedRejection, StoredR
 from liveshop.shared import entropy
 from liveshop.shared.auth import Principal
 from liveshop.shared.errors import Forbidden as AccessDenied
+
+#: Fulfillment's canonical tracks (``liveshop.fulfillment``) other than shipped / delivered.
+TRACK_EVENTS = (PaidTrackRecorded, OrderAccepted, PickingStarted, PickingDone, WaybillPrinted, PackingDone)
+TrackEvent = (
+    PaidTrackRecorded
+    | OrderAccepted
+    | PickingStarted
+    | PickingDone
+    | WaybillPrinted
+    | PackingDone
+    | OrderShipped
+    | OrderDelivered
+)
 
 PLACE_ORDER_SCOPE = "order.place_order"
 CREATE_PRODUCT_SCOPE = "order.create_product"
@@ -377,6 +407,7 @@ async def place_order(
         channel=Channel(kind, cmd.streamer_id, cmd.room_id),
         payment_method=cmd.payment_method,
         voucher_ids=cmd.voucher_ids,
+        on_unusable_voucher=cmd.on_unusable_voucher,
     )
     order = domain_place_order(
         request, order_id=new_id("o"), products=products, streamers=streamers, now=now, policy=policy
@@ -489,21 +520,84 @@ async def on_payment_failed(uow: UnitOfWork, env: Envelope, policy: OrderPolicy)
 
 
 async def on_order_shipped(uow: UnitOfWork, env: Envelope, policy: OrderPolicy) -> Transition:
+    """``OrderShipped``: by the merchant's ISV or by the merchant from the platform (``isv_id`` None),
+    the same 30 → 40 either way; the track goes on the order's logistics timeline."""
     ev = env.data
     assert isinstance(ev, OrderShipped)
     order = await _order_for_event(uow, ev.order_id)
-    result = order.mark_shipped(shipped_at=ev.occurred_at, source_event_id=env.id, waybill_no=ev.waybill_no)
+    await _record_track(uow, order, ev)
+    result = order.mark_shipped(
+        shipped_at=ev.occurred_at, source_event_id=env.id, waybill_no=ev.waybill_no, carrier=ev.carrier
+    )
     await _commit_order(uow, order, policy)
     return result
 
 
 async def on_order_delivered(uow: UnitOfWork, env: Envelope, policy: OrderPolicy) -> Transition:
+    """``OrderDelivered``: by the ISV or by the carrier of the merchant's shipment: 40 → 50."""
     ev = env.data
     assert isinstance(ev, OrderDelivered)
     order = await _order_for_event(uow, ev.order_id)
+    await _record_track(uow, order, ev)
     result = order.mark_delivered(delivered_at=ev.occurred_at, source_event_id=env.id)
     await _commit_order(uow, order, policy)
     return result
+
+
+async def _record_track(uow: UnitOfWork, order: Order, ev: TrackEvent) -> None:
+    """Put a canonical track on the order's logistics timeline (once per status) and tell the buyer
+    about a pre-shipment one (``domain/logistics.py``). A partial or late track never changes the
+    order's status: only ``OrderShipped`` / ``OrderDelivered`` do, through the state machine."""
+    track = LogisticsTrack(
+        order_id=order.id,
+        status=STATUS_OF_EVENT[type(ev).__name__],
+        occurred_at=ev.occurred_at,
+        carrier=ev.carrier if isinstance(ev, OrderShipped | OrderDelivered) else None,
+        waybill_no=ev.waybill_no if isinstance(ev, OrderShipped | OrderDelivered | WaybillPrinted) else None,
+        isv_id=ev.isv_id,
+    )
+    if await uow.tracks.add(track):
+        message = logistics_message(track, buyer_id=order.buyer_id)
+        if message is not None:
+            await uow.messages.add(message)
+
+
+async def on_track(uow: UnitOfWork, env: Envelope, policy: OrderPolicy) -> None:
+    """The other canonical tracks (PAID, ACCEPTED … PACKED): the timeline and the buyer's 服务消息."""
+    ev = env.data
+    assert isinstance(ev, TRACK_EVENTS)
+    order = await _order_for_event(uow, ev.order_id)
+    await _record_track(uow, order, ev)
+
+
+# ------------------------------------------------------------------------------------ 先用后付 bills
+
+
+def bill_notice(env: Envelope) -> BillNotice | None:
+    """The wallet's bill events that the buyer is told about (``views.bnpl_message``)."""
+    ev = env.data
+    if isinstance(ev, BnplBillDue):
+        return BillNotice(
+            "DUE", ev.order_id, ev.bill_id, ev.buyer_id, env.attributes.time, ev.amount_owed, due_at=ev.due_at
+        )
+    if isinstance(ev, BnplBillCollectionFailed):
+        return BillNotice(
+            "COLLECTION_FAILED", ev.order_id, ev.bill_id, ev.buyer_id, ev.failed_at,
+            next_attempt_at=ev.next_attempt_at, attempt_id=ev.attempt_id,
+        )  # fmt: skip
+    if isinstance(ev, BnplBillOverdue):
+        return BillNotice("OVERDUE", ev.order_id, ev.bill_id, ev.buyer_id, ev.overdue_at, ev.amount_owed)
+    if isinstance(ev, BnplBillCollected):
+        return BillNotice("COLLECTED", ev.order_id, ev.bill_id, ev.buyer_id, ev.collected_at, ev.amount)
+    return None
+
+
+async def on_bill_event(uow: UnitOfWork, env: Envelope, policy: OrderPolicy) -> None:
+    """A 先用后付 bill notice into the buyer's one inbox (the wallet's bill lifecycle events)."""
+    notice = bill_notice(env)
+    message = None if notice is None else bnpl_message(notice)
+    if message is not None:
+        await uow.messages.add(message)
 
 
 # ------------------------------------------------------------------------------------ timers

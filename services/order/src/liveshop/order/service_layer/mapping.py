@@ -55,6 +55,7 @@ def _discount(d: dp.AppliedDiscount) -> c.AppliedDiscount:
         voucher_id=d.voucher_id,
         label=d.label,
         allocations=[c.LineAllocation(line_no=a.line_no, amount=a.amount) for a in d.allocations],
+        valid_until=d.valid_until,
     )
 
 
@@ -77,10 +78,14 @@ def pricing_from_contract(ev: OrderPriced) -> dp.Pricing:
                 voucher_id=d.voucher_id,
                 label=d.label,
                 allocations=tuple(dp.LineAllocation(a.line_no, a.amount) for a in d.allocations),
+                valid_until=d.valid_until,
             )
             for d in ev.discounts
         ),
         lines=tuple(dp.LinePrice(lp.line_no, lp.list_amount, lp.payable) for lp in ev.lines),
+        dropped_vouchers=tuple(
+            dp.DroppedVoucher(x.voucher_id, x.reason_code, x.reason, x.superseded_by) for x in ev.dropped_vouchers
+        ),
     )
 
 
@@ -129,6 +134,7 @@ def order_event(
             payment_method=c.PaymentMethod(ev.payment_method.value),
             item_total=ev.item_total,
             pay_by=pay_by,
+            on_unusable_voucher=c.UnusableVouchers(ev.on_unusable_voucher.value),
         )
     if isinstance(ev, de.OrderPaymentRequested):
         return oc.OrderPaymentRequested(
@@ -163,6 +169,7 @@ def order_event(
             occurred_at=ev.occurred_at,
             shipped_at=ev.shipped_at,
             waybill_no=ev.waybill_no,
+            carrier=ev.carrier,
         )
     if isinstance(ev, de.OrderMarkedDelivered):
         return oc.OrderMarkedDelivered(

@@ -8,8 +8,10 @@ from enum import Enum
 from typing import Any
 
 from liveshop.order.domain import Code, NotFound, Order, Product
+from liveshop.order.domain.logistics import LogisticsTrack, timeline
 from liveshop.order.domain.pricing import FundingSplit
-from liveshop.order.domain.views import ServiceMessage, order_detail
+from liveshop.order.domain.views import ServiceMessage, display_time, order_detail
+from liveshop.order.service_layer import bnpl as bnpl_sl
 from liveshop.order.service_layer.unit_of_work import UnitOfWork
 from liveshop.shared.auth import Principal
 
@@ -98,15 +100,51 @@ async def order_detail_view(
     detail["payment_id"] = order.payment_id
     detail["completed_by"] = None if order.completed_by is None else order.completed_by.value
     detail["voucher_rejections"] = await uow.orders.voucher_rejections(order.id)
+    if order.pricing is None and detail["voucher_rejections"]:
+        # a failed pricing drops every chosen voucher: the rejected ones are the reason
+        detail["dropped_vouchers"] = [
+            {"voucher_id": r["voucher_id"], "reason_code": r["reason_code"], "reason": r["reason"],
+             "superseded_by": r.get("superseded_by")}
+            for r in detail["voucher_rejections"]
+        ]  # fmt: skip
     detail["rejected_transitions"] = [
         {k: v for k, v in jsonable(r).items() if k != "order_id"} for r in await uow.rejections.for_order(order.id)
     ]
     detail["version"] = order.version
+    detail["logistics"] = logistics_view((await uow.tracks.for_orders([order.id])).get(order.id, []))
+    # 先用后付: paid 0 at order, 芝麻先用后付立减 (who funds it) and what the buyer pays after delivery
+    detail["bnpl"] = await bnpl_sl.order_bnpl_view(uow, order.id)
     return detail
 
 
+def track_view(t: LogisticsTrack) -> dict[str, Any]:
+    return {
+        "status": t.status.value,
+        "text": t.text,
+        "occurred_at": t.occurred_at.isoformat(),
+        "display_time": display_time(t.occurred_at),
+        "carrier": t.carrier,
+        "waybill_no": t.waybill_no,
+        "reported_by": "ISV" if t.isv_id else "PLATFORM",
+    }
+
+
+def logistics_view(tracks: list[LogisticsTrack]) -> dict[str, Any]:
+    """订单物流: the latest logistics state and the whole timeline (oldest first, fulfillment's order)."""
+    lines = timeline(tracks)
+    return {"latest": track_view(lines[-1]) if lines else None, "timeline": [track_view(t) for t in lines]}
+
+
 async def buyer_orders(uow: UnitOfWork, buyer_id: str, *, status: int | None, limit: int) -> list[dict[str, Any]]:
-    return [order_summary(o) for o in await uow.orders.by_buyer(buyer_id, status=status, limit=limit)]
+    """The buyer's orders, newest first, each with its latest logistics state (``logistics``)."""
+    orders = await uow.orders.by_buyer(buyer_id, status=status, limit=limit)
+    tracks = await uow.tracks.for_orders([o.id for o in orders]) if orders else {}
+    out = []
+    for o in orders:
+        view = order_summary(o)
+        view["logistics"] = logistics_view(tracks.get(o.id, []))["latest"]
+        out.append(view)
+    return out
 
 
 def message_view(m: ServiceMessage) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 from liveshop.contracts.base import Event
 from liveshop.order.domain import Order, Product, Streamer
+from liveshop.order.domain.bnpl import ActivityWindow, FirstOrderOutcome
+from liveshop.order.domain.logistics import LogisticsTrack
 from liveshop.order.domain.views import ServiceMessage
 
 
@@ -45,6 +47,10 @@ class ProductRepository(Protocol):
     async def get_many(self, product_ids: Sequence[str]) -> dict[str, Product]: ...
     async def save(self, product: Product) -> None: ...
     async def search(self, *, merchant_id: str | None, status: str | None, limit: int) -> list[Product]: ...
+    async def live_room(self, streamer_id: str, merchant_id: str | None, limit: int) -> list[Product]:
+        """Listed products a streamer's live room can sell: its bound merchant's own (自卖, ``merchant_id``)
+        and the ones distributed to it (分销)."""
+        ...
 
 
 class StreamerRepository(Protocol):
@@ -96,6 +102,33 @@ class MessageRepository(Protocol):
     async def for_buyer(self, buyer_id: str, *, limit: int) -> list[ServiceMessage]: ...
 
 
+class TrackRepository(Protocol):
+    """The orders' logistics tracks, from fulfillment's canonical events (``domain/logistics.py``)."""
+
+    async def add(self, track: LogisticsTrack) -> bool:
+        """Store a track unless the order already has one of this status; True when stored."""
+        ...
+
+    async def for_orders(self, order_ids: Sequence[str]) -> dict[str, list[LogisticsTrack]]:
+        """Every track of these orders, by order id (orders without tracks are absent)."""
+        ...
+
+
+class BnplRepository(Protocol):
+    """先用后付 read models from the promotion service's events (``domain/bnpl.py``)."""
+
+    async def merchant_opened(self, merchant_id: str, opened_at: datetime) -> None: ...
+    async def opened_merchants(self, merchant_ids: Sequence[str]) -> set[str]: ...
+    async def activity_confirmed(self, windows: Sequence[ActivityWindow]) -> None: ...
+    async def activity_ended(self, activity_id: str, ended_at: datetime) -> None: ...
+    async def windows_for(self, product_ids: Sequence[str]) -> list[ActivityWindow]: ...
+    async def add_outcome(self, outcome: FirstOrderOutcome) -> bool:
+        """Store the campaign outcome of an order unless one is stored; True when stored."""
+        ...
+
+    async def outcome(self, order_id: str) -> FirstOrderOutcome | None: ...
+
+
 class IdempotencyRepository(Protocol):
     async def lock(self, scope: str, key: str) -> None:
         """Serialise concurrent requests with the same key until the transaction ends."""
@@ -118,6 +151,10 @@ class UnitOfWork(Protocol):
     def messages(self) -> MessageRepository: ...
     @property
     def idempotency(self) -> IdempotencyRepository: ...
+    @property
+    def tracks(self) -> TrackRepository: ...
+    @property
+    def bnpl(self) -> BnplRepository: ...
 
     async def publish(self, event: Event) -> None:
         """Publish a contract event with the unit of work (outbox row in the same transaction)."""

@@ -1,34 +1,71 @@
-"""Shared helpers for benchmarks: infrastructure (same resolver as tests and demo) and printing."""
+"""Shared helpers for benchmarks: infrastructure (same resolver as tests and demo), tokens, printing."""
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import TypeVar
 
-from liveshop.shared.devstack.resolver import Infra, resolve
 from liveshop.shared.auth import DevIssuer
+from liveshop.shared.devstack.resolver import Infra, resolve
 from liveshop.shared.settings import ServiceSettings
+
+T = TypeVar("T")
+
+
+def _outside_loop(fn: Callable[[], T]) -> T:
+    """Run ``fn`` here, or in a worker thread when called from a running event loop: starting (and
+    stopping) a local Kafka + PostgreSQL runs ``asyncio.run`` of its own, which can't nest."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return fn()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bench-infra") as pool:
+        return pool.submit(fn).result()
 
 
 @contextmanager
 def infrastructure() -> Iterator[Infra]:
-    infra = resolve()
+    """The tests' and the demo's infrastructure: the environment's, a running ``liveshop dev up``
+    stack, Docker, or (none running) a local Kafka + PostgreSQL started for this run and stopped after."""
+    infra = _outside_loop(resolve)
+    if infra.mode in ("local", "docker"):
+        print(f"(started a {infra.mode} Kafka + PostgreSQL for this run; `liveshop dev up` keeps one running)")
     try:
         yield infra
     finally:
-        infra.stop()
+        _outside_loop(infra.stop)
+
+
+_issuer: DevIssuer | None = None
+
+
+def issuer() -> DevIssuer:
+    """The development token issuer (the services started by a bench verify its tokens: ``Infra.env()``)."""
+    global _issuer
+    if _issuer is None:
+        _issuer = DevIssuer().ensure()
+    return _issuer
+
+
+def bearer(actor: str, sub: str, *roles: str) -> dict[str, str]:
+    """``Authorization`` header: a real token of ``actor`` ``sub`` (each bench call as the actor making it)."""
+    return {"Authorization": f"Bearer {issuer().token(actor, sub, roles, ttl_s=3600)}"}
 
 
 def settings(infra: Infra, service: str, namespace: str | None = None, **kw: object) -> ServiceSettings:
     return ServiceSettings(
         service_name=service,
         kafka_bootstrap_servers=infra.kafka_bootstrap_servers,
+        **infra.kafka_auth().settings(),
         database_url=infra.database_url,
         liveshop_namespace=namespace or ("b" + uuid.uuid4().hex[:8]),
-        auth_jwks=str(DevIssuer().ensure().jwks_path),
+        auth_jwks=str(issuer().jwks_path),
         **kw,  # type: ignore[arg-type]
     )
 

@@ -14,6 +14,11 @@ generator (httpx) and a pipeline consumer reading the order, pricing and payment
 - **where the time goes**: medians of the gaps between the CloudEvents ``time`` of each saga event
   (set when the event is written to the outbox, inside the transaction).
 
+Every request carries a real bearer token of its actor (the merchant lists the product, each buyer
+signs its own checkout; dev issuer, verified by the order service as in production). The 997 buyers'
+tokens are signed before the clock starts; the service verifies each once, then from its cache.
+``bench_auth.py`` measures what a token check costs a request on its own.
+
     uv run python bench/bench_checkout_saga.py [N=3000] [C=64] [R=100] [D=20]
 """
 
@@ -31,13 +36,14 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from _common import infrastructure, percentiles, report
+from _common import bearer, infrastructure, percentiles, report
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from liveshop.cli.procs import start_services, stop_services, wait_ready
 from liveshop.contracts.events.order import ORDER
 from liveshop.contracts.events.payment import PAYMENTS
 from liveshop.contracts.events.promotion import PRICING
+from liveshop.shared.kafka_auth import KafkaAuth, aiokafka_kwargs
 from liveshop.shared.outbox import make_producer
 from liveshop.shared.runtime import ensure_topics
 
@@ -59,8 +65,9 @@ HOPS = [
 class Watcher:
     """Reads the saga's topics from their current end; records each event's CloudEvents time and arrival."""
 
-    def __init__(self, bootstrap: str, namespace: str) -> None:
+    def __init__(self, bootstrap: str, namespace: str, auth: KafkaAuth | None = None) -> None:
         self.bootstrap = bootstrap
+        self.kafka = aiokafka_kwargs(auth)
         self.topics = [t.qualified(namespace) for t in (ORDER, PRICING, PAYMENTS)]
         self.times: dict[str, dict[str, float]] = defaultdict(dict)
         self.paid: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
@@ -68,7 +75,7 @@ class Watcher:
         self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False, **self.kafka)
         await self.consumer.start()
         tps = []
         for t in self.topics:
@@ -104,12 +111,20 @@ class Watcher:
             await self.consumer.stop()
 
 
+#: The benchmark's buyers: each checkout is signed as its buyer (tokens minted before the clock starts).
+BUYERS = 997
+
+
+def buyer_id(i: int) -> str:
+    return f"bench_b{i % BUYERS}"
+
+
 async def place(client: httpx.AsyncClient, product_id: str, i: int, watcher: Watcher) -> str:
     t = time.time()
     r = await client.post(
         "/orders",
-        json={"buyer_id": f"bench_b{i % 997}", "lines": [{"product_id": product_id, "quantity": 1 + i % 3}]},
-        headers={"Idempotency-Key": f"bench-{i}-{uuid.uuid4().hex[:6]}"},
+        json={"buyer_id": buyer_id(i), "lines": [{"product_id": product_id, "quantity": 1 + i % 3}]},
+        headers={"Idempotency-Key": f"bench-{i}-{uuid.uuid4().hex[:6]}", **bearer("buyer", buyer_id(i))},
     )
     if r.status_code != 201:
         raise RuntimeError(r.text)
@@ -223,11 +238,13 @@ async def baseline_asyncpg(dsn: str, n: int, c: int) -> float:
     return n / elapsed
 
 
-async def baseline_kafka_chain(bootstrap: str, rate: float, seconds: float, hops: int = 5) -> list[float]:
+async def baseline_kafka_chain(
+    bootstrap: str, rate: float, seconds: float, hops: int = 5, *, auth: KafkaAuth | None = None
+) -> list[float]:
     prefix = "bench_chain_" + uuid.uuid4().hex[:6]
     names = [f"{prefix}.{i}" for i in range(hops + 1)]
-    await ensure_topics(bootstrap, dict.fromkeys(names, 6))
-    producer = make_producer(bootstrap, "bench-chain")
+    await ensure_topics(bootstrap, dict.fromkeys(names, 6), auth=auth)
+    producer = make_producer(bootstrap, "bench-chain", auth=auth)
     await producer.start()
     consumers: list[AIOKafkaConsumer] = []
     sent: dict[bytes, float] = {}
@@ -236,7 +253,9 @@ async def baseline_kafka_chain(bootstrap: str, rate: float, seconds: float, hops
     n = int(rate * seconds)
 
     async def relay(src: str, dst: str | None) -> None:
-        consumer = AIOKafkaConsumer(src, bootstrap_servers=bootstrap, group_id=f"{src}-g", auto_offset_reset="earliest")
+        consumer = AIOKafkaConsumer(
+            src, bootstrap_servers=bootstrap, group_id=f"{src}-g", auto_offset_reset="earliest", **aiokafka_kwargs(auth)
+        )
         await consumer.start()
         consumers.append(consumer)
         while True:
@@ -278,16 +297,22 @@ async def run(n: int, c: int, rate: float, seconds: float) -> None:
     with infrastructure() as infra:
         namespace = "bench" + uuid.uuid4().hex[:6]
         log_dir = Path(".liveshop") / "bench-logs" / namespace
-        procs = start_services(infra.env(), namespace, log_dir)
+        procs = start_services(infra.env(), namespace, log_dir, infra=infra)
         try:
             wait_ready(procs)
-            watcher = Watcher(infra.kafka_bootstrap_servers, namespace)
+            watcher = Watcher(infra.kafka_bootstrap_servers, namespace, infra.kafka_auth())
             await watcher.start()
             limits = httpx.Limits(max_connections=c, max_keepalive_connections=c)
             async with httpx.AsyncClient(base_url=procs["order"].url, timeout=60, limits=limits) as client:
                 r = await client.post(
-                    "/products", json={"merchant_id": "m_bench", "title": "桂花乌龙 250g", "price": 5990}
+                    "/products",
+                    json={"merchant_id": "m_bench", "title": "桂花乌龙 250g", "price": 5990},
+                    headers=bearer("merchant", "m_bench"),
                 )
+                if r.status_code != 201:
+                    raise RuntimeError(f"POST /products as merchant m_bench -> {r.status_code}: {r.text}")
+                for i in range(BUYERS):  # sign every buyer's token now, not inside the measured runs
+                    bearer("buyer", buyer_id(i))
                 pid = r.json()["product_id"]
                 await throughput(client, pid, watcher, 200, c)  # warm-up (connections, caches, pools)
                 pids = {name: p.pid for name, p in procs.items()}
@@ -300,7 +325,7 @@ async def run(n: int, c: int, rate: float, seconds: float) -> None:
         finally:
             stop_services(procs)
         raw_pg = await baseline_asyncpg(infra.database_url, n, c)
-        raw_lat = await baseline_kafka_chain(infra.kafka_bootstrap_servers, rate, seconds)
+        raw_lat = await baseline_kafka_chain(infra.kafka_bootstrap_servers, rate, seconds, auth=infra.kafka_auth())
 
     print(f"\ncheckout saga, 4 services as processes + Kafka + PostgreSQL on this machine; N={n}, C={c}")
     report("sustained orders/s, placed → OrderPaid", tput, "orders/s", "raw asyncpg insert+select (1 tx/order)", raw_pg)

@@ -36,12 +36,16 @@ from liveshop.contracts.events.isv import ISV_REPORTS, WarehouseOperationReporte
 from liveshop.fulfillment import bootstrap
 from liveshop.fulfillment.adapters.postgres import PgStore
 from liveshop.fulfillment.domain.isv import Isv, MerchantAuthorisations
+from liveshop.fulfillment.domain.signature import record_headers
 from liveshop.fulfillment.service_layer import handlers
 from liveshop.shared.outbox import make_producer
 from liveshop.shared.runtime import ServiceRuntime, ensure_topics
 
 STATUSES = ["ACCEPTED", "PICKING", "PICKED", "WAYBILL_PRINTED", "PACKED"]
 ISV_ID = "isv-bench"
+APP_KEY = "lsk_bench"
+#: The bench ISV's secret: every record is signed with it (headers x-liveshop-*), as ISVs must.
+SECRET = secrets.token_urlsafe(32)
 MERCHANT = "m-bench"
 
 
@@ -50,7 +54,7 @@ async def setup(rt: ServiceRuntime) -> None:
     async with rt.transaction() as tx:
         store = PgStore(tx, rt_box(rt))
         isv, issued = Isv.register(
-            ISV_ID, "bench WMS", now - timedelta(hours=1), app_key="lsk_bench", secret=secrets.token_urlsafe(32)
+            ISV_ID, "bench WMS", now - timedelta(hours=1), app_key=APP_KEY, secret=SECRET
         )
         await store.add_isv(isv)
         await store.add_credential(ISV_ID, issued.credential, issued.secret)
@@ -94,7 +98,9 @@ def reports(ns: str, order_ids: list[str]) -> list[tuple[str, KafkaRecord]]:
                 operator="王五",
                 waybill_no="SF0000000001" if status == "WAYBILL_PRINTED" else None,
             )
-            out.append((rid, codec.to_record(codec.envelope(ev, source="isv/bench", id=rid), ns)))
+            rec = codec.to_record(codec.envelope(ev, source="isv/bench", id=rid), ns)
+            signed = [*rec.headers, *record_headers(APP_KEY, SECRET, rec.value, datetime.now(UTC))]
+            out.append((rid, dataclasses.replace(rec, headers=signed)))
     return out
 
 
@@ -107,7 +113,7 @@ async def throughput(rt: ServiceRuntime, infra_bootstrap: str, ns: str, n_orders
     recs = reports(ns, await add_orders(rt, "t", n_orders))
     n = len(recs)
     before = await published(rt)
-    producer = make_producer(infra_bootstrap, "bench-isv")
+    producer = make_producer(infra_bootstrap, "bench-isv", auth=rt.kafka_auth)
     await producer.start()
     handlers.STATS.reset()
     t0 = time.perf_counter()
@@ -122,7 +128,7 @@ async def throughput(rt: ServiceRuntime, infra_bootstrap: str, ns: str, n_orders
 
     # Baseline: raw consume-and-produce of the same records (they are on the topic already).
     out_topic = f"raw{uuid.uuid4().hex[:6]}.copy"
-    await ensure_topics(infra_bootstrap, {out_topic: ISV_REPORTS.partitions})
+    await ensure_topics(infra_bootstrap, {out_topic: ISV_REPORTS.partitions}, auth=rt.kafka_auth)
     consumer = AIOKafkaConsumer(
         ISV_REPORTS.qualified(ns),
         bootstrap_servers=infra_bootstrap,
@@ -130,8 +136,9 @@ async def throughput(rt: ServiceRuntime, infra_bootstrap: str, ns: str, n_orders
         auto_offset_reset="earliest",
         enable_auto_commit=False,
         max_poll_records=500,
+        **rt.kafka_auth.aiokafka(),
     )
-    raw_producer = make_producer(infra_bootstrap, "bench-raw")
+    raw_producer = make_producer(infra_bootstrap, "bench-raw", auth=rt.kafka_auth)
     await consumer.start()
     await raw_producer.start()
     seen = 0
@@ -182,7 +189,7 @@ async def latency(rt: ServiceRuntime, infra_bootstrap: str, ns: str, rate: int, 
                 last_seq = r["seq"]
             await asyncio.sleep(0.005)
 
-    producer = make_producer(infra_bootstrap, "bench-isv-latency")
+    producer = make_producer(infra_bootstrap, "bench-isv-latency", auth=rt.kafka_auth)
     await producer.start()
     poller = asyncio.create_task(poll())
     tick = 0.01
@@ -206,7 +213,7 @@ async def latency(rt: ServiceRuntime, infra_bootstrap: str, ns: str, rate: int, 
 async def main(n_orders: int) -> None:
     with infrastructure() as infra:
         s = settings(infra, "fulfillment", db_pool_min=2, db_pool_max=10)
-        rt, _ = bootstrap.build(s)
+        rt, _ = bootstrap.build(s, config=bootstrap.FulfillmentConfig(dev_secrets_key=True))
         await rt.start()
         try:
             await setup(rt)
@@ -234,7 +241,7 @@ async def main(n_orders: int) -> None:
 
 async def throughput_warmup(rt: ServiceRuntime, bootstrap_servers: str, ns: str) -> None:
     recs = reports(ns, await add_orders(rt, "w", 40))
-    producer = make_producer(bootstrap_servers, "bench-warmup")
+    producer = make_producer(bootstrap_servers, "bench-warmup", auth=rt.kafka_auth)
     await producer.start()
     before = await published(rt)
     for _, r in recs:

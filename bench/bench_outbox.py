@@ -53,10 +53,10 @@ async def main(n: int) -> None:
         assert await rt.relay.pending() == 0
         await rt.stop()
 
-        producer = make_producer(infra.kafka_bootstrap_servers, "raw-baseline")
+        producer = make_producer(infra.kafka_bootstrap_servers, "raw-baseline", auth=infra.kafka_auth())
         await producer.start()
         topic = f"raw{uuid.uuid4().hex[:6]}.{records[0].topic}"
-        await ensure_topics(infra.kafka_bootstrap_servers, {topic: 6})
+        await ensure_topics(infra.kafka_bootstrap_servers, {topic: 6}, auth=infra.kafka_auth())
         with Timer() as t_raw:
             futs = [await producer.send(topic, r.value, key=r.key, headers=r.headers) for r in records]
             await asyncio.gather(*futs)

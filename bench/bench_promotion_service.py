@@ -73,7 +73,7 @@ async def bench_pricing(infra_kafka: str, dsn: str, rt_settings: bootstrap.Promo
             await handlers.create_promotion(uow, fs, now)
             await handlers.create_promotion(uow, fr, now)
         records = [codec.to_record(codec.envelope(_order(i), source="bench"), ns) for i in range(n + 1)]
-        producer = AIOKafkaProducer(bootstrap_servers=infra_kafka, linger_ms=5)
+        producer = AIOKafkaProducer(bootstrap_servers=infra_kafka, linger_ms=5, **rt_settings.kafka_auth().aiokafka())
         await producer.start()
         r0 = records[0]
         await producer.send_and_wait(r0.topic, r0.value, key=r0.key, headers=r0.headers)  # warm-up: assignment
@@ -95,7 +95,7 @@ async def bench_pricing(infra_kafka: str, dsn: str, rt_settings: bootstrap.Promo
     await conn.execute(f"CREATE TABLE {table} (id text PRIMARY KEY, body jsonb)")
     consumer = AIOKafkaConsumer(
         ORDER.qualified(ns), bootstrap_servers=infra_kafka, group_id=f"{ns}.raw", auto_offset_reset="earliest",
-        enable_auto_commit=False, max_poll_records=200,
+        enable_auto_commit=False, max_poll_records=200, **rt_settings.kafka_auth().aiokafka(),
     )  # fmt: skip
     await consumer.start()
     done = 0
@@ -211,7 +211,9 @@ async def main(orders: int, claims: int) -> None:
     with infrastructure() as infra:
         base = settings(infra, "promotion")
         ps = bootstrap.PromotionSettings(**base.model_dump())
-        await ensure_topics(infra.kafka_bootstrap_servers, {ORDER.qualified(ps.namespace): ORDER.partitions})
+        await ensure_topics(
+            infra.kafka_bootstrap_servers, {ORDER.qualified(ps.namespace): ORDER.partitions}, auth=ps.kafka_auth()
+        )
         started = time.monotonic()
         await bench_pricing(infra.kafka_bootstrap_servers, infra.database_url, ps, orders)
         await bench_claims(infra.database_url, ps, claims)

@@ -30,10 +30,12 @@ from liveshop.shared.tx import Transaction
 async def main(n: int) -> None:
     with infrastructure() as infra:
         bs = infra.kafka_bootstrap_servers
+        auth = infra.kafka_auth()
+        kw = auth.aiokafka()
         src = settings(infra, "src")
         topic = ORDER.qualified(src.namespace)
-        await ensure_topics(bs, {topic: 6})
-        producer = AIOKafkaProducer(bootstrap_servers=bs, linger_ms=5, max_batch_size=512 * 1024)
+        await ensure_topics(bs, {topic: 6}, auth=auth)
+        producer = AIOKafkaProducer(bootstrap_servers=bs, linger_ms=5, max_batch_size=512 * 1024, **kw)
         await producer.start()
         records = [
             codec.to_record(codec.envelope(OrderCompleted(order_id=f"o{i % 1000}", status=OrderStatus.COMPLETED, occurred_at=utcnow()), source="b"), src.namespace)
@@ -45,17 +47,17 @@ async def main(n: int) -> None:
 
         path = Path(tempfile.mkdtemp()) / "rec.jsonl"
         with path.open("w", encoding="utf-8") as out:
-            await replay.record(bs, topic, out)
+            await replay.record(bs, topic, out, auth=auth)
 
         dst = settings(infra, "dst")
-        await ensure_topics(bs, {ORDER.qualified(dst.namespace): 6})
+        await ensure_topics(bs, {ORDER.qualified(dst.namespace): 6}, auth=auth)
         with Timer() as t_replay:
-            await replay.replay(bs, path, namespace=dst.namespace)
+            await replay.replay(bs, path, namespace=dst.namespace, auth=auth)
 
         raw_topic = ORDER.qualified(dst.namespace + "x")
-        await ensure_topics(bs, {raw_topic: 6})
+        await ensure_topics(bs, {raw_topic: 6}, auth=auth)
         raw = AIOKafkaProducer(
-            bootstrap_servers=bs, enable_idempotence=True, acks="all", linger_ms=5, max_batch_size=512 * 1024
+            bootstrap_servers=bs, enable_idempotence=True, acks="all", linger_ms=5, max_batch_size=512 * 1024, **kw
         )
         await raw.start()
         with Timer() as t_raw:
@@ -103,7 +105,7 @@ async def main(n: int) -> None:
         t_rebuild = time.perf_counter() - t0
         await rt.stop()
 
-        consumer = AIOKafkaConsumer(bootstrap_servers=bs, enable_auto_commit=False, auto_offset_reset="earliest")
+        consumer = AIOKafkaConsumer(bootstrap_servers=bs, enable_auto_commit=False, auto_offset_reset="earliest", **kw)
         await consumer.start()
         tps = [TopicPartition(topic, p) for p in range(6)]
         consumer.assign(tps)

@@ -4,8 +4,14 @@ liveshop dev up | down | status     Kafka + PostgreSQL for development
 liveshop demo [--keep-running]      the whole system and a realistic scenario
 liveshop contracts snapshot | check JSON Schema snapshots and the AsyncAPI document
 liveshop topics record | replay | lag
+liveshop kafka provision [--namespace NS]   a namespace's topics and Kafka ACLs (docs/security.md#kafka)
 liveshop stack record | replay | hash   a whole stack (docs/replay.md)
 liveshop rebuild URL                a service's read models
+liveshop dlt list | show | redrive  dead-letter topics: what is there and why; send records back
+liveshop auth token | jwks          development bearer tokens, the dev issuer's JWKS
+
+Admin commands (rebuild, stack replay --run) send an operator token: ``$LIVESHOP_TOKEN`` if set (a
+token of the services' real issuer), else one minted by the development issuer.
 """
 
 from __future__ import annotations
@@ -14,6 +20,10 @@ import argparse
 import sys
 import time
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from liveshop.shared.kafka_auth import KafkaAuth
 
 
 def _dev(args: argparse.Namespace) -> int:
@@ -29,7 +39,7 @@ def _dev(args: argparse.Namespace) -> int:
             return 2
         print(f"dev stack up ({infra.mode}) in {time.monotonic() - t0:.1f}s")
         for k, v in infra.env().items():
-            print(f"  {k}={v}")
+            print(f"  {k}={_shown(k, v)}")
         print("  (also written to .liveshop/dev/env; tests and the demo reuse this stack)")
         return 0
     if args.action == "down":
@@ -42,7 +52,7 @@ def _dev(args: argparse.Namespace) -> int:
     up = resolver.dev_stack_alive(state)
     print(f"dev stack: {'up' if up else 'DEAD (run `liveshop dev down`)'}")
     for k, v in state.env().items():
-        print(f"  {k}={v}")
+        print(f"  {k}={_shown(k, v)}")
     print(f"  kafka pid {state.kafka_pid}, postgres pid {state.postgres_pid}")
     return 0 if up else 1
 
@@ -69,15 +79,35 @@ def _contracts(args: argparse.Namespace) -> int:
     return 1 if problems or stale else 0
 
 
-def _bootstrap(args: argparse.Namespace) -> str:
-    if args.bootstrap:
-        return str(args.bootstrap)
+def _shown(key: str, value: str) -> str:
+    """Secrets stay in the 0600 files (.liveshop/dev/env, state.json), not on the terminal."""
+    return "(see .liveshop/dev/env)" if "PASSWORD" in key else value
+
+
+def _kafka(args: argparse.Namespace) -> tuple[str, KafkaAuth]:
+    """Bootstrap servers and the credentials to use (the admin user of the env / the dev stack)."""
     from liveshop.shared.devstack import resolver
+    from liveshop.shared.kafka_auth import KafkaAuth
 
     infra = resolver.from_env() or resolver.read_dev_stack()
+    auth = infra.kafka_auth() if infra is not None else KafkaAuth.from_env()
+    if getattr(args, "bootstrap", None):
+        return str(args.bootstrap), auth
     if infra is None:
         raise SystemExit("error: no broker: pass --bootstrap, set KAFKA_BOOTSTRAP_SERVERS, or run `liveshop dev up`")
-    return infra.kafka_bootstrap_servers
+    return infra.kafka_bootstrap_servers, auth
+
+
+def _kafka_cmd(args: argparse.Namespace) -> int:
+    """``liveshop kafka provision``: a namespace's topics and, unless ``--no-acls``, its ACLs."""
+    from liveshop.shared import kafka_acl
+
+    bootstrap, auth = _kafka(args)
+    ns = args.namespace or ""
+    kafka_acl.provision(bootstrap, auth, [ns], acls=not args.no_acls)
+    what = "topics" if args.no_acls else "topics and ACLs"
+    print(f"provisioned the {what} of namespace {ns or '(none)'} on {bootstrap} as {auth.username or 'PLAINTEXT'}")
+    return 0
 
 
 def _when(value: str | None) -> datetime | None:
@@ -97,7 +127,7 @@ def _topics(args: argparse.Namespace) -> int:
 
     from liveshop.shared import replay
 
-    bootstrap = _bootstrap(args)
+    bootstrap, auth = _kafka(args)
     if args.action == "record":
         if not args.topic or not args.file:
             raise SystemExit(
@@ -111,7 +141,7 @@ def _topics(args: argparse.Namespace) -> int:
             summary = asyncio.run(
                 replay.record(
                     bootstrap, args.topic, out, from_offset=args.from_offset, from_time=_when(args.from_time),
-                    to_offset=args.to_offset, to_time=_when(args.to_time), progress=bar.update,
+                    to_offset=args.to_offset, to_time=_when(args.to_time), progress=bar.update, auth=auth,
                 )
             )  # fmt: skip
         dt = time.monotonic() - t0
@@ -138,11 +168,12 @@ def _topics(args: argparse.Namespace) -> int:
                 replay.replay(
                     bootstrap, path, target_topic=args.topic, namespace=args.namespace or "",
                     keep_timestamps=not args.new_timestamps, allow_unknown=args.allow_unknown, progress=bar.update,
+                    auth=auth,
                 )
             )  # fmt: skip
         print(f"replayed {n} records from {path} in {time.monotonic() - t0:.1f}s")
         return 0
-    lags = asyncio.run(replay.consumer_lag(bootstrap, [args.group] if args.group else None))
+    lags = asyncio.run(replay.consumer_lag(bootstrap, [args.group] if args.group else None, auth=auth))
     if not lags:
         print("no consumer groups with committed offsets")
         return 0
@@ -156,8 +187,15 @@ def _topics(args: argparse.Namespace) -> int:
 def _rebuild(args: argparse.Namespace) -> int:
     import httpx
 
+    from liveshop.cli.tokens import operator_headers
+
     params = {"router": args.router} if args.router else {}
-    r = httpx.post(args.service_url.rstrip("/") + "/admin/projections/rebuild", params=params, timeout=60)
+    url = args.service_url.rstrip("/") + "/admin/projections/rebuild"
+    try:
+        r = httpx.post(url, params=params, headers=operator_headers("ops"), timeout=60)
+    except httpx.HTTPError as exc:
+        print(f"error: {url}: {exc}", file=sys.stderr)
+        return 2
     print(r.text)
     return 0 if r.status_code == 200 else 1
 
@@ -195,6 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     topics.add_argument("--to", help="replay: write every record to this topic (default: each record's topic)")
     topics.add_argument("--group", help="lag: only this consumer group")
     topics.set_defaults(fn=_topics)
+    kafka = sub.add_parser("kafka", help="provision a namespace's topics and ACLs on a secured cluster (as admin)")
+    kafka.add_argument("action", choices=["provision"])
+    kafka.add_argument("--namespace", help="the namespace (default: none, the production topic names)")
+    kafka.add_argument("--bootstrap", help="Kafka bootstrap servers (default: env or dev stack)")
+    kafka.add_argument("--no-acls", action="store_true", help="only create the topics (an unsecured cluster)")
+    kafka.set_defaults(fn=_kafka_cmd)
     rebuild = sub.add_parser("rebuild", help="rebuild a running service's read models from its topics")
     rebuild.add_argument("service_url", help="e.g. http://127.0.0.1:8004")
     rebuild.add_argument("--router", help="only this consumer (default: all)")
@@ -207,6 +251,15 @@ def main(argv: list[str] | None = None) -> int:
     stack.add_argument("--tables", action="store_true", help="hash: one line per table")
     stack.add_argument("--bootstrap", help="Kafka bootstrap servers (default: env or dev stack)")
     stack.set_defaults(fn=_stack)
+    from liveshop.cli.tokens import add_parser as add_auth
+
+    add_auth(sub)
+    from liveshop.cli.dlt import add_parser as add_dlt
+
+    add_dlt(sub)
+    from liveshop.cli.top import add_parser as add_top
+
+    add_top(sub)
     args = parser.parse_args(argv)
     rc: int = args.fn(args)
     return rc

@@ -8,10 +8,14 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from liveshop.shared.devstack.procs import free_port, stop_tree
+
+if TYPE_CHECKING:
+    from liveshop.shared.devstack.resolver import Infra
 
 SERVICES = ("order", "promotion", "wallet", "fulfillment")
 
@@ -28,8 +32,15 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
 
-def start_services(env: dict[str, str], namespace: str, log_dir: Path) -> dict[str, ServiceProcess]:
+def start_services(
+    env: dict[str, str], namespace: str, log_dir: Path, *, infra: Infra | None = None
+) -> dict[str, ServiceProcess]:
+    """Start the four services on ``namespace``. With ``infra``, the namespace is provisioned first
+    (topics and Kafka ACLs, as admin) and each service connects to Kafka as its own principal
+    (``svc-<service>``, docs/security.md#kafka) instead of the credentials in ``env``."""
     log_dir.mkdir(parents=True, exist_ok=True)
+    if infra is not None:
+        infra.provision(namespace)
     out: dict[str, ServiceProcess] = {}
     for name in SERVICES:
         port = free_port()
@@ -37,6 +48,7 @@ def start_services(env: dict[str, str], namespace: str, log_dir: Path) -> dict[s
         penv = {
             **os.environ,
             **env,
+            **(infra.service_kafka_auth(name).env() if infra is not None else {}),
             "SERVICE_NAME": name,
             "HTTP_PORT": str(port),
             "LIVESHOP_NAMESPACE": namespace,

@@ -16,20 +16,25 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import httpx
 
 from liveshop.cli.procs import SERVICES, ServiceProcess, start_services, stop_services, wait_ready
+from liveshop.cli.tokens import operator_headers
 from liveshop.contracts.events.journal import JOURNAL
 from liveshop.contracts.topics import TOPICS
 from liveshop.shared import replay, statehash
+from liveshop.shared.kafka_auth import KafkaAuth
 from liveshop.shared.outbox import MAX_MESSAGE_BYTES
 from liveshop.shared.runtime import ensure_topics
 
+if TYPE_CHECKING:
+    from liveshop.shared.devstack.resolver import Infra
 
-async def record_all(bootstrap: str, namespace: str, out_dir: Path) -> dict[str, int]:
+
+async def record_all(bootstrap: str, namespace: str, out_dir: Path, *, auth: KafkaAuth | None = None) -> dict[str, int]:
     """Record every registered topic of ``namespace`` (that exists) into ``out_dir``."""
     await asyncio.to_thread(out_dir.mkdir, parents=True, exist_ok=True)
     counts: dict[str, int] = {}
@@ -38,7 +43,7 @@ async def record_all(bootstrap: str, namespace: str, out_dir: Path) -> dict[str,
         path = out_dir / f"{name}.jsonl"
         try:
             with path.open("w", encoding="utf-8") as fh:
-                summary = await replay.record(bootstrap, physical, fh)
+                summary = await replay.record(bootstrap, physical, fh, auth=auth)
         except ValueError:  # the topic was never created in this namespace
             await asyncio.to_thread(path.unlink, missing_ok=True)
             continue
@@ -53,7 +58,7 @@ def recordings(in_dir: Path) -> list[Path]:
     return files
 
 
-async def replay_all(bootstrap: str, in_dir: Path, namespace: str) -> dict[str, int]:
+async def replay_all(bootstrap: str, in_dir: Path, namespace: str, *, auth: KafkaAuth | None = None) -> dict[str, int]:
     """Validate every recording first (nothing written if one is bad), then replay them all."""
     files = recordings(in_dir)
     # brand-new topics answer NOT_LEADER for a moment; the producer retries, no need to print it
@@ -65,8 +70,9 @@ async def replay_all(bootstrap: str, in_dir: Path, namespace: str) -> dict[str, 
         bootstrap,
         {t.qualified(namespace): t.partitions for t in TOPICS.values()},
         {JOURNAL.qualified(namespace): {"max.message.bytes": str(MAX_MESSAGE_BYTES)}},
+        auth=auth,
     )
-    return {path.stem: await replay.replay(bootstrap, path, namespace=namespace) for path in files}
+    return {path.stem: await replay.replay(bootstrap, path, namespace=namespace, auth=auth) for path in files}
 
 
 async def hashes(database_url: str, namespace: str) -> dict[str, statehash.ServiceState]:
@@ -78,7 +84,9 @@ async def hashes(database_url: str, namespace: str) -> dict[str, statehash.Servi
         await conn.close()
 
 
-async def wait_settled(bootstrap: str, database_url: str, namespace: str, timeout: float = 90.0) -> None:
+async def wait_settled(
+    bootstrap: str, database_url: str, namespace: str, timeout: float = 90.0, *, auth: KafkaAuth | None = None
+) -> None:
     """Until nothing of the stack is in flight: no consumer group of ``namespace`` lags and every outbox
     row is on Kafka, three checks in a row (a timer may still commit between two looks)."""
     quiet, deadline = 0, time.monotonic() + timeout
@@ -92,29 +100,42 @@ async def wait_settled(bootstrap: str, database_url: str, namespace: str, timeou
                 unpublished += await conn.fetchval(
                     f'SELECT count(*) FROM "{namespace}_{s}".outbox WHERE published_at IS NULL'
                 )
-            lags = await replay.consumer_lag(bootstrap, prefix=namespace + ".")
+            lags = await replay.consumer_lag(bootstrap, prefix=namespace + ".", auth=auth)
             quiet = quiet + 1 if unpublished == 0 and all(x.lag == 0 for x in lags) else 0
             await asyncio.sleep(0.3)
     finally:
         await conn.close()
 
 
+def _journal(client: httpx.Client, proc: ServiceProcess) -> dict[str, Any]:
+    r = client.get(proc.url + "/admin/journal")
+    if r.status_code in (401, 403):
+        raise PermissionError(f"{proc.name} refused GET /admin/journal ({r.status_code}): {r.text}")
+    r.raise_for_status()
+    status: dict[str, Any] = r.json()
+    return status
+
+
 def wait_replayed(procs: dict[str, ServiceProcess], timeout: float = 300.0) -> dict[str, Any]:
     """Poll every service's ``/admin/journal`` until all are done (or one reports an error)."""
     deadline = time.monotonic() + timeout
     status: dict[str, Any] = {}
-    with httpx.Client(timeout=5.0) as client:
+    # any operator may read replay progress; $LIVESHOP_TOKEN against a real issuer
+    with httpx.Client(timeout=5.0, headers=operator_headers("ops")) as client:
         while time.monotonic() < deadline:
-            status = {n: client.get(p.url + "/admin/journal").json() for n, p in procs.items()}
+            status = {n: _journal(client, p) for n, p in procs.items()}
             if any(s.get("error") for s in status.values()) or all(s.get("done") for s in status.values()):
                 return status
             time.sleep(0.3)
     raise TimeoutError(f"replay did not finish in {timeout:.0f}s: {status}")
 
 
-def run_replay_mode(env: dict[str, str], namespace: str, log_dir: Path) -> dict[str, Any]:
-    """Start the four services in replay mode on ``namespace``, wait until they re-ran their journals."""
-    procs = start_services({**env, "LIVESHOP_REPLAY": "1"}, namespace, log_dir)
+def run_replay_mode(
+    env: dict[str, str], namespace: str, log_dir: Path, *, infra: Infra | None = None
+) -> dict[str, Any]:
+    """Start the four services in replay mode on ``namespace``, wait until they re-ran their journals
+    (with ``infra``: each as its own Kafka principal, see ``start_services``)."""
+    procs = start_services({**env, "LIVESHOP_REPLAY": "1"}, namespace, log_dir, infra=infra)
     try:
         wait_ready(procs)
         return wait_replayed(procs)
@@ -122,28 +143,33 @@ def run_replay_mode(env: dict[str, str], namespace: str, log_dir: Path) -> dict[
         stop_services(procs)
 
 
-def _infra_env(bootstrap: str | None) -> dict[str, str]:
+def _infra(bootstrap: str | None) -> Infra:
     from liveshop.shared.devstack import resolver
 
-    env = {k: v for k, v in os.environ.items() if k in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
-    if len(env) < 2:
+    infra = resolver.from_env()
+    if infra is None:
         state = resolver.read_dev_stack()
         if state is None or not resolver.dev_stack_alive(state):
             raise SystemExit("set KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL, or run `liveshop dev up`")
-        env = {**state.env(), **env}
+        infra = state
+        # what the environment names wins over the dev stack (as before)
+        infra.kafka_bootstrap_servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", infra.kafka_bootstrap_servers)
+        infra.database_url = os.environ.get("DATABASE_URL", infra.database_url)
     if bootstrap:
-        env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
-    return env
+        infra.kafka_bootstrap_servers = bootstrap
+    return infra
 
 
 def command(args: Any) -> int:
-    env = _infra_env(getattr(args, "bootstrap", None))
-    bootstrap, database_url = env["KAFKA_BOOTSTRAP_SERVERS"], env["DATABASE_URL"]
+    infra = _infra(getattr(args, "bootstrap", None))
+    env = infra.env()
+    bootstrap, database_url = infra.kafka_bootstrap_servers, infra.database_url
+    auth = infra.kafka_auth()
     ns = args.namespace or ""
     if args.action == "record":
         if not args.dir:
             raise SystemExit("usage: liveshop stack record DIR --namespace NS")
-        counts = asyncio.run(record_all(bootstrap, ns, Path(args.dir)))
+        counts = asyncio.run(record_all(bootstrap, ns, Path(args.dir), auth=auth))
         for name, n in counts.items():
             print(f"  {name:<32} {n:>8} records")
         print(f"recorded {sum(counts.values())} records from {len(counts)} topics of {ns or '(no namespace)'}")
@@ -152,14 +178,14 @@ def command(args: Any) -> int:
         if not args.dir or not ns:
             raise SystemExit("usage: liveshop stack replay DIR --namespace NEW [--run]")
         try:
-            counts = asyncio.run(replay_all(bootstrap, Path(args.dir), ns))
+            counts = asyncio.run(replay_all(bootstrap, Path(args.dir), ns, auth=auth))
         except replay.ReplayFileError as exc:
             print(f"error: {exc} — nothing was written", file=sys.stderr)
             return 2
         print(f"replayed {sum(counts.values())} records from {len(counts)} files into {ns}.*")
         if not args.run:
             return 0
-        status = run_replay_mode(env, ns, Path(args.dir) / f"logs-{ns}")
+        status = run_replay_mode(env, ns, Path(args.dir) / f"logs-{ns}", infra=infra)
         failed = False
         for name, s in status.items():
             print(f"  {name:<12} inputs {s.get('applied')}/{s.get('inputs')}  {s.get('error') or 'ok'}")

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -15,17 +12,21 @@ if TYPE_CHECKING:
 
 
 def _signed(app_key: str, secret: str, report: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-    """What an ISV does: HMAC-SHA256(secret, timestamp + "\\n" + body) over the exact body bytes."""
+    """What an ISV does for each request (docs/isv-quickstart.md): HMAC-SHA256 with its secret over
+    the method, the path, a timestamp, a fresh nonce and the exact body bytes. No bearer token."""
+    from liveshop.fulfillment.domain.signature import signature_headers
+
     body = json.dumps(report, ensure_ascii=False).encode()
-    ts = str(int(time.time()))
-    sig = hmac.new(secret.encode(), ts.encode() + b"\n" + body, hashlib.sha256).hexdigest()
-    headers = {
-        "Content-Type": "application/json",
-        "X-Liveshop-Isv": app_key,
-        "X-Liveshop-Timestamp": ts,
-        "X-Liveshop-Signature": sig,
-    }
-    return body, headers
+    headers = signature_headers(app_key, secret, body, datetime.now(UTC), method="POST", target="/isv/v1/reports")
+    return body, {"Content-Type": "application/json", **headers}
+
+
+def _isv_get(d: Demo, app_key: str, secret: str, path: str) -> Any:
+    """A signed GET by the ISV (it signs the empty body)."""
+    from liveshop.fulfillment.domain.signature import signature_headers
+
+    headers = signature_headers(app_key, secret, b"", datetime.now(UTC), method="GET", target=path)
+    return d.anonymous.call("fulfillment", "GET", path, headers=headers)
 
 
 def chapter_isv_tracks(d: Demo) -> None:
@@ -38,9 +39,10 @@ def chapter_isv_tracks(d: Demo) -> None:
         Reports may arrive out of order or twice; rejected ones go back to the ISV with a reason code.""",
     )
     merchant, buyer = "m_teahouse", "b_xiaomei"
-    product = d.call("order", "POST", "/products", json={
+    shop, shopper, ops = d.merchant(merchant), d.buyer(buyer), d.operator("ops")
+    product = shop.call("order", "POST", "/products", json={
         "merchant_id": merchant, "title": "明前龙井 100g", "price": 12800, "product_type": "PHYSICAL"})  # fmt: skip
-    order = d.call(
+    order = shopper.call(
         "order",
         "POST",
         "/orders",
@@ -51,19 +53,21 @@ def chapter_isv_tracks(d: Demo) -> None:
     d.step("buyer", f"orders 1 × {product['title']} → order {oid}")
 
     def timeline() -> list[dict[str, Any]]:
-        tracks: list[dict[str, Any]] = d.call(
-            "fulfillment", "GET", f"/orders/{oid}/tracks", params={"buyer_id": buyer}
-        )["tracks"]
+        # 404 until fulfillment has heard of the paid order (to its buyer, as to anyone else)
+        page = shopper.call(
+            "fulfillment", "GET", f"/orders/{oid}/tracks", params={"buyer_id": buyer}, expect=(200, 404)
+        )
+        tracks: list[dict[str, Any]] = page.get("tracks") or []
         return tracks
 
     d.wait(timeline, "the PAID track")
     d.result("paid: the platform recorded the first track 【已支付】")
 
     isv_id = f"isv-cainiao-wms-{uuid.uuid4().hex[:4]}"
-    isv = d.call("fulfillment", "POST", "/admin/isvs", json={"isv_id": isv_id, "name": "云仓 WMS"},
-                 headers={"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
+    isv = ops.call("fulfillment", "POST", "/admin/isvs", json={"isv_id": isv_id, "name": "云仓 WMS"},
+                   headers={"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
     d.step("operator", f"registers ISV {isv_id}: app key {isv['app_key']}, secret shown once (stored sealed)")
-    d.call("fulfillment", "POST", f"/merchants/{merchant}/isv-authorisations", json={"isv_id": isv_id})
+    shop.call("fulfillment", "POST", f"/merchants/{merchant}/isv-authorisations", json={"isv_id": isv_id})
     d.step("merchant", f"authorises {isv_id} to act for shop {merchant}")
 
     t = datetime.now(UTC)
@@ -94,17 +98,16 @@ def chapter_isv_tracks(d: Demo) -> None:
     answers: list[int] = []
     for label, rep in sends:
         body, headers = _signed(isv["app_key"], isv["secret"], rep)
-        r = d.http("fulfillment").post("/isv/v1/reports", content=body, headers=headers)
+        r = d.anonymous.post("fulfillment", "/isv/v1/reports", content=body, headers=headers)  # HMAC, no token
         answers.append(r.status_code)
         ans = r.json()
         shown = ans.get("result") or ans.get("code")
         d.step("ISV", f"POST /isv/v1/reports {label} [{rep['request_id']}] → {r.status_code} {shown}")
     d.check(answers == [200, 200, 200, 200, 200, 422, 200, 200], "7 reports accepted (one a duplicate), 1 rejected")
 
-    bad = d.http("fulfillment").post("/isv/v1/reports", content=b"{}", headers={
-        "X-Liveshop-Isv": isv["app_key"], "X-Liveshop-Timestamp": str(int(time.time())),
-        "X-Liveshop-Signature": "0" * 64})  # fmt: skip
-    d.step("someone", f"posts with a forged signature → {bad.status_code} {bad.json()['code']}")
+    forged, forged_headers = _signed(isv["app_key"], "a-guessed-secret", report("SHIPPED", 90, "wms-9999"))
+    bad = d.anonymous.post("fulfillment", "/isv/v1/reports", content=forged, headers=forged_headers)
+    d.refused(bad, 401, "someone posts a report with the ISV's app key and a forged signature")
 
     expected = ["PAID", "ACCEPTED", "PICKING", "PICKED", "WAYBILL_PRINTED", "PACKED", "SHIPPED"]
     got = d.wait(lambda: (lines := timeline()) and [x["status"] for x in lines] == expected and lines, "the timeline")
@@ -113,15 +116,18 @@ def chapter_isv_tracks(d: Demo) -> None:
         waybill = f"  快递单号 {line['waybill_no']}" if line.get("waybill_no") else ""
         d.result(f"{line['shown_time']}  {line['text']}{waybill}")
     d.check([x["status"] for x in got] == expected, "ordered by operation time, the duplicate shown once")
-    rejections = d.call("fulfillment", "GET", f"/isvs/{isv_id}/rejections")["rejections"]
+    rejections = _isv_get(d, isv["app_key"], isv["secret"], f"/isvs/{isv_id}/rejections")["rejections"]
     for rj in rejections:
         d.result(f"back to the ISV on liveshop.isv.rejections: {rj['reason_code']} ({rj['reason']})")
     d.check([rj["reason_code"] for rj in rejections] == ["TIME_IN_FUTURE"], "the ISV got the reason code")
-    messages = d.call("fulfillment", "GET", f"/buyers/{buyer}/messages")["messages"]
+    messages = shopper.call("fulfillment", "GET", f"/buyers/{buyer}/messages")["messages"]
     mine = [m for m in messages if m["order_id"] == oid]
     d.check(len(mine) == len(expected), f"the buyer got {len(mine)} service messages (服务消息), one per track")
     # The order service moves the order to SHIPPED (40) from OrderShipped (its side of the contract).
-    shipped = d.wait(lambda: (o := d.call("order", "GET", f"/orders/{oid}"))["status"] == 40 and o, "status 40")
+    shipped = d.wait(
+        lambda: (o := shopper.call("order", "GET", f"/orders/{oid}", params={"buyer_id": buyer}))["status"] == 40 and o,
+        "status 40",
+    )
     d.check(shipped["status"] == 40, "the order service moved the order to 40 已发货 from OrderShipped")
-    other = d.http("fulfillment").get(f"/orders/{oid}/tracks", params={"buyer_id": "b_someone_else"})
-    d.check(other.status_code == 403, "another buyer cannot read this logistics page")
+    other = d.buyer("b_someone_else").get("fulfillment", f"/orders/{oid}/tracks", params={"buyer_id": "b_someone_else"})
+    d.refused(other, (403, 404), "another buyer tries to read this logistics page")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from liveshop.cli.demo import bind_own_streamer, provider_pays
+
 if TYPE_CHECKING:
     from liveshop.cli.demo import Demo
 
@@ -24,21 +26,25 @@ def chapter_red_envelopes(d: Demo) -> None:
     )
     run = uuid.uuid4().hex[:6]
     merchant, streamer, buyer = f"m_tea_{run}", f"s_lin_{run}", f"b_xiaomei_{run}"
-    tea = d.call("order", "POST", "/products", json={
+    shop, host, viewer, fan = d.merchant(merchant), d.streamer(streamer), d.buyer(buyer), d.buyer(f"v_fan_{run}")
+    ops = d.operator("ops")
+    tea = shop.call("order", "POST", "/products", json={
         "merchant_id": merchant, "title": "桂花乌龙 250g", "price": 12_900, "product_type": "PHYSICAL"})  # fmt: skip
-    card = d.call("order", "POST", "/products", json={
+    card = shop.call("order", "POST", "/products", json={
         "merchant_id": merchant, "title": "茶馆储值卡", "price": 10_000, "product_type": "VIRTUAL"})  # fmt: skip
-    d.call("order", "PUT", f"/streamers/{streamer}", json={"merchant_id": merchant})
+    bind_own_streamer(d, streamer, merchant)  # the streamer asks, the merchant agrees
     d.step("merchant", f"lists “{tea['title']}” {_yuan(tea['price'])}; {streamer} is its own streamer (自卖)")
-    d.call("promotion", "PUT", f"/admin/streamers/{streamer}/capability", json={"distribution_capability": True})
+    ops.call("promotion", "PUT", f"/admin/streamers/{streamer}/capability", json={"distribution_capability": True})
     d.step("platform", f"grants {streamer} distribution capability (分销带货能力)")
 
-    t = d.call("wallet", "POST", f"/streamers/{streamer}/wallet/top-ups",
-               json={"channel": "ALIPAY_QR", "amount": 20_000, "reference": "支付宝扫码充值"})  # fmt: skip
-    d.step("streamer", f"tops up {_yuan(t['amount'])} by Alipay QR (1% fee {_yuan(t.get('fee', 0))})")
+    t = host.call("wallet", "POST", f"/streamers/{streamer}/wallet/top-ups",
+                  json={"channel": "ALIPAY_QR", "amount": 20_000, "reference": "支付宝扫码充值"})  # fmt: skip
+    provider_pays(d, t)  # Alipay's signed callback: only then is the money in the wallet
+    d.step("streamer", f"tops up {_yuan(t['amount'])} by Alipay QR (1% fee {_yuan(t.get('fee', 0))}),"
+                       " credited when Alipay calls the wallet back (signed)")  # fmt: skip
 
     def known(pid: str) -> Any:
-        r = d.http("promotion").get(f"/catalog/products/{pid}")
+        r = host.get("promotion", f"/catalog/products/{pid}")
         return r.status_code == 200
 
     d.wait(lambda: known(tea["product_id"]) and known(card["product_id"]), "the catalog read model")
@@ -51,46 +57,48 @@ def chapter_red_envelopes(d: Demo) -> None:
         # The streamer binding (自卖) reaches promotion as a StreamerBound event: until it has, the
         # streamer's own products are "not the streamer's". Probe with a create that admission passes
         # once the binding is known and the next check refuses (an empty name): it changes nothing.
-        r = d.http("promotion").post(path, json={**body, "name": ""})
+        r = host.post("promotion", path, json={**body, "name": ""})
         return bool(r.json().get("code") == "EMPTY_NAME")
 
     d.wait(streamer_known, "the streamer binding in promotion's read model")
-    bad = d.http("promotion").post(path, json={**body, "product_ids": [card["product_id"]]})
+    bad = host.post("promotion", path, json={**body, "product_ids": [card["product_id"]]})
     d.check(bad.status_code == 403 and bad.json()["code"] == "PRODUCT_TYPE_EXCLUDED",
             f"a virtual product cannot be selected: {bad.json()['code']}")  # fmt: skip
-    big = d.http("promotion").post(path, json={**body, "quantity": 1_000})
+    big = host.post("promotion", path, json={**body, "quantity": 1_000})
     d.check(big.status_code == 409 and big.json()["code"] == "INSUFFICIENT_BALANCE",
             f"a ¥10,000 budget is refused by the wallet: {big.json()['code']} (top up first)")  # fmt: skip
-    act = d.call("promotion", "POST", path, json=body, headers={"Idempotency-Key": f"re-{run}"})
+    act = host.call("promotion", "POST", path, json=body, headers={"Idempotency-Key": f"re-{run}"})
     aid = act["activity_id"]
     d.step("streamer", f"creates “{act['name']}”: {act['quantity']} × {_yuan(act['face_value'])} → {act['status']}"
                        f" (budget {_yuan(act['budget'])} held in the wallet)")  # fmt: skip
     d.check(act["status"] == "PENDING", "the whole budget is held at creation (待开始)")
-    early = d.http("promotion").post(f"/red-envelopes/{aid}/claims", json={"viewer_id": buyer})
+    early = viewer.post("promotion", f"/red-envelopes/{aid}/claims", json={"viewer_id": buyer})
     d.check(early.json().get("code") == "NOT_ISSUED", "claiming before the streamer issues is refused (NOT_ISSUED)")
-    issued = d.call("promotion", "POST", f"{path}/{aid}/issue")
+    issued = host.call("promotion", "POST", f"{path}/{aid}/issue")
     d.step("streamer", f"issues the envelopes → {issued['status']} (the live room shows the popup)")
 
-    env = d.call("promotion", "POST", f"/red-envelopes/{aid}/claims", json={"viewer_id": buyer, "channel": "POPUP"})
+    env = viewer.call(
+        "promotion", "POST", f"/red-envelopes/{aid}/claims", json={"viewer_id": buyer, "channel": "POPUP"}
+    )
     d.step("viewer", f"{buyer} claims from the popup → envelope {env['voucher_id']} {_yuan(env['params']['amount'])}")
-    other = d.call("promotion", "POST", f"/red-envelopes/{aid}/claims",
-                   json={"viewer_id": f"v_fan_{run}", "channel": "ASSET_WIDGET"})  # fmt: skip
+    other = fan.call("promotion", "POST", f"/red-envelopes/{aid}/claims",
+                     json={"viewer_id": f"v_fan_{run}", "channel": "ASSET_WIDGET"})  # fmt: skip
     d.step("viewer", f"a fan whose popup was suppressed claims from the asset widget (资产挂件) → {other['status']}")
-    again = d.http("promotion").post(f"/red-envelopes/{aid}/claims", json={"viewer_id": buyer})
+    again = viewer.post("promotion", f"/red-envelopes/{aid}/claims", json={"viewer_id": buyer})
     d.check(again.json().get("code") == "CLAIM_LIMIT_REACHED",
             f"a second claim by the same viewer is refused: {again.json().get('code')}")  # fmt: skip
 
-    mc = d.call("promotion", "POST", f"/merchants/{merchant}/coupons",
-                json={"name": "满100减10", "amount": 1_000, "threshold": 10_000, "quantity": 100})  # fmt: skip
-    pc = d.call("promotion", "POST", "/admin/coupons",
-                json={"name": "平台满100减8", "amount": 800, "threshold": 10_000, "quantity": 100})  # fmt: skip
-    mcv = d.call("promotion", "POST", f"/coupons/{mc['coupon_id']}/claims", json={"buyer_id": buyer})
-    pcv = d.call("promotion", "POST", f"/coupons/{pc['coupon_id']}/claims", json={"buyer_id": buyer})
+    mc = shop.call("promotion", "POST", f"/merchants/{merchant}/coupons",
+                   json={"name": "满100减10", "amount": 1_000, "threshold": 10_000, "quantity": 100})  # fmt: skip
+    pc = ops.call("promotion", "POST", "/admin/coupons",
+                  json={"name": "平台满100减8", "amount": 800, "threshold": 10_000, "quantity": 100})  # fmt: skip
+    mcv = viewer.call("promotion", "POST", f"/coupons/{mc['coupon_id']}/claims", json={"buyer_id": buyer})
+    pcv = viewer.call("promotion", "POST", f"/coupons/{pc['coupon_id']}/claims", json={"buyer_id": buyer})
     d.step("buyer", "claims a merchant coupon 商家券 满100减10 and a platform coupon 平台券 满100减8")
-    mine = d.call("promotion", "GET", f"/buyers/{buyer}/vouchers")["vouchers"]
+    mine = viewer.call("promotion", "GET", f"/buyers/{buyer}/vouchers")["vouchers"]
     d.result("券和福利: " + ", ".join(f"{v['kind_label']} {v['label']} ({v['status']})" for v in mine))
 
-    order = d.call("order", "POST", "/orders", json={
+    order = viewer.call("order", "POST", "/orders", json={
         "buyer_id": buyer, "lines": [{"product_id": tea["product_id"], "quantity": 1}],
         "channel": {"kind": "LIVE_ROOM", "streamer_id": streamer, "room_id": f"room_{run}"},
         "voucher_ids": [env["voucher_id"], mcv["voucher_id"], pcv["voucher_id"]], "payment_method": "ONLINE",
@@ -99,12 +107,12 @@ def chapter_red_envelopes(d: Demo) -> None:
     d.step("buyer", f"orders 1 × {tea['title']} in the live room with the envelope and both coupons → {oid}")
 
     def paid() -> Any:
-        o = d.call("order", "GET", f"/orders/{oid}", params={"buyer_id": buyer})
+        o = viewer.call("order", "GET", f"/orders/{oid}", params={"buyer_id": buyer})
         return o if o["status"] in (30, 80) else None
 
     o = d.wait(paid, "the order to be paid")
     d.check(o["status"] == 30, f"the order is PAID (status {o['status']})")
-    pricing = d.call("promotion", "GET", f"/pricings/{oid}")["result"]
+    pricing = viewer.call("promotion", "GET", f"/pricings/{oid}")["result"]
     f = pricing["funding"]
     d.result(f"商品金额 {_yuan(f['item_total'])}")
     for disc in pricing["discounts"]:
@@ -116,7 +124,7 @@ def chapter_red_envelopes(d: Demo) -> None:
             "item total = buyer pays + merchant + streamer + platform")  # fmt: skip
 
     def used() -> Any:
-        dash = d.call("promotion", "GET", f"/red-envelopes/{aid}/dashboard")
+        dash = host.call("promotion", "GET", f"/red-envelopes/{aid}/dashboard")
         return dash if dash["used"] == 1 else None
 
     dash = d.wait(used, "the envelope to be used")
@@ -127,7 +135,9 @@ def chapter_red_envelopes(d: Demo) -> None:
                        f"{'—' if roi is None else f'{roi // 100}.{roi % 100:02d}'}")  # fmt: skip
     for e in dash["ledger"]:
         d.result(f"fund ledger: {e['kind']:<7} {_yuan(e['amount'])}  {e['reason']}")
-    ended = d.call("promotion", "POST", f"{path}/{aid}/end")
+    grab = fan.post("promotion", f"{path}/{aid}/end")
+    d.refused(grab, 403, "a viewer tries to end the streamer's activity (a buyer's token, a streamer's route)")
+    ended = host.call("promotion", "POST", f"{path}/{aid}/end")
     d.step("streamer", f"ends the activity (下线) → {ended['status']}; unclaimed budget goes back to the wallet")
-    dash = d.call("promotion", "GET", f"/red-envelopes/{aid}/dashboard")
+    dash = host.call("promotion", "GET", f"/red-envelopes/{aid}/dashboard")
     d.check(dash["funds"]["outstanding"] == 1_000, "only the fan's claimed, unused envelope is still held")

@@ -18,6 +18,7 @@ from liveshop.cli import stack
 from liveshop.cli.demo import Demo
 from liveshop.cli.procs import SERVICES
 from liveshop.shared.devstack.paths import state_dir
+from liveshop.shared.kafka_auth import KafkaAuth
 
 
 def chapter_replay(d: Demo) -> None:
@@ -32,21 +33,22 @@ def chapter_replay(d: Demo) -> None:
         every event they emitted).""",
     )
     env, ns = d.env, d.namespace
+    auth = KafkaAuth.from_env(env)  # the admin user: recording and replaying read and write every topic
     copy = ns + "copy"
     with tempfile.TemporaryDirectory(prefix="liveshop-recording-") as tmp:
         rec = Path(tmp)
         for _ in range(3):  # a timer may still commit while we look: take a stable snapshot
-            asyncio.run(stack.wait_settled(env["KAFKA_BOOTSTRAP_SERVERS"], env["DATABASE_URL"], ns))
+            asyncio.run(stack.wait_settled(env["KAFKA_BOOTSTRAP_SERVERS"], env["DATABASE_URL"], ns, auth=auth))
             before = asyncio.run(stack.hashes(env["DATABASE_URL"], ns))
-            counts = asyncio.run(stack.record_all(env["KAFKA_BOOTSTRAP_SERVERS"], ns, rec))
+            counts = asyncio.run(stack.record_all(env["KAFKA_BOOTSTRAP_SERVERS"], ns, rec, auth=auth))
             after = asyncio.run(stack.hashes(env["DATABASE_URL"], ns))
             if all(before[s].digest == after[s].digest for s in SERVICES):
                 break
         d.step("operator", f"liveshop stack record → {sum(counts.values())} records from {len(counts)} topics")
         d.result(f"of which {counts.get('liveshop.journal', 0)} journal entries")
         t0 = time.monotonic()
-        asyncio.run(stack.replay_all(env["KAFKA_BOOTSTRAP_SERVERS"], rec, copy))
-        status = stack.run_replay_mode(env, copy, state_dir() / "logs" / copy)
+        asyncio.run(stack.replay_all(env["KAFKA_BOOTSTRAP_SERVERS"], rec, copy, auth=auth))
+        status = stack.run_replay_mode(env, copy, state_dir() / "logs" / copy, infra=d.infra)
         d.step("operator", f"liveshop stack replay --namespace {copy} --run ({time.monotonic() - t0:.1f}s)")
         replayed = asyncio.run(stack.hashes(env["DATABASE_URL"], copy))
     for s in SERVICES:

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from liveshop.cli.demo import Demo, yuan
+from liveshop.cli.demo import Demo, provider_pays, yuan
 
 
 def chapter_wallet(d: Demo, merchant_ids: Sequence[str] = ("m_teahouse",), streamer_id: str = "s_lulu") -> None:
@@ -22,38 +22,49 @@ def chapter_wallet(d: Demo, merchant_ids: Sequence[str] = ("m_teahouse",), strea
         the same transaction), and every transfer id is idempotent. An offline transfer is a pending
         (two-phase) credit until platform finance confirms it.""",
     )
+    host, finance = d.streamer(streamer_id), d.operator("finance")
     key = str(uuid.uuid4())
     body = {"channel": "WECHAT_QR", "amount": 50_000, "reference": "微信扫码充值"}
-    t = d.call(
+    t = host.call(
         "wallet", "POST", f"/streamers/{streamer_id}/wallet/top-ups", json=body, headers={"Idempotency-Key": key}
     )
-    again = d.call("wallet", "POST", f"/streamers/{streamer_id}/wallet/top-ups", json=body,
-                   headers={"Idempotency-Key": key})  # fmt: skip
+    again = host.call("wallet", "POST", f"/streamers/{streamer_id}/wallet/top-ups", json=body,
+                      headers={"Idempotency-Key": key})  # fmt: skip
     d.step("streamer", f"tops up {yuan(t['amount'])} by WeChat QR: pays {yuan(t['charged'])} "
-                       f"(1% channel fee {yuan(t['fee'])}, invoiceable)")  # fmt: skip
+                       f"(1% channel fee {yuan(t['fee'])}, invoiceable) → {t['status']}")  # fmt: skip
     d.check(again["top_up_id"] == t["top_up_id"], "the retried top-up (same idempotency key) is credited once")
+    paid = provider_pays(d, t)
+    if paid is not t:
+        d.step("provider", f"WeChat Pay calls the wallet back, signed (HMAC): {yuan(t['charged'])} collected"
+                           f" → {paid.get('status')}")  # fmt: skip
 
-    off = d.call("wallet", "POST", f"/streamers/{streamer_id}/wallet/top-ups",
-                 json={"channel": "OFFLINE_TRANSFER", "amount": 200_000, "reference": "对公转账 ICBC-20250618-001"})  # fmt: skip
-    w = d.call("wallet", "GET", f"/streamers/{streamer_id}/wallet")
+    off = host.call("wallet", "POST", f"/streamers/{streamer_id}/wallet/top-ups",
+                    json={"channel": "OFFLINE_TRANSFER", "amount": 200_000, "reference": "对公转账 ICBC-20250618-001"})  # fmt: skip
+    w = host.call("wallet", "GET", f"/streamers/{streamer_id}/wallet")
     d.step("streamer", f"sends {yuan(off['amount'])} by offline corporate transfer → {off['status']}")
     d.result(f"available {yuan(w['available'])}, awaiting finance {yuan(w['pending_top_ups'])}")
     d.check(w["pending_top_ups"] == 200_000, "an unconfirmed offline transfer is not spendable")
-    d.call("wallet", "POST", f"/admin/top-ups/{off['top_up_id']}/confirm", json={"by": "finance_wang"})
+    confirm = f"/admin/top-ups/{off['top_up_id']}/confirm"
+    selfie = host.post("wallet", confirm, json={"by": streamer_id})
+    d.refused(selfie, 403, "the streamer tries to confirm its own transfer as finance (a streamer's token)")
+    wrong_role = d.operator("ops").post("wallet", confirm, json={"by": "ops_zhao"})
+    d.refused(wrong_role, 403, "an operator without the finance role tries to confirm it")
+    finance.call("wallet", "POST", confirm, json={"by": "finance_wang"})
     d.step("finance", "confirms the transfer arrived")
-    twice = d.http("wallet").post(f"/admin/top-ups/{off['top_up_id']}/confirm", json={"by": "finance_wang"})
+    twice = finance.post("wallet", confirm, json={"by": "finance_wang"})
     d.check(
         twice.status_code == 409 and twice.json()["code"] == "TOP_UP_ALREADY_CONFIRMED",
         f"confirming it twice is refused ({twice.json().get('code')}), nothing changes",
     )
-    overdraft = d.http("wallet").post(
+    overdraft = finance.post(
+        "wallet",
         "/admin/ledger/transfers",
         json={"id": f"demo-{uuid.uuid4().hex[:8]}", "debit_account_id": f"streamer:{streamer_id}:wallet",
               "credit_account_id": "platform:external", "amount": 10**9, "code": "WITHDRAW"},
     )  # fmt: skip
     d.check(overdraft.json().get("code") == "EXCEEDS_CREDITS", "an overdraft is refused by the ledger itself")
 
-    st = d.call("wallet", "GET", f"/streamers/{streamer_id}/wallet/statement")
+    st = host.call("wallet", "GET", f"/streamers/{streamer_id}/wallet/statement")
     w = st["wallet"]
     d.step("streamer", f"wallet statement (主播营销钱包 {streamer_id})")
     for line in st["lines"]:
@@ -65,7 +76,7 @@ def chapter_wallet(d: Demo, merchant_ids: Sequence[str] = ("m_teahouse",), strea
     d.check(w["available"] == 250_000 - w["held"], "available = top-ups − held budgets")
 
     for merchant_id in merchant_ids:
-        r = d.http("wallet").get(f"/merchants/{merchant_id}/settlement")
+        r = d.merchant(merchant_id).get("wallet", f"/merchants/{merchant_id}/settlement")
         if r.status_code != 200:
             d.step("merchant", f"{merchant_id}: no settlement yet ({r.json().get('code')})")
             continue
@@ -85,7 +96,7 @@ def chapter_wallet(d: Demo, merchant_ids: Sequence[str] = ("m_teahouse",), strea
                     f"order {o['order_id']}: settled {yuan(o['gross'])} of {yuan(o['expected_gross'])} "
                     "(buyer + platform + streamer-funded)",
                 )
-    inv = d.http("wallet").get("/admin/ledger/invariants").json()
+    inv = finance.call("wallet", "GET", "/admin/ledger/invariants")
     d.check(
         inv["ok"],
         f"ledger invariants over {inv['transfers']} transfers / {inv['accounts']} accounts: sums to zero, "

@@ -26,7 +26,13 @@ from liveshop.contracts.common import (
     ProductType,
 )
 from liveshop.contracts.events.catalog import ProductChanged
-from liveshop.contracts.events.order import OrderCancelled, OrderMarkedDelivered, OrderPaid, OrderPlaced
+from liveshop.contracts.events.order import (
+    OrderCancelled,
+    OrderMarkedDelivered,
+    OrderPaid,
+    OrderPaymentRequested,
+    OrderPlaced,
+)
 from liveshop.promotion import bootstrap as promotion_bootstrap
 from liveshop.shared.runtime import ServiceRuntime
 from liveshop.shared.settings import ServiceSettings
@@ -178,6 +184,29 @@ class Bnpl:
             item_total=price * quantity,
         )  # fmt: skip
 
+    def payment_requested(self, placed: OrderPlaced, *, payable: int | None = None) -> OrderPaymentRequested:
+        total = placed.item_total
+        buyer_payable = total if payable is None else payable
+        return OrderPaymentRequested(
+            order_id=placed.order_id, status=OrderStatus.PENDING_PAYMENT, occurred_at=now(), buyer_id=placed.buyer_id,
+            merchant_id=placed.merchant_id, payment_method=placed.payment_method,
+            funding=FundingSplit(item_total=total, buyer_payable=buyer_payable, merchant_funded=total - buyer_payable,
+                                 streamer_funded=0, platform_funded=0),
+            pay_by=now() + timedelta(minutes=30),
+        )  # fmt: skip
+
+    async def pay(self, placed: OrderPlaced, *, payable: int | None = None) -> None:
+        """What the order service does for an approved BNPL order: request the (0-yuan) payment, wait for the
+        wallet's capture (the receivable now owes the merchant), then publish ``OrderPaid``."""
+        await self.publish(self.payment_requested(placed, payable=payable))
+
+        async def captured() -> bool:
+            r = await self.wallet.get(f"/payments/{placed.order_id}", headers=operator_headers("finance"))
+            return r.status_code == 200 and r.json()["status"] == "CAPTURED"
+
+        await eventually(captured, what=f"BNPL payment of {placed.order_id} captured")
+        await self.publish(self.paid(placed, payable=payable))
+
     def paid(self, placed: OrderPlaced, *, payable: int | None = None) -> OrderPaid:
         total = placed.item_total
         buyer_payable = total if payable is None else payable
@@ -235,7 +264,7 @@ class Bnpl:
         await self.publish(placed)
         decision = await self.decision(oid)
         assert decision["checkout"]["approved"], decision
-        await self.publish(self.paid(placed))
+        await self.pay(placed)
         return oid, decision, await self.outcome(oid)
 
     async def campaign(

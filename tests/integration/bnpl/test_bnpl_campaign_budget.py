@@ -37,7 +37,7 @@ async def test_budget_never_overspent_under_concurrent_first_orders(
         orders = [bnpl.placed(uid("o"), b, m, pid) for b in buyers]
         await bnpl.publish(*orders)
         await asyncio.gather(*(bnpl.decision(o.order_id) for o in orders))
-        await bnpl.publish(*(bnpl.paid(o) for o in orders))
+        await asyncio.gather(*(bnpl.pay(o) for o in orders))
         outcomes = await asyncio.gather(*(bnpl.outcome(o.order_id) for o in orders))
 
         granted = [o["granted"] for o in outcomes if o["granted"] > 0]
@@ -72,10 +72,19 @@ async def test_budget_never_overspent_under_concurrent_first_orders(
 
         await eventually(released, what="grant released")
         await bnpl.bill(placed.order_id, status="CANCELLED")
+
+        # the ledger's campaign budget account holds exactly what promotion says is left
+        async def ledger_budget() -> bool:
+            v = await bnpl.ok(p, "GET", f"/bnpl/campaigns/{cid}")
+            acc = await bnpl.ok(bnpl.wallet, "GET", f"/admin/ledger/accounts/platform:campaign:{cid}")
+            return bool(acc["posted"] == v["budget_remaining"])
+
+        await eventually(ledger_budget, what="campaign budget account = promotion's remaining budget")
         retry = (await bnpl.place_and_pay(placed.buyer_id, m, pid))[2]
         assert [r["code"] for r in retry["reasons"]] == ["NOT_FIRST_BNPL_ORDER", "ALREADY_GRANTED"]
 
         # after the end: the seed is revealed, matches the commitment, and reproduces every recorded draw
+        # the scenario: the campaign's end time passes (no event to wait on: it is read from the clock)
         await asyncio.sleep(max(0.0, (datetime.fromisoformat(c["ends_at"]) - now()).total_seconds()) + 0.05)
         revealed = await bnpl.ok(p, "GET", f"/bnpl/admin/campaigns/{cid}/seed")
         seed = bytes.fromhex(revealed["seed_hex"])

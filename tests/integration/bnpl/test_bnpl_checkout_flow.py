@@ -4,7 +4,6 @@ suspension -> repayment -> reinstated, and the refused buyer with reasons."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -43,10 +42,12 @@ async def test_first_order_discount_on_the_bill_delivery_and_collection(
         oid, decision, outcome = await bnpl.place_and_pay(buyer, m, pid)
         assert decision["checkout"]["approved"]
         assert 100 <= outcome["granted"] <= 5989, outcome
-        bill = await bnpl.bill(oid)
-        if not bill["discounts"]:  # the discount may land just after the bill
-            await asyncio.sleep(0.5)
-            bill = await bnpl.bill(oid)
+
+        async def discounted() -> dict[str, Any] | None:  # the discount may land just after the bill
+            b = await bnpl.bill(oid)
+            return b if b["discounts"] else None
+
+        bill = await eventually(discounted, what="the first-order discount on the bill")
         assert bill["goods_amount"] == 5990 and bill["paid_at_order"] == 0
         [d] = [x for x in bill["discounts"] if x["discount_type"] == "BNPL_FIRST_ORDER"]
         assert d == {"discount_type": "BNPL_FIRST_ORDER", "label": "芝麻先用后付立减", "amount": outcome["granted"],
@@ -105,7 +106,7 @@ async def test_refused_buyer_cancel_before_shipping_and_overdue_suspension(
         placed = bnpl.placed(uid("o"), buyer, m, pid)
         await bnpl.publish(placed)
         assert (await bnpl.decision(placed.order_id))["checkout"]["approved"]
-        await bnpl.publish(bnpl.paid(placed))
+        await bnpl.pay(placed)
         await bnpl.bill(placed.order_id, status="CREATED")
         await bnpl.publish(bnpl.cancelled(placed))
         gone = await bnpl.bill(placed.order_id, status="CANCELLED")

@@ -121,6 +121,7 @@ async def test_opening_decisions_and_activities(
         assert [r["code"] for r in (await bnpl.decision(at_end.order_id))["checkout"]["reasons"]] == [
             "PRODUCT_NOT_BNPL"
         ]
+        # the scenario: the activity's time window runs out (no event to wait on: status is read from the clock)
         await asyncio.sleep(max(0.0, (end - now()).total_seconds()) + 0.05)
         view = await bnpl.ok(p, "GET", f"/bnpl/merchants/{m}/activities/{short['activity_id']}")
         assert view["effective_status"] == "EXPIRED"
@@ -155,8 +156,9 @@ async def test_campaign_rules_and_boundaries(settings_for: Callable[..., Service
         not_yet = await p.get(f"/bnpl/admin/campaigns/{cid}/seed")
         assert (not_yet.status_code, not_yet.json()["code"]) == (409, "SEED_NOT_REVEALED")
 
-        await asyncio.sleep(1.6)
         starts_at = datetime.fromisoformat(c["starts_at"])
+        # the scenario: the campaign's start time comes (no event to wait on: it is read from the clock)
+        await asyncio.sleep(max(0.0, (starts_at - now()).total_seconds()) + 0.05)
         ends_at = datetime.fromisoformat(c["ends_at"])
         b999, b1000, b_twice, b_unreg, b_late, b_before = [await bnpl.eligible_buyer() for _ in range(6)]
 

@@ -12,7 +12,7 @@ from typing import Any
 from liveshop.shared.testing import eventually
 from tests.authn import operator_headers
 
-from .conftest import System
+from .conftest import System, top_up_wallet
 
 
 async def _setup(system: System, buyer: str) -> tuple[str, str]:
@@ -125,8 +125,9 @@ async def test_a_voucher_the_buyer_does_not_own_rejects_pricing_and_reserves_not
 
 
 async def test_streamer_coupon_is_settled_from_the_streamer_then_refunded(system: System) -> None:
-    """主播红包 in a live room: the merchant is owed buyer paid + the streamer's coupon (SPEC §4, §7), the
-    streamer owes the coupon; cancelling after payment reverses everything and releases the coupon."""
+    """主播红包 in a live room: the merchant is owed buyer paid + the streamer's coupon (SPEC §4, §7), paid
+    from the coupon batch's budget held in the streamer's marketing wallet; cancelling after payment
+    reverses everything and releases the coupon."""
     buyer, streamer = "b_" + uuid.uuid4().hex[:6], "s_" + uuid.uuid4().hex[:6]
     merchant = "m_" + uuid.uuid4().hex[:6]
     r = await system.order.http.post(
@@ -140,6 +141,7 @@ async def test_streamer_coupon_is_settled_from_the_streamer_then_refunded(system
         f"/streamers/{streamer}", json={"merchant_id": merchant}, headers=operator_headers("ops")
     )
     assert r.status_code == 200, r.text
+    await top_up_wallet(system, streamer, 15000)  # the batch's budget is held from the marketing wallet
     r = await system.promotion.http.post(
         f"/streamers/{streamer}/coupons", json={"name": "主播红包 ¥15", "amount": 1500, "quantity": 10}
     )
@@ -174,8 +176,13 @@ async def test_streamer_coupon_is_settled_from_the_streamer_then_refunded(system
     s = await eventually(captured, timeout=30, what="the capture in the settlement")
     assert (s["buyer_paid"], s["streamer_coupons"], s["streamer_funded"]) == (10500, 1500, 1500)
     assert s["gross"] == s["expected_gross"] == 12000 == s["net"]  # the full price, nothing missing
-    w = await system.wallet.http.get(f"/streamers/{streamer}/wallet")
-    assert w.status_code == 200 and w.json()["streamer_coupons_owed"] == 1500, w.text
+
+    async def settled_from_budget() -> dict[str, Any] | None:
+        # the wallet paid the merchant at capture from the coupon payable; the batch's hold settles it
+        w: dict[str, Any] = (await system.wallet.http.get(f"/streamers/{streamer}/wallet")).json()
+        return w if w["streamer_coupons_owed"] == 0 and w["held"] == 15000 - 1500 else None
+
+    await eventually(settled_from_budget, timeout=30, what="the coupon paid from the batch's held budget")
     await _ledger_ok(system)
 
     r = await system.order.http.post(f"/orders/{oid}/cancel", json={"buyer_id": buyer})

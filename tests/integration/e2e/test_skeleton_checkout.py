@@ -15,7 +15,7 @@ async def test_checkout_from_http_request_to_paid_track(system: System, kafka_re
     for svc in system.all():
         r = await svc.http.get("/health/ready")
         assert r.status_code == 200, r.text
-        assert r.json()["checks"] == {"postgres": "ok", "kafka": "ok"}
+        assert r.json()["checks"] == {"postgres": "ok", "kafka": "ok", "outbox": "ok"}
 
     r = await system.order.http.post(
         "/products", json={"merchant_id": "m1", "title": "桂花乌龙 250g", "price": 5990, "product_type": "PHYSICAL"}

@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 
 from liveshop.shared.devstack.resolver import Infra
+from liveshop.shared.testing import eventually
 
 from .conftest import Fulfillment, IsvCreds, ago
 
@@ -35,10 +36,11 @@ async def base_url(fulfillment: Fulfillment) -> AsyncIterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
     task = asyncio.create_task(server.serve())
     try:
-        deadline = asyncio.get_running_loop().time() + 15
-        while not server.started:
-            assert asyncio.get_running_loop().time() < deadline, "uvicorn did not start"
-            await asyncio.sleep(0.02)
+
+        async def started() -> bool:
+            return bool(server.started)
+
+        await eventually(started, timeout=15, what="uvicorn to start")
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True

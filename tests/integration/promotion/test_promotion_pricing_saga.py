@@ -146,7 +146,8 @@ async def test_price_reserve_pay_cancel_and_rejections(
 
         # 4. rejected with reasons, state unchanged: a foreign envelope, an expired one, an unknown id, a
         #    used coupon; an order through another streamer
-        await asyncio.sleep(1.2)  # env_short's validity (1 s after claim) is over
+        # the scenario: env_short's validity (1 s after claim) runs out; read from the clock, no event to wait on
+        await asyncio.sleep(1.2)
         before = await _statuses(promo, "b1")
         await promo.publish(placed("o3", "b1", [("p1", 20_000, 1)], vouchers=[env_other, env_short, "nope", mc]))
         p = await _pricing(promo, "o3")

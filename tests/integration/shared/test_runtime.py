@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +14,7 @@ from liveshop.contracts.base import Envelope, utcnow
 from liveshop.contracts.common import OrderStatus
 from liveshop.contracts.events.order import ORDER, OrderCompleted
 from liveshop.contracts.topics import dead_letter_topic
+from liveshop.shared import replay
 from liveshop.shared.consumer import EventRouter
 from liveshop.shared.devstack.resolver import Infra
 from liveshop.shared.runtime import ServiceRuntime
@@ -102,7 +102,13 @@ async def test_outbox_publishes_committed_events_in_key_order_and_survives_crash
     sink = await make_sink(infra, settings_for("sink"))
     try:
         rows = await eventually(lambda: _n_effects(sink, 40), what="40 effects")
-        await asyncio.sleep(1.0)  # let any duplicate arrive
+        group = settings_for("sink").consumer_group("sink")
+
+        async def caught_up() -> bool:  # every record, duplicates included, consumed and committed
+            lags = await replay.consumer_lag(infra.kafka_bootstrap_servers, [group], auth=infra.kafka_auth())
+            return bool(lags) and sum(lag.lag for lag in lags) == 0
+
+        await eventually(caught_up, what="the sink to consume every copy")
         rows = await effects(sink)
         assert sorted(r["event_id"] for r in rows) == sorted(committed)
         assert sink.runners["sink"].stats.duplicates >= 1

@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 
 from liveshop.shared.devstack.resolver import Infra
+from liveshop.shared.testing import eventually
 from liveshop.wallet.adapters.ledger_pg import PgLedger, migration_sql
 from liveshop.wallet.domain import (
     Account,
@@ -348,6 +349,14 @@ async def test_concurrent_reuse_of_an_id_with_other_content(pool: asyncpg.Pool[A
     await assert_sound(pool)
 
 
+async def blocked_by(pool: asyncpg.Pool[Any], holder: Any) -> bool:
+    """Some backend waits on a lock ``holder``'s transaction holds."""
+    n = await pool.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", holder.get_server_pid()
+    )
+    return bool(n)
+
+
 async def test_id_race_on_disjoint_accounts_aborts_the_loser(pool: asyncpg.Pool[Any]) -> None:
     """Same id, no shared account lock: the loser hits the primary key and must retry its transaction."""
     await setup_accounts(pool)
@@ -356,7 +365,7 @@ async def test_id_race_on_disjoint_accounts_aborts_the_loser(pool: asyncpg.Pool[
         await tx.start()
         await PgLedger(a_conn).create_transfer(Transfer.single("dup", "buyer", "m0", 100, "X"), now=T0)
         loser = asyncio.create_task(in_tx(pool, [Transfer.single("dup", "ext", "w1", 100, "X")]))
-        await asyncio.sleep(0.3)  # the loser is now waiting on the primary key
+        await eventually(lambda: blocked_by(pool, a_conn), what="the loser to wait on the primary key")
         assert not loser.done()
         await tx.commit()
         with pytest.raises(LedgerError) as exc:
@@ -382,7 +391,7 @@ async def test_pending_committed_while_waiting_for_locks_gets_its_accounts_locke
                 pool, [Transfer.single("spend", "w0", "h1", 100, "X", linked=True), Transfer.post("p-post", "p", 200)]
             )
         )
-        await asyncio.sleep(0.3)
+        await eventually(lambda: blocked_by(pool, a_conn), what="B to wait on w0's lock")
         assert not b.done()
         await tx.commit()
         results = await b

@@ -161,7 +161,7 @@ async def run(pool: asyncpg.Pool[Any], schema: str, op: Op) -> str:
                 return "refused"
         except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError, asyncpg.UniqueViolationError):
             pass
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # the retry's backoff (part of the scenario: a consumer backs off too)
     return "gave up"
 
 

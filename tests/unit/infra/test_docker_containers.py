@@ -81,6 +81,7 @@ def test_the_start_trick_runs_in_a_shell(tmp_path: Path) -> None:
         for part in docker.kafka_command()
     ]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    # the scenario: give the command time to (wrongly) go ahead; there is no event to wait on for "still waits"
     time.sleep(0.3)
     assert proc.poll() is None, "the container waits until the script is there"
     starter.write_text(docker.kafka_starter("localhost", 40001).replace("/etc/kafka/docker/run", str(run)))

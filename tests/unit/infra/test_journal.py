@@ -168,3 +168,51 @@ async def test_a_part_without_its_first_part_is_a_divergence() -> None:
     with pytest.raises(entropy.ReplayDivergence, match="part 0 missing"):
         async for _ in journal.group_inputs(_stream(_entry("a", 0), _entry("z", 1))):
             pass
+
+
+async def test_a_republished_journal_entry_is_grouped_once() -> None:
+    dups: list[tuple[str, int]] = []
+    # a republished later part, a republished part 0 after its input was yielded, a whole input
+    # republished at once: each part counts once
+    order = [("a", 0), ("a", 1), ("a", 1), ("b", 0), ("a", 0), ("b", 0), ("c", 0), ("a", 0), ("a", 1)]
+    got = [
+        [(e.input_id, e.part) for e in parts]
+        async for parts in journal.group_inputs(
+            _stream(*(_entry(i, p) for i, p in order)),
+            window=2,
+            on_duplicate=lambda e: dups.append((e.input_id, e.part)),
+        )
+    ]
+    assert got == [[("a", 0), ("a", 1)], [("b", 0)], [("c", 0)]]
+    assert dups == [("a", 1), ("a", 0), ("b", 0), ("a", 0), ("a", 1)]
+
+
+async def test_the_replayer_applies_a_republished_input_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from liveshop.shared.runtime import PeriodicJob
+
+    runs: list[str] = []
+
+    async def job(_: Any) -> None:
+        runs.append("t")
+
+    class Pool:
+        async def execute(self, *_: Any) -> str:
+            return "UPDATE 0"
+
+    runtime = SimpleNamespace(
+        service="order", namespace="", pool=Pool(), jobs=[PeriodicJob("t", 1.0, job)], journal_sealer=None,
+        kafka_auth=None, settings=SimpleNamespace(kafka_bootstrap_servers="unused:9092"),
+    )  # fmt: skip
+    entries = [_entry("a", 0), _entry("a", 0), _entry("b", 0), _entry("a", 0)]
+
+    def fake_stream(*_: Any, **__: Any) -> AsyncIterator[InputJournaled]:
+        return _stream(*entries)
+
+    monkeypatch.setattr(journal, "stream_journal", fake_stream)
+    replayer = journal.JournalReplayer(runtime)  # type: ignore[arg-type]
+    await replayer.run()
+    assert replayer.status.error is None and replayer.status.done
+    assert runs == ["t", "t"], "inputs a and b, each once"
+    assert (replayer.status.applied, replayer.status.duplicates) == (2, 2)

@@ -53,11 +53,12 @@ offset commit fails, between that publish and the commit: the dead-letter topic 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,7 +69,7 @@ from aiokafka import AIOKafkaProducer
 from liveshop.contracts import codec
 from liveshop.contracts.base import Envelope, Event
 from liveshop.contracts.topics import Topic, dead_letter_topic, topic_of
-from liveshop.shared import entropy, journal
+from liveshop.shared import entropy, journal, logs, telemetry
 from liveshop.shared.errors import DomainError, PermanentError
 from liveshop.shared.faults import Backoff, Fault, classify, sqlstate
 from liveshop.shared.tx import Transaction, transaction
@@ -209,6 +210,8 @@ class RunnerStats:
     #: Batches handed back to the subscriber for redelivery (:class:`RetryLater`).
     redeliveries: int = 0
     dlt_publish_failures: int = 0
+    #: Dead-lettered records by ``dlt-category``.
+    dead_lettered_by_category: dict[str, int] = field(default_factory=dict)
 
 
 class ConsumerRunner:
@@ -252,6 +255,33 @@ class ConsumerRunner:
         self._finished: dict[tuple[str, int], int] = {}
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._clock: Callable[[], float] = time.monotonic
+        #: The aiokafka consumer feeding this runner (set by the subscriber), and per partition the
+        #: next offset to process: the consumer lag metric.
+        self.kafka_consumer: Any = None
+        self.positions: dict[tuple[str, int], int] = {}
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Per assigned partition: the high watermark minus the next offset to process."""
+        consumer = self.kafka_consumer
+        out: dict[tuple[str, int], int] = {}
+        if consumer is None:
+            return out
+        try:
+            assigned = list(consumer.assignment())
+        except Exception:
+            return out
+        for tp in assigned:
+            try:
+                high = consumer.highwater(tp)
+                pos = self.positions.get((tp.topic, tp.partition))
+                if pos is None:  # nothing processed since this process started: the fetch position
+                    state = consumer._subscription.subscription.assignment.state_value(tp)
+                    pos = state.position if state is not None and state.has_valid_position else None
+            except Exception:
+                continue
+            if high is not None and pos is not None:
+                out[(tp.topic, tp.partition)] = max(0, int(high) - int(pos))
+        return out
 
     async def _wait(self, backoff: Backoff, what: str, exc: BaseException) -> None:
         """Back off after a transient failure, within this poll's budget (else :class:`RetryLater`)."""
@@ -348,6 +378,7 @@ class ConsumerRunner:
     def _finish(self, topic: str, partition: int, offset: int) -> None:
         tp = (topic, partition)
         self._finished[tp] = max(self._finished.get(tp, offset + 1), offset + 1)
+        self.positions[tp] = offset + 1
 
     async def _process_records(self, records: Sequence[Any]) -> None:
         if not self.router.batch_handlers:
@@ -447,8 +478,13 @@ class ConsumerRunner:
                         fresh.append(env)
                 if fresh:
                     raw = _RAW_RECORDS.set({id(env): r for r, env in run})
+                    traced: list[tuple[Any, Envelope]] = []
+                    if telemetry.enabled():
+                        fresh_ids = {id(env) for env in fresh}
+                        traced = [(r, env) for r, env in run if id(env) in fresh_ids]
                     try:
-                        await fn(fresh, tx)
+                        with logs.bind(group=self.group, batch=len(fresh)), telemetry.consume_batch(traced, self.group):
+                            await fn(fresh, tx)
                     finally:
                         _RAW_RECORDS.reset(raw)
         return len(fresh)
@@ -517,10 +553,21 @@ class ConsumerRunner:
                     return False
                 raw = _RAW_RECORDS.set({id(env): rec} if rec is not None else None)
                 try:
-                    await handler(env, tx)
+                    with self._handling(rec, env):
+                        await handler(env, tx)
                 finally:
                     _RAW_RECORDS.reset(raw)
         return True
+
+    @contextlib.contextmanager
+    def _handling(self, record: Any, env: Envelope) -> Iterator[None]:
+        """Around one handler call: the event's fields on every log line, its CONSUMER span."""
+        key = record.key.decode("utf-8", errors="replace") if record is not None and record.key else None
+        with (
+            logs.bind(group=self.group, ce_id=env.id, ce_type=env.type, key=key),
+            telemetry.consume(record, env, self.group),
+        ):
+            yield
 
     async def _handle(
         self,
@@ -643,12 +690,13 @@ class ConsumerRunner:
                     claimed = {r["event_id"] for r in rows}
                 raw = _RAW_RECORDS.set({id(env): rec for rec, env, _ in batch})
                 try:
-                    for _, env, handler in batch:
+                    for rec, env, handler in batch:
                         if handler is None:
                             outcomes.append(Outcome.IGNORED)
                         elif env.id in claimed:
                             claimed.discard(env.id)  # a second copy in the same batch is a duplicate
-                            await handler(env, tx)
+                            with self._handling(rec, env):
+                                await handler(env, tx)
                             outcomes.append(Outcome.HANDLED)
                         else:
                             outcomes.append(Outcome.DUPLICATE)
@@ -672,7 +720,8 @@ class ConsumerRunner:
     ) -> None:
         """Publish the record to the dead-letter topic; retried with capped, jittered backoff until
         the broker acknowledges it (past the poll's budget: :class:`RetryLater`, no commit)."""
-        dlt_headers = [h for h in headers if not h[0].startswith("dlt-")] + [
+        # a redriven record keeps where it was redriven from (``liveshop dlt``) if it fails again
+        dlt_headers = [h for h in headers if not h[0].startswith("dlt-") or h[0].startswith("dlt-redriven-")] + [
             ("dlt-reason", reason.encode()),
             ("dlt-category", category.encode()),
             ("dlt-error", detail[:4000].encode()),
@@ -695,8 +744,19 @@ class ConsumerRunner:
             self._dlt_backoff.reset()
             break
         self.stats.dead_lettered += 1
-        log.error("%s: %s[%d]@%d dead-lettered (%s): %s", self.group, topic, partition, offset, reason, detail[:300])
+        by_category = self.stats.dead_lettered_by_category
+        by_category[category] = by_category.get(category, 0) + 1
         event_id = next((v.decode(errors="replace") for k, v in headers if k == "ce_id"), None)
+        log.error(
+            "%s: %s[%d]@%d dead-lettered (%s): %s", self.group, topic, partition, offset, reason, detail[:300],
+            extra={
+                "group": self.group,
+                "ce_id": event_id,
+                "ce_type": next((v.decode(errors="replace") for k, v in headers if k == "ce_type"), None),
+                "key": key.decode("utf-8", errors="replace") if key is not None else None,
+                "dlt_category": category,
+            },
+        )  # fmt: skip
         try:
             await self.pool.execute(
                 'INSERT INTO dead_letters (consumer, topic, partition, "offset", event_id, reason, error) '

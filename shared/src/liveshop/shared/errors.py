@@ -36,6 +36,12 @@ class Conflict(DomainError):
     http_status: ClassVar[int] = 409
 
 
+class Unavailable(DomainError):
+    """Not now: the service is not connected to its infrastructure yet (retry later)."""
+
+    http_status: ClassVar[int] = 503
+
+
 class Forbidden(DomainError):
     http_status: ClassVar[int] = 403
 

@@ -11,12 +11,14 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from liveshop.shared import openapi, statehash
 from liveshop.shared.auth import TokenVerifier, allow, operator, public
-from liveshop.shared.errors import Conflict, DomainError
+from liveshop.shared.errors import Conflict, DomainError, NotFound
 from liveshop.shared.journal import JournalMiddleware
+from liveshop.shared.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from liveshop.shared.observe import ObservabilityMiddleware
 from liveshop.shared.runtime import ServiceRuntime
 from liveshop.shared.tx import Transaction
 
@@ -25,7 +27,9 @@ def create_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not runtime.started:
-            await runtime.start()
+            # serve at once: /health/live answers, /health/ready says 503 until PostgreSQL and Kafka
+            # answer (retried with backoff in the background, docs/faults.md)
+            runtime.start_in_background()
             app.state.owns_runtime = True
         try:
             yield
@@ -41,6 +45,7 @@ def create_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str)
     app.state.authenticators = []
     app.add_middleware(JournalMiddleware, runtime=runtime)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.http_max_body_bytes)
+    app.add_middleware(ObservabilityMiddleware, runtime=runtime)  # outermost: request id, span, latency, access log
 
     @app.get("/health/live", tags=["health"], dependencies=[public()])
     async def live() -> dict[str, str]:
@@ -48,16 +53,27 @@ def create_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str)
 
     @app.get("/health/ready", tags=["health"], dependencies=[public()])
     async def ready() -> JSONResponse:
-        checks = await runtime.ready() if runtime.started else {"runtime": "starting"}
+        checks = await runtime.ready()
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse(
             {"status": "ready" if ok else "not ready", "checks": checks}, status_code=200 if ok else 503
         )
 
+    @app.get("/metrics", tags=["observability"], dependencies=[allow(operator())], response_class=Response)
+    async def metrics() -> Response:
+        """Prometheus metrics (text format); scraped with an operator token (docs/security.md#metrics)."""
+        return Response(await runtime.metrics.exposition(), media_type=METRICS_CONTENT_TYPE)
+
     @app.post("/admin/projections/rebuild", tags=["admin"], dependencies=[allow(operator("ops"))])
     async def rebuild(router: str | None = None) -> dict[str, Any]:
-        """Empty this service's read models and rebuild them by replaying the topics they come from."""
-        rebuilt = await runtime.rebuild_projections([router] if router else None)
+        """Empty this service's read models and rebuild them by replaying the topics they come from.
+
+        409 ``REBUILD_GROUP_ACTIVE`` while other instances consume in the group (stop them first),
+        ``REBUILD_IN_PROGRESS`` while a rebuild runs; 503 ``NOT_READY`` before the service connected."""
+        try:
+            rebuilt = await runtime.rebuild_projections([router] if router else None)
+        except ValueError as exc:
+            raise NotFound("UNKNOWN_CONSUMER", str(exc)) from exc
         return {"rebuilt": rebuilt}
 
     @app.get("/admin/journal", tags=["admin"], dependencies=[allow(operator())])

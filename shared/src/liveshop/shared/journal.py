@@ -34,8 +34,8 @@ from liveshop.contracts.events.journal import (
     JOURNAL,
     InputJournaled,
     InputKind,
-    JournaledRecord,
     JournaledPrincipal,
+    JournaledRecord,
     JournaledRequest,
     MadeUpValue,
 )

@@ -298,4 +298,3 @@ class OutboxRelay:
         """``ok``, or how many rows are parked (the errors are in the log and ``outbox.last_error``)."""
         n = await self.parked()
         return "ok" if n == 0 else f"parked: {n} event(s) refused by the broker"
-

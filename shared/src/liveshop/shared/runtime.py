@@ -450,7 +450,8 @@ class ServiceRuntime:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
-        assert self.pool is not None, "runtime not started"
+        if self.pool is None:  # still connecting (start_in_background): a 503 the client can retry
+            raise Unavailable("NOT_READY", f"{self.service} is not connected to PostgreSQL yet")
         async with transaction(self.pool, source=self.service, namespace=self.namespace, schema=self.schema) as tx:
             yield tx
 

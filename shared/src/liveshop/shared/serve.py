@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import logging
-import os
-
 import uvicorn
 from fastapi import FastAPI
 
+from liveshop.shared import logs, telemetry
 from liveshop.shared.auth import TokenVerifier
 from liveshop.shared.settings import ServiceSettings
 
 
-def configure_logging() -> None:
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+def configure_logging(settings: ServiceSettings | None = None) -> None:
+    """JSON lines (``LOG_FORMAT=text``: plain) at ``LOG_LEVEL``; see ``liveshop.shared.logs``."""
+    settings = settings or ServiceSettings()
+    logs.configure(settings.service_name, level=settings.log_level, fmt=settings.log_format)
 
 
 def run(app: FastAPI, settings: ServiceSettings) -> None:
-    configure_logging()
+    configure_logging(settings)
+    # tracing only when OTEL_TRACES_EXPORTER / OTEL_EXPORTER_OTLP_ENDPOINT ask for it (off by default)
+    telemetry.configure_from_env(settings.service_name)
     # refuse to start when tokens can't be verified (no JWKS configured or readable)
     TokenVerifier(settings.auth()).check_config()
     uvicorn.run(

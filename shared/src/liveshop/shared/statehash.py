@@ -7,7 +7,8 @@ and why:
   identity columns): audit times and surrogate keys, which a replay (or a rolled-back retry, which
   burns a sequence value) legitimately changes. Every business time is written by the service
   from :mod:`liveshop.shared.entropy`, and is compared;
-- the outbox's delivery bookkeeping (``published_at``, ``attempts``, ``last_error``, ``parked_at``) and its
+- the outbox's delivery bookkeeping (``published_at``, ``attempts``, ``last_error``, ``parked_at``), its
+  trace context (``trace``: a replay runs under other trace ids) and its
   journal rows (a replay does not journal again); topic names lose the namespace prefix;
 - ``schema_migrations`` (checksums of the code, not state) and ``dead_letters`` (a convenience
   copy of the dead-letter topics, written outside any transaction).
@@ -23,9 +24,9 @@ from typing import Any
 from liveshop.contracts.events.journal import JOURNAL
 from liveshop.shared.db import Connection
 
-SKIPPED_TABLES = frozenset({"schema_migrations", "dead_letters"})
+SKIPPED_TABLES = frozenset({"schema_migrations", "dead_letters", "projection_rebuilds"})
 SKIPPED_COLUMNS: dict[str, frozenset[str]] = {
-    "outbox": frozenset({"published_at", "attempts", "last_error", "parked_at"})
+    "outbox": frozenset({"published_at", "attempts", "last_error", "parked_at", "trace"})
 }
 
 

@@ -18,7 +18,7 @@ import asyncpg
 
 from liveshop.contracts import codec
 from liveshop.contracts.base import Envelope, Event
-from liveshop.shared import entropy, journal
+from liveshop.shared import entropy, journal, telemetry
 from liveshop.shared.db import Connection
 
 
@@ -30,6 +30,8 @@ class Transaction:
         self.schema = schema
         self.published: list[Envelope] = []
         self._pending: list[Envelope] = []
+        #: Per pending event: the trace context it was published in (outbox ``trace``; None when off).
+        self._traces: list[str | None] = []
 
     async def publish(
         self,
@@ -52,6 +54,7 @@ class Transaction:
             subject=subject,
         )
         self._pending.append(env)
+        self._traces.append(telemetry.outbox_trace(env.data.key()))
         self.published.append(env)
         return env
 
@@ -61,6 +64,7 @@ class Transaction:
     def publish_raw(self, env: Envelope) -> None:
         """Add an already enveloped event to the outbox (not counted in :attr:`published`)."""
         self._pending.append(env)
+        self._traces.append(None)
 
     async def flush(self) -> None:
         """Write the pending outbox rows now (called automatically at the end of the block)."""
@@ -69,10 +73,10 @@ class Transaction:
         records = [codec.to_record(env, self.namespace) for env in self._pending]
         await self.conn.execute(
             """WITH ins AS (
-                   INSERT INTO outbox (event_id, topic, key, headers, payload)
-                   SELECT e, t, k, h::jsonb, p
-                   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[])
-                        WITH ORDINALITY AS u(e, t, k, h, p, n)
+                   INSERT INTO outbox (event_id, topic, key, headers, payload, trace)
+                   SELECT e, t, k, h::jsonb, p, tc::jsonb
+                   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $7::text[])
+                        WITH ORDINALITY AS u(e, t, k, h, p, tc, n)
                    ORDER BY n
                    RETURNING 1)
                SELECT pg_notify($6, '') WHERE EXISTS (SELECT 1 FROM ins)""",
@@ -82,8 +86,10 @@ class Transaction:
             [json.dumps([[k, v.decode()] for k, v in r.headers]) for r in records],
             [r.value for r in records],
             outbox_channel(self.schema),
+            self._traces,
         )
         self._pending.clear()
+        self._traces.clear()
 
     async def claim_inbox(self, consumer: str, event_id: str) -> bool:
         """Record that ``consumer`` handled ``event_id``; False if it already had (a redelivery)."""
@@ -98,12 +104,13 @@ class Transaction:
 async def write_outbox(conn: Connection, env: Envelope, namespace: str, schema: str) -> None:
     rec = codec.to_record(env, namespace)
     await conn.execute(
-        "INSERT INTO outbox (event_id, topic, key, headers, payload) VALUES ($1, $2, $3, $4::jsonb, $5)",
+        "INSERT INTO outbox (event_id, topic, key, headers, payload, trace) VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb)",
         env.id,
         rec.topic,
         rec.key.decode(),
         json.dumps([[k, v.decode()] for k, v in rec.headers]),
         rec.value,
+        telemetry.outbox_trace(env.data.key()),
     )
     await conn.execute("SELECT pg_notify($1, '')", outbox_channel(schema))
 

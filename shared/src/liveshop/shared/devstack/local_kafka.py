@@ -273,3 +273,182 @@ def wait_ready(bootstrap: str, timeout: float = 60.0, *, auth: KafkaAuth | None 
 def stop(proc_pid: int | None) -> None:
     if alive(proc_pid):
         stop_tree(proc_pid, timeout=20)
+
+
+# ---- an N-node KRaft cluster (the chaos suite: RF 3, min ISR 2, kill -9 one broker) -------------
+
+
+@dataclass
+class KafkaNode:
+    """One node of :func:`start_cluster` (broker and controller); ``restart`` runs the same command again."""
+
+    node_id: int
+    pid: int
+    port: int
+    controller_port: int
+    data_dir: Path
+    cmd: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+@dataclass
+class KafkaCluster:
+    nodes: list[KafkaNode]
+    data_dir: Path
+    users: dict[str, str] = field(default_factory=dict, repr=False)
+    replication_factor: int = 1
+    min_insync_replicas: int = 1
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(n.address for n in self.nodes)
+
+    def auth(self, user: str = ADMIN) -> KafkaAuth:
+        return scram(user, self.users[user])
+
+    def restart(self, node: KafkaNode, timeout: float = 90.0) -> None:
+        """Start a stopped (or killed) node again: same data, same ports."""
+        if alive(node.pid):
+            raise RuntimeError(f"kafka node {node.node_id} (pid {node.pid}) is still running")
+        node.pid = spawn(node.cmd, node.data_dir / "logs" / "stdout.log")
+        wait_port(node.port, timeout, pid=node.pid)
+
+    def stop(self) -> None:
+        for n in self.nodes:
+            stop(n.pid)
+
+
+def start_cluster(
+    data_dir: Path, nodes: int = 3, *, heap: str = "512m", timeout: float = 120.0, min_insync_replicas: int | None = None
+) -> KafkaCluster:
+    """``nodes`` combined broker+controller KRaft nodes on 127.0.0.1 with a static controller quorum,
+    the same security as :func:`start` (SASL/SCRAM client listener, ACLs, ``admin`` super user), and
+    replicated defaults: replication factor ``min(3, nodes)`` for new topics and the internal ones,
+    ``min.insync.replicas`` = RF - 1 (at least 1) unless given. :func:`start` (one node) is unchanged."""
+    libs = ensure_jars()
+    java = _require("java", "Install a Java 17+ runtime, e.g. `apt-get install -y openjdk-17-jre-headless`.")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    users = _users(data_dir)
+    admin_pw = users[ADMIN]
+    rf = min(3, nodes)
+    min_isr = min_insync_replicas if min_insync_replicas is not None else max(1, rf - 1)
+    ports = [(free_port(), free_port()) for _ in range(nodes)]
+    voters = ",".join(f"{i + 1}@127.0.0.1:{c}" for i, (_, c) in enumerate(ports))
+    scram_jaas = (
+        f'org.apache.kafka.common.security.scram.ScramLoginModule required username="{ADMIN}" password="{admin_pw}";'
+    )
+    plain_jaas = (
+        "org.apache.kafka.common.security.plain.PlainLoginModule required "
+        f'username="{ADMIN}" password="{admin_pw}" user_{ADMIN}="{admin_pw}";'
+    )
+    cluster_id = _cluster_id()
+    out: list[KafkaNode] = []
+    for i, (port, cport) in enumerate(ports):
+        node_id = i + 1
+        ndir = data_dir / f"node{node_id}"
+        logs = ndir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        props = ndir / "server.properties"
+        write_private(
+            props,
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    f"node.id={node_id}",
+                    f"controller.quorum.voters={voters}",
+                    f"listeners=SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+                    f"advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{port}",
+                    "controller.listener.names=CONTROLLER",
+                    "listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+                    "inter.broker.listener.name=SASL_PLAINTEXT",
+                    f"sasl.enabled.mechanisms={MECHANISM}",
+                    f"sasl.mechanism.inter.broker.protocol={MECHANISM}",
+                    f"listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config={scram_jaas}",
+                    "sasl.mechanism.controller.protocol=PLAIN",
+                    "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+                    f"listener.name.controller.plain.sasl.jaas.config={plain_jaas}",
+                    "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+                    f"super.users=User:{ADMIN}",
+                    "allow.everyone.if.no.acl.found=false",
+                    f"log.dirs={ndir / 'data'}",
+                    "num.partitions=3",
+                    "auto.create.topics.enable=false",
+                    f"default.replication.factor={rf}",
+                    f"min.insync.replicas={min_isr}",
+                    f"offsets.topic.replication.factor={rf}",
+                    "offsets.topic.num.partitions=6",
+                    f"transaction.state.log.replication.factor={rf}",
+                    f"transaction.state.log.min.isr={min_isr}",
+                    f"share.coordinator.state.topic.replication.factor={rf}",
+                    f"share.coordinator.state.topic.min.isr={min_isr}",
+                    "unclean.leader.election.enable=false",
+                    "group.initial.rebalance.delay.ms=0",
+                    "num.network.threads=2",
+                    "num.io.threads=2",
+                    "",
+                ]
+            ),
+        )
+        log4j = ndir / "log4j2.properties"
+        log4j.write_text(_LOG4J2.format(log=logs / "server.log"), encoding="utf-8")
+        jvm = [
+            java, "-Xms128m", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:TieredStopAtLevel=1",
+            "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*",
+        ]  # fmt: skip
+        if not (ndir / "data" / "meta.properties").exists():
+            fmt = subprocess.run(
+                [
+                    *jvm, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(props),
+                    *(a for u in USERS for a in ("--add-scram", f"{MECHANISM}=[name={u},password={users[u]}]")),
+                ],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if fmt.returncode != 0:
+                raise RuntimeError(f"kafka storage format of node {node_id} failed:\n{fmt.stdout}\n{fmt.stderr}")
+        cmd = [*jvm, "kafka.Kafka", str(props)]
+        pid = spawn(cmd, logs / "stdout.log")
+        out.append(KafkaNode(node_id=node_id, pid=pid, port=port, controller_port=cport, data_dir=ndir, cmd=cmd))
+    cluster = KafkaCluster(
+        nodes=out, data_dir=data_dir, users=users, replication_factor=rf, min_insync_replicas=min_isr
+    )
+    try:
+        for n in out:
+            wait_port(n.port, timeout, pid=n.pid)
+        wait_brokers(cluster.bootstrap, nodes, timeout, auth=cluster.auth())
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
+def wait_brokers(bootstrap: str, count: int, timeout: float = 60.0, *, auth: KafkaAuth | None = None) -> None:
+    """Until a metadata request lists ``count`` live brokers."""
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    kwargs = auth.aiokafka() if auth is not None else {}
+
+    async def probe() -> int:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000, **kwargs)
+        try:
+            await admin.start()
+            meta = await admin.describe_cluster()
+            return len(meta.get("brokers") or [])
+        except Exception:
+            return 0
+        finally:
+            try:
+                await admin.close()
+            except Exception:
+                pass
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if asyncio.run(probe()) >= count:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"Kafka at {bootstrap} did not show {count} brokers within {timeout:.0f}s")

@@ -165,6 +165,8 @@ def table(ids: dict[str, str]) -> list[Row]:
         Row("GET", "/products", "/products?merchant_id=m1", B1, also=readers, wrong=[(ISV, "FORBIDDEN_ACTOR")]),
         Row("GET", "/products/{product_id}", f"/products/{P}", B1, also=readers, wrong=[(ISV, "FORBIDDEN_ACTOR")]),
         Row("GET", "/streamers/{streamer_id}", "/streamers/s2", B1, also=readers, wrong=[(ISV, "FORBIDDEN_ACTOR")]),
+        Row("GET", "/streamers/{streamer_id}/products", "/streamers/s2/products", B1, also=readers,
+            wrong=[(ISV, "FORBIDDEN_ACTOR")]),
         # 自卖 binding: the streamer and the merchant (both must agree), or ops
         Row("PUT", "/streamers/{streamer_id}", "/streamers/s1", S1, {"merchant_id": "m1"}, also=[M1, OPS],
             wrong=[(B1, "FORBIDDEN_ACTOR"), (FIN, "MISSING_ROLE"), (RISK, "MISSING_ROLE")],

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 
 from liveshop.contracts.base import Event
 from liveshop.order.domain import Order, Product, Streamer
+from liveshop.order.domain.bnpl import ActivityWindow, FirstOrderOutcome
+from liveshop.order.domain.logistics import LogisticsTrack
 from liveshop.order.domain.values import OrderStatus
 from liveshop.order.domain.views import ServiceMessage
 from liveshop.order.service_layer.unit_of_work import RecordedRejection, StoredResponse
@@ -36,6 +39,13 @@ class FakeProducts:
             copy.deepcopy(p)
             for p in self.rows.values()
             if (merchant_id is None or p.merchant_id == merchant_id) and (status is None or p.status.value == status)
+        ][:limit]
+
+    async def live_room(self, streamer_id: str, merchant_id: str | None, limit: int) -> list[Product]:
+        return [
+            copy.deepcopy(p)
+            for p in self.rows.values()
+            if p.is_listed and (p.merchant_id == merchant_id or p.distributable_by(streamer_id))
         ][:limit]
 
 
@@ -131,6 +141,62 @@ class FakeMessages:
         return list(reversed(mine))[:limit]
 
 
+class FakeTracks:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], LogisticsTrack] = {}
+
+    async def add(self, track: LogisticsTrack) -> bool:
+        key = (track.order_id, track.status.value)
+        if key in self.rows:
+            return False
+        self.rows[key] = track
+        return True
+
+    async def for_orders(self, order_ids: Sequence[str]) -> dict[str, list[LogisticsTrack]]:
+        out: dict[str, list[LogisticsTrack]] = {}
+        for (oid, _), t in self.rows.items():
+            if oid in order_ids:
+                out.setdefault(oid, []).append(t)
+        return out
+
+
+class FakeBnpl:
+    def __init__(self) -> None:
+        self.opened: dict[str, datetime] = {}
+        self.windows: dict[tuple[str, str], ActivityWindow] = {}
+        self.ended: dict[str, datetime] = {}
+        self.outcomes: dict[str, FirstOrderOutcome] = {}
+
+    async def merchant_opened(self, merchant_id: str, opened_at: datetime) -> None:
+        self.opened.setdefault(merchant_id, opened_at)
+
+    async def opened_merchants(self, merchant_ids: Sequence[str]) -> set[str]:
+        return {m for m in merchant_ids if m in self.opened}
+
+    async def activity_confirmed(self, windows: Sequence[ActivityWindow]) -> None:
+        for w in windows:
+            ended = self.ended.get(w.activity_id)
+            self.windows.setdefault((w.activity_id, w.product_id), dataclasses.replace(w, ended_at=ended))
+
+    async def activity_ended(self, activity_id: str, ended_at: datetime) -> None:
+        self.ended.setdefault(activity_id, ended_at)
+        for k, w in list(self.windows.items()):
+            if w.activity_id == activity_id and w.ended_at is None:
+                self.windows[k] = dataclasses.replace(w, ended_at=ended_at)
+
+    async def windows_for(self, product_ids: Sequence[str]) -> list[ActivityWindow]:
+        return [w for w in self.windows.values() if w.product_id in product_ids]
+
+    async def add_outcome(self, outcome: FirstOrderOutcome) -> bool:
+        if outcome.order_id in self.outcomes:
+            return False
+        self.outcomes[outcome.order_id] = outcome
+        return True
+
+    async def outcome(self, order_id: str) -> FirstOrderOutcome | None:
+        return self.outcomes.get(order_id)
+
+
 class FakeIdempotency:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], StoredResponse] = {}
@@ -154,6 +220,8 @@ class FakeUnitOfWork:
         self.rejections = FakeRejections()
         self.messages = FakeMessages()
         self.idempotency = FakeIdempotency()
+        self.tracks = FakeTracks()
+        self.bnpl = FakeBnpl()
         self.published: list[Event] = []
 
     async def publish(self, event: Event) -> None:

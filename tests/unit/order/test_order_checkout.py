@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -27,6 +28,7 @@ from liveshop.order.domain.values import (
     PaymentMethod,
     ProductStatus,
     ProductType,
+    UnusableVouchers,
 )
 
 T0 = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)
@@ -173,7 +175,25 @@ BAD_INPUTS: dict[str, tuple[CheckoutRequest, list[Code]]] = {
         [Code.INVALID_CHANNEL],
     ),
     "no buyer": (request(CheckoutLine("p-1", 1), buyer=""), [Code.INVALID_INPUT]),
+    "unusable-voucher choice": (
+        dataclasses.replace(request(CheckoutLine("p-1", 1)), on_unusable_voucher="MAYBE"),
+        [Code.INVALID_VOUCHER_CHOICE],
+    ),
 }
+
+
+@pytest.mark.parametrize("choice", ["FAIL", "PROCEED_WITHOUT"])
+def test_the_unusable_voucher_choice_travels_on_order_placed(choice: str) -> None:
+    req = dataclasses.replace(request(CheckoutLine("p-1", 1), vouchers=("v",)), on_unusable_voucher=choice)
+    order = place_order(req, order_id="o", products=catalog(), streamers=STREAMERS, now=T0)
+    [placed] = order.pull_events()
+    assert isinstance(placed, OrderPlaced) and placed.on_unusable_voucher is UnusableVouchers(choice)
+
+
+def test_the_unusable_voucher_choice_defaults_to_fail() -> None:
+    order = place_order(request(CheckoutLine("p-1", 1)), order_id="o", products=catalog(), streamers=STREAMERS, now=T0)
+    [placed] = order.pull_events()
+    assert isinstance(placed, OrderPlaced) and placed.on_unusable_voucher is UnusableVouchers.FAIL
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))

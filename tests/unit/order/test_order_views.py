@@ -13,7 +13,7 @@ from liveshop.order.domain.errors import Code, Forbidden
 from liveshop.order.domain.events import OrderCancelled, OrderEvent, OrderTransitionRejected
 from liveshop.order.domain.money import allocate, div_half_up, format_yuan, require_fen
 from liveshop.order.domain.order import Order, OrderPolicy
-from liveshop.order.domain.pricing import AppliedDiscount, FundingSplit, LineAllocation, Pricing
+from liveshop.order.domain.pricing import AppliedDiscount, DroppedVoucher, FundingSplit, LineAllocation, Pricing
 from liveshop.order.domain.values import (
     Channel,
     ChannelKind,
@@ -248,7 +248,7 @@ def test_single_line_goods_text() -> None:
 @pytest.mark.parametrize(
     ("setup", "title", "fragments"),
     [
-        ("cancel_unpaid", "订单已取消", ["您已取消订单", "优惠券、红包将退回"]),
+        ("cancel_unpaid", "订单已取消", ["您已取消订单", "优惠券将退回", "宠爱红包(¥5.00)已退回您的账户"]),
         ("cancel_paid", "订单已取消", ["您已取消订单", "已支付的¥202.00将原路退回"]),
         ("timeout", "订单已取消", ["超时未支付"]),
         ("payment_failed", "订单支付失败", ["支付未成功"]),
@@ -365,3 +365,69 @@ def test_pricing_round_trips_through_storage_form() -> None:
     assert Pricing.from_dict(stored) == PRICING
     assert stored["funding"]["buyer_payable"] == 20_200
     assert stored["discounts"][0]["allocations"] == [{"line_no": 1, "amount": 1_000}]
+
+
+# ------------------------------------------------------------------------------------ vouchers back, dropped
+
+
+def _paid_then_cancelled(valid_until: datetime, cancel_at: datetime) -> tuple[Order, OrderCancelled]:
+    envelope = AppliedDiscount(
+        DiscountType.STREAMER_RED_ENVELOPE, Funder.STREAMER, 500, "re-1", "宠爱红包 直播间宠粉",
+        (LineAllocation(1, 500),), valid_until=valid_until,
+    )  # fmt: skip
+    pricing = Pricing(
+        funding=FundingSplit(item_total=25_001, buyer_payable=24_501, merchant_funded=0, streamer_funded=500,
+                             platform_funded=0),
+        discounts=(envelope,), priced_at=at(1),
+    )  # fmt: skip
+    order = new_order()
+    assert order.apply_pricing(pricing, source_event_id="e").applied
+    order.capture_payment(payment_id="p", amount=24_501, method=PaymentMethod.ONLINE, paid_at=at(2), source_event_id="e")
+    order.cancel(buyer_id=BUYER, now=cancel_at)
+    [event] = [e for e in order.pull_events() if isinstance(e, OrderCancelled)]
+    return order, event
+
+
+def test_cancel_message_says_the_envelope_comes_back_while_valid() -> None:
+    order, event = _paid_then_cancelled(valid_until=at(60), cancel_at=at(30))
+    message = service_message(event, order)
+    assert message is not None
+    assert "宠爱红包 直播间宠粉(¥5.00)已退回您的账户,可在2025-01-01 17:00前继续使用。" in message.body
+    assert "主播" not in message.body and "优惠券" not in message.body
+
+
+def test_cancel_message_says_an_expired_envelope_goes_to_the_streamer() -> None:
+    order, event = _paid_then_cancelled(valid_until=at(60), cancel_at=at(60))
+    message = service_message(event, order)
+    assert message is not None
+    assert "已过有效期,不再退回您的账户,本单使用的¥5.00已退还给主播" in message.body
+    assert "已退回您的账户," not in message.body
+
+
+def test_pricing_rejected_message_promises_nothing_back() -> None:
+    order = new_order()
+    order.reject_pricing(reason_code="VOUCHER_REJECTED", reason="x", rejected_at=at(1), source_event_id="e")
+    [event] = [e for e in order.pull_events() if isinstance(e, OrderCancelled)]
+    message = service_message(event, order)
+    assert message is not None and "退回" not in message.body
+
+
+def test_order_detail_lists_dropped_vouchers_and_round_trips_them() -> None:
+    pricing = Pricing(
+        funding=PRICING.funding, discounts=DISCOUNTS, priced_at=at(1),
+        dropped_vouchers=(
+            DroppedVoucher("sc-1", "SUPERSEDED_BY_BETTER_COUPON", "mc-1 takes more off", superseded_by="mc-1"),
+            DroppedVoucher("pc-old", "EXPIRED", "the voucher has expired"),
+        ),
+    )  # fmt: skip
+    order = new_order()
+    assert order.apply_pricing(pricing, source_event_id="e").applied
+    view = order_detail(order, buyer_id=BUYER)
+    assert [(d.voucher_id, d.reason_code, d.superseded_by) for d in view.dropped_vouchers] == [
+        ("sc-1", "SUPERSEDED_BY_BETTER_COUPON", "mc-1"), ("pc-old", "EXPIRED", None),
+    ]  # fmt: skip
+    assert Pricing.from_dict(json.loads(json.dumps(pricing.to_dict()))) == pricing
+    dated = Pricing(funding=PRICING.funding, priced_at=at(1), discounts=(
+        AppliedDiscount(DiscountType.PLATFORM_COUPON, Funder.PLATFORM, 1_001, "pc-1", valid_until=at(90)),
+    ))  # fmt: skip
+    assert Pricing.from_dict(json.loads(json.dumps(dated.to_dict()))) == dated

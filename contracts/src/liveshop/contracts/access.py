@@ -42,9 +42,10 @@ READERS: dict[str, tuple[str, ...]] = {
     "liveshop.streamers": ("promotion",),
     "liveshop.pricing": ("order", "promotion"),
     "liveshop.redenvelopes": (),
-    "liveshop.bnpl.merchants": (),
+    # order: BNPL activity products (先用后付 on product reads); wallet: the campaign budget account
+    "liveshop.bnpl.merchants": ("order",),
     "liveshop.bnpl.buyers": (),
-    "liveshop.bnpl.campaigns": (),
+    "liveshop.bnpl.campaigns": ("wallet",),
     "liveshop.bnpl.checkout": ("order", "promotion", "wallet"),
     "liveshop.budgets": ("promotion", "wallet"),
     "liveshop.payments": ("order",),

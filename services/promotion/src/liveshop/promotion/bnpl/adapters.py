@@ -6,7 +6,7 @@ Plain SQL; loads and saves the pure domain objects. Every method runs on the cal
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +46,18 @@ class OrderFacts:
     placed_at: datetime
     approved: bool
     reasons: list[dict[str, Any]]
+    #: ``[{"line_no", "unit_price", "quantity"}]`` (orders stored before 0101: empty)
+    lines: list[dict[str, int]] = field(default_factory=list)
+    #: item discounts (单品优惠) per line number
+    line_discounts: dict[int, int] = field(default_factory=dict)
+
+    def unit_item_amounts(self) -> tuple[int, ...]:
+        """商品金额 of one unit of each line: unit price minus its share of the line's item discounts."""
+        out = []
+        for ln in self.lines:
+            qty = max(1, ln["quantity"])
+            out.append(max(0, (ln["unit_price"] * qty - self.line_discounts.get(ln["line_no"], 0)) // qty))
+        return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,7 +293,8 @@ class PgBnplRepo:
 
     async def order(self, order_id: str) -> OrderFacts | None:
         row = await self.conn.fetchrow(
-            """SELECT o.*, coalesce(d.amount, 0) AS item_discount FROM bnpl_orders o
+            """SELECT o.*, coalesce(d.amount, 0) AS item_discount, coalesce(d.per_line, '{}') AS per_line
+               FROM bnpl_orders o
                LEFT JOIN bnpl_order_item_discounts d USING (order_id) WHERE o.order_id=$1""",
             order_id,
         )
@@ -296,12 +309,15 @@ class PgBnplRepo:
             row["placed_at"],
             row["approved"],
             json.loads(row["reasons"]),
+            json.loads(row["lines"]),
+            {int(k): int(v) for k, v in json.loads(row["per_line"]).items()},
         )
 
     async def save_order(self, o: OrderFacts) -> bool:
         done = await self.conn.fetchval(
             """INSERT INTO bnpl_orders (order_id, buyer_id, merchant_id, item_total, placed_at, approved,
-               reasons) VALUES ($1,$2,$3,$4,$5,$6,$7::jsonb) ON CONFLICT (order_id) DO NOTHING RETURNING 1""",
+               reasons, lines) VALUES ($1,$2,$3,$4,$5,$6,$7::jsonb,$8::jsonb) ON CONFLICT (order_id) DO NOTHING
+               RETURNING 1""",
             o.order_id,
             o.buyer_id,
             o.merchant_id,
@@ -309,15 +325,17 @@ class PgBnplRepo:
             o.placed_at,
             o.approved,
             json.dumps(o.reasons, ensure_ascii=False),
+            json.dumps(o.lines),
         )
         return done is not None
 
-    async def set_item_discount(self, order_id: str, amount: int) -> None:
+    async def set_item_discount(self, order_id: str, amount: int, per_line: dict[int, int] | None = None) -> None:
         await self.conn.execute(
-            """INSERT INTO bnpl_order_item_discounts (order_id, amount) VALUES ($1,$2)
-               ON CONFLICT (order_id) DO UPDATE SET amount=EXCLUDED.amount""",
+            """INSERT INTO bnpl_order_item_discounts (order_id, amount, per_line) VALUES ($1,$2,$3::jsonb)
+               ON CONFLICT (order_id) DO UPDATE SET amount=EXCLUDED.amount, per_line=EXCLUDED.per_line""",
             order_id,
             amount,
+            json.dumps({str(k): v for k, v in (per_line or {}).items()}),
         )
 
     async def claim_first_order(self, buyer_id: str, order_id: str) -> None:

@@ -25,6 +25,9 @@ class BnplPromotionConfig(BaseSettings):
     credit_limit_fen: int = 200_000
     #: merchant good standing (docs/bnpl.md §1)
     serious_violation_lookback_days: int = 180
+    #: the first-order campaign's registration: no serious violation within this many days; unset (default):
+    #: never (the campaign rules' 一直以来遵守平台规则、无情节严重劣迹行为)
+    campaign_serious_violation_lookback_days: int | None = None
     min_operating_days: int = 30
     #: the service agreement version a merchant accepts when opening
     agreement_version: str = "2022-05"
@@ -36,6 +39,14 @@ class BnplPromotionConfig(BaseSettings):
             min_credit_score=self.min_credit_score,
             max_open_bills=self.max_open_bills,
             credit_limit=self.credit_limit_fen,
+        )
+
+    def campaign_standing_policy(self) -> GoodStandingPolicy:
+        """Good standing for 芝麻先用后付立减 registration: by default no serious violation ever."""
+        days = self.campaign_serious_violation_lookback_days
+        return GoodStandingPolicy(
+            serious_violation_lookback=None if days is None else timedelta(days=days),
+            min_operating_period=timedelta(days=self.min_operating_days),
         )
 
     def standing_policy(self) -> GoodStandingPolicy:

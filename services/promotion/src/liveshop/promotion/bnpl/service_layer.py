@@ -232,6 +232,7 @@ def activity_json(a: act.BnplActivity, now: datetime) -> dict[str, Any]:
         "product_ids": list(v.product_ids),
         "status": str(v.status),
         "effective_status": str(v.effective_status),
+        "status_label": v.effective_status.label_zh,
         "created_at": v.created_at.isoformat(),
         "confirmed_at": v.confirmed_at.isoformat() if v.confirmed_at else None,
         "ended_at": v.ended_at.isoformat() if v.ended_at else None,
@@ -437,7 +438,17 @@ async def on_order_placed(uow: Uow, e: OrderPlaced, config: BnplPromotionConfig)
         )
     approved = not reasons
     await repo.save_order(
-        OrderFacts(e.order_id, e.buyer_id, e.merchant_id, e.item_total, 0, at, approved, reasons_json(reasons))
+        OrderFacts(
+            e.order_id,
+            e.buyer_id,
+            e.merchant_id,
+            e.item_total,
+            0,
+            at,
+            approved,
+            reasons_json(reasons),
+            [{"line_no": ln.line_no, "unit_price": ln.unit_price, "quantity": ln.quantity} for ln in e.lines],
+        )
     )
     if approved:
         await repo.claim_first_order(e.buyer_id, e.order_id)
@@ -462,9 +473,14 @@ async def on_order_placed(uow: Uow, e: OrderPlaced, config: BnplPromotionConfig)
 
 async def on_order_priced(uow: Uow, e: OrderPriced) -> None:
     """Item discounts (单品优惠) of the order: 商品金额 = item total minus these (campaign threshold)."""
-    item = sum(d.amount for d in e.discounts if d.discount_type is DiscountType.FLASH_SALE)
+    flash = [d for d in e.discounts if d.discount_type is DiscountType.FLASH_SALE]
+    item = sum(d.amount for d in flash)
     if item:
-        await uow.repo.set_item_discount(e.order_id, item)
+        per_line: dict[int, int] = {}
+        for d in flash:
+            for a in d.allocations:
+                per_line[a.line_no] = per_line.get(a.line_no, 0) + a.amount
+        await uow.repo.set_item_discount(e.order_id, item, per_line)
 
 
 async def on_order_paid(uow: Uow, e: OrderPaid, now: datetime) -> dict[str, Any] | None:
@@ -538,6 +554,7 @@ async def on_order_paid(uow: Uow, e: OrderPaid, now: datetime) -> dict[str, Any]
         merchant_id=e.merchant_id,
         ordered_at=at,
         item_amount=max(0, facts.item_total - facts.item_discount),
+        unit_item_amounts=facts.unit_item_amounts(),
         payable_amount=e.funding.buyer_payable,
         buyer_first_opened_at=buyer.first_opened_at,
         prior_bnpl_orders=0 if first == e.order_id else 1,
@@ -680,6 +697,15 @@ async def order_view(uow: Uow, order_id: str, principal: Principal | None = None
 # ===================================================================================== campaigns
 
 
+def campaign_status(c: camp.FirstOrderCampaign, now: datetime) -> dict[str, str]:
+    """The campaign's status at ``now`` over its activity window, with the label every view shows."""
+    if now < c.starts_at:
+        return {"status": "PENDING", "status_label": "待开始"}
+    if now < c.ends_at:
+        return {"status": "RUNNING", "status_label": "进行中"}
+    return {"status": "ENDED", "status_label": "已结束"}
+
+
 def campaign_json(c: camp.FirstOrderCampaign) -> dict[str, Any]:
     return {
         "campaign_id": c.campaign_id,
@@ -730,7 +756,7 @@ async def create_campaign(
             discount_min=discount_min, discount_max=discount_max,
         )
     )  # fmt: skip
-    return campaign_json(c)
+    return {**campaign_json(c), **campaign_status(c, now)}
 
 
 async def _campaign(uow: Uow, campaign_id: str) -> camp.FirstOrderCampaign:
@@ -746,6 +772,7 @@ async def campaign_view(uow: Uow, campaign_id: str, now: datetime) -> dict[str, 
     body = campaign_json(c)
     body.update(
         {
+            **campaign_status(c, now),
             "registration_open": c.registration_open(now),
             "in_activity_window": c.in_activity_window(now),
             "budget_granted": granted,
@@ -773,7 +800,7 @@ async def register_merchant(
     decision = camp.register_merchant(
         c,
         merchant_id=merchant_id,
-        standing=assess_standing(record, config.standing_policy(), now),
+        standing=assess_standing(record, config.campaign_standing_policy(), now),
         merchant_bnpl_opened=(await repo.merchant(merchant_id)).is_open,
         bnpl_products_set=camp.has_bnpl_products(await repo.activities(merchant_id), merchant_id, now),
         already_registered=await repo.registration(campaign_id, merchant_id) is not None,

@@ -147,23 +147,26 @@ class PgBillRepo:
 
     # --- pending discounts ------------------------------------------------------------------------
 
-    async def add_pending_discount(self, order_id: str, d: BillDiscount, at: datetime) -> None:
+    async def add_pending_discount(self, order_id: str, d: BillDiscount, at: datetime, campaign_id: str) -> None:
         await self.conn.execute(
-            """INSERT INTO bnpl_pending_discounts (order_id, discount_type, label, amount, funder, received_at)
-               VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT DO NOTHING""",
+            """INSERT INTO bnpl_pending_discounts
+                   (order_id, discount_type, label, amount, funder, received_at, campaign_id)
+               VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT DO NOTHING""",
             order_id,
             d.discount_type,
             d.label,
             d.amount,
             d.funder,
             at,
+            campaign_id,
         )
 
-    async def take_pending_discount(self, order_id: str) -> BillDiscount | None:
+    async def take_pending_discount(self, order_id: str) -> tuple[BillDiscount, str | None] | None:
+        """The discount waiting for this order's bill, and the campaign that funds it."""
         row = await self.conn.fetchrow("DELETE FROM bnpl_pending_discounts WHERE order_id=$1 RETURNING *", order_id)
         if row is None:
             return None
-        return BillDiscount(row["discount_type"], row["label"], int(row["amount"]), row["funder"])
+        return BillDiscount(row["discount_type"], row["label"], int(row["amount"]), row["funder"]), row["campaign_id"]
 
     # --- messages -----------------------------------------------------------------------------------
 

@@ -67,8 +67,7 @@ def make_router(config: BnplWalletConfig) -> APIRouter:
 
     @router.get("/buyers/{buyer_id}/bills", tags=["bnpl bills"], dependencies=[allow(buyer("buyer_id"))])
     async def bills(buyer_id: PlatformId, request: Request) -> Any:
-        found = await run(request, lambda u: u.repo.bills_of(buyer_id))
-        return {"bills": [sl.bill_json(b) for b in found]}
+        return await run(request, lambda u: sl.buyer_bills_view(u, buyer_id))
 
     @router.get("/buyers/{buyer_id}/messages", tags=["bnpl bills"], dependencies=[allow(buyer("buyer_id"))])
     async def messages(buyer_id: PlatformId, request: Request) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from liveshop.contracts.base import Envelope
-from liveshop.contracts.events.bnpl import BnplFirstOrderDiscountGranted
+from liveshop.contracts.events.bnpl import BnplCampaignCreated, BnplFirstOrderDiscountGranted
 from liveshop.contracts.events.order import OrderCancelled, OrderMarkedDelivered, OrderMarkedShipped, OrderPaid
 from liveshop.shared import entropy
 from liveshop.shared.consumer import EventRouter
@@ -34,5 +34,11 @@ def make_router(config: BnplWalletConfig) -> EventRouter:
         e = env.data
         assert isinstance(e, BnplFirstOrderDiscountGranted)
         await sl.on_discount_granted(sl.Uow(tx), e, entropy.now())
+
+    @router.on(BnplCampaignCreated)
+    async def on_campaign(env: Envelope, tx: Transaction) -> None:
+        e = env.data
+        assert isinstance(e, BnplCampaignCreated)
+        await sl.on_campaign_created(sl.Uow(tx), e, entropy.now())
 
     return router

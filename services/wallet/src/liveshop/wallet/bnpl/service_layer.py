@@ -8,6 +8,23 @@ service messages and its events (``liveshop.bnpl.checkout``) commit together.
 - ``OrderMarkedShipped`` / ``OrderMarkedDelivered`` -> NOT_DUE / DUE (due date = delivery + repayment term);
 - ``OrderCancelled`` before shipping -> CANCELLED, nothing owed;
 - the collector (a periodic job): reminders, simulated automatic collection, the overdue safety net.
+
+The ledger (SPEC §7) holds the same money as the bills, transfer ids derived from the order id:
+
+- ``BNPL_ORDER`` (the payments handler, at the 0-yuan payment): the buyer's BNPL receivable owes
+  ``buyer_payable`` to the merchant's settlement, so the merchant is owed as for any paid order;
+- ``BNPL_CAMPAIGN_DISCOUNT`` (here, when 芝麻先用后付立减 lands on the bill): the campaign's budget account
+  ``platform:campaign:<id>`` (funded from ``platform:external`` on ``BnplCampaignCreated``, protected: it can
+  never be overspent) pays that part of the receivable; the merchant's side does not change;
+- ``BNPL_COLLECTION`` (here, on a successful collection): the buyer's payment source clears the receivable.
+  The channel is the buyer's simulated payment instrument (``POST /buyers/{id}/payment-instrument``:
+  ``DECLINE`` / ``TIMEOUT`` fail the attempt) or the operators' repayment-behaviour switch (``FAIL``). A
+  failed attempt and an overdue bill move nothing: the receivable stays outstanding;
+- a cancellation before shipping refunds (payments handler): the discount goes back to the campaign
+  budget and ``BNPL_ORDER`` is reversed, in one linked chain.
+
+So while a bill is open its ``amount_owed`` equals the receivable's outstanding amount for that order; once
+collected or cancelled that amount is 0 (``ledger`` in the bill view).
 """
 
 from __future__ import annotations
@@ -22,22 +39,42 @@ from liveshop.contracts.events import bnpl as ev
 from liveshop.contracts.events.order import OrderCancelled, OrderMarkedDelivered, OrderMarkedShipped, OrderPaid
 from liveshop.shared.errors import Conflict, NotFound
 from liveshop.shared.tx import Transaction
+from liveshop.wallet.adapters.ledger_pg import PgLedger
+from liveshop.wallet.adapters.repository import PgWalletRepository
 from liveshop.wallet.bnpl.adapters import FAIL, PgBillRepo
 from liveshop.wallet.bnpl.config import BnplWalletConfig, PolicySeconds
+from liveshop.wallet.domain import Account, AccountCode, Transfer, TransferCode, TransferRecord
 from liveshop.wallet.domain.bnpl import bill as dom
 from liveshop.wallet.domain.bnpl.errors import BillError
 from liveshop.wallet.domain.bnpl.reminders import due_reminders, message_for
+from liveshop.wallet.domain.model import (
+    PLATFORM_EXTERNAL,
+    InstrumentBehaviour,
+    PaymentStatus,
+    bnpl_collection_transfer_id,
+    bnpl_discount_transfer_id,
+    bnpl_transfer_id,
+    buyer_bnpl,
+    buyer_source,
+    campaign_budget,
+    campaign_funding_transfer_id,
+    refund_transfer_id,
+)
 
 log = logging.getLogger(__name__)
 
 FUNDER_LABELS = {"MERCHANT": "商家优惠", "STREAMER": "主播优惠", "PLATFORM": "平台优惠"}
 SIMULATED_FAILURE = "INSUFFICIENT_FUNDS"
+PAYMENT_DECLINED = "PAYMENT_DECLINED"
+CHANNEL_TIMEOUT = "CHANNEL_TIMEOUT"
 
 
 class Uow:
     def __init__(self, tx: Transaction) -> None:
         self.tx = tx
         self.repo = PgBillRepo(tx.conn)
+        self.ledger = PgLedger(tx.conn)
+        self.wallet = PgWalletRepository(tx.conn)
 
     async def publish(self, event: Event, *, id: str | None = None) -> None:
         await self.tx.publish(event, id=id)
@@ -101,6 +138,103 @@ def apply_discount(b: dom.BnplBill, d: dom.BillDiscount) -> bool:
     return True
 
 
+# ================================================================================== ledger
+
+
+async def _ensure(uow: Uow, accounts: list[Account]) -> None:
+    for r in await uow.ledger.create_accounts(accounts):
+        r.unwrap()
+
+
+def _receivable(buyer_id: str) -> Account:
+    return Account.standard(buyer_bnpl(buyer_id), AccountCode.BUYER_BNPL_RECEIVABLE, user_data=buyer_id)
+
+
+async def on_campaign_created(uow: Uow, e: ev.BnplCampaignCreated, now: datetime) -> None:
+    """The campaign's budget enters the ledger: ``platform:external`` -> ``platform:campaign:<id>`` (protected:
+    a discount beyond what is left is refused by the ledger itself, a second guard behind promotion's)."""
+    await _ensure(
+        uow,
+        [
+            Account.standard(PLATFORM_EXTERNAL, AccountCode.EXTERNAL_FUNDING),
+            Account.standard(campaign_budget(e.campaign_id), AccountCode.PLATFORM_CAMPAIGN_BUDGET,
+                             user_data=e.campaign_id),
+        ],
+    )  # fmt: skip
+    if e.budget > 0:
+        t = Transfer.single(
+            campaign_funding_transfer_id(e.campaign_id), PLATFORM_EXTERNAL, campaign_budget(e.campaign_id), e.budget,
+            TransferCode.BUDGET_FUNDING, user_data=e.campaign_id,
+        )  # fmt: skip
+        (await uow.ledger.create_transfers([t], now=now))[0].unwrap()
+
+
+async def _post_discount(
+    uow: Uow, b: dom.BnplBill, d: dom.BillDiscount, campaign_id: str | None, now: datetime
+) -> None:
+    """芝麻先用后付立减 in the ledger: the campaign budget pays ``d.amount`` of the buyer's receivable."""
+    if campaign_id is None:  # a discount stored before the ledger posting existed
+        log.warning("wallet-bnpl: discount of %s has no campaign: bill only", b.order_id)
+        return
+    await _ensure(uow, [_receivable(b.buyer_id)])
+    t = Transfer.single(
+        bnpl_discount_transfer_id(b.order_id), campaign_budget(campaign_id), buyer_bnpl(b.buyer_id), d.amount,
+        TransferCode.BNPL_CAMPAIGN_DISCOUNT, user_data=b.order_id,
+    )  # fmt: skip
+    (await uow.ledger.create_transfers([t], now=now))[0].unwrap()
+
+
+async def _post_collection(uow: Uow, b: dom.BnplBill, now: datetime) -> None:
+    """The buyer's payment source clears the bill's part of the receivable (once per order)."""
+    if b.amount_owed <= 0:
+        return
+    await _ensure(
+        uow,
+        [
+            Account.standard(buyer_source(b.buyer_id), AccountCode.BUYER_PAYMENT_SOURCE, user_data=b.buyer_id),
+            _receivable(b.buyer_id),
+        ],
+    )
+    t = Transfer.single(
+        bnpl_collection_transfer_id(b.order_id), buyer_source(b.buyer_id), buyer_bnpl(b.buyer_id), b.amount_owed,
+        TransferCode.BNPL_COLLECTION, user_data=b.order_id,
+    )  # fmt: skip
+    (await uow.ledger.create_transfers([t], now=now))[0].unwrap()
+
+
+#: The bill's transfers on the buyer's receivable and their sign (+ the buyer owes more, - less).
+def _receivable_moves(order_id: str) -> dict[str, int]:
+    order, discount = bnpl_transfer_id(order_id), bnpl_discount_transfer_id(order_id)
+    return {
+        order: 1,
+        discount: -1,
+        bnpl_collection_transfer_id(order_id): -1,
+        refund_transfer_id(order): -1,
+        refund_transfer_id(discount): 1,
+    }
+
+
+async def ledger_of_bill(uow: Uow, b: dom.BnplBill) -> dict[str, Any]:
+    """What the ledger says about this bill: the receivable's outstanding amount for the order (equal to the
+    bill's ``amount_due`` while open, 0 once collected or cancelled) and each transfer."""
+    moves = _receivable_moves(b.order_id)
+    found: list[TransferRecord] = await uow.ledger.lookup_transfers(list(moves))
+    by_id = {t.id: t.amount for t in found}
+    return {
+        "receivable_account": buyer_bnpl(b.buyer_id),
+        "outstanding": sum(moves[tid] * amount for tid, amount in by_id.items()),
+        "owed_to_merchant": by_id.get(bnpl_transfer_id(b.order_id), 0),
+        "campaign_discount": by_id.get(bnpl_discount_transfer_id(b.order_id), 0),
+        "collected": by_id.get(bnpl_collection_transfer_id(b.order_id), 0),
+        "transfers": sorted(by_id),
+    }
+
+
+async def _refunded(uow: Uow, order_id: str) -> bool:
+    p = await uow.wallet.get_payment(order_id)
+    return p is not None and p.status is PaymentStatus.REFUNDED
+
+
 # ============================================================================ order events
 
 
@@ -130,8 +264,8 @@ async def on_order_paid(uow: Uow, e: OrderPaid, now: datetime) -> None:
         at=e.paid_at,
     )
     pending = await uow.repo.take_pending_discount(e.order_id)
-    if pending is not None:
-        apply_discount(b, pending)
+    if pending is not None and apply_discount(b, pending[0]):
+        await _post_discount(uow, b, pending[0], pending[1], now)
         created = b.events[0]
         assert isinstance(created, dom.BillCreated)
         b.events[0] = dom.BillCreated(b.bill_id, b.order_id, b.buyer_id, b.amount_owed, created.at)
@@ -142,11 +276,16 @@ async def on_discount_granted(uow: Uow, e: ev.BnplFirstOrderDiscountGranted, now
     d = dom.BillDiscount(e.discount_type, e.label, e.amount, e.funder)
     b = await uow.repo.bill_by_order(e.order_id, lock=True)
     if b is None:
-        await uow.repo.add_pending_discount(e.order_id, d, now)
+        await uow.repo.add_pending_discount(e.order_id, d, now, e.campaign_id)
+        return
+    if await _refunded(uow, e.order_id):
+        # cancelled before shipping and already refunded: promotion releases the grant, nothing to post
+        log.info("wallet-bnpl: discount for %s arrived after its refund: not applied", e.order_id)
         return
     if not apply_discount(b, d):
         log.warning("wallet-bnpl: discount for %s not applied (bill %s)", e.order_id, b.status)
         return
+    await _post_discount(uow, b, d, e.campaign_id, now)
     await uow.repo.save(b)
     await uow.publish(
         ev.BnplBillAmountChanged(
@@ -196,16 +335,33 @@ async def on_order_cancelled(uow: Uow, e: OrderCancelled, now: datetime) -> None
 # ================================================================================== collection
 
 
+async def _charge_refused(uow: Uow, buyer_id: str) -> str | None:
+    """The simulated channel's answer to charging the buyer: ``None`` (paid) or the failure code. The buyer's
+    payment instrument decides (the one ONLINE payments use); the operators' repayment-behaviour switch
+    ``FAIL`` forces a failure whatever the instrument says."""
+    if await uow.repo.behaviour(buyer_id) == FAIL:
+        return SIMULATED_FAILURE
+    instrument = await uow.wallet.instrument(buyer_id)
+    if instrument is InstrumentBehaviour.DECLINE:
+        return PAYMENT_DECLINED
+    if instrument is InstrumentBehaviour.TIMEOUT:
+        return CHANNEL_TIMEOUT
+    return None
+
+
 async def _attempt(
     uow: Uow, b: dom.BnplBill, initiator: dom.Initiator, cp: dom.CollectionPolicy, now: datetime
 ) -> None:
-    """Run one simulated collection attempt (the buyer's repayment behaviour decides the outcome)."""
+    """Run one collection attempt: charge the buyer's (simulated) payment instrument; on success the ledger
+    moves the amount owed from the buyer's payment source into the receivable (``BNPL_COLLECTION``)."""
     n = sum(1 for a in b.attempts if a.initiator is initiator) + 1
     attempt_id = f"{b.bill_id}:{initiator.value.lower()}:{n}"
     b.start_collection(attempt_id, initiator, now)
-    if await uow.repo.behaviour(b.buyer_id) == FAIL:
-        b.collection_failed(attempt_id, SIMULATED_FAILURE, now, cp)
+    refused = await _charge_refused(uow, b.buyer_id)
+    if refused is not None:
+        b.collection_failed(attempt_id, refused, now, cp)
     else:
+        await _post_collection(uow, b, now)
         b.collection_succeeded(attempt_id, now)
 
 
@@ -238,7 +394,7 @@ async def repay(
     except BillError as exc:
         raise Conflict(exc.code, exc.message, **exc.details) from exc
     await _flush(uow, b, now)
-    return bill_json(b)
+    return {**bill_json(b), "ledger": await ledger_of_bill(uow, b)}
 
 
 # ======================================================================================== views
@@ -284,4 +440,16 @@ async def bill_view(uow: Uow, order_id: str, *, buyer_id: str | None = None) -> 
     b = await uow.repo.bill_by_order(order_id)
     if b is None or (buyer_id is not None and b.buyer_id != buyer_id):
         raise NotFound("BILL_NOT_FOUND", "账单不存在", order_id=order_id)
-    return bill_json(b)
+    return {**bill_json(b), "ledger": await ledger_of_bill(uow, b)}
+
+
+async def buyer_bills_view(uow: Uow, buyer_id: str) -> dict[str, Any]:
+    """The buyer's bills, each with its ledger side, and the receivable's balance (what the buyer owes in all:
+    the sum of ``amount_due`` over the open bills)."""
+    bills = [{**bill_json(b), "ledger": await ledger_of_bill(uow, b)} for b in await uow.repo.bills_of(buyer_id)]
+    found = await uow.ledger.lookup_accounts([buyer_bnpl(buyer_id)])
+    return {
+        "bills": bills,
+        "owed_in_all": sum(b["amount_due"] for b in bills if b["status"] not in ("COLLECTED", "CANCELLED")),
+        "receivable_balance": found[0].posted if found else 0,
+    }

@@ -192,6 +192,26 @@ def streamer_coupon_transfer_id(order_id: str) -> str:
     return f"order:{order_id}:streamer-coupon"
 
 
+def bnpl_discount_transfer_id(order_id: str) -> str:
+    """芝麻先用后付立减: the campaign budget pays part of what the buyer owes (campaign -> BNPL receivable)."""
+    return f"order:{order_id}:bnpl-first-order"
+
+
+def bnpl_collection_transfer_id(order_id: str) -> str:
+    """The collection of a BNPL bill (buyer's payment source -> BNPL receivable). A bill is collected whole,
+    once: the id is per order, so a second success can never move money twice."""
+    return f"order:{order_id}:bnpl-collection"
+
+
+def campaign_budget(campaign_id: str) -> str:
+    """The ledger account of one platform campaign's budget (e.g. 芝麻先用后付立减)."""
+    return f"platform:campaign:{campaign_id}"
+
+
+def campaign_funding_transfer_id(campaign_id: str) -> str:
+    return f"campaign:{campaign_id}:funding"
+
+
 def refund_transfer_id(original_transfer_id: str) -> str:
     return f"refund:{original_transfer_id}"
 

@@ -52,9 +52,11 @@ class TransferCode(StrEnum):
     RED_ENVELOPE_USE = "RED_ENVELOPE_USE"  # activity hold -> merchant settlement (streamer-funded part)
     PLATFORM_SUBSIDY = "PLATFORM_SUBSIDY"  # platform budget -> merchant settlement
     STREAMER_COUPON = "STREAMER_COUPON"  # streamer coupon payable -> merchant settlement (主播红包)
+    STREAMER_COUPON_BUDGET = "STREAMER_COUPON_BUDGET"  # coupon batch hold -> streamer coupon payable (a use)
     ORDER_PAYMENT = "ORDER_PAYMENT"  # buyer payment source -> merchant settlement
     BNPL_ORDER = "BNPL_ORDER"  # buyer BNPL receivable -> merchant settlement
     BNPL_COLLECTION = "BNPL_COLLECTION"  # buyer payment source -> buyer BNPL receivable
+    BNPL_CAMPAIGN_DISCOUNT = "BNPL_CAMPAIGN_DISCOUNT"  # platform campaign budget -> buyer BNPL receivable (立减)
     REFUND = "REFUND"  # reverses a payment
     BUDGET_FUNDING = "BUDGET_FUNDING"  # external funding -> platform budget
     SETTLEMENT_PAYOUT = "SETTLEMENT_PAYOUT"  # merchant settlement -> external

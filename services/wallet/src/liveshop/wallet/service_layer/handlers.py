@@ -58,6 +58,7 @@ from liveshop.wallet.domain.model import (
     TopUpChannel,
     TopUpStatus,
     activity_hold,
+    bnpl_discount_transfer_id,
     bnpl_transfer_id,
     buyer_bnpl,
     buyer_source,
@@ -385,9 +386,14 @@ async def request_payment(uow: UnitOfWork, ev: OrderPaymentRequested, now: datet
 
 
 async def _refund(uow: UnitOfWork, payment: Payment, now: datetime) -> None:
-    """Reverse exactly every transfer that credited the merchant's settlement for this order."""
+    """Reverse exactly every transfer that credited the merchant's settlement for this order.
+
+    先用后付: a 芝麻先用后付立减 already posted (campaign budget -> the buyer's BNPL receivable) is reversed
+    first, in the same linked chain: the campaign budget gets it back and the receivable can then give back
+    the whole ``BNPL_ORDER`` (a receivable is never credited beyond what it was debited)."""
     order_id = payment.order_id
     ids = [
+        bnpl_discount_transfer_id(order_id),
         capture_transfer_id(order_id),
         bnpl_transfer_id(order_id),
         subsidy_transfer_id(order_id),
@@ -398,7 +404,8 @@ async def _refund(uow: UnitOfWork, payment: Payment, now: datetime) -> None:
         for op in await uow.repo.redemptions_of_order(order_id)
         if op.outcome is BudgetOutcome.DONE and op.amount > 0
     ]
-    originals = await uow.ledger.lookup_transfers(ids)
+    rank = {tid: i for i, tid in enumerate(ids)}
+    originals = sorted(await uow.ledger.lookup_transfers(ids), key=lambda t: rank.get(t.id, len(ids)))
     batch = [_reversal(t, order_id) for t in originals]
     if batch:
         for r in await uow.ledger.create_transfers(linked(batch), now=now):
@@ -604,6 +611,10 @@ async def release_budget(uow: UnitOfWork, ev: BudgetReleaseRequested, now: datet
 async def redeem_envelope(uow: UnitOfWork, ev: RedEnvelopeRedeemed, now: datetime) -> BudgetOp:
     """The streamer-funded part of a paid order: activity hold → the order's merchant settlement.
 
+    A streamer coupon (主播红包, ``discount_type=STREAMER_COUPON``; the "activity" is the coupon batch):
+    the merchant was already paid at capture from the streamer's coupon payable, so the batch's hold
+    settles that payable instead (hold → ``streamer:<id>:coupons``); a refund reverses it like any use.
+
     If the order was already refunded, the use is recorded and reversed at once (back to the hold), so
     the merchant is never owed anything for a refunded order whatever the arrival order of the events.
     """
@@ -619,10 +630,14 @@ async def redeem_envelope(uow: UnitOfWork, ev: RedEnvelopeRedeemed, now: datetim
     elif not owned:
         code, reason = ACTIVITY_OF_ANOTHER_STREAMER, "the activity belongs to another streamer"
     elif ev.amount:
-        await ensure_accounts(uow, [_settlement_account(ev.merchant_id)])
-        t = Transfer.single(red_envelope_transfer_id(ev.activity_id, ev.request_id), hold,
-                            merchant_settlement(ev.merchant_id), ev.amount, TransferCode.RED_ENVELOPE_USE,
-                            user_data=ev.order_id)  # fmt: skip
+        if ev.discount_type is DiscountType.STREAMER_COUPON:
+            await ensure_accounts(uow, [_coupon_payable_account(ev.streamer_id)])
+            target, use_code = streamer_coupon_payable(ev.streamer_id), TransferCode.STREAMER_COUPON_BUDGET
+        else:
+            await ensure_accounts(uow, [_settlement_account(ev.merchant_id)])
+            target, use_code = merchant_settlement(ev.merchant_id), TransferCode.RED_ENVELOPE_USE
+        t = Transfer.single(red_envelope_transfer_id(ev.activity_id, ev.request_id), hold, target, ev.amount,
+                            use_code, user_data=ev.order_id)  # fmt: skip
         result = (await uow.ledger.create_transfers([t], now=now))[0]
         if result.error is not None and result.error.code is ErrorCode.EXCEEDS_CREDITS:
             code, reason = EXCEEDS_HOLD, "the activity holds less than the envelope's amount"

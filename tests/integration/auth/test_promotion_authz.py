@@ -107,6 +107,8 @@ async def env(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> AsyncIt
         await ok("POST", f"/streamers/s1/red-envelopes/{ids['A']}/issue", S1)
         coupon = {"name": "券", "amount": 100, "quantity": 100}
         ids["C"] = (await ok("POST", "/merchants/m1/coupons", M1, coupon, 201))["coupon_id"]
+        # a streamer coupon batch of s1 (its budget held by the fake wallet)
+        ids["SC"] = (await ok("POST", "/streamers/s1/coupons", S1, coupon, 201))["coupon_id"]
         # orders o1 (online: a pricing) and o2 (BNPL: a checkout decision), both of buyer b1
         await promo.publish(placed("o1", "b1", [("p1", 10_000, 1)]))
         o2 = placed("o2", "b1", [("p1", 10_000, 1)], streamer=None).model_copy(
@@ -156,7 +158,7 @@ async def env(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> AsyncIt
 
 
 def table(ids: dict[str, Any]) -> list[Row]:
-    A, C, BA, CMP = ids["A"], ids["C"], ids["BA"], ids["CMP"]
+    A, C, BA, CMP, SC = ids["A"], ids["C"], ids["BA"], ids["CMP"], ids["SC"]
     coupon = {"name": "券", "amount": 100, "quantity": 10}
     envelope = {
         "name": "红包",
@@ -185,6 +187,12 @@ def table(ids: dict[str, Any]) -> list[Row]:
             wrong=[(B1, "FORBIDDEN_ACTOR"), (OPS, "FORBIDDEN_ACTOR")], strangers=[(M2, None, 403)]),
         Row("POST", "/streamers/{streamer_id}/coupons", "/streamers/s1/coupons", S1, coupon,
             wrong=[(M1, "FORBIDDEN_ACTOR")], strangers=[(S2, None, 403)]),
+        Row("GET", "/streamers/{streamer_id}/coupons/{coupon_id}", f"/streamers/s1/coupons/{SC}", S1,
+            wrong=[(B1, "FORBIDDEN_ACTOR"), (RISK, "MISSING_ROLE")],
+            strangers=[(S2, None, 403), (S2, f"/streamers/s2/coupons/{SC}", 404)]),
+        Row("POST", "/streamers/{streamer_id}/coupons/{coupon_id}/end", f"/streamers/s1/coupons/{SC}/end", S1,
+            wrong=[(OPS, "FORBIDDEN_ACTOR"), (M1, "FORBIDDEN_ACTOR")],
+            strangers=[(S2, None, 403), (S2, f"/streamers/s2/coupons/{SC}/end", 404)]),
         Row("POST", "/coupons/{coupon_id}/claims", f"/coupons/{C}/claims", B1, {"buyer_id": "b1"},
             wrong=[(M1, "FORBIDDEN_ACTOR"), (OPS, "FORBIDDEN_ACTOR")], strangers=[(B2, None, 403)]),
         Row("POST", "/merchants/{merchant_id}/flash-sales", "/merchants/m1/flash-sales", M1,

@@ -30,9 +30,11 @@ from liveshop.shared.devstack.resolver import Infra
 from liveshop.shared.runtime import ServiceRuntime
 from liveshop.shared.settings import ServiceSettings
 from liveshop.wallet import bootstrap, provider
+from liveshop.wallet.adapters.fee_invoices import PgFeeInvoices
 from liveshop.wallet.adapters.repository import PgUnitOfWork
 from liveshop.wallet.bnpl import service_layer as bnpl_sl
 from liveshop.wallet.domain.model import TopUpChannel
+from liveshop.wallet.service_layer import fee_invoices as fee_sl
 from liveshop.wallet.service_layer import handlers
 from tests.authn import bearer
 
@@ -115,6 +117,16 @@ async def _seed(rt: ServiceRuntime) -> dict[str, Any]:
         # funds for the admin transfers of the table
         t = await handlers.top_up(uow, handlers.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, 50_000), now)
         await handlers.resolve_provider_top_up(uow, t.top_up_id, succeeded=True, charged=50_000, by="pp", now=now)
+        # channel-fee invoices of s1: one to issue, one to reject (each covers one QR top-up's fee)
+        for key in ("FI_ISSUE", "FI_REJECT"):
+            t = await handlers.top_up(uow, handlers.TopUpWallet("s1", TopUpChannel.ALIPAY_QR, 1_000), now)
+            await handlers.resolve_provider_top_up(
+                uow, t.top_up_id, succeeded=True, charged=t.amount + t.fee, by="pp", now=now
+            )
+            ids[key] = f"fi_{key.lower()}"
+            await fee_sl.request_invoice(
+                PgFeeInvoices(tx.conn), "s1", invoice_id=ids[key], title=None, tax_id=None, now=now
+            )
     async with rt.transaction() as tx:
         paid = OrderPaid(
             order_id="o2", status=OrderStatus.PAID, occurred_at=now, buyer_id="b1", merchant_id="m1",
@@ -188,6 +200,18 @@ def table(ids: dict[str, Any]) -> list[Row]:
             wrong=[(OPS, "MISSING_ROLE"), (S1, "FORBIDDEN_ACTOR")]),
         Row("POST", "/admin/top-ups/{top_up_id}/reject", f"/admin/top-ups/{ids['TU_REJECT']}/reject", FIN,
             wrong=[(RISK, "MISSING_ROLE"), (S1, "FORBIDDEN_ACTOR")]),
+        # -- channel-fee invoices: the streamer asks (409 NO_FEES_TO_INVOICE is fine here), finance answers
+        Row("POST", "/streamers/{streamer_id}/wallet/fee-invoices", "/streamers/s1/wallet/fee-invoices", S1,
+            {}, wrong=[(FIN, "FORBIDDEN_ACTOR"), (M1, "FORBIDDEN_ACTOR")], strangers=[(S2, None, 403)]),
+        Row("GET", "/streamers/{streamer_id}/wallet/fee-invoices", "/streamers/s1/wallet/fee-invoices", S1,
+            wrong=[*money_readers, (B1, "FORBIDDEN_ACTOR")], strangers=[(S2, None, 403)]),
+        Row("GET", "/admin/fee-invoices", "/admin/fee-invoices", FIN,
+            wrong=[*money_readers, (S1, "FORBIDDEN_ACTOR")]),
+        Row("POST", "/admin/fee-invoices/{invoice_id}/issue", f"/admin/fee-invoices/{ids['FI_ISSUE']}/issue", FIN,
+            {"invoice_number": "24440000000000000001"},
+            wrong=[(OPS, "MISSING_ROLE"), (RISK, "MISSING_ROLE"), (S1, "FORBIDDEN_ACTOR")]),
+        Row("POST", "/admin/fee-invoices/{invoice_id}/reject", f"/admin/fee-invoices/{ids['FI_REJECT']}/reject", FIN,
+            {"reason": "抬头有误"}, wrong=[(OPS, "MISSING_ROLE"), (S1, "FORBIDDEN_ACTOR")]),
         # -- merchants
         Row("GET", "/merchants/{merchant_id}/settlement", "/merchants/m1/settlement", M1,
             wrong=[*money_readers, (S1, "FORBIDDEN_ACTOR")], strangers=[(M2, None, 403)]),
@@ -295,7 +319,7 @@ async def test_finance_reads_every_object_and_operators_are_recorded(env: Env) -
     http, ids = env.raw, env.ids
     for path, caller in (
         ("/payments/o1", OPS), ("/payments/o1", FIN), (f"/top-ups/{ids['TU']}", FIN), ("/bnpl/bills/o2", FIN),
-        ("/streamers/s1/wallet", FIN), ("/merchants/m1/settlement", FIN), ("/merchants/m1/secure-wallet", FIN),
+        ("/streamers/s1/wallet", FIN), ("/streamers/s1/wallet/fee-invoices", FIN), ("/merchants/m1/settlement", FIN), ("/merchants/m1/secure-wallet", FIN),
     ):  # fmt: skip
         r = await http.get(path, headers=hdr(caller))
         assert r.status_code == 200, (path, caller, r.text)

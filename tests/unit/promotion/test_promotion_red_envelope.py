@@ -411,7 +411,7 @@ def test_expired_claims_release_their_budget() -> None:
     assert status_of(activity, "c1") is ClaimStatus.EXPIRED
     assert status_of(activity, "c2") is ClaimStatus.CLAIMED
     assert activity.events == [
-        EnvelopeExpired("a1", "c1"),
+        EnvelopeExpired("a1", "c1", FACE),
         BudgetReleaseRequested("a1", "s1", FACE, "CLAIMS_EXPIRED"),
     ]
     activity.tick(NOW + DAY)
@@ -428,7 +428,7 @@ def test_fixed_window_over_ends_the_activity() -> None:
     assert activity.status is ActivityStatus.ENDED
     assert activity.end_reason is EndReason.USE_WINDOW_OVER
     assert activity.events == [
-        EnvelopeExpired("a1", "c1"),
+        EnvelopeExpired("a1", "c1", FACE),
         BudgetReleaseRequested("a1", "s1", FACE, "CLAIMS_EXPIRED"),
         ActivityEnded("a1", NOW + DAY, EndReason.USE_WINDOW_OVER),
         BudgetReleaseRequested("a1", "s1", FACE * 9, "UNCLAIMED_AT_END"),
@@ -570,7 +570,7 @@ def test_voucher_for_feeds_the_pricing_engine() -> None:
 
 OPS = st.lists(
     st.tuples(
-        st.sampled_from(["claim", "reserve", "confirm", "release", "edit", "end", "tick"]),
+        st.sampled_from(["claim", "reserve", "confirm", "release", "refund", "edit", "end", "tick"]),
         st.integers(min_value=0, max_value=5),  # claim index / quantity
         st.integers(min_value=0, max_value=3),  # viewer / hours
     ),
@@ -596,6 +596,8 @@ def test_random_sequences_keep_the_budget_balanced(ops: list[tuple[str, int, int
                 activity.confirm_use(claim_id=f"c{n}", order_id=f"o{n}", now=clock)
             elif op == "release":
                 activity.release_reservation(claim_id=f"c{n}", order_id=f"o{n}", now=clock)
+            elif op == "refund":  # within or past validity, depending on m
+                activity.refund_use(claim_id=f"c{n}", order_id=f"o{n}", now=clock + timedelta(hours=m))
             elif op == "edit":
                 activity.change_quantity(n, available_balance=FACE * m, now=clock)
             elif op == "end":
@@ -610,19 +612,52 @@ def test_random_sequences_keep_the_budget_balanced(ops: list[tuple[str, int, int
         budget_balances(activity)
 
 
-def test_a_refunded_order_returns_the_used_envelope_amount_to_the_streamer() -> None:
-    """Cancelled after payment (refund): the used amount goes back to the streamer; budgets still balance."""
+def test_a_refunded_order_within_validity_gives_the_envelope_back_to_the_buyer() -> None:
+    """Cancelled after payment (refund) while the envelope is still valid: it is the buyer's again (like a
+    coupon), worth what the order took; the spend is reversed and that amount stays held; budgets balance."""
+    activity = running()
+    claim(activity, "c1")
+    reserve(activity, "c1", amount=FACE - 100)
+    activity.confirm_use(claim_id="c1", order_id="o1", now=NOW + 2 * HOUR)
+    spent_before = activity.ledger_total(LedgerKind.SPEND)
+    released_before = activity.ledger_total(LedgerKind.RELEASE)
+    activity.events.clear()
+    activity.refund_use(claim_id="c1", order_id="o1", now=NOW + 3 * HOUR)
+    assert status_of(activity, "c1") is ClaimStatus.CLAIMED
+    c1 = activity.claims["c1"]
+    assert (c1.order_id, c1.amount, c1.value, activity.value_of(c1)) == (None, 0, FACE - 100, FACE - 100)
+    assert activity.ledger_total(LedgerKind.SPEND) == spent_before - (FACE - 100)
+    assert activity.ledger_total(LedgerKind.RELEASE) == released_before, "nothing goes to the streamer"
+    assert [type(e).__name__ for e in activity.events] == ["EnvelopeReturned"]
+    budget_balances(activity)
+    # usable again, for what it is worth now
+    assert activity.voucher_for("c1").amount == FACE - 100
+    refused(activity, lambda: reserve(activity, "c1", order_id="o2", amount=FACE), Code.INVALID_USE_AMOUNT)
+    reserve(activity, "c1", order_id="o2", amount=FACE - 100)
+    activity.release_reservation(claim_id="c1", order_id="o2", now=NOW + 4 * HOUR)
+    # and it still expires with its validity, releasing what is held for it
+    activity.events.clear()
+    activity.tick(NOW + 2 * DAY)
+    assert status_of(activity, "c1") is ClaimStatus.EXPIRED
+    assert BudgetReleaseRequested("a1", "s1", FACE - 100, "CLAIMS_EXPIRED") in activity.events
+    budget_balances(activity)
+
+
+def test_a_refunded_order_past_validity_returns_the_used_amount_to_the_streamer() -> None:
+    """Cancelled after payment once the envelope's validity is over: the used amount goes back to the
+    streamer's wallet and the envelope closes; budgets still balance."""
     activity = running()
     claim(activity, "c1")
     reserve(activity, "c1", amount=FACE - 100)
     activity.confirm_use(claim_id="c1", order_id="o1", now=NOW + 2 * HOUR)
     spent_before = activity.ledger_total(LedgerKind.SPEND)
     activity.events.clear()
-    activity.refund_use(claim_id="c1", order_id="o1", now=NOW + 3 * HOUR)
+    activity.refund_use(claim_id="c1", order_id="o1", now=NOW + 2 * DAY)
     assert status_of(activity, "c1") is ClaimStatus.EXPIRED
     assert activity.ledger_total(LedgerKind.SPEND) == spent_before - (FACE - 100)
     assert [type(e).__name__ for e in activity.events] == ["EnvelopeExpired", "BudgetReleaseRequested"]
+    assert activity.events[-1] == BudgetReleaseRequested("a1", "s1", FACE - 100, "ORDER_REFUNDED")
     budget_balances(activity)
     activity.events.clear()
-    activity.refund_use(claim_id="c1", order_id="o1", now=NOW + 4 * HOUR)
+    activity.refund_use(claim_id="c1", order_id="o1", now=NOW + 3 * DAY)
     assert activity.events == [], "repeating it is a no-op"

@@ -21,6 +21,7 @@ from liveshop.contracts.common import (
     OrderStatus,
     PaymentMethod,
     ProductType,
+    UnusableVouchers,
 )
 from liveshop.contracts.events import budget as b
 from liveshop.contracts.events import redenvelope as r
@@ -144,6 +145,7 @@ class FakeActivities:
                 a.claims[v.voucher_id] = re.Claim(
                     v.voucher_id, v.buyer_id, re.ClaimChannel(v.channel or "POPUP"), v.claimed_at, v.valid_from,
                     v.valid_until, VOUCHER_TO_CLAIM_STATUS[v.status], v.order_id, v.amount, v.order_gmv, v.used_at,
+                    int(v.params["amount"]) if "amount" in v.params else None,
                 )  # fmt: skip
                 a.claims_by_viewer[v.buyer_id] = a.claims_by_viewer.get(v.buyer_id, 0) + 1
         return LoadedActivity(a, funding, detail, claim_ids is not None, len(a.ledger), claimed=claimed)
@@ -158,6 +160,8 @@ class FakeActivities:
             v.status, v.order_id, v.amount, v.order_gmv, v.used_at = (
                 CLAIM_TO_VOUCHER_STATUS[c.status], c.order_id, c.amount, c.order_gmv, c.used_at
             )  # fmt: skip
+            if c.value is not None:
+                v.params = {**v.params, "amount": c.value}
         self.ledger[a.activity_id].extend(a.ledger[loaded.loaded_ledger :])
         loaded.loaded_ledger = len(a.ledger)
 
@@ -204,7 +208,7 @@ class FakeOffers:
     async def add_coupon(self, row: PromotionRow) -> None:
         self.coupons[row.id] = row
 
-    async def get_coupon(self, coupon_id: str) -> PromotionRow | None:
+    async def get_coupon(self, coupon_id: str, *, lock: bool = False) -> PromotionRow | None:
         return self.coupons.get(coupon_id)
 
     async def bump_coupon_buyer(self, coupon_id: str, buyer_id: str, limit: int) -> bool:
@@ -216,10 +220,26 @@ class FakeOffers:
 
     async def take_coupon(self, coupon_id: str) -> bool:
         c = self.coupons[coupon_id]
-        if c.claimed >= c.quantity:
+        if c.claimed >= c.quantity or c.funding not in (None, "HELD") or c.ended_at or c.expired_at:
             return False
         c.claimed += 1
         return True
+
+    async def save_coupon_budget(self, row: PromotionRow) -> None:
+        assert 0 <= row.budget_spent + row.budget_released <= row.budget_held or row.funding != "HELD"
+        self.coupons[row.id] = row
+
+    async def coupons_due(self, now: datetime, limit: int) -> list[str]:
+        return sorted(
+            c.id for c in self.coupons.values()
+            if c.funding == "HELD" and c.expired_at is None and c.valid_until is not None and c.valid_until <= now
+        )[:limit]  # fmt: skip
+
+    async def reserved_amount(self, coupon_id: str) -> int:
+        return 0  # set by the test that needs it (the fake does not see the vouchers)
+
+    async def expire_coupons(self, coupon_id: str) -> int:
+        return 0
 
 
 class FakePricings:
@@ -726,3 +746,158 @@ async def test_bnpl_order_view_is_for_the_orders_buyer_or_an_operator() -> None:
             assert err.value.code == "ORDER_NOT_FOUND"
     with pytest.raises(SharedNotFound):
         await bnpl_sl.order_view(_BnplUow(_BnplRepo(None, None)), "o1", OPERATOR)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------------------ 取最优, the buyer's choice
+
+
+def _owned(voucher_id: str, kind: str, params: dict[str, Any], *, until: datetime | None = None) -> VoucherRow:
+    """A voucher instance the buyer b1 owns (claimed earlier)."""
+    return VoucherRow(voucher_id=voucher_id, buyer_id="b1", kind=kind, label=voucher_id, source_id=f"batch_{voucher_id}",
+                      params=params, valid_from=None, valid_until=until, status="AVAILABLE", claimed_at=NOW)  # fmt: skip
+
+
+async def _store_coupons(uow: FakeUoW, merchant: int = 500, streamer: int = 800) -> None:
+    await uow.vouchers.add(_owned("mc1", "MERCHANT_COUPON", {"amount": merchant, "threshold": 0, "merchant_id": "m1",
+                                                              "product_ids": None}))  # fmt: skip
+    await uow.vouchers.add(_owned("sc1", "STREAMER_COUPON", {"amount": streamer, "threshold": 0, "streamer_id": "s1",
+                                                              "product_ids": None}))  # fmt: skip
+
+
+async def test_the_better_of_merchant_and_streamer_coupon_applies_and_the_other_stays_with_the_buyer() -> None:
+    """SPEC 4: at most one of the two per order, the better for the buyer. Before: VOUCHER_REJECTED."""
+    uow = FakeUoW()
+    await _store_coupons(uow)
+    out = await handlers.price_order(uow, _placed("o1", ["mc1", "sc1"]), NOW)
+    assert isinstance(out, OrderPriced), out
+    assert [(d.voucher_id, d.amount) for d in out.discounts] == [("sc1", 800)]
+    assert out.funding.buyer_payable == 9_200
+    (dropped,) = out.dropped_vouchers
+    assert (dropped.voucher_id, dropped.reason_code, dropped.superseded_by) == (
+        "mc1", "SUPERSEDED_BY_BETTER_COUPON", "sc1",
+    )  # fmt: skip
+    assert "sc1" in dropped.reason and "stays in your account" in dropped.reason
+    assert uow.vouchers.rows["sc1"].status == "RESERVED" and uow.vouchers.rows["sc1"].order_id == "o1"
+    assert uow.vouchers.rows["mc1"].status == "AVAILABLE" and uow.vouchers.rows["mc1"].order_id is None
+    # the loser is free for another order at once
+    out2 = await handlers.price_order(uow, _placed("o2", ["mc1"]), NOW)
+    assert isinstance(out2, OrderPriced) and [d.voucher_id for d in out2.discounts] == ["mc1"]
+
+
+async def test_a_voucher_that_cannot_apply_fails_the_order_unless_the_buyer_proceeds_without_it() -> None:
+    uow = FakeUoW()
+    await _store_coupons(uow, merchant=900, streamer=800)
+    await uow.vouchers.add(_owned("pc_old", "PLATFORM_COUPON", {"amount": 300, "threshold": 0, "product_ids": None,
+                                                                 "merchant_ids": None}, until=NOW))  # fmt: skip
+    chosen = ["pc_old", "mc1", "sc1", "ghost"]
+    failed = await handlers.price_order(uow, _placed("o1", chosen), NOW)
+    assert isinstance(failed, OrderPricingRejected) and failed.reason_code == "VOUCHER_REJECTED"
+    assert [(x.voucher_id, x.reason_code) for x in failed.voucher_rejections] == [
+        ("pc_old", "EXPIRED"), ("ghost", "UNKNOWN_VOUCHER"),
+    ]  # fmt: skip  (the beaten streamer coupon is no reason to fail)
+    assert all(row.status == "AVAILABLE" for row in uow.vouchers.rows.values())
+
+    proceed = _placed("o2", chosen).model_copy(update={"on_unusable_voucher": UnusableVouchers.PROCEED_WITHOUT})
+    out = await handlers.price_order(uow, proceed, NOW)
+    assert isinstance(out, OrderPriced), out
+    assert [(d.voucher_id, d.amount) for d in out.discounts] == [("mc1", 900)]
+    assert [(x.voucher_id, x.reason_code, x.superseded_by) for x in out.dropped_vouchers] == [
+        ("pc_old", "EXPIRED", None), ("sc1", "SUPERSEDED_BY_BETTER_COUPON", "mc1"), ("ghost", "UNKNOWN_VOUCHER", None),
+    ]  # fmt: skip
+    assert {k: v.status for k, v in uow.vouchers.rows.items()} == {
+        "mc1": "RESERVED", "sc1": "AVAILABLE", "pc_old": "AVAILABLE",
+    }  # fmt: skip
+    # paid, then cancelled: only what the order used comes back
+    await handlers.on_order_paid(uow, _paid("o2", out.funding), NOW)
+    assert uow.vouchers.rows["mc1"].status == "USED" and uow.vouchers.rows["sc1"].status == "AVAILABLE"
+    await handlers.on_order_cancelled(uow, _cancelled("o2", was_paid=True), NOW)
+    assert uow.vouchers.rows["mc1"].status == "AVAILABLE"
+
+
+async def test_proceeding_without_a_wrong_streamer_envelope_prices_the_rest() -> None:
+    uow = FakeUoW()
+    aid = await _funded_activity(uow)
+    await handlers.issue_activity(uow, cmds.IssueActivity(aid, "s1"), NOW)
+    await handlers.claim_envelope(uow, cmds.ClaimEnvelope(aid, "b1", "POPUP", "env1"), NOW)
+    await _store_coupons(uow)
+    order = _placed("o1", ["env1", "mc1"], streamer="s_other").model_copy(
+        update={"on_unusable_voucher": UnusableVouchers.PROCEED_WITHOUT}
+    )
+    out = await handlers.price_order(uow, order, NOW)
+    assert isinstance(out, OrderPriced)
+    assert [d.voucher_id for d in out.discounts] == ["mc1"]
+    assert [(x.voucher_id, x.reason_code) for x in out.dropped_vouchers] == [("env1", "WRONG_STREAMER")]
+    assert uow.vouchers.rows["env1"].status == "AVAILABLE"
+
+
+# ------------------------------------------------------------------------------------ 宠爱红包 back after a refund
+
+
+async def _envelope_paid(uow: FakeUoW, *, order_at: datetime) -> OrderPriced:
+    aid = await _funded_activity(uow)
+    await handlers.issue_activity(uow, cmds.IssueActivity(aid, "s1"), NOW)
+    await handlers.claim_envelope(uow, cmds.ClaimEnvelope(aid, "b1", "POPUP", "env1"), NOW)
+    out = await handlers.price_order(uow, _placed("o1", ["env1"]).model_copy(update={"occurred_at": order_at}), NOW)
+    assert isinstance(out, OrderPriced), out
+    assert out.discounts[0].valid_until == NOW + timedelta(hours=1)
+    await handlers.on_order_paid(uow, _paid("o1", out.funding), NOW)
+    assert uow.vouchers.rows["env1"].status == "USED"
+    return out
+
+
+async def test_a_paid_order_cancelled_within_validity_gives_the_envelope_back_to_the_buyer() -> None:
+    uow = FakeUoW()
+    await _envelope_paid(uow, order_at=NOW + timedelta(minutes=1))
+    cancel = _cancelled("o1", was_paid=True).model_copy(update={"occurred_at": NOW + timedelta(minutes=30)})
+    await handlers.on_order_cancelled(uow, cancel, NOW + timedelta(hours=5))  # processed late: decided at the cancel
+    row = uow.vouchers.rows["env1"]
+    assert (row.status, row.order_id, row.params["amount"]) == ("AVAILABLE", None, 500)
+    (back,) = uow.of(r.RedEnvelopeReturned)
+    assert (back.envelope_id, back.viewer_id, back.order_id, back.value) == ("env1", "b1", "o1", 500)
+    assert not [e for e in uow.of(b.BudgetReleaseRequested) if e.reason == "ORDER_REFUNDED"]
+    loaded = await uow.activities.get("a1")
+    assert loaded is not None
+    d = handlers.dashboard_view(loaded)
+    assert (d["used"], d["spend"], d["funds"]["outstanding"]) == (0, 0, 1_500)
+    # usable again
+    again = await handlers.price_order(uow, _placed("o2", ["env1"]).model_copy(update={"occurred_at": NOW}), NOW)
+    assert isinstance(again, OrderPriced) and again.funding.streamer_funded == 500
+
+
+async def test_a_paid_order_cancelled_past_validity_returns_the_amount_to_the_streamer() -> None:
+    uow = FakeUoW()
+    await _envelope_paid(uow, order_at=NOW + timedelta(minutes=1))
+    cancel = _cancelled("o1", was_paid=True).model_copy(update={"occurred_at": NOW + timedelta(hours=2)})
+    await handlers.on_order_cancelled(uow, cancel, NOW + timedelta(hours=2))
+    assert uow.vouchers.rows["env1"].status == "EXPIRED"
+    (release,) = [e for e in uow.of(b.BudgetReleaseRequested) if e.reason == "ORDER_REFUNDED"]
+    assert (release.activity_id, release.streamer_id, release.amount) == ("a1", "s1", 500)
+    assert not uow.of(r.RedEnvelopeReturned)
+    (expired,) = uow.of(r.RedEnvelopeExpired)
+    assert expired.released == 500
+
+
+# ------------------------------------------------------------------------------------ one quantity edit at a time
+
+
+async def test_an_edit_while_a_raise_is_pending_is_refused_and_the_hold_matches_the_quantity() -> None:
+    uow = FakeUoW()
+    aid = await _funded_activity(uow)  # 3 × 500 held
+    _, raise_id = await handlers.edit_activity(uow, cmds.EditActivity(aid, "s1", {"quantity": 5}), NOW)
+    assert raise_id is not None
+    for quantity in (8, 2, 5):
+        with pytest.raises(PromotionError) as err:
+            await handlers.edit_activity(uow, cmds.EditActivity(aid, "s1", {"quantity": quantity}), NOW)
+        assert err.value.code == "EDIT_PENDING" and err.value.details["target_quantity"] == 5
+    assert [q.amount for q in uow.budget.rows.values() if q.kind == "RAISE"] == [1_000]
+    req = uow.budget.rows[raise_id]
+    held = b.BudgetHeld(activity_id=aid, streamer_id="s1", request_id=raise_id, occurred_at=NOW, amount=req.amount,
+                        total_held=2_500, available_after=0)  # fmt: skip
+    await handlers.on_budget_held(uow, held, NOW)
+    _, none = await handlers.edit_activity(uow, cmds.EditActivity(aid, "s1", {"quantity": 4}), NOW)  # decided: free
+    assert none is None
+    loaded = await uow.activities.get(aid)
+    assert loaded is not None and loaded.activity.quantity == 4
+    holds = sum(e.amount for e in uow.of(b.BudgetHoldRequested))
+    releases = sum(e.amount for e in uow.of(b.BudgetReleaseRequested))
+    assert holds - releases == 4 * 500

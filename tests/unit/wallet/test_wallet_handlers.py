@@ -47,6 +47,7 @@ from liveshop.wallet.domain.model import (
     channel_fee,
     hold_transfer_id,
     merchant_settlement,
+    red_envelope_transfer_id,
     refund_transfer_id,
     streamer_coupon_payable,
     streamer_coupon_transfer_id,
@@ -412,6 +413,62 @@ async def test_refund_reverses_the_streamer_coupon_too() -> None:
     assert (rev.debit_account_id, rev.credit_account_id, rev.amount) == (merchant_settlement("m1"),
                                                                          streamer_coupon_payable("s1"), 800)  # fmt: skip
     assert (bal(uow, activity_hold("a1")), avail(uow, streamer_wallet("s1"))) == (2_000, 8_000)
+    sound(uow)
+
+
+def coupon_used(order_id: str = "o1", amount: int = 800, request_id: str = "c1:redeem:v1:o1") -> RedEnvelopeRedeemed:
+    """Promotion's use of a streamer coupon (主播红包) of batch ``c1``: settled from the batch's hold."""
+    return RedEnvelopeRedeemed(activity_id="c1", streamer_id="s1", request_id=request_id, occurred_at=T0,
+                               order_id=order_id, merchant_id="m1", envelope_id="v1", amount=amount,
+                               discount_type=DiscountType.STREAMER_COUPON)  # fmt: skip
+
+
+async def test_a_funded_streamer_coupon_settles_the_coupon_payable_from_the_batch_hold() -> None:
+    uow = MemoryUnitOfWork()
+    await fund(uow, "s1", 10_000)
+    await h.hold_budget(uow, BudgetHoldRequested(activity_id="c1", streamer_id="s1", request_id="c1:create",
+                                                 occurred_at=T0, amount=8_000), T0)  # fmt: skip
+    await h.request_payment(uow, payment_requested(streamer=0, coupons=(800,), streamer_id="s1"), T0)
+    assert bal(uow, streamer_coupon_payable("s1")) == 800  # the merchant is paid at capture, never refused
+    await h.redeem_envelope(uow, coupon_used(), T0)
+    await h.redeem_envelope(uow, coupon_used(), T0)  # redelivered: no second move
+    assert bal(uow, merchant_settlement("m1")) == 9_000 + 500 + 800
+    assert (bal(uow, streamer_coupon_payable("s1")), bal(uow, activity_hold("c1"))) == (0, 7_200)
+    assert avail(uow, streamer_wallet("s1")) == 2_000  # out of the held budget, not the free balance
+    (rec,) = uow.ledger.ledger.lookup_transfers([red_envelope_transfer_id("c1", "c1:redeem:v1:o1")])
+    assert (rec.debit_account_id, rec.credit_account_id, rec.code, rec.user_data) == (
+        activity_hold("c1"), streamer_coupon_payable("s1"), TransferCode.STREAMER_COUPON_BUDGET, "o1")  # fmt: skip
+    sound(uow)
+    # refunded: the merchant gives everything back, the payable is square, the amount is back in the hold
+    await h.cancel_order(uow, cancelled(was_paid=True), T0)
+    assert bal(uow, merchant_settlement("m1")) == 0
+    assert (bal(uow, streamer_coupon_payable("s1")), bal(uow, activity_hold("c1"))) == (0, 8_000)
+    sound(uow)
+
+
+async def test_a_streamer_coupon_use_after_the_refund_is_reversed_at_once() -> None:
+    uow = MemoryUnitOfWork()
+    await fund(uow, "s1", 10_000)
+    await h.hold_budget(uow, BudgetHoldRequested(activity_id="c1", streamer_id="s1", request_id="c1:create",
+                                                 occurred_at=T0, amount=8_000), T0)  # fmt: skip
+    await h.request_payment(uow, payment_requested(streamer=0, coupons=(800,), streamer_id="s1"), T0)
+    await h.cancel_order(uow, cancelled(was_paid=True), T0)
+    await h.redeem_envelope(uow, coupon_used(), T0)
+    assert (bal(uow, merchant_settlement("m1")), bal(uow, streamer_coupon_payable("s1"))) == (0, 0)
+    assert bal(uow, activity_hold("c1")) == 8_000
+    sound(uow)
+
+
+async def test_a_streamer_coupon_use_beyond_the_hold_leaves_it_owed_on_the_payable() -> None:
+    uow = MemoryUnitOfWork()
+    await fund(uow, "s1", 10_000)
+    await h.hold_budget(uow, BudgetHoldRequested(activity_id="c1", streamer_id="s1", request_id="c1:create",
+                                                 occurred_at=T0, amount=500), T0)  # fmt: skip
+    await h.request_payment(uow, payment_requested(streamer=0, coupons=(800,), streamer_id="s1"), T0)
+    await h.redeem_envelope(uow, coupon_used(), T0)
+    ev = uow.events[-1]
+    assert isinstance(ev, RedEnvelopeRedemptionRejected) and ev.reason_code == "EXCEEDS_HOLD"
+    assert (bal(uow, streamer_coupon_payable("s1")), bal(uow, activity_hold("c1"))) == (800, 500)
     sound(uow)
 
 

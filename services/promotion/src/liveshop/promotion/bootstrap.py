@@ -57,6 +57,17 @@ async def run_red_envelope_timers(runtime: ServiceRuntime, batch: int = 100) -> 
                 await handlers.tick_activity(PgUnitOfWork(tx), activity_id, now)
         except PromotionError as exc:  # pragma: no cover - tick refuses nothing today
             log.warning("promotion: tick of %s refused: %s", activity_id, exc)
+    return len(due) + await run_coupon_expiry(runtime, batch)
+
+
+async def run_coupon_expiry(runtime: ServiceRuntime, batch: int = 100) -> int:
+    """Streamer coupon batches (主播红包) past their validity release their free budget (one transaction each)."""
+    now = entropy.now()
+    async with runtime.transaction() as tx:
+        due = await PgUnitOfWork(tx).offers.coupons_due(now, batch)
+    for coupon_id in due:
+        async with runtime.transaction() as tx:
+            await handlers.expire_coupon_batch(PgUnitOfWork(tx), coupon_id, now)
     return len(due)
 
 

@@ -17,7 +17,7 @@ from liveshop.wallet import provider
 from liveshop.wallet.adapters.repository import PgUnitOfWork
 from liveshop.wallet.bnpl import wiring as bnpl_wiring
 from liveshop.wallet.domain.errors import WalletError
-from liveshop.wallet.entrypoints import consumers, http
+from liveshop.wallet.entrypoints import consumers, fee_invoices, http
 from liveshop.wallet.service_layer import handlers
 
 SERVICE = "wallet"
@@ -54,7 +54,9 @@ def build(
         routers=[consumers.payments, consumers.budgets, *bnpl_wiring.routers()],
         jobs=[PeriodicJob("expire-pending", EXPIRY_INTERVAL_S, expire_pending), *bnpl_wiring.jobs()],
     )
-    app = create_app(runtime, [http.router, *bnpl_wiring.http_routers()], title="liveshop wallet service")
+    app = create_app(
+        runtime, [http.router, fee_invoices.router, *bnpl_wiring.http_routers()], title="liveshop wallet service"
+    )
 
     # the payment provider's signed callbacks (liveshop.wallet.provider): Principal(service, payment-provider)
     app.state.authenticators.append(provider.authenticator(secret))

@@ -95,7 +95,10 @@ class CampaignIn(_Body):
     discount_min: Money = 100
     discount_max: Money = Field(default=8800, description="fen; at most PROMOTION_MAX_GRANT_FEN")
     seed_hex: StrictStr | None = Field(
-        default=None, max_length=SEED_HEX_MAX, description="optional: a seed from the platform's secret store"
+        default=None,
+        max_length=SEED_HEX_MAX,
+        description="refused (SEED_NOT_ACCEPTED): the service makes the draw seed up itself and seals it in its "
+        "input journal; a seed in a request body would be journaled in the clear (docs/bnpl.md)",
     )
 
 
@@ -334,10 +337,14 @@ def make_router(config: BnplPromotionConfig) -> APIRouter:
         the end (``GET /bnpl/admin/campaigns/{id}/seed``)."""
         ceiling = int(getattr(request.app.state, "max_grant_fen", MAX_GRANT_FEN_DEFAULT))
         check_grant_ceiling(body.discount_max, ceiling, "the campaign's largest discount")
-        try:
-            secret = bytes.fromhex(body.seed_hex) if body.seed_hex is not None else None
-        except ValueError as exc:
-            raise DomainError("INVALID_SEED", "seed_hex must be hexadecimal") from exc
+        if body.seed_hex is not None:
+            # The request body is journaled as sent (docs/replay.md): a seed in it would sit in the journal
+            # topic in the clear. Refused before anything commits, so the request is not journaled at all.
+            raise DomainError(
+                "SEED_NOT_ACCEPTED",
+                "活动随机种子由平台生成并加密保存,不接受请求中的种子 the draw seed is made up and sealed by the "
+                "service; a seed in the request is not accepted",
+            )
         return await create(
             request,
             "bnpl-campaign",
@@ -355,7 +362,6 @@ def make_router(config: BnplPromotionConfig) -> APIRouter:
                 min_item_amount=body.min_item_amount,
                 discount_min=body.discount_min,
                 discount_max=body.discount_max,
-                seed_secret=secret,
                 now=_now(),
             ),
         )

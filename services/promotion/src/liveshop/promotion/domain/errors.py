@@ -84,6 +84,9 @@ class Code(StrEnum):
     NOT_ACTIVITY_OWNER = "NOT_ACTIVITY_OWNER"
     BUDGET_NOT_HELD = "BUDGET_NOT_HELD"
     BUDGET_HOLD_PENDING = "BUDGET_HOLD_PENDING"
+    COUPON_ENDED = "COUPON_ENDED"  # a streamer coupon batch taken offline (下线) or past its validity
+    BUDGET_TOO_LARGE = "BUDGET_TOO_LARGE"  # amount × quantity above what one budget may hold
+    EDIT_PENDING = "EDIT_PENDING"  # a quantity raise still waits for the wallet's hold
     ALREADY_RESERVED_BY_ANOTHER_ORDER = "ALREADY_RESERVED_BY_ANOTHER_ORDER"
     VOUCHER_REJECTED = "VOUCHER_REJECTED"
     UNKNOWN_KIND = "UNKNOWN_KIND"

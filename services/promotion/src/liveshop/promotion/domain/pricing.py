@@ -187,6 +187,17 @@ class PricingResult:
     def applied_of(self, discount_type: DiscountType) -> tuple[AppliedDiscount, ...]:
         return tuple(a for a in self.applied if a.discount_type is discount_type)
 
+    def superseded_by(self, voucher_id: str) -> AppliedDiscount | None:
+        """For a voucher beaten in its slot (``SUPERSEDED_BY_*``): the discount of that slot that was
+        applied instead (a 商家券 and a 主播红包 share the store-coupon slot); ``None`` otherwise."""
+        d = self.decision(voucher_id)
+        if d.reason not in (Reason.SUPERSEDED_BY_BETTER_COUPON, Reason.SUPERSEDED_BY_BETTER_OFFER):
+            return None
+        if d.discount_type is DiscountType.FLASH_SALE:
+            return None  # flash sales compete per product, not per order
+        slot = _STAGE_RANK[d.discount_type]
+        return next((a for a in self.applied if _STAGE_RANK[a.discount_type] == slot), None)
+
 
 # --- engine ---------------------------------------------------------------------------------------
 # Performance notes (bench/bench_pricing_engine.py prices a 5-line, 6-voucher cart; target 20,000/s).

@@ -13,7 +13,8 @@ style: the service layer turns them into outbox messages); the money movements t
 entries of ``self.ledger`` (the activity's real-time fund ledger shown on the dashboard).
 
 Budget rule: ``held == released + spent + outstanding`` at all times, where ``outstanding`` is
-``face_value × (unclaimed envelopes while not ended + claimed envelopes not yet used or expired)``.
+``face_value × unclaimed envelopes while not ended`` plus the worth of claimed envelopes not yet used or
+expired (their face value, or what a refunded order took for one given back to its buyer).
 A used envelope spends what the order used and releases the rest of its face value to the streamer.
 """
 
@@ -242,6 +243,20 @@ class EnvelopeUsed:
 class EnvelopeExpired:
     activity_id: str
     claim_id: str
+    released: int = 0  # what went back to the streamer for it (0: released earlier, e.g. at payment)
+
+
+@dataclass(frozen=True, slots=True)
+class EnvelopeReturned:
+    """A paid order that used the envelope was cancelled within the envelope's validity: it is the
+    buyer's again (usable until ``valid_until``) for ``value`` fen, what the order took from it."""
+
+    activity_id: str
+    claim_id: str
+    viewer_id: str
+    order_id: str
+    value: int
+    valid_until: datetime
 
 
 Event = (
@@ -257,6 +272,7 @@ Event = (
     | EnvelopeReservationReleased
     | EnvelopeUsed
     | EnvelopeExpired
+    | EnvelopeReturned
 )
 
 
@@ -285,6 +301,9 @@ class Claim:
     amount: int = 0  # reserved / used amount
     order_gmv: int = 0
     used_at: datetime | None = None
+    #: What the envelope is worth: ``None`` is the activity's face value. An envelope given back after
+    #: a refunded order is worth what that order took (the rest went back to the streamer at payment).
+    value: int | None = None
 
 
 # --- admission ------------------------------------------------------------------------------------
@@ -464,9 +483,15 @@ class RedEnvelopeActivity:
     @property
     def outstanding_budget(self) -> int:
         """What the activity still holds: unclaimed (until ended) plus claimed-not-yet-settled envelopes."""
-        unsettled = sum(1 for c in self.claims.values() if c.status in (ClaimStatus.CLAIMED, ClaimStatus.RESERVED))
+        unsettled = sum(
+            self.value_of(c) for c in self.claims.values() if c.status in (ClaimStatus.CLAIMED, ClaimStatus.RESERVED)
+        )
         unclaimed = 0 if self.status is ActivityStatus.ENDED else self.unclaimed_count
-        return self.face_value * (unclaimed + unsettled)
+        return self.face_value * unclaimed + unsettled
+
+    def value_of(self, claim: Claim) -> int:
+        """What a claimed envelope is worth (its face value unless it was given back after a refund)."""
+        return self.face_value if claim.value is None else claim.value
 
     def claims_of(self, viewer_id: str) -> list[Claim]:
         return [c for c in self.claims.values() if c.viewer_id == viewer_id]
@@ -482,7 +507,7 @@ class RedEnvelopeActivity:
             valid_until=claim.valid_until,
             used=claim.status is not ClaimStatus.CLAIMED and not reserved_here,
             streamer_id=self.streamer_id,
-            amount=self.face_value,
+            amount=self.value_of(claim),
             product_ids=self.product_ids,
             activity_id=self.activity_id,
         )
@@ -510,10 +535,10 @@ class RedEnvelopeActivity:
         for claim in self.claims.values():
             if claim.status is ClaimStatus.CLAIMED and now >= claim.valid_until:
                 claim.status = ClaimStatus.EXPIRED
-                self.events.append(EnvelopeExpired(self.activity_id, claim.claim_id))
-                expired += 1
+                self.events.append(EnvelopeExpired(self.activity_id, claim.claim_id, self.value_of(claim)))
+                expired += self.value_of(claim)
         if expired:
-            self._release(self.face_value * expired, now, "CLAIMS_EXPIRED")
+            self._release(expired, now, "CLAIMS_EXPIRED")
         if self.status is not ActivityStatus.ENDED and self.validity.is_over(now):
             self._end(now, EndReason.USE_WINDOW_OVER)
 
@@ -648,8 +673,9 @@ class RedEnvelopeActivity:
             raise Conflict(Code.WRONG_STREAMER, "this red envelope is for another streamer's products")
         if self.product_ids.isdisjoint(product_ids):
             raise Conflict(Code.NOT_SELECTED_PRODUCT, "no product of this order is covered by the envelope")
-        if not 0 < amount <= self.face_value:
-            raise InvalidInput(Code.INVALID_USE_AMOUNT, f"the amount used must be from 1 to {self.face_value} fen")
+        worth = self.value_of(claim)
+        if not 0 < amount <= worth:
+            raise InvalidInput(Code.INVALID_USE_AMOUNT, f"the amount used must be from 1 to {worth} fen")
         if order_gmv < 0:
             raise InvalidInput(Code.INVALID_INPUT, "order_gmv must not be negative")
         claim.status = ClaimStatus.RESERVED
@@ -674,16 +700,25 @@ class RedEnvelopeActivity:
         self.events.append(EnvelopeUsed(self.activity_id, claim_id, order_id, claim.amount))
         self.events.append(BudgetSpendRequested(self.activity_id, self.streamer_id, claim_id, order_id, claim.amount))
         self.ledger.append(LedgerEntry(LedgerKind.SPEND, claim.amount, now, "USED", order_id))
-        rest = self.face_value - claim.amount
+        rest = self.value_of(claim) - claim.amount
         if rest:
             self._release(rest, now, "USE_REMAINDER", ref=claim_id)
 
     def refund_use(self, *, claim_id: str, order_id: str, now: datetime) -> None:
         """A paid order that used this envelope was cancelled before shipping and refunded.
 
-        The wallet's refund put the used amount back into the activity's hold; it goes back to the
-        streamer now (a spend reversal plus a release), and the envelope is closed (EXPIRED), not
-        re-issued: its unused remainder was already released at payment. Repeating it is a no-op.
+        The wallet's refund put the used amount back into the activity's hold. ``now`` is when the order
+        was cancelled (the order's ``OrderCancelled.occurred_at``, so the order service's message and this
+        decision agree):
+
+        * still within the envelope's use validity: it goes back to the buyer (``CLAIMED`` again, like a
+          coupon), worth what the order took from it (the rest of its face value went back to the
+          streamer at payment); the spend is reversed and the amount stays held for it
+          (``EnvelopeReturned``). It expires later like any claimed envelope, releasing that amount;
+        * past its validity: the amount goes back to the streamer's wallet (a spend reversal plus a
+          release) and the envelope is closed (``EXPIRED``).
+
+        Repeating it is a no-op (the service calls it only for an envelope this order used).
         """
         _aware("now", now)
         claim = self._claim(claim_id)
@@ -691,11 +726,24 @@ class RedEnvelopeActivity:
             return
         if claim.status is not ClaimStatus.USED or claim.order_id != order_id:
             raise Conflict(Code.NOT_RESERVED, "this red envelope was not used by this order")
-        claim.status = ClaimStatus.EXPIRED
         self.version += 1
-        self.events.append(EnvelopeExpired(self.activity_id, claim_id))
         if claim.amount:
             self.ledger.append(LedgerEntry(LedgerKind.REFUND, claim.amount, now, "ORDER_REFUNDED", order_id))
+        if now < claim.valid_until and claim.amount:
+            value = claim.amount
+            claim.status = ClaimStatus.CLAIMED
+            claim.value = value
+            claim.order_id = None
+            claim.amount = 0
+            claim.order_gmv = 0
+            claim.used_at = None
+            self.events.append(
+                EnvelopeReturned(self.activity_id, claim_id, claim.viewer_id, order_id, value, claim.valid_until)
+            )
+            return
+        claim.status = ClaimStatus.EXPIRED
+        self.events.append(EnvelopeExpired(self.activity_id, claim_id, claim.amount))
+        if claim.amount:
             self._release(claim.amount, now, "ORDER_REFUNDED", ref=claim_id)
 
     def release_reservation(self, *, claim_id: str, order_id: str, now: datetime) -> None:
@@ -715,8 +763,8 @@ class RedEnvelopeActivity:
         self.events.append(EnvelopeReservationReleased(self.activity_id, claim_id, order_id))
         if now >= claim.valid_until:
             claim.status = ClaimStatus.EXPIRED
-            self.events.append(EnvelopeExpired(self.activity_id, claim_id))
-            self._release(self.face_value, now, "CLAIMS_EXPIRED", ref=claim_id)
+            self.events.append(EnvelopeExpired(self.activity_id, claim_id, self.value_of(claim)))
+            self._release(self.value_of(claim), now, "CLAIMS_EXPIRED", ref=claim_id)
 
     # -- internals --
 

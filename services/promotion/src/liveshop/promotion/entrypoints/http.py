@@ -273,14 +273,77 @@ async def create_merchant_coupon(
     return await _create_coupon(request, "MERCHANT_COUPON", merchant_id, body, idempotency_key)
 
 
+async def _coupon_budget_outcome(request: Request, coupon_id: str) -> tuple[int, dict[str, Any]]:
+    """Wait (up to ``budget_wait_s``) for the wallet's answer to a coupon batch's hold, as for red envelopes."""
+    deadline = time.monotonic() + _wait_s(request)
+    while True:
+        async with _uow(request) as uow:
+            row = await uow.offers.get_coupon(coupon_id)
+        assert row is not None
+        if row.funding != AWAITING_HOLD or time.monotonic() >= deadline:
+            break
+        await asyncio.sleep(0.05)
+    view = handlers.coupon_view(row)
+    if row.funding == REFUSED:
+        return 409, {
+            "code": Code.INSUFFICIENT_BALANCE.value,
+            "message": "the marketing wallet holds too little for this budget: top up first",
+            "details": {**(row.funding_detail or {}), "coupon_id": coupon_id, "status": view["status"]},
+        }
+    view["status_url"] = f"/streamers/{row.owner_id}/coupons/{coupon_id}"
+    return (202 if row.funding == AWAITING_HOLD else 201), view
+
+
+# The budget is held from the path streamer's marketing wallet: only that streamer may create (no operator).
 @router.post(
     "/streamers/{streamer_id}/coupons", status_code=201, tags=["coupons"], dependencies=[allow(streamer("streamer_id"))]
 )
 async def create_streamer_coupon(
     streamer_id: PathId, body: CouponIn, request: Request, idempotency_key: IdempotencyKey = None
-) -> dict[str, Any]:
-    """主播红包 (streamer-funded; at most one store coupon per order)."""
-    return await _create_coupon(request, "STREAMER_COUPON", streamer_id, body, idempotency_key)
+) -> JSONResponse:
+    """主播红包 (streamer-funded; at most one store coupon per order). Funded like a 宠爱红包: the batch's
+    budget (amount × quantity) is held in the streamer's marketing wallet first: 201 ``ACTIVE`` once held,
+    409 ``INSUFFICIENT_BALANCE`` if the wallet refuses (top up first), 202 ``PENDING_FUNDS`` with
+    ``status_url`` if the wallet has not answered within a few seconds. Claims wait for the hold."""
+    first = await _create_coupon(request, "STREAMER_COUPON", streamer_id, body, idempotency_key)
+    status, view = await _coupon_budget_outcome(request, first["coupon_id"])
+    return JSONResponse(view, status_code=status)
+
+
+@router.get(
+    "/streamers/{streamer_id}/coupons/{coupon_id}",
+    tags=["coupons"],
+    dependencies=[allow(streamer("streamer_id"), operator("ops"), operator("finance"))],
+)
+async def get_streamer_coupon(streamer_id: PathId, coupon_id: PathId, request: Request) -> dict[str, Any]:
+    """A streamer coupon batch: status (PENDING_FUNDS / ACTIVE / REJECTED / ENDED / EXPIRED), claims, budget
+    (held, spent, released, outstanding) and its budget requests to the wallet."""
+    async with _uow(request) as uow:
+        row = await handlers.owned_coupon(uow, coupon_id, current_principal(request))
+        if row.owner_id != streamer_id:
+            raise NotFound(Code.UNKNOWN_COUPON, "no such streamer coupon batch", coupon_id=coupon_id)
+        view = handlers.coupon_view(row)
+        view["budget_requests"] = [
+            {"request_id": q.request_id, "kind": q.kind, "amount": q.amount, "status": q.status}
+            for q in await uow.budget.for_activity(coupon_id)
+        ]
+    return view
+
+
+@router.post(
+    "/streamers/{streamer_id}/coupons/{coupon_id}/end",
+    tags=["coupons"],
+    dependencies=[allow(streamer("streamer_id"))],
+)
+async def end_streamer_coupon(streamer_id: PathId, coupon_id: PathId, request: Request) -> dict[str, Any]:
+    """下线: no more claims; the unclaimed budget goes back to the marketing wallet. Claimed coupons stay
+    usable until they expire. Ending again answers the batch unchanged."""
+    async with _uow(request) as uow:
+        principal = current_principal(request)
+        row = await handlers.owned_coupon(uow, coupon_id, principal)
+        if row.owner_id != streamer_id:
+            raise NotFound(Code.UNKNOWN_COUPON, "no such streamer coupon batch", coupon_id=coupon_id)
+        return handlers.coupon_view(await handlers.end_coupon(uow, coupon_id, principal, _now()))
 
 
 # Platform coupons are a platform-run campaign tool (SPEC §0: the operator funds platform coupons):
@@ -452,7 +515,8 @@ async def issue_activity(streamer_id: PathId, activity_id: PathId, request: Requ
     dependencies=[allow(streamer("streamer_id"))],
 )
 async def edit_activity(streamer_id: PathId, activity_id: PathId, body: EditIn, request: Request) -> JSONResponse:
-    """Edit: only ``quantity``, only while PENDING or RUNNING. Raising waits for the extra budget hold."""
+    """Edit: only ``quantity``, only while PENDING or RUNNING. Raising waits for the extra budget hold;
+    while a raise waits for the wallet, another edit is refused (409 ``EDIT_PENDING``)."""
     async with _uow(request) as uow:
         loaded, request_id = await handlers.edit_activity(
             uow, cmds.EditActivity(activity_id, streamer_id, body.model_dump(exclude_unset=True)), _now()

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from liveshop.contracts.common import DiscountType, UnusableVouchers
 from liveshop.contracts.events import budget as b
 from liveshop.contracts.events import redenvelope as r
 from liveshop.contracts.events.catalog import DistributionChanged, ProductChanged, StreamerBound
@@ -21,9 +22,9 @@ from liveshop.promotion.domain import red_envelope as re
 from liveshop.promotion.domain.balance import Balance, BalanceUse
 from liveshop.promotion.domain.dashboard import dashboard
 from liveshop.promotion.domain.errors import Code, Conflict, InvalidInput, NotFound, PromotionError
-from liveshop.promotion.domain.pricing import CartLine, PricingRequest
+from liveshop.promotion.domain.pricing import AppliedDiscount, CartLine, PricingRequest
 from liveshop.promotion.domain.pricing import price_order as engine_price_order
-from liveshop.promotion.domain.vouchers import Voucher
+from liveshop.promotion.domain.vouchers import Reason, Voucher
 from liveshop.promotion.service_layer import commands as cmds
 from liveshop.promotion.service_layer import mapping as m
 from liveshop.promotion.service_layer.unit_of_work import (
@@ -48,6 +49,11 @@ from liveshop.shared.auth import Principal
 #: (``BudgetHoldRejected`` with ``INSUFFICIENT_BALANCE`` refuses the activity / the raise).
 _WALLET_DECIDES = 10**18
 RED_ENVELOPE = "STREAMER_RED_ENVELOPE"
+STREAMER_COUPON = "STREAMER_COUPON"
+#: Budget request kinds of a streamer coupon batch (``re_budget_requests.activity_id`` = coupon id).
+COUPON_CREATE, COUPON_RELEASE, COUPON_REDEEM = "COUPON_CREATE", "COUPON_RELEASE", "COUPON_REDEEM"
+#: The most one budget (amount × quantity) may hold, as for every money field (fen).
+MAX_BUDGET_FEN = 10**12
 #: Default most a platform operator hands one buyer in one grant or platform coupon (fen; 1000 yuan).
 #: The service's setting ``PROMOTION_MAX_GRANT_FEN`` overrides it.
 MAX_GRANT_FEN_DEFAULT = 100_000
@@ -353,6 +359,7 @@ async def edit_activity(uow: UnitOfWork, cmd: cmds.EditActivity, now: datetime) 
     the wallet for the extra hold first and applies when it is held (returns the request id)."""
     loaded = await _load(uow, cmd.activity_id, cmd.streamer_id)
     _require_funded(loaded)
+    await _refuse_while_raise_pending(uow, cmd.activity_id)
     activity = loaded.activity
     old_quantity = activity.quantity
     activity.edit(cmd.changes, available_balance=_WALLET_DECIDES, now=now)  # validates (and applies)
@@ -365,6 +372,26 @@ async def edit_activity(uow: UnitOfWork, cmd: cmds.EditActivity, now: datetime) 
         return fresh, request_id
     await _save(uow, loaded, now)
     return loaded, None
+
+
+async def _refuse_while_raise_pending(uow: UnitOfWork, activity_id: str) -> None:
+    """One quantity change at a time: while the wallet has not answered a raise, another edit is
+    refused (409 ``EDIT_PENDING``). Called with the activity row locked, so two edits serialise on it
+    and the second one sees the first one's request. Without this, a raise computed from a quantity a
+    pending raise is about to change holds too much (money stuck) or applies an absolute target over a
+    lowering made meanwhile (more envelopes than funded)."""
+    pending = [
+        q for q in await uow.budget.for_activity(activity_id) if q.kind == "RAISE" and q.status == "REQUESTED"
+    ]
+    if pending:
+        q = pending[0]
+        raise Conflict(
+            Code.EDIT_PENDING,
+            f"a raise to {q.target_quantity} envelopes is waiting for the wallet to hold the extra budget: "
+            "edit again once it is decided",
+            request_id=q.request_id,
+            target_quantity=q.target_quantity,
+        )
 
 
 class ClaimInvariantViolated(RuntimeError):
@@ -536,6 +563,9 @@ async def on_budget_held(uow: UnitOfWork, ev: b.BudgetHeld, now: datetime) -> No
     if req is None or req.status != "REQUESTED":
         return
     await uow.budget.decide(req.request_id, "DONE", {"total_held": ev.total_held}, now)
+    if req.kind == COUPON_CREATE:
+        await _coupon_funded(uow, req, {"available_after": ev.available_after, "total_held": ev.total_held})
+        return
     loaded = await uow.activities.get(req.activity_id, lock=True)
     if loaded is None:
         return
@@ -575,6 +605,9 @@ async def on_budget_hold_rejected(uow: UnitOfWork, ev: b.BudgetHoldRejected, now
         return
     detail = {"reason_code": ev.reason_code, "reason": ev.reason, "needed": req.amount, "available": ev.available}
     await uow.budget.decide(req.request_id, "REFUSED", detail, now)
+    if req.kind == COUPON_CREATE:
+        await _coupon_refused(uow, req, detail)
+        return
     if req.kind == "CREATE":
         await uow.activities.set_funding(req.activity_id, REFUSED, detail)
         loaded = await uow.activities.get(req.activity_id, claim_ids=())
@@ -703,7 +736,21 @@ async def _save(uow: UnitOfWork, loaded: LoadedActivity, now: datetime, merchant
                     occurred_at=now,
                     status=status,
                     envelope_id=e.claim_id,
-                    released=activity.face_value,
+                    released=e.released,
+                )
+            )
+        elif isinstance(e, re.EnvelopeReturned):
+            await uow.publish(
+                r.RedEnvelopeReturned(
+                    activity_id=aid,
+                    streamer_id=sid,
+                    occurred_at=now,
+                    status=status,
+                    envelope_id=e.claim_id,
+                    viewer_id=e.viewer_id,
+                    order_id=e.order_id,
+                    value=e.value,
+                    valid_until=e.valid_until,
                 )
             )
 
@@ -746,7 +793,28 @@ async def create_coupon(
         claimed=0,
         per_buyer_limit=cmd.per_buyer_limit,
     )
+    if cmd.kind == STREAMER_COUPON:
+        # 主播红包 are streamer-funded: the batch's budget is held in the streamer's marketing wallet
+        # first (like a 宠爱红包 activity); nobody can claim before the wallet confirms it.
+        budget = cmd.amount * cmd.quantity
+        if budget > MAX_BUDGET_FEN:
+            raise InvalidInput(
+                Code.BUDGET_TOO_LARGE,
+                f"the budget (amount × quantity = {budget} fen) is above {MAX_BUDGET_FEN} fen",
+                budget=budget,
+                max=MAX_BUDGET_FEN,
+            )
+        row.funding = AWAITING_HOLD
     await uow.offers.add_coupon(row)
+    if row.funding == AWAITING_HOLD:
+        request_id = f"{row.id}:create"
+        budget = cmd.amount * cmd.quantity
+        await uow.budget.add(BudgetRequest(request_id, row.id, COUPON_CREATE, budget, "REQUESTED", now))
+        await uow.publish(
+            b.BudgetHoldRequested(
+                activity_id=row.id, streamer_id=row.owner_id, request_id=request_id, occurred_at=now, amount=budget
+            )
+        )
     return row
 
 
@@ -757,6 +825,9 @@ async def claim_coupon(uow: UnitOfWork, cmd: cmds.ClaimCoupon, now: datetime) ->
         raise NotFound(Code.UNKNOWN_COUPON, "no such coupon", coupon_id=cmd.coupon_id)
     if coupon.valid_until is not None and now >= coupon.valid_until:
         raise Conflict(Code.ENVELOPE_EXPIRED, "this coupon has expired")
+    _require_coupon_funded(coupon)
+    if coupon.ended_at is not None or coupon.expired_at is not None:
+        raise Conflict(Code.COUPON_ENDED, "this coupon batch has ended: no more coupons can be claimed")
     if not await uow.offers.bump_coupon_buyer(coupon.id, cmd.buyer_id, coupon.per_buyer_limit):
         raise Conflict(
             Code.CLAIM_LIMIT_REACHED,
@@ -779,6 +850,178 @@ async def claim_coupon(uow: UnitOfWork, cmd: cmds.ClaimCoupon, now: datetime) ->
     )
     await uow.vouchers.add(row)
     return row
+
+
+# ------------------------------------------------------------------------------------ streamer coupon budgets
+
+
+def coupon_status(row: PromotionRow) -> str:
+    """``PENDING_FUNDS`` (the wallet has not held the budget yet) → ``ACTIVE`` | ``REJECTED``; then
+    ``ENDED`` (下线: no more claims) and ``EXPIRED`` (validity over). Coupons without a budget: ``ACTIVE``."""
+    if row.funding == AWAITING_HOLD:
+        return "PENDING_FUNDS"
+    if row.funding == REFUSED:
+        return "REJECTED"
+    if row.expired_at is not None:
+        return "EXPIRED"
+    if row.ended_at is not None:
+        return "ENDED"
+    return "ACTIVE"
+
+
+def coupon_view(row: PromotionRow) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "coupon_id": row.id,
+        "kind": row.kind,
+        "issuer_id": row.owner_id,
+        "name": row.name,
+        "params": row.params,
+        "quantity": row.quantity,
+        "claimed": row.claimed,
+        "per_buyer_limit": row.per_buyer_limit,
+        "valid_from": row.valid_from.isoformat() if row.valid_from else None,
+        "valid_until": row.valid_until.isoformat() if row.valid_until else None,
+        "status": coupon_status(row),
+    }
+    if row.funding is not None:
+        out["funding_detail"] = row.funding_detail
+        out["budget"] = {
+            "total": int(row.params["amount"]) * row.quantity,
+            "held": row.budget_held,
+            "spent": row.budget_spent,
+            "released": row.budget_released,
+            "outstanding": row.budget_outstanding,
+        }
+        out["ended_at"] = row.ended_at.isoformat() if row.ended_at else None
+        out["expired_at"] = row.expired_at.isoformat() if row.expired_at else None
+    return out
+
+
+def _require_coupon_funded(coupon: PromotionRow) -> None:
+    if coupon.funding == AWAITING_HOLD:
+        raise Conflict(Code.BUDGET_HOLD_PENDING, "the wallet has not confirmed the coupon batch's budget hold yet")
+    if coupon.funding == REFUSED:
+        raise Conflict(
+            Code.BUDGET_NOT_HELD,
+            "the wallet refused the budget hold: top up the marketing wallet and create the coupons again",
+            **(coupon.funding_detail or {}),
+        )
+
+
+async def owned_coupon(uow: UnitOfWork, coupon_id: str, principal: Principal, *, lock: bool = False) -> PromotionRow:
+    """A streamer coupon batch if the caller issued it (streamer) or is an operator; 404 otherwise (its
+    existence does not leak)."""
+    row = await uow.offers.get_coupon(coupon_id, lock=lock)
+    if row is None or row.kind != STREAMER_COUPON:
+        raise NotFound(Code.UNKNOWN_COUPON, "no such streamer coupon batch", coupon_id=coupon_id)
+    if not (principal.is_operator() or (principal.actor == "streamer" and principal.sub == row.owner_id)):
+        raise NotFound(Code.UNKNOWN_COUPON, "no such streamer coupon batch", coupon_id=coupon_id)
+    return row
+
+
+async def _coupon_funded(uow: UnitOfWork, req: BudgetRequest, detail: dict[str, Any]) -> None:
+    coupon = await uow.offers.get_coupon(req.activity_id, lock=True)
+    if coupon is None or coupon.funding != AWAITING_HOLD:
+        return
+    coupon.funding, coupon.funding_detail, coupon.budget_held = HELD, detail, req.amount
+    await uow.offers.save_coupon_budget(coupon)
+
+
+async def _coupon_refused(uow: UnitOfWork, req: BudgetRequest, detail: dict[str, Any]) -> None:
+    coupon = await uow.offers.get_coupon(req.activity_id, lock=True)
+    if coupon is None or coupon.funding != AWAITING_HOLD:
+        return
+    coupon.funding, coupon.funding_detail = REFUSED, detail
+    await uow.offers.save_coupon_budget(coupon)
+
+
+async def _release_coupon_budget(
+    uow: UnitOfWork, coupon: PromotionRow, amount: int, reason: str, ref: str, now: datetime
+) -> None:
+    """Book ``amount`` as released and ask the wallet to return it to the streamer (the caller saves)."""
+    if amount <= 0:
+        return
+    coupon.budget_released += amount
+    request_id = f"{coupon.id}:release:{ref}"
+    await uow.budget.add(BudgetRequest(request_id, coupon.id, COUPON_RELEASE, amount, "REQUESTED", now))
+    await uow.publish(
+        b.BudgetReleaseRequested(
+            activity_id=coupon.id, streamer_id=coupon.owner_id, request_id=request_id, occurred_at=now,
+            amount=amount, reason=reason,
+        )
+    )  # fmt: skip
+
+
+async def end_coupon(uow: UnitOfWork, coupon_id: str, principal: Principal, now: datetime) -> PromotionRow:
+    """下线: no more claims; the unclaimed budget goes back to the wallet. Claimed coupons stay usable until
+    their validity ends (then what they did not use is released). Ending again: no-op."""
+    coupon = await owned_coupon(uow, coupon_id, principal, lock=True)
+    _require_coupon_funded(coupon)
+    if coupon.ended_at is not None:
+        return coupon
+    coupon.ended_at = now
+    unclaimed = (coupon.quantity - coupon.claimed) * int(coupon.params["amount"])
+    await _release_coupon_budget(uow, coupon, unclaimed, "UNCLAIMED_AT_END", "end", now)
+    await uow.offers.save_coupon_budget(coupon)
+    return coupon
+
+
+async def expire_coupon_batch(uow: UnitOfWork, coupon_id: str, now: datetime) -> PromotionRow | None:
+    """Timer: a funded batch past its validity releases everything neither spent nor needed by coupons
+    that unpaid orders reserved (those are spent on payment or released on cancellation); its unused
+    coupons expire. Row-locked: safe on several instances; a second run is a no-op."""
+    coupon = await uow.offers.get_coupon(coupon_id, lock=True)
+    if coupon is None or coupon.funding != HELD or coupon.expired_at is not None:
+        return coupon
+    if coupon.valid_until is None or now < coupon.valid_until:
+        return coupon
+    await uow.offers.expire_coupons(coupon.id)  # first: waits for a pricing that locked one of them
+    free = coupon.budget_outstanding - await uow.offers.reserved_amount(coupon.id)
+    coupon.expired_at = now
+    coupon.ended_at = coupon.ended_at or now
+    await _release_coupon_budget(uow, coupon, free, "COUPONS_EXPIRED", "expiry", now)
+    await uow.offers.save_coupon_budget(coupon)
+    return coupon
+
+
+async def _coupon_spent(uow: UnitOfWork, row: VoucherRow, order_id: str, merchant_id: str, now: datetime) -> None:
+    """A paid order used a streamer coupon: its amount moves from the batch's hold to the merchant
+    (``RedEnvelopeRedeemed(discount_type=STREAMER_COUPON)``: the wallet paid the merchant at capture from the
+    streamer's coupon payable, the hold settles that payable). The rest of its face value stays held for
+    the batch (a coupon given back after a refund is fully funded again) until the batch expires."""
+    coupon = await uow.offers.get_coupon(row.source_id, lock=True)
+    if coupon is None or coupon.funding != HELD or row.amount <= 0:
+        return  # a streamer coupon from before budgets: the streamer owes it on the coupon payable
+    coupon.budget_spent += row.amount
+    request_id = f"{coupon.id}:redeem:{row.voucher_id}:{order_id}"
+    await uow.budget.add(BudgetRequest(request_id, coupon.id, COUPON_REDEEM, row.amount, "REQUESTED", now))
+    await uow.offers.save_coupon_budget(coupon)
+    await uow.publish(
+        b.RedEnvelopeRedeemed(
+            activity_id=coupon.id, streamer_id=coupon.owner_id, request_id=request_id, occurred_at=now,
+            order_id=order_id, merchant_id=merchant_id, envelope_id=row.voucher_id, amount=row.amount,
+            discount_type=DiscountType.STREAMER_COUPON,
+        )
+    )  # fmt: skip
+
+
+async def _coupon_back(uow: UnitOfWork, row: VoucherRow, order_id: str, *, refunded: bool, now: datetime) -> str:
+    """A streamer coupon comes back from an order (unpaid: its reservation is released; paid and refunded:
+    the wallet's refund puts its amount back into the batch's hold). Its new status: AVAILABLE, or EXPIRED
+    once the batch expired (then its amount is released to the streamer)."""
+    coupon = await uow.offers.get_coupon(row.source_id, lock=True)
+    if coupon is None or coupon.funding != HELD:
+        return AVAILABLE
+    if refunded:
+        coupon.budget_spent = max(0, coupon.budget_spent - row.amount)
+    if coupon.expired_at is None:
+        if refunded:
+            await uow.offers.save_coupon_budget(coupon)
+        return AVAILABLE
+    ref = f"{row.voucher_id}:{order_id}"
+    await _release_coupon_budget(uow, coupon, row.amount, "ORDER_CANCELLED_AFTER_EXPIRY", ref, now)
+    await uow.offers.save_coupon_budget(coupon)
+    return "EXPIRED"
 
 
 async def grant_balance(
@@ -833,6 +1076,24 @@ def _rejection(voucher_id: str, code: str, reason: str) -> VoucherRejection:
     return VoucherRejection(voucher_id=voucher_id, reason_code=code, reason=reason)
 
 
+#: Engine outcomes that only mean "not needed on this order": never a reason to fail it (取最优: of a
+#: 商家券 and a 主播红包 the better for the buyer applies; SPEC 4). The voucher stays the buyer's.
+_NOT_NEEDED = frozenset({Reason.SUPERSEDED_BY_BETTER_COUPON, Reason.SUPERSEDED_BY_BETTER_OFFER, Reason.NOTHING_LEFT_TO_PAY})
+
+
+def _not_needed(
+    voucher_id: str, code: str, message: str, winner: AppliedDiscount | None, labels: dict[str, str]
+) -> VoucherRejection:
+    if winner is None or winner.voucher_id is None:
+        return VoucherRejection(voucher_id=voucher_id, reason_code=code, reason=f"{message}; it stays in your account")
+    name = labels.get(winner.voucher_id) or winner.voucher_id
+    reason = (
+        f"{name} ({winner.voucher_id}) takes {winner.amount} fen off this order, more for you: {message}; "
+        "this one was not used and stays in your account"
+    )
+    return VoucherRejection(voucher_id=voucher_id, reason_code=code, reason=reason, superseded_by=winner.voucher_id)
+
+
 async def _reject(
     uow: UnitOfWork, ev: OrderPlaced, code: str, reason: str, rejections: list[VoucherRejection], now: datetime
 ) -> OrderPricingRejected:
@@ -847,10 +1108,15 @@ async def _reject(
 
 
 async def price_order(uow: UnitOfWork, ev: OrderPlaced, now: datetime) -> OrderPriced | OrderPricingRejected | None:
-    """Price a placed order on the engine, reserve the buyer's chosen vouchers, answer on the pricing topic.
+    """Price a placed order on the engine, reserve the vouchers it uses, answer on the pricing topic.
 
-    Strict: every voucher the buyer chose must apply; otherwise the order is rejected with one
-    ``VoucherRejection`` per refused voucher (the buyer re-places without it). Prices as of the order's
+    A chosen voucher that is only beaten by a better one of its slot (商家券 vs 主播红包: the better
+    for the buyer applies, SPEC 4) or has nothing left to cover is not reserved, stays the buyer's and
+    is listed in ``OrderPriced.dropped_vouchers`` with its reason and the voucher applied instead. A
+    chosen voucher that cannot apply (``EXPIRED``, ``WRONG_STREAMER``, ``BELOW_THRESHOLD``, unknown …)
+    follows the buyer's choice (``OrderPlaced.on_unusable_voucher``): ``FAIL`` (the default) rejects
+    the order with one ``VoucherRejection`` per such voucher and reserves nothing; ``PROCEED_WITHOUT``
+    prices the order without them and lists them in ``dropped_vouchers``. Prices as of the order's
     placement time (``occurred_at``), so a replay prices the same.
     """
     if await uow.pricings.get(ev.order_id) is not None:
@@ -902,30 +1168,45 @@ async def price_order(uow: UnitOfWork, ev: OrderPlaced, now: datetime) -> OrderP
         )
     except PromotionError as exc:
         return await _reject(uow, ev, exc.code, exc.message, rejections, now)
+    not_needed: list[VoucherRejection] = []  # beaten in its slot / nothing left: never fails the order
     for d in result.decisions:
         if d.voucher_id in rows and not d.applied:
-            rejections.append(_rejection(d.voucher_id, d.reason.value, d.message))
-    if rejections:
-        rejections.sort(key=lambda x: chosen.index(x.voucher_id) if x.voucher_id in chosen else len(chosen))
+            if d.reason in _NOT_NEEDED:
+                winner = result.superseded_by(d.voucher_id)
+                not_needed.append(_not_needed(d.voucher_id, d.reason.value, d.message, winner, labels))
+            else:
+                rejections.append(_rejection(d.voucher_id, d.reason.value, d.message))
+    in_chosen_order = lambda x: chosen.index(x.voucher_id) if x.voucher_id in chosen else len(chosen)  # noqa: E731
+    rejections.sort(key=in_chosen_order)
+    if rejections and ev.on_unusable_voucher is not UnusableVouchers.PROCEED_WITHOUT:
         codes = ", ".join(f"{x.voucher_id}: {x.reason_code}" for x in rejections)
         return await _reject(
             uow, ev, Code.VOUCHER_REJECTED, f"a chosen voucher cannot be used on this order ({codes})", rejections, now
         )
+    # The buyer chose to proceed without the vouchers that cannot apply (the engine already priced the
+    # order without them: a voucher that fails its checks takes no slot), or none failed.
+    dropped = sorted([*rejections, *not_needed], key=in_chosen_order)
     applied = {a.voucher_id: a for a in result.applied}
     for vid in chosen:
+        if vid not in applied:
+            continue  # not used by this order: not reserved, stays the buyer's
         row = rows[vid]
         row.status = RESERVED
         row.order_id = ev.order_id
         row.amount = applied[vid].amount
         row.order_gmv = ev.item_total
         await uow.vouchers.update(row)
+    until = {vid: rows[vid].valid_until for vid in applied if vid in rows}
     priced = OrderPriced(
         order_id=ev.order_id,
         funding=m.funding_to_contract(result),
-        discounts=[m.discount_to_contract(a, labels.get(a.voucher_id, "")) for a in result.applied],
+        discounts=[
+            m.discount_to_contract(a, labels.get(a.voucher_id, ""), until.get(a.voucher_id)) for a in result.applied
+        ],
         lines=[LinePrice(line_no=p.line_no, list_amount=p.list_amount, payable=p.payable) for p in result.lines],
         priced_at=now,
         merchant_best_quote=result.merchant_best_quote,
+        dropped_vouchers=dropped,
     )
     body = priced.model_dump(mode="json")
     body["decisions"] = [
@@ -967,6 +1248,8 @@ async def on_order_paid(uow: UnitOfWork, ev: OrderPaid, now: datetime) -> None:
             loaded.activity.confirm_use(claim_id=row.voucher_id, order_id=ev.order_id, now=now)
             await _save(uow, loaded, now, merchant_id=ev.merchant_id)
             continue
+        if row.kind == STREAMER_COUPON:
+            await _coupon_spent(uow, row, ev.order_id, ev.merchant_id, now)
         if row.kind in m.REUSABLE_BALANCE_KINDS:
             left = _balance(row)
             if row.amount > 0:  # always under strict pricing (an applied discount is positive)
@@ -1007,8 +1290,9 @@ async def on_order_cancelled(uow: UnitOfWork, ev: OrderCancelled, now: datetime)
     """Release what the order reserved (an envelope past its validity expires now and releases its budget).
 
     A paid order cancelled before shipping (the wallet refunds it) gives its single-use vouchers back to
-    the buyer (AVAILABLE again), returns a used red envelope's amount to the streamer (see
-    ``RedEnvelopeActivity.refund_use``) and tops a coin / consumption-credit balance back up by exactly
+    the buyer (AVAILABLE again), gives a used red envelope back to the buyer while it is within its use
+    validity at the cancellation time, else returns its amount to the streamer (see
+    ``RedEnvelopeActivity.refund_use``), and tops a coin / consumption-credit balance back up by exactly
     what the order took from it (``Balance.give_back``: once, capped at the face value). An unpaid
     order never took anything from a balance: its reservation is released and the balance is whole."""
     uses = await uow.vouchers.uses_for_order(ev.order_id, lock=True) if ev.was_paid else []
@@ -1024,10 +1308,14 @@ async def on_order_cancelled(uow: UnitOfWork, ev: OrderCancelled, now: datetime)
             if row.kind == RED_ENVELOPE:
                 loaded = await uow.activities.get(row.source_id, claim_ids=(row.voucher_id,))
                 assert loaded is not None
-                loaded.activity.refund_use(claim_id=row.voucher_id, order_id=ev.order_id, now=now)
+                # Decided at the cancellation time, as the order service's message to the buyer is.
+                loaded.activity.refund_use(claim_id=row.voucher_id, order_id=ev.order_id, now=ev.occurred_at)
                 await _save(uow, loaded, now)
             else:
-                row.status, row.order_id, row.amount, row.order_gmv, row.used_at = AVAILABLE, None, 0, 0, None
+                back = AVAILABLE
+                if row.kind == STREAMER_COUPON:
+                    back = await _coupon_back(uow, row, ev.order_id, refunded=True, now=now)
+                row.status, row.order_id, row.amount, row.order_gmv, row.used_at = back, None, 0, 0, None
                 await uow.vouchers.update(row)
             continue
         if row.status != RESERVED:
@@ -1035,10 +1323,13 @@ async def on_order_cancelled(uow: UnitOfWork, ev: OrderCancelled, now: datetime)
         if row.kind == RED_ENVELOPE:
             loaded = await uow.activities.get(row.source_id, claim_ids=(row.voucher_id,))
             assert loaded is not None
-            loaded.activity.release_reservation(claim_id=row.voucher_id, order_id=ev.order_id, now=now)
+            loaded.activity.release_reservation(claim_id=row.voucher_id, order_id=ev.order_id, now=ev.occurred_at)
             await _save(uow, loaded, now)
         else:
-            row.status, row.order_id, row.amount, row.order_gmv = AVAILABLE, None, 0, 0
+            back = AVAILABLE
+            if row.kind == STREAMER_COUPON:
+                back = await _coupon_back(uow, row, ev.order_id, refunded=False, now=now)
+            row.status, row.order_id, row.amount, row.order_gmv = back, None, 0, 0
             await uow.vouchers.update(row)
     await uow.pricings.mark_settled(ev.order_id, "CANCELLED")
 

@@ -79,7 +79,7 @@ def to_voucher(
     return voucher
 
 
-def discount_to_contract(a: AppliedDiscount, label: str) -> c.AppliedDiscount:
+def discount_to_contract(a: AppliedDiscount, label: str, valid_until: datetime | None = None) -> c.AppliedDiscount:
     return c.AppliedDiscount(
         discount_type=c.DiscountType(a.discount_type.value),
         funder=c.Funder(a.funder.value),
@@ -87,6 +87,7 @@ def discount_to_contract(a: AppliedDiscount, label: str) -> c.AppliedDiscount:
         voucher_id=a.voucher_id,
         label=label,
         allocations=[c.LineAllocation(line_no=s.line_no, amount=s.amount) for s in a.allocations],
+        valid_until=valid_until,
     )
 
 

@@ -95,6 +95,19 @@ class PromotionRow:
     quantity: int = 0
     claimed: int = 0
     per_buyer_limit: int = 0
+    #: Coupon batches funded from a streamer's marketing wallet (主播红包): ``AWAITING_HOLD`` → ``HELD`` |
+    #: ``REFUSED``; ``None`` for coupons nobody holds a budget for (merchant / platform coupons).
+    funding: str | None = None
+    funding_detail: dict[str, Any] | None = None
+    budget_held: int = 0
+    budget_spent: int = 0
+    budget_released: int = 0
+    ended_at: datetime | None = None  # claims closed (下线): unclaimed budget released
+    expired_at: datetime | None = None  # validity over: everything not reserved released
+
+    @property
+    def budget_outstanding(self) -> int:
+        return self.budget_held - self.budget_spent - self.budget_released
 
 
 @dataclass
@@ -197,9 +210,27 @@ class OfferRepository(Protocol):
     async def add_promotion(self, row: PromotionRow) -> None: ...
     async def automatic(self, merchant_id: str) -> list[PromotionRow]: ...
     async def add_coupon(self, row: PromotionRow) -> None: ...
-    async def get_coupon(self, coupon_id: str) -> PromotionRow | None: ...
+    async def get_coupon(self, coupon_id: str, *, lock: bool = False) -> PromotionRow | None: ...
     async def bump_coupon_buyer(self, coupon_id: str, buyer_id: str, limit: int) -> bool: ...
-    async def take_coupon(self, coupon_id: str) -> bool: ...
+    async def take_coupon(self, coupon_id: str) -> bool:
+        """One statement: ``claimed + 1`` while below quantity, funded (or not budget-funded) and not ended."""
+        ...
+
+    async def save_coupon_budget(self, row: PromotionRow) -> None:
+        """Store ``funding``, ``funding_detail``, the budget figures, ``ended_at`` and ``expired_at``."""
+        ...
+
+    async def coupons_due(self, now: datetime, limit: int) -> list[str]:
+        """Funded coupon batches whose validity is over and whose free budget was not released yet."""
+        ...
+
+    async def reserved_amount(self, coupon_id: str) -> int:
+        """What the batch's coupons reserved by unpaid orders take (sum of their reserved amounts)."""
+        ...
+
+    async def expire_coupons(self, coupon_id: str) -> int:
+        """The batch's AVAILABLE coupons become EXPIRED; how many."""
+        ...
 
 
 class PricingRepository(Protocol):

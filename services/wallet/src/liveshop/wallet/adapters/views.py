@@ -50,8 +50,11 @@ async def streamer_wallet_view(conn: Connection, streamer_id: str) -> dict[str, 
     )
     prefix, suffix = activity_hold("\x00").split("\x00")
     activities = [{"activity_id": r["id"][len(prefix) : -len(suffix)], "held": r["held"]} for r in holds]
+    # channel fees not yet covered by a requested or issued fee invoice (entrypoints/fee_invoices.py)
     fees = await conn.fetchval(
-        "SELECT coalesce(sum(fee), 0) FROM top_ups WHERE streamer_id = $1 AND status = 'COMPLETED'", streamer_id
+        """SELECT coalesce(sum(t.fee), 0) FROM top_ups t WHERE t.streamer_id = $1 AND t.status = 'COMPLETED'
+             AND NOT EXISTS (SELECT 1 FROM fee_invoice_entries e WHERE e.top_up_id = t.top_up_id AND e.live)""",
+        streamer_id,
     )
     return {
         "streamer_id": streamer_id,

@@ -60,6 +60,20 @@ class EffectiveStatus(StrEnum):
     EXPIRED = "EXPIRED"  # 已过期 (short-term, end passed)
     ENDED = "ENDED"  # 已结束 (ended by the merchant)
 
+    @property
+    def label_zh(self) -> str:
+        """The label every view shows: 待开始 / 进行中 / 已结束 (a draft: 待确认)."""
+        return _EFFECTIVE_LABELS[self]
+
+
+_EFFECTIVE_LABELS = {
+    EffectiveStatus.DRAFT: "待确认",
+    EffectiveStatus.SCHEDULED: "待开始",
+    EffectiveStatus.IN_FORCE: "进行中",
+    EffectiveStatus.EXPIRED: "已结束",
+    EffectiveStatus.ENDED: "已结束",
+}
+
 
 class ProductStatus(StrEnum):
     LISTED = "LISTED"  # 上架

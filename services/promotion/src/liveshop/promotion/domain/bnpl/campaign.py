@@ -203,6 +203,10 @@ class FirstOrderFacts:
     """BNPL orders the buyer placed before this one, whatever became of them."""
     merchant_registered_at: datetime | None
     buyer_already_granted: bool
+    unit_item_amounts: tuple[int, ...] = ()
+    """fen: 商品金额 of one unit of each line (after its item discounts). The threshold is checked per item:
+    the order qualifies when one of its items costs ``min_item_amount`` or more (a basket of cheap items does
+    not add up to it). Empty (line detail unknown): the order's ``item_amount`` is used."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,13 +245,14 @@ def qualify(campaign: FirstOrderCampaign, facts: FirstOrderFacts) -> Qualificati
         )
     if facts.buyer_already_granted:
         reasons.append(Reason(BnplCode.ALREADY_GRANTED, "您已享受过本活动优惠", "buyer already got the discount"))
-    if facts.item_amount < campaign.min_item_amount:
+    best_item = max(facts.unit_item_amounts) if facts.unit_item_amounts else facts.item_amount
+    if best_item < campaign.min_item_amount:
         reasons.append(
             Reason(
                 BnplCode.ITEM_AMOUNT_BELOW_MINIMUM,
                 f"商品金额需满{yuan(campaign.min_item_amount)}元",
-                f"item amount below {campaign.min_item_amount} fen",
-                {"item_amount": facts.item_amount, "min_item_amount": campaign.min_item_amount},
+                f"no item of {campaign.min_item_amount} fen or more",
+                {"item_amount": best_item, "min_item_amount": campaign.min_item_amount},
             )
         )
     registered = facts.merchant_registered_at

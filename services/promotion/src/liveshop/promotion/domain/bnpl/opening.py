@@ -38,11 +38,13 @@ from liveshop.promotion.domain.bnpl.errors import BnplCode, Reason, require_utc,
 class GoodStandingPolicy:
     """Configurable thresholds of the good-standing rule (used by opening and campaign registration)."""
 
-    serious_violation_lookback: timedelta = timedelta(days=180)
+    serious_violation_lookback: timedelta | None = timedelta(days=180)
+    """``None``: no serious violation ever (一直以来, the first-order campaign's rule): never fine again."""
     min_operating_period: timedelta = timedelta(days=30)
 
     def __post_init__(self) -> None:
-        if self.serious_violation_lookback < timedelta(0) or self.min_operating_period < timedelta(0):
+        lookback = self.serious_violation_lookback
+        if (lookback is not None and lookback < timedelta(0)) or self.min_operating_period < timedelta(0):
             raise ValueError("good-standing thresholds must be non-negative")
 
 
@@ -71,18 +73,32 @@ def assess_standing(record: MerchantRecord, policy: GoodStandingPolicy, at: date
     reasons: list[Reason] = []
     retry_times: list[datetime] = []
 
-    recent = [
-        v for v in record.serious_violations_at if require_utc(v, "violation") > at - policy.serious_violation_lookback
-    ]
+    lookback = policy.serious_violation_lookback
+    violations = [require_utc(v, "violation") for v in record.serious_violations_at]
+    never_again = False
+    if lookback is None:
+        past = [v for v in violations if v <= at]
+        if past:
+            never_again = True  # 一直以来遵守平台规则: one serious violation on record is for good
+            reasons.append(
+                Reason(
+                    BnplCode.SERIOUS_VIOLATION_ON_RECORD,
+                    "店铺存在情节严重的违规记录,仅一直以来遵守平台规则的商家可报名",
+                    "a serious violation is on record (the rule is: never)",
+                    {"latest_violation_at": max(past).isoformat()},
+                )
+            )
+    recent = [] if lookback is None else [v for v in violations if v > at - lookback]
     if recent:
+        assert lookback is not None
         newest = max(recent)
-        ok_at = newest + policy.serious_violation_lookback
+        ok_at = newest + lookback
         retry_times.append(ok_at)
         reasons.append(
             Reason(
                 BnplCode.SERIOUS_VIOLATION_RECENT,
                 "店铺近期存在情节严重的违规行为",
-                f"serious violation within the last {policy.serious_violation_lookback.days} days",
+                f"serious violation within the last {lookback.days} days",
                 {"latest_violation_at": newest.isoformat(), "ok_at": ok_at.isoformat()},
             )
         )
@@ -109,7 +125,7 @@ def assess_standing(record: MerchantRecord, policy: GoodStandingPolicy, at: date
         )
     if not reasons:
         return StandingResult(True)
-    return StandingResult(False, tuple(reasons), max(retry_times))
+    return StandingResult(False, tuple(reasons), None if never_again or not retry_times else max(retry_times))
 
 
 class MerchantBnplStatus(StrEnum):

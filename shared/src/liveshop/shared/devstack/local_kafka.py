@@ -322,7 +322,12 @@ class KafkaCluster:
 
 
 def start_cluster(
-    data_dir: Path, nodes: int = 3, *, heap: str = "512m", timeout: float = 120.0, min_insync_replicas: int | None = None
+    data_dir: Path,
+    nodes: int = 3,
+    *,
+    heap: str = "512m",
+    timeout: float = 120.0,
+    min_insync_replicas: int | None = None,
 ) -> KafkaCluster:
     """``nodes`` combined broker+controller KRaft nodes on 127.0.0.1 with a static controller quorum,
     the same security as :func:`start` (SASL/SCRAM client listener, ACLs, ``admin`` super user), and

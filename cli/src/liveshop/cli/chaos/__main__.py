@@ -1,0 +1,5 @@
+import sys
+
+from liveshop.cli.chaos.runner import main
+
+sys.exit(main())

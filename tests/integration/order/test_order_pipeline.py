@@ -74,7 +74,7 @@ def fold(events: list[Envelope]) -> dict[str, dict[str, Any]]:
                 closed_at=e.occurred_at,
                 failure_code=e.reason_code,
                 failure_reason=e.reason,
-                voucher_rejections=[v.model_dump() for v in e.voucher_rejections],
+                voucher_rejections=[v.model_dump(exclude_none=True) for v in e.voucher_rejections],
             )
     return state
 

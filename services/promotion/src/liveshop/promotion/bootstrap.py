@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from liveshop.promotion.adapters.repositories import PgUnitOfWork
+from liveshop.promotion.adapters.secrets import JournalSealer, SecretBox
 from liveshop.promotion.bnpl import wiring as bnpl_wiring
 from liveshop.promotion.domain.errors import PromotionError
 from liveshop.promotion.entrypoints import consumers, http
@@ -26,6 +27,15 @@ from liveshop.shared.settings import ServiceSettings
 
 SERVICE = "promotion"
 log = logging.getLogger(__name__)
+
+#: The development stack's journal key (``PROMOTION_DEV_SECRETS_KEY=true``: the dev stack, the demo, the
+#: tests). Never used unless that flag is set: without it and without PROMOTION_SECRETS_KEY the service
+#: refuses to start (while it journals its inputs).
+DEV_SECRETS_KEY = "liveshop-dev-only-promotion-journal-key"
+
+
+class SecretsKeyMissing(RuntimeError):
+    """PROMOTION_SECRETS_KEY is not set (and this is not the dev stack): the service does not start."""
 
 
 class PromotionSettings(ServiceSettings):
@@ -43,6 +53,35 @@ class PromotionSettings(ServiceSettings):
     #: credit) or one platform coupon, and the largest first-order campaign discount (fen). Above it:
     #: 422 ``GRANT_ABOVE_CEILING``. Default 1000 yuan.
     promotion_max_grant_fen: int = Field(default=handlers.MAX_GRANT_FEN_DEFAULT, ge=0, le=MONEY_MAX)
+    #: Key that seals made-up secrets (the BNPL campaign's draw seed) in the input journal, 16+ characters.
+    #: Required outside the dev stack; a replay needs the key the journal was recorded with.
+    promotion_secrets_key: SecretStr | None = None
+    #: Development only (the dev stack, the demo, the tests): seal with :data:`DEV_SECRETS_KEY` when no key is set.
+    promotion_dev_secrets_key: bool = False
+
+    def sealing_key(self) -> str:
+        """The journal's sealing key, or raise :class:`SecretsKeyMissing`."""
+        if self.promotion_secrets_key is not None and self.promotion_secrets_key.get_secret_value():
+            return self.promotion_secrets_key.get_secret_value()
+        if self.promotion_dev_secrets_key:
+            log.warning("promotion: PROMOTION_SECRETS_KEY is not set; the journal seals with the dev key")
+            return DEV_SECRETS_KEY
+        raise SecretsKeyMissing(
+            "PROMOTION_SECRETS_KEY is not set: the promotion service needs a key (16+ characters) to seal the "
+            "campaign draw seeds in its input journal. Development only: PROMOTION_DEV_SECRETS_KEY=true uses the "
+            "built-in dev key."
+        )
+
+
+class PromotionRuntime(ServiceRuntime):
+    """Refuses to start without a sealing key (the app can still be built, e.g. to list its routes)."""
+
+    missing_key: SecretsKeyMissing | None = None
+
+    async def start(self) -> None:
+        if self.missing_key is not None:
+            raise self.missing_key
+        await super().start()
 
 
 async def run_red_envelope_timers(runtime: ServiceRuntime, batch: int = 100) -> int:
@@ -82,13 +121,17 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
     async def timers(rt: ServiceRuntime) -> None:
         await run_red_envelope_timers(rt, batch)
 
-    runtime = ServiceRuntime(
+    runtime = PromotionRuntime(
         ps,
         service=SERVICE,
         migrations_package="liveshop.promotion.migrations",
         routers=[consumers.pricing, consumers.budgets, consumers.catalog, *bnpl_wiring.routers()],
         jobs=[PeriodicJob("red-envelope-timers", ps.promotion_timer_interval_s, timers), *bnpl_wiring.jobs()],
     )
+    try:
+        runtime.journal_sealer = JournalSealer(SecretBox(ps.sealing_key()))
+    except SecretsKeyMissing as exc:
+        runtime.missing_key = exc  # never seals anything: the runtime refuses to start
     app = create_app(runtime, [http.router, *bnpl_wiring.http_routers()], title="liveshop promotion service")
     app.state.budget_wait_s = ps.promotion_budget_wait_s
     app.state.max_grant_fen = ps.promotion_max_grant_fen

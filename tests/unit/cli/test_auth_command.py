@@ -69,7 +69,7 @@ def test_errors_are_one_line_with_a_non_zero_exit(argv: list[str], capsys: pytes
         rc = int(exc.code or 0)
     out, err = capsys.readouterr()
     assert rc == 2 and out == ""
-    assert len(err.strip().splitlines()) == 1 and err.startswith("error: "), err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("liveshop: "), err
 
 
 def test_jwks_prints_the_path_or_the_keys(own_issuer: DevIssuer, capsys: pytest.CaptureFixture[str]) -> None:

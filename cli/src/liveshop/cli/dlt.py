@@ -16,9 +16,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 from typing import Any
 
+from liveshop.cli import console
+from liveshop.cli.console import UsageError
 from liveshop.shared import dlt
 
 
@@ -51,7 +52,7 @@ def _positions(values: list[str]) -> set[tuple[int, int]]:
         try:
             out.add((int(part) if part else 0, int(off)))
         except ValueError:
-            raise SystemExit(f"error: --offset {v!r}: expected N or P:N") from None
+            raise UsageError(f"--offset {v!r}: expected N or P:N") from None
     return out
 
 
@@ -90,12 +91,12 @@ def command(args: argparse.Namespace) -> int:
             print(f"{g:<40} {info['records']:>8} {info['redriven']:>8}  {info['topic']}")
         return 0
     if not args.group:
-        print(f"error: dlt {args.action} needs --group", file=sys.stderr)
-        return 2
+        console.error(f"dlt {args.action} needs --group")
+        return console.EXIT_USAGE
     if args.action in ("show", "redrive") and not args.offset and not args.all:
         what = "--offset" if args.action == "show" else "--offset or --all"
-        print(f"error: dlt {args.action} needs {what}", file=sys.stderr)
-        return 2
+        console.error(f"dlt {args.action} needs {what}")
+        return console.EXIT_USAGE
     try:
         if args.action == "redrive":
             results = asyncio.run(
@@ -107,12 +108,12 @@ def command(args: argparse.Namespace) -> int:
             return _report(results, args.json)
         records = asyncio.run(dlt.read(bootstrap, ns, args.group, auth=auth, select=_selector(args)))
     except LookupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        console.error(str(exc))
+        return console.EXIT_ERROR
     if args.action == "show":
         if not records:
-            print("error: no such dead-letter record", file=sys.stderr)
-            return 1
+            console.error("no such dead-letter record")
+            return console.EXIT_ERROR
         if args.json:
             _print_json([d.details() for d in records])
             return 0

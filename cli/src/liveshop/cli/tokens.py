@@ -11,9 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
-from typing import NoReturn
 
+from liveshop.cli import console
 from liveshop.shared.auth import ACTORS, OPERATOR_ROLES, DevIssuer
 from liveshop.shared.auth.tokens import parse_ttl
 
@@ -49,8 +48,8 @@ def operator_headers(*roles: str) -> dict[str, str]:
 
 
 def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 2
+    console.error(f"auth: {message}")
+    return console.EXIT_USAGE
 
 
 def command(args: argparse.Namespace) -> int:
@@ -108,10 +107,4 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     auth.add_argument("--ttl", default="15m", help="token: lifetime, e.g. 90s, 15m (default), 2h")
     auth.add_argument("--json", action="store_true", help="token: the token with its claims; jwks: the JWKS itself")
-    auth.set_defaults(fn=command)
-
-    def one_line_error(message: str) -> NoReturn:
-        print(f"error: liveshop auth: {message}", file=sys.stderr)
-        sys.exit(2)
-
-    auth.error = one_line_error  # usage errors too are one line
+    auth.set_defaults(fn=command)  # usage errors are one line, exit 2: the CLI's parser class

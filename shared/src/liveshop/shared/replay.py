@@ -28,6 +28,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from liveshop.contracts.topics import TOPICS, event_class, topic_of
 from liveshop.shared.kafka_auth import KafkaAuth, aiokafka_kwargs
 
+#: Progress hooks: ``progress(n)`` says n more records are done; ``total(n)`` (called once, before the
+#: first ``progress``) how many there are in all. A recording counts offsets: of a topic with gaps
+#: (transaction markers, compaction) it can write fewer records than it counts.
 Progress = Callable[[int], None]
 
 
@@ -69,9 +72,13 @@ async def record(
     to_offset: int | None = None,
     to_time: datetime | None = None,
     progress: Progress | None = None,
+    total: Progress | None = None,
     auth: KafkaAuth | None = None,
 ) -> RecordSummary:
-    """Stream ``topic`` (all partitions) to ``out``; stops at the end offsets seen at start (or the bounds)."""
+    """Stream ``topic`` (all partitions) to ``out``; stops at the end offsets seen at start (or the bounds).
+
+    ``total`` receives the offsets to read (from the end offsets, before reading), ``progress`` the
+    offsets read since its last call."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", **aiokafka_kwargs(auth)
     )
@@ -104,7 +111,10 @@ async def record(
                 consumer.seek(tp, from_offset)
             else:
                 await consumer.seek_to_beginning(tp)
-        active = {tp for tp in tps if await consumer.position(tp) < stop_at[tp]}
+        done_at = {tp: await consumer.position(tp) for tp in tps}
+        active = {tp for tp in tps if done_at[tp] < stop_at[tp]}
+        if total is not None:
+            total(sum(stop_at[tp] - done_at[tp] for tp in active))
         while active:
             batch = await consumer.getmany(*active, timeout_ms=500, max_records=2000)
             for tp, recs in batch.items():
@@ -126,11 +136,15 @@ async def record(
                     summary.bytes += len(text) + 1
                     first = summary.partitions.get(r.partition, (r.offset, r.offset))[0]
                     summary.partitions[r.partition] = (first, r.offset)
-                if progress is not None and recs:
-                    progress(len(recs))
+            advanced = 0
             for tp in list(active):
-                if await consumer.position(tp) >= stop_at[tp]:
+                position = min(await consumer.position(tp), stop_at[tp])
+                advanced += max(0, position - done_at[tp])
+                done_at[tp] = max(done_at[tp], position)
+                if position >= stop_at[tp]:
                     active.discard(tp)
+            if progress is not None and advanced:
+                progress(advanced)
         return summary
     finally:
         await consumer.stop()
@@ -265,10 +279,16 @@ async def replay(
     keep_timestamps: bool = True,
     allow_unknown: bool = False,
     progress: Progress | None = None,
+    total: Progress | None = None,
     auth: KafkaAuth | None = None,
 ) -> int:
-    """Validate ``path`` completely, then produce every record (key, headers, value) in file order."""
-    validate_file(path, target_topic=target_topic, allow_unknown=allow_unknown)
+    """Validate ``path`` completely, then produce every record (key, headers, value) in file order.
+
+    ``total`` receives the number of records (once the file validated), ``progress`` the records
+    the broker acknowledged since its last call."""
+    count = validate_file(path, target_topic=target_topic, allow_unknown=allow_unknown)
+    if total is not None:
+        total(count)
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         enable_idempotence=True,

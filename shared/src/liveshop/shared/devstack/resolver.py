@@ -68,6 +68,7 @@ class Infra:
             b"payment-provider:" + DevIssuer().ensure().key_path.read_bytes()
         ).hexdigest()
         env["FULFILLMENT_DEV_SECRETS_KEY"] = "true"  # fulfillment's dev key, unless FULFILLMENT_SECRETS_KEY is set
+        env["PROMOTION_DEV_SECRETS_KEY"] = "true"  # promotion's journal key, unless PROMOTION_SECRETS_KEY is set
         return env
 
     # ---- Kafka credentials -------------------------------------------------------------------

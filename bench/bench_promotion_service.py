@@ -210,7 +210,7 @@ class _Rollback(Exception):
 async def main(orders: int, claims: int) -> None:
     with infrastructure() as infra:
         base = settings(infra, "promotion")
-        ps = bootstrap.PromotionSettings(**base.model_dump())
+        ps = bootstrap.PromotionSettings(**base.model_dump(), promotion_dev_secrets_key=True)
         await ensure_topics(
             infra.kafka_bootstrap_servers, {ORDER.qualified(ps.namespace): ORDER.partitions}, auth=ps.kafka_auth()
         )

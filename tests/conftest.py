@@ -21,6 +21,8 @@ _ROOT = Path(__file__).parent
 # The tests are a development environment: the fulfillment service may seal ISV secrets with its dev
 # key (outside the dev stack it refuses to start without FULFILLMENT_SECRETS_KEY).
 os.environ.setdefault("FULFILLMENT_DEV_SECRETS_KEY", "true")
+# Likewise the promotion service's journal sealing key (PROMOTION_SECRETS_KEY outside development).
+os.environ.setdefault("PROMOTION_DEV_SECRETS_KEY", "true")
 
 
 @pytest.fixture(scope="session")

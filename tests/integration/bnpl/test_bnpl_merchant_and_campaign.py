@@ -4,6 +4,7 @@ view, end, short-term expiry), and every first-order campaign rule with its boun
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,7 +12,6 @@ from typing import Any
 from liveshop.contracts import codec
 from liveshop.contracts.common import ProductStatus, ProductType
 from liveshop.contracts.events.bnpl import BnplOpened, BnplOpeningRejected
-from liveshop.promotion.domain.bnpl.draw import CampaignSeed, DrawRecord, verify_draw
 from liveshop.shared.settings import ServiceSettings
 from liveshop.shared.testing import eventually
 
@@ -139,11 +139,11 @@ async def test_campaign_rules_and_boundaries(settings_for: Callable[..., Service
         ten, cheap, big = await bnpl.bnpl_merchant(m, [1000, 999, 20000])
         unregistered = uid("m")
         [u_pid] = await bnpl.bnpl_merchant(unregistered, [5000])
-        seed = bytes(range(32))
         early = await bnpl.eligible_buyer()  # opened BNPL before the campaign starts
-        c = await bnpl.campaign(starts_in=1.5, ends_in=60, seed_hex=seed.hex())
+        # the seed is the service's own (sealed in its journal, revealed after the end: test_bnpl_seed_sealed.py)
+        c = await bnpl.campaign(starts_in=1.5, ends_in=60)
         cid = c["campaign_id"]
-        assert "seed_hex" not in c and c["seed_commitment"] == CampaignSeed("s", seed).commitment
+        assert "seed_hex" not in c and re.fullmatch(r"[0-9a-f]{64}", c["seed_commitment"])
 
         # registration: needs BNPL opened and BNPL products
         bare = uid("m")
@@ -189,9 +189,9 @@ async def test_campaign_rules_and_boundaries(settings_for: Callable[..., Service
         second = await outcome(b_twice, big)
         assert [x["code"] for x in second["reasons"]] == ["NOT_FIRST_BNPL_ORDER", "ALREADY_GRANTED"]
 
-        # the bill shows the capped discount; every draw is reproducible from the seed (auditable)
+        # the bill shows the capped discount; every draw is recorded (reproducible from the seed once it is
+        # revealed after the end: test_bnpl_campaign_budget.py)
         audit = await bnpl.ok(p, "GET", f"/bnpl/admin/campaigns/{cid}/draws")
         assert len(audit["draws"]) == 2
-        for d in audit["draws"]:
-            assert verify_draw(DrawRecord(**d["draw"]), seed)
+        assert all(100 <= d["draw"]["value"] <= 8800 for d in audit["draws"])
         assert audit["budget_granted"] == sum(d["granted"] for d in audit["draws"])

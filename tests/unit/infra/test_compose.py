@@ -12,6 +12,7 @@ import yaml
 from pydantic import SecretStr
 
 from liveshop.fulfillment.bootstrap import FulfillmentConfig
+from liveshop.promotion.bootstrap import PromotionSettings
 from liveshop.shared.auth.tokens import DEV_AUDIENCE, DEV_ISSUER
 from liveshop.shared.settings import ServiceSettings
 from liveshop.wallet.provider import ProviderSettings, require_secret
@@ -19,7 +20,11 @@ from liveshop.wallet.provider import ProviderSettings, require_secret
 ROOT = Path(__file__).resolve().parents[3]
 SERVICES = ["order", "promotion", "wallet", "fulfillment"]
 #: Settings a service refuses to start without, kept out of docker-compose.yml (env files in deploy/).
-SECRETS = {"wallet": "WALLET_PROVIDER_SECRET", "fulfillment": "FULFILLMENT_SECRETS_KEY"}
+SECRETS = {
+    "wallet": "WALLET_PROVIDER_SECRET",
+    "fulfillment": "FULFILLMENT_SECRETS_KEY",
+    "promotion": "PROMOTION_SECRETS_KEY",
+}
 
 
 def compose() -> dict[str, Any]:
@@ -186,6 +191,11 @@ def test_the_dev_secrets_satisfy_the_services() -> None:
     fulfillment = read_env_file(ROOT / "deploy" / "dev" / "fulfillment.env")
     config = FulfillmentConfig(secrets_key=SecretStr(fulfillment["FULFILLMENT_SECRETS_KEY"]), dev_secrets_key=False)
     assert config.sealing_key() == fulfillment["FULFILLMENT_SECRETS_KEY"], "no dev-key fallback needed"
+    promotion = read_env_file(ROOT / "deploy" / "dev" / "promotion.env")
+    ps = PromotionSettings(
+        promotion_secrets_key=SecretStr(promotion["PROMOTION_SECRETS_KEY"]), promotion_dev_secrets_key=False
+    )
+    assert ps.sealing_key() == promotion["PROMOTION_SECRETS_KEY"], "no dev-key fallback needed"
 
 
 def test_every_service_has_a_module_entrypoint() -> None:

@@ -114,16 +114,6 @@ def _utc(v: datetime | None) -> datetime | None:
     return v.astimezone(UTC) if v is not None else None
 
 
-@contextmanager
-def _errors() -> Iterator[None]:
-    """The domain's ``BnplError`` as the shared ``DomainError`` (same JSON, same status)."""
-    try:
-        yield
-    except BnplError as exc:
-        cls: type[DomainError] = {403: Forbidden, 409: Conflict}.get(exc.http_status, DomainError)
-        raise cls(exc.code, exc.message, **exc.details) from exc
-
-
 def make_router(config: BnplPromotionConfig) -> APIRouter:
     router = APIRouter(prefix="/bnpl")
 
@@ -132,21 +122,19 @@ def make_router(config: BnplPromotionConfig) -> APIRouter:
         return runtime
 
     async def run(request: Request, fn: Callable[[sl.Uow], Awaitable[Any]]) -> Any:
-        with _errors():
-            async with rt(request).transaction() as tx:
-                return await fn(sl.Uow(tx))
+        async with rt(request).transaction() as tx:
+            return await fn(sl.Uow(tx))
 
     async def create(
         request: Request, scope: str, key: str | None, body: Any, fn: Callable[[sl.Uow], Awaitable[Any]]
     ) -> JSONResponse:
-        with _errors():
-            async with rt(request).transaction() as tx:
-                uow = sl.Uow(tx)
+        async with rt(request).transaction() as tx:
+            uow = sl.Uow(tx)
 
-                async def go() -> tuple[int, Any]:
-                    return 201, await fn(uow)
+            async def go() -> tuple[int, Any]:
+                return 201, await fn(uow)
 
-                status, out = await idempotent(tx, scope, key, body, go)
+            status, out = await idempotent(tx, scope, key, body, go)
         return JSONResponse(out, status_code=status)
 
     # ------------------------------------------------------------------------------ merchants
@@ -158,18 +146,17 @@ def make_router(config: BnplPromotionConfig) -> APIRouter:
         merchant_id: PathId, body: OpeningIn, request: Request, idempotency_key: IdempotencyKey = None
     ) -> JSONResponse:
         """开通先用后付: decided at once (200 either way; ``opened`` says which)."""
-        with _errors():
-            async with rt(request).transaction() as tx:
-                uow = sl.Uow(tx)
+        async with rt(request).transaction() as tx:
+            uow = sl.Uow(tx)
 
-                async def go() -> tuple[int, Any]:
-                    return 200, await sl.apply_opening(
-                        uow, merchant_id, agreement_accepted=body.agreement_accepted, config=config, now=_now()
-                    )
-
-                status, out = await idempotent(
-                    tx, f"bnpl-opening:{merchant_id}", idempotency_key, body.model_dump(), go
+            async def go() -> tuple[int, Any]:
+                return 200, await sl.apply_opening(
+                    uow, merchant_id, agreement_accepted=body.agreement_accepted, config=config, now=_now()
                 )
+
+            status, out = await idempotent(
+                tx, f"bnpl-opening:{merchant_id}", idempotency_key, body.model_dump(), go
+            )
         return JSONResponse(out, status_code=status)
 
     @router.get("/merchants/{merchant_id}", tags=["bnpl merchant"], dependencies=[allow(auth.merchant("merchant_id"))])

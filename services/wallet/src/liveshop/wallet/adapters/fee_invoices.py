@@ -106,4 +106,3 @@ class PgFeeInvoices:
         for r in found:
             by_invoice.setdefault(r["invoice_id"], []).append(_entry(r))
         return [_invoice(r, by_invoice.get(r["invoice_id"], [])) for r in rows]
-

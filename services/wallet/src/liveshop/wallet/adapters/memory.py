@@ -69,6 +69,9 @@ class MemoryRepository:
     async def save_budget_op(self, op: BudgetOp) -> None:
         self.budget_ops[(op.activity_id, op.request_id)] = copy.copy(op)
 
+    async def lock_order(self, order_id: str) -> None:
+        return None  # one transaction at a time in memory
+
     async def redemptions_of_order(self, order_id: str) -> list[BudgetOp]:
         return [copy.copy(o) for o in self.budget_ops.values() if o.order_id == order_id]
 

@@ -52,6 +52,14 @@ class PgWalletRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
+    async def lock_order(self, order_id: str) -> None:
+        """Serialize, until the transaction ends, every handler that moves money for ``order_id``.
+
+        An advisory lock, not the payment row: a red envelope's redemption may arrive before the payment
+        exists. Taken first, before anything of the order is read, so a refund sees every redemption
+        committed before it and a redemption sees a refund committed before it (READ COMMITTED)."""
+        await self.conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"wallet.order:{order_id}")
+
     async def get_payment(self, order_id: str) -> Payment | None:
         r = await self.conn.fetchrow("SELECT * FROM payments WHERE order_id = $1", order_id)
         return _payment(r) if r is not None else None

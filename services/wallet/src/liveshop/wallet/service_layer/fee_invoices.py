@@ -37,7 +37,9 @@ async def _open_invoice(repo: PgFeeInvoices, invoice_id: str) -> FeeInvoice:
     return inv
 
 
-async def issue_invoice(repo: PgFeeInvoices, invoice_id: str, invoice_number: str, *, by: str, now: datetime) -> FeeInvoice:
+async def issue_invoice(
+    repo: PgFeeInvoices, invoice_id: str, invoice_number: str, *, by: str, now: datetime
+) -> FeeInvoice:
     inv = await _open_invoice(repo, invoice_id)
     inv.issue(invoice_number, by=by, at=now)
     other = await repo.number_in_use(invoice_number)

@@ -433,6 +433,7 @@ async def cancel_order(uow: UnitOfWork, ev: OrderCancelled, now: datetime) -> Pa
     out) → refunded, reversing every transfer of the order; no payment yet → a tombstone, so a late
     payment request for this order is ignored.
     """
+    await uow.repo.lock_order(ev.order_id)  # before reading anything: see redeem_envelope
     payment = await uow.repo.get_payment(ev.order_id)
     if payment is None:
         payment = Payment(
@@ -474,6 +475,7 @@ async def refund_rejected_capture(uow: UnitOfWork, ev: OrderTransitionRejected, 
     """``OrderTransitionRejected(requires_refund)``: the order refused our capture (late, wrong amount…)."""
     if not ev.requires_refund:
         return None
+    await uow.repo.lock_order(ev.order_id)
     payment = await uow.repo.get_payment(ev.order_id)
     if payment is None or payment.status is not PaymentStatus.CAPTURED:
         return payment
@@ -617,7 +619,12 @@ async def redeem_envelope(uow: UnitOfWork, ev: RedEnvelopeRedeemed, now: datetim
 
     If the order was already refunded, the use is recorded and reversed at once (back to the hold), so
     the merchant is never owed anything for a refunded order whatever the arrival order of the events.
+    The redemption and the refund (:func:`cancel_order`, :func:`refund_rejected_capture`) run in two
+    consumer groups, possibly at once: both take the order's lock first, so the later of the two sees
+    what the earlier committed (a refund that read the redemptions before this one committed, while
+    this one read the payment before the refund committed, would leave the envelope with the merchant).
     """
+    await uow.repo.lock_order(ev.order_id)
     op = BudgetOp(ev.request_id, ev.activity_id, ev.streamer_id, BudgetOpKind.REDEEM, ev.amount, ev.order_id,
                   BudgetOutcome.DONE, None, now)  # fmt: skip
     if await _replayed(uow, op):

@@ -36,6 +36,10 @@ class LedgerPort(Protocol):
 
 
 class WalletRepository(Protocol):
+    async def lock_order(self, order_id: str) -> None:
+        """Held until the transaction ends: the handlers moving money for one order run one at a time."""
+        ...
+
     async def get_payment(self, order_id: str) -> Payment | None: ...
 
     async def save_payment(self, payment: Payment) -> None: ...

@@ -197,6 +197,37 @@ def provider_pays(d: Demo, top_up: dict[str, Any]) -> dict[str, Any]:
     return done
 
 
+def merchant_ships(d: Demo, merchant_id: str, buyer_id: str, order_id: str, waybill_no: str) -> dict[str, Any]:
+    """发货 from the platform (no ISV): once fulfillment knows the order as paid (its buyer sees the PAID
+    track), the merchant enters the carrier and the waybill number. Returns the shipment."""
+    d.wait(
+        lambda: d.buyer(buyer_id).call("fulfillment", "GET", f"/orders/{order_id}/tracks", expect=(200, 404))
+        .get("tracks"),
+        "fulfillment to know the order as paid",
+    )  # fmt: skip
+    shipped: dict[str, Any] = d.merchant(merchant_id).call(
+        "fulfillment", "POST", f"/merchants/{merchant_id}/orders/{order_id}/shipments",
+        json={"carrier": "SIM-EXPRESS", "waybill_no": waybill_no},
+    )  # fmt: skip
+    return shipped
+
+
+def carrier_delivers(d: Demo, waybill_no: str) -> dict[str, Any]:
+    """The (simulated) carrier reports the parcel ``waybill_no`` delivered: its callback to the fulfillment
+    service is signed with the secret it shares with it (``FULFILLMENT_CARRIER_SECRET``; on the dev stack
+    the development one). No bearer token: the signature says who it is. Returns the fulfillment's answer
+    (one line per order shipped in that parcel)."""
+    from liveshop.fulfillment.bootstrap import DEV_CARRIER_SECRET
+    from liveshop.fulfillment.carrier import CALLBACK_PATH, signed_delivery
+
+    secret = (
+        d.env.get("FULFILLMENT_CARRIER_SECRET") or os.environ.get("FULFILLMENT_CARRIER_SECRET") or DEV_CARRIER_SECRET
+    )
+    body, headers = signed_delivery(secret, waybill_no)
+    done: dict[str, Any] = d.anonymous.call("fulfillment", "POST", CALLBACK_PATH, content=body, headers=headers)
+    return done
+
+
 def chapter_checkout(d: Demo) -> None:
     d.chapter(
         "1. A buyer's order, from checkout to the warehouse",

@@ -7,6 +7,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from liveshop.cli.demo import merchant_ships
+
 if TYPE_CHECKING:
     from liveshop.cli.demo import Demo
 
@@ -120,14 +122,47 @@ def chapter_isv_tracks(d: Demo) -> None:
     for rj in rejections:
         d.result(f"back to the ISV on liveshop.isv.rejections: {rj['reason_code']} ({rj['reason']})")
     d.check([rj["reason_code"] for rj in rejections] == ["TIME_IN_FUTURE"], "the ISV got the reason code")
-    messages = shopper.call("fulfillment", "GET", f"/buyers/{buyer}/messages")["messages"]
-    mine = [m for m in messages if m["order_id"] == oid]
-    d.check(len(mine) == len(expected), f"the buyer got {len(mine)} service messages (服务消息), one per track")
+
     # The order service moves the order to SHIPPED (40) from OrderShipped (its side of the contract).
     shipped = d.wait(
         lambda: (o := shopper.call("order", "GET", f"/orders/{oid}", params={"buyer_id": buyer}))["status"] == 40 and o,
         "status 40",
     )
     d.check(shipped["status"] == 40, "the order service moved the order to 40 已发货 from OrderShipped")
+
+    def inbox() -> list[dict[str, Any]]:  # the buyer's one inbox (order service): this order's messages
+        messages = shopper.call("order", "GET", f"/buyers/{buyer}/messages")["messages"]
+        return [m for m in messages if m["order_id"] == oid]
+
+    pre_shipment = len(expected) - 2  # PAID and SHIPPED are told by the order's own status messages
+    mine = d.wait(
+        lambda: (x := inbox()) and sum(m["kind"] == "LOGISTICS" for m in x) >= pre_shipment
+        and any(m["kind"] == "ORDER" and m["status"] == 40 for m in x) and x,
+        "the logistics messages in the inbox",
+    )  # fmt: skip
+    d.step("buyer", "服务消息, the one inbox (newest first):")
+    for m in mine:
+        d.result(f"[{m['display_time']}] {m['kind']:<9} {m['title']}: {m['body']}")
+    d.check(
+        sum(m["kind"] == "LOGISTICS" for m in mine) == pre_shipment and len({m["body"] for m in mine}) == len(mine),
+        "one inbox, each message once: the order's status changes and one per pre-shipment track",
+    )
     other = d.buyer("b_someone_else").get("fulfillment", f"/orders/{oid}/tracks", params={"buyer_id": "b_someone_else"})
     d.refused(other, (403, 404), "another buyer tries to read this logistics page")
+
+    # The same shop ships the next order itself from the platform: its ISV cannot ship it a second time.
+    order2 = shopper.call("order", "POST", "/orders", json={
+        "buyer_id": buyer, "lines": [{"product_id": product["product_id"], "quantity": 2}]},
+        headers={"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
+    oid2 = order2["order_id"]
+    sh = merchant_ships(d, merchant, buyer, oid2, f"SIM{oid2[-8:].upper()}")
+    d.step("merchant", f"ships the next order {oid2} itself: {sh['carrier']} {sh['waybill_no']} → {sh['text']}")
+    late = report("SHIPPED", 0, f"wms-late-{oid2[-6:]}", waybill_no="SF0000000001", carrier="SF")
+    late["order_id"], late["occurred_at"] = oid2, datetime.now(UTC).isoformat()
+    body, headers = _signed(isv["app_key"], isv["secret"], late)
+    r = d.anonymous.post("fulfillment", "/isv/v1/reports", content=body, headers=headers)
+    d.step("ISV", f"reports SHIPPED for {oid2} too → {r.status_code} {r.json().get('code') or r.json().get('result')}")
+    d.check(
+        r.status_code == 422 and r.json().get("code") == "ALREADY_SHIPPED",
+        "one path ships: the ISV's SHIPPED for a merchant-shipped order is refused ALREADY_SHIPPED",
+    )

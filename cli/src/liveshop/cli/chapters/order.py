@@ -1,17 +1,16 @@
 """Demo chapter: a buyer's order from checkout to 订单成功, and a cancelled one with its compensation.
 
-Only public HTTP APIs: the order service (merchant, streamer, buyer) and the fulfillment service
-(operator registers an ISV, the merchant authorises it, the ISV reports SHIPPED / DELIVERED, signed).
+Only public HTTP APIs: the order service (merchant, streamer, buyer) and the fulfillment service (a
+shop without a warehouse ISV ships from the platform with carrier + waybill; the carrier reports delivery
+with a signed callback); the buyer follows the logistics on the order and in the one inbox.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
-from liveshop.cli.chapters.fulfillment import _signed
-from liveshop.cli.demo import Demo, bind_own_streamer, yuan
+from liveshop.cli.demo import Demo, bind_own_streamer, carrier_delivers, merchant_ships, yuan
 
 
 def _order(d: Demo, order_id: str, buyer_id: str) -> Any:
@@ -41,24 +40,19 @@ def _print_breakdown(d: Demo, o: dict[str, Any]) -> None:
     )
 
 
-def _isv_report(d: Demo, app_key: str, secret: str, report: dict[str, Any]) -> Any:
-    body, headers = _signed(app_key, secret, report)
-    # 202 HELD: fulfillment has not heard of the payment yet; it re-checks and records it when OrderPaid arrives.
-    # No bearer token: the ISV proves who it is with its HMAC signature.
-    return d.anonymous.call("fulfillment", "POST", "/isv/v1/reports", content=body, headers=headers, expect=(200, 202))
-
-
 def chapter_order_lifecycle(d: Demo) -> None:
     d.chapter(
         "Orders: placed → paid → shipped → delivered → completed, and a cancellation that compensates",
         """The order service owns the catalog and runs checkout as a saga over events with the platform's
         status codes: 10 待付款 → 30 已付款 → 40 已发货 → 50 已签收 → 70 订单成功, or 80 订单失败.
-        Every failure path publishes OrderCancelled with the compensations other services perform
-        (release vouchers, void the payment hold, refund), and the buyer gets a 服务消息 at each step.""",
+        A shop needs no warehouse ISV to ship: it enters the carrier and the waybill number, the carrier
+        reports delivery, and the buyer sees the logistics on the order. Every failure path publishes
+        OrderCancelled with the compensations other services perform (release vouchers, void the payment
+        hold, refund), and the buyer gets a 服务消息 at each step, in one inbox.""",
     )
     run = uuid.uuid4().hex[:6]
     merchant, streamer, buyer = f"m_tea_{run}", f"s_lin_{run}", f"b_xiaomei_{run}"
-    shop, shopper, ops = d.merchant(merchant), d.buyer(buyer), d.operator("ops")
+    shop, shopper = d.merchant(merchant), d.buyer(buyer)
     tea = shop.call("order", "POST", "/products", json={
         "merchant_id": merchant, "title": "桂花乌龙 250g", "price": 5990, "product_type": "PHYSICAL"})  # fmt: skip
     cup = shop.call("order", "POST", "/products", json={
@@ -99,26 +93,36 @@ def chapter_order_lifecycle(d: Demo) -> None:
     peek = d.buyer(stranger).get("order", f"/orders/{order_id}", params={"buyer_id": stranger})
     d.refused(peek, (403, 404), "another buyer tries to read this order (its existence does not leak)")
 
-    # Shipping and delivery come from the merchant's ISV through the fulfillment service.
-    isv_id = f"isv_demo_{run}"
-    isv = ops.call("fulfillment", "POST", "/admin/isvs", json={"isv_id": isv_id, "name": "示例仓储 WMS"})
-    shop.call("fulfillment", "POST", f"/merchants/{merchant}/isv-authorisations", json={"isv_id": isv_id})
-    d.step("merchant", f"authorises the warehouse ISV {isv_id}")
-    for status, extra in (("SHIPPED", {"waybill_no": f"SF{run}", "carrier": "SF"}), ("DELIVERED", {})):
-        report = {
-            "request_id": f"{run}-{status}",
-            "isv_id": isv_id,
-            "merchant_id": merchant,
-            "order_id": order_id,
-            "status": status,
-            "occurred_at": datetime.now(UTC).isoformat(),
-            **extra,
-        }
-        res = _isv_report(d, isv["app_key"], isv["secret"], report)
-        d.step("ISV", f"reports {status} (signed HTTP) → {res.get('result')}")
-        target = 40 if status == "SHIPPED" else 50
-        o = _wait_status(d, order_id, buyer, target, f"the order to reach {target}")
-        d.result(f"status {o['status']} {o['status_label']}")
+    # 发货 without an ISV: the merchant ships from the platform (carrier + waybill); the carrier reports delivery.
+    waybill = f"SIM{run.upper()}01"
+    shipped = merchant_ships(d, merchant, buyer, order_id, waybill)
+    d.step("merchant", f"no warehouse ISV: ships it from the platform, {shipped['carrier']} waybill "
+                       f"{shipped['waybill_no']} → {shipped['text']}")  # fmt: skip
+    o = _wait_status(d, order_id, buyer, 40, "the order to reach 40")
+    d.result(f"status {o['status']} {o['status_label']} (OrderShipped → the order service)")
+    again = shop.post("fulfillment", f"/merchants/{merchant}/orders/{order_id}/shipments",
+                      json={"carrier": "SIM-EXPRESS", "waybill_no": f"SIM{run.upper()}02"})  # fmt: skip
+    d.refused(again, 409, "shipping it a second time under another waybill")
+    delivered = carrier_delivers(d, waybill)
+    d.step("carrier", f"SIM-EXPRESS reports waybill {waybill} delivered (signed callback, no token) → "
+                      + ", ".join(f"{x['order_id']} {x['result']}" for x in delivered["orders"]))  # fmt: skip
+    o = _wait_status(d, order_id, buyer, 50, "the order to reach 50")
+    d.result(f"status {o['status']} {o['status_label']}")
+    logistics = d.wait(
+        lambda: (x := _order(d, order_id, buyer)["logistics"])["latest"]
+        and x["latest"]["status"] == "DELIVERED" and x,
+        "the order's logistics",
+    )  # fmt: skip
+    d.step("buyer", "opens the order: 订单物流 (latest first, then the timeline)")
+    latest = logistics["latest"]
+    d.result(f"latest: [{latest['display_time']}] {latest['text']}")
+    for t in logistics["timeline"]:
+        waybill_no = f"  {t['carrier']} {t['waybill_no']}" if t.get("waybill_no") else ""
+        d.result(f"  [{t['display_time']}] {t['text']}{waybill_no}  ({t['reported_by']})")
+    d.check(
+        [t["status"] for t in logistics["timeline"]] == ["PAID", "SHIPPED", "DELIVERED"],
+        "a shop with no ISV shipped it and the buyer sees the delivery on the order",
+    )
     done = shopper.call("order", "POST", f"/orders/{order_id}/confirm-receipt", json={"buyer_id": buyer})
     d.step("buyer", "确认收货")
     d.check(

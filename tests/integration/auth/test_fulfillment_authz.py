@@ -173,6 +173,7 @@ def table() -> list[Row]:
         Row("GET", "/admin/journal", "/admin/journal", RISK, wrong=[(M1, "FORBIDDEN_ACTOR"), (ISV1, "FORBIDDEN_ACTOR")]),
         Row("GET", "/admin/state-hash", "/admin/state-hash", OPS, wrong=[(FIN, "MISSING_ROLE"), (B1, "FORBIDDEN_ACTOR")]),
         Row("GET", "/admin/consumers", "/admin/consumers", FIN, wrong=[(S1, "FORBIDDEN_ACTOR")]),
+        Row("GET", "/metrics", "/metrics", OPS, wrong=[(B1, "FORBIDDEN_ACTOR"), (ISV1, "FORBIDDEN_ACTOR")]),
         # -- operator: the ISV registry (ops)
         Row("POST", "/admin/isvs", "/admin/isvs", OPS, {"isv_id": "isv-new", "name": "WMS"},
             wrong=[(M1, "FORBIDDEN_ACTOR"), (FIN, "MISSING_ROLE"), (RISK, "MISSING_ROLE"), (ISV1, "FORBIDDEN_ACTOR")]),

@@ -143,6 +143,7 @@ def table(ids: dict[str, str]) -> list[Row]:
         Row("GET", "/health/ready", "/health/ready", OPS, public=True),
         Row("GET", "/admin/journal", "/admin/journal", FIN, also=[OPS, RISK], wrong=[(B1, "FORBIDDEN_ACTOR")]),
         Row("GET", "/admin/consumers", "/admin/consumers", RISK, also=[OPS], wrong=[(M1, "FORBIDDEN_ACTOR")]),
+        Row("GET", "/metrics", "/metrics", OPS, also=[FIN, RISK], wrong=[(B1, "FORBIDDEN_ACTOR")]),
         Row("GET", "/admin/state-hash", "/admin/state-hash", OPS,
             wrong=[(FIN, "MISSING_ROLE"), (S1, "FORBIDDEN_ACTOR")]),
         # catalog writes: the product's merchant only

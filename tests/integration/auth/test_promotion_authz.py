@@ -175,6 +175,7 @@ def table(ids: dict[str, Any]) -> list[Row]:
         Row("GET", "/admin/journal", "/admin/journal", RISK, wrong=[(M1, "FORBIDDEN_ACTOR")]),
         Row("GET", "/admin/state-hash", "/admin/state-hash", OPS, wrong=[(FIN, "MISSING_ROLE"), (B1, "FORBIDDEN_ACTOR")]),
         Row("GET", "/admin/consumers", "/admin/consumers", FIN, wrong=[(S1, "FORBIDDEN_ACTOR")]),
+        Row("GET", "/metrics", "/metrics", OPS, wrong=[(B1, "FORBIDDEN_ACTOR")]),
         # -- platform admin
         Row("PUT", "/admin/streamers/{streamer_id}/capability", "/admin/streamers/s1/capability", OPS,
             {"distribution_capability": True}, wrong=[(S1, "FORBIDDEN_ACTOR"), (FIN, "MISSING_ROLE")]),

@@ -176,6 +176,7 @@ def table(ids: dict[str, Any]) -> list[Row]:
         Row("GET", "/admin/journal", "/admin/journal", RISK, wrong=[(M1, "FORBIDDEN_ACTOR")]),
         Row("GET", "/admin/state-hash", "/admin/state-hash", OPS, wrong=[(FIN, "MISSING_ROLE"), (B1, "FORBIDDEN_ACTOR")]),
         Row("GET", "/admin/consumers", "/admin/consumers", FIN, wrong=[(S1, "FORBIDDEN_ACTOR")]),
+        Row("GET", "/metrics", "/metrics", OPS, wrong=[(B1, "FORBIDDEN_ACTOR")]),
         # -- payments
         Row("GET", "/payments/{order_id}", "/payments/o1", B1,
             wrong=[(M1, "FORBIDDEN_ACTOR"), (S1, "FORBIDDEN_ACTOR"), (RISK, "MISSING_ROLE")],

@@ -24,9 +24,11 @@ from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
 
 from liveshop.contracts.topics import TOPICS, event_class, topic_of
-from liveshop.shared.kafka_auth import KafkaAuth, aiokafka_kwargs
+from liveshop.shared.kafka_auth import PLAINTEXT, KafkaAuth, aiokafka_kwargs
 
 #: Progress hooks: ``progress(n)`` says n more records are done; ``total(n)`` (called once, before the
 #: first ``progress``) how many there are in all. A recording counts offsets: of a topic with gaps
@@ -393,16 +395,32 @@ async def reset_group_to_earliest(
         await consumer.stop()
 
 
-async def group_members(bootstrap: str, groups: list[str], *, auth: KafkaAuth | None = None) -> dict[str, int]:
-    """How many live members each consumer group has (0 for an empty or unknown group)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **aiokafka_kwargs(auth))
-    await admin.start()
-    try:
-        out = {g: 0 for g in groups}
-        for resp in await admin.describe_consumer_groups(groups):
-            for g in resp.to_object()["groups"]:
-                if g["group"] in out:
-                    out[g["group"]] = len(g["members"])
+async def group_members(
+    bootstrap: str, groups: list[str], *, auth: KafkaAuth | None = None, timeout_s: float = 15.0
+) -> dict[str, int]:
+    """How many live members each consumer group has (0 for an empty or unknown group).
+
+    Asked with confluent-kafka's admin client (in a worker thread), not aiokafka's: aiokafka 0.14
+    sends DescribeGroups v3 but decodes the answer with the v2 schema, which lacks the per-group
+    ``authorized_operations`` field; a broker that negotiates v3 (Kafka 4 dropped v0) answers with
+    it, so describing two groups or more fails to decode ("Buffer underrun decoding string") and
+    aiokafka drops the connection."""
+    return await asyncio.to_thread(_group_members, bootstrap, list(groups), auth or PLAINTEXT, timeout_s)
+
+
+def _group_members(bootstrap: str, groups: list[str], auth: KafkaAuth, timeout_s: float) -> dict[str, int]:
+    out = {g: 0 for g in groups}
+    if not out:
         return out
-    finally:
-        await admin.close()
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 4, **auth.confluent()})
+    futures = admin.describe_consumer_groups(list(out), request_timeout=timeout_s)
+    for group, fut in futures.items():
+        try:
+            description = fut.result()
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            if isinstance(err, KafkaError) and err.code() == KafkaError.GROUP_ID_NOT_FOUND:
+                continue  # never created, or deleted: no members
+            raise
+        out[group] = len(description.members)
+    return out

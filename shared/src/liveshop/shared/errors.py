@@ -1,8 +1,18 @@
-"""Errors with machine-readable reason codes.
+"""The error kernel: refusals with machine-readable reason codes. Standard library only.
 
-Domain code raises :class:`DomainError` subclasses (pure, no framework); the HTTP layer maps
-them to JSON ``{"code": ..., "message": ...}`` with the error's HTTP status, and consumers
-record them as business rejections (never retried).
+This is the one module of ``liveshop.shared`` a service's ``domain/`` may import (an import-linter
+contract in pyproject.toml enforces it). Every service's error base subclasses :class:`DomainError`
+(``OrderDomainError``, ``PromotionError``, ``BnplError``, ``FulfillmentError``) and picks its HTTP
+status class: :class:`NotFound` 404, :class:`Conflict` 409, :class:`Forbidden` 403,
+:class:`Unauthorized` 401, :class:`Unavailable` 503, anything else 422.
+
+- HTTP: the app factory (:func:`liveshop.shared.http.create_app`) has the one handler: the body is
+  ``exc.as_dict()`` (``{"code", "message", "details"?}``; a subclass overrides ``as_dict`` to keep
+  another shape) with ``exc.http_status``.
+- Consumers: a :class:`DomainError` that escapes a handler is a business refusal: the record goes to
+  the dead-letter topic at once (``dlt-category: BUSINESS_REFUSAL``), never retried (retrying cannot
+  change the answer). A refusal that is a normal outcome of the event (pricing rejected, a report
+  rejected) is not raised out of the handler: the handler records it / publishes a rejection event.
 """
 
 from __future__ import annotations
@@ -11,7 +21,8 @@ from typing import Any, ClassVar
 
 
 class DomainError(Exception):
-    """A rule said no. ``code`` is stable and machine-readable; ``message`` is for humans."""
+    """A rule said no. ``code`` is stable and machine-readable (UPPER_SNAKE); ``message`` is for
+    humans; ``details`` (JSON-friendly) go in the body; ``http_status`` is the status class."""
 
     http_status: ClassVar[int] = 422
 

@@ -12,6 +12,10 @@
 - :attr:`Fault.BUG`: anything else. Probably a bug, possibly transient in a way we do not know:
   a bounded number of attempts, then the dead-letter topic.
 
+A refusal is not classified here: the consumer runner sends a
+:class:`~liveshop.shared.errors.PermanentError` or a :class:`~liveshop.shared.errors.DomainError`
+(every service's business refusal) to the dead-letter topic at once, never retried.
+
 :class:`Backoff` is the capped exponential backoff with jitter every retry loop uses.
 """
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
-from liveshop.order.domain import OrderDomainError
 from liveshop.order.entrypoints import consumers, http, jobs
 from liveshop.order.settings import OrderSettings
 from liveshop.shared.http import create_app
@@ -13,11 +11,6 @@ from liveshop.shared.runtime import ServiceRuntime
 from liveshop.shared.settings import ServiceSettings
 
 SERVICE = "order"
-
-
-async def _domain_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, OrderDomainError)
-    return JSONResponse(exc.as_dict(), status_code=exc.http_status)
 
 
 def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
@@ -37,7 +30,6 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
     app = create_app(runtime, [http.router], title="liveshop order service")
     app.state.order_policy = policy
     app.state.order_settings = s
-    app.add_exception_handler(OrderDomainError, _domain_error)
     return runtime, app
 
 

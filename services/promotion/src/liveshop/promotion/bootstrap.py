@@ -6,8 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from pydantic import Field, SecretStr
 
 from liveshop.promotion.adapters.repositories import PgUnitOfWork
@@ -146,12 +145,6 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
         unit_of_work, max_batch=ps.promotion_claim_batch_max, journal=runtime.journal_enabled
     )
     runtime.commands[CLAIM_COMMAND] = claims.replay_batch
-
-    async def promotion_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, PromotionError)
-        return JSONResponse(exc.as_dict(), status_code=exc.http_status)
-
-    app.add_exception_handler(PromotionError, promotion_error)
     return runtime, app
 
 

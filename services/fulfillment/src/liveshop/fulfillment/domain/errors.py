@@ -4,16 +4,20 @@ The codes are part of the public interface: ISVs receive :class:`ReasonCode` val
 ``WarehouseReportRejected.reason_code`` (Kafka) and in the HTTP response body, and they may
 branch on them. Never rename or reuse a code; add new ones.
 
-This module is pure (standard library only). The entrypoints map the error *kinds* to
-transport: :class:`SignatureRejected` -> HTTP 401, :class:`ReportRejected` -> HTTP 422 plus a
-``WarehouseReportRejected`` event, :class:`NotFound` -> 404, :class:`Conflict` -> 409,
-:class:`InvalidInput` -> 422.
+This module is pure: standard library plus the error kernel :mod:`liveshop.shared.errors` (the one
+thing from ``liveshop.shared`` the domain may import). Every error is a kernel ``DomainError`` whose
+``http_status`` is its transport status, answered by the app factory's one handler:
+:class:`SignatureRejected` -> HTTP 401 (``{"code", "message"}``, no details), :class:`ReportRejected`
+-> HTTP 422 (the entrypoints also publish a ``WarehouseReportRejected`` event), :class:`NotFound` ->
+404, :class:`Conflict` -> 409, :class:`InvalidInput` -> 422.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
+
+from liveshop.shared import errors as kernel
 
 
 class ReasonCode(StrEnum):
@@ -86,32 +90,26 @@ class ErrorCode(StrEnum):
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
 
 
-class FulfillmentError(Exception):
+class FulfillmentError(kernel.DomainError):
     """A rule said no. ``code`` is stable and machine-readable; ``message`` is for humans."""
 
-    def __init__(self, code: str, message: str, **details: Any) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.details: dict[str, Any] = details
-
-    def as_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details:
-            body["details"] = self.details
-        return body
+    http_status: ClassVar[int] = 422
 
 
 class InvalidInput(FulfillmentError):
     """A command's input breaks a rule (HTTP 422)."""
 
 
-class NotFound(FulfillmentError):
+class NotFound(FulfillmentError, kernel.NotFound):
     """The thing a command refers to does not exist (HTTP 404)."""
 
+    http_status: ClassVar[int] = 404
 
-class Conflict(FulfillmentError):
+
+class Conflict(FulfillmentError, kernel.Conflict):
     """The command contradicts the current state (HTTP 409)."""
+
+    http_status: ClassVar[int] = 409
 
 
 class ReportRejected(FulfillmentError):
@@ -138,9 +136,15 @@ class ReportRejected(FulfillmentError):
         self.order_id = order_id
 
 
-class SignatureRejected(FulfillmentError):
+class SignatureRejected(FulfillmentError, kernel.Unauthorized):
     """The signed HTTP request failed authentication (HTTP 401); no report was read from it."""
+
+    http_status: ClassVar[int] = 401
 
     def __init__(self, code: ReasonCode, message: str, **details: Any) -> None:
         super().__init__(code.value, message, **details)
         self.reason_code = code
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"code", "message"}`` only: the details of a refused signature are never shown."""
+        return {"code": self.code, "message": self.message}

@@ -46,7 +46,7 @@ from liveshop.fulfillment.service_layer import handlers
 from liveshop.fulfillment.service_layer.unit_of_work import HTTP, Effects, Incoming
 from liveshop.shared import entropy
 from liveshop.shared.auth import Grant, Principal, allow, buyer, current_principal, isv, merchant, operator
-from liveshop.shared.errors import Conflict, DomainError, Forbidden, NotFound, Unauthorized
+from liveshop.shared.errors import Conflict, Forbidden, NotFound, Unauthorized
 from liveshop.shared.http import idempotent
 from liveshop.shared.runtime import ServiceRuntime
 
@@ -62,17 +62,6 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 def _rt(request: Request) -> tuple[ServiceRuntime, Deps]:
     deps: Deps = request.app.state.fulfillment
     return request.app.state.runtime, deps
-
-
-def _http_error(exc: derr.FulfillmentError) -> DomainError:
-    details = exc.details
-    if isinstance(exc, derr.NotFound):
-        return NotFound(exc.code, exc.message, **details)
-    if isinstance(exc, derr.Conflict):
-        return Conflict(exc.code, exc.message, **details)
-    if isinstance(exc, derr.SignatureRejected):
-        return Unauthorized(exc.code, exc.message)
-    return DomainError(exc.code, exc.message, **details)
 
 
 class RegisterIsv(BaseModel):
@@ -121,16 +110,13 @@ async def register_isv(body: RegisterIsv, request: Request, idempotency_key: Ide
         async def create() -> tuple[int, Any]:
             if await store.isv(body.isv_id) is not None:
                 raise Conflict(derr.ErrorCode.ISV_ALREADY_REGISTERED, "an ISV with this id is registered")
-            try:
-                isv, issued = Isv.register(
-                    body.isv_id,
-                    body.name,
-                    entropy.now(),
-                    app_key=new_app_key(entropy.token_hex),
-                    secret=new_secret(entropy.secret_urlsafe),
-                )
-            except derr.FulfillmentError as exc:
-                raise _http_error(exc) from exc
+            isv, issued = Isv.register(
+                body.isv_id,
+                body.name,
+                entropy.now(),
+                app_key=new_app_key(entropy.token_hex),
+                secret=new_secret(entropy.secret_urlsafe),
+            )
             await store.add_isv(isv)
             await store.add_credential(isv.isv_id, issued.credential, issued.secret)
             shown["secret"] = issued.secret
@@ -162,12 +148,9 @@ async def issue_credential(isv_id: PathId, request: Request, idempotency_key: Id
             isv = await store.isv(isv_id, lock=True)
             if isv is None:
                 raise NotFound(derr.ErrorCode.UNKNOWN_ISV, "no such ISV")
-            try:
-                issued = isv.issue_credential(
-                    entropy.now(), app_key=new_app_key(entropy.token_hex), secret=new_secret(entropy.secret_urlsafe)
-                )
-            except derr.FulfillmentError as exc:
-                raise _http_error(exc) from exc
+            issued = isv.issue_credential(
+                entropy.now(), app_key=new_app_key(entropy.token_hex), secret=new_secret(entropy.secret_urlsafe)
+            )
             await store.add_credential(isv_id, issued.credential, issued.secret)
             shown["secret"] = issued.secret
             return 201, _credential_body(isv, issued.app_key)
@@ -184,10 +167,7 @@ async def revoke_credential(isv_id: PathId, app_key: PathId, request: Request) -
         isv = await store.isv(isv_id, lock=True)
         if isv is None:
             raise NotFound(derr.ErrorCode.UNKNOWN_ISV, "no such ISV")
-        try:
-            cred = isv.revoke_credential(app_key, entropy.now())
-        except derr.FulfillmentError as exc:
-            raise _http_error(exc) from exc
+        cred = isv.revoke_credential(app_key, entropy.now())
         await store.save_credential(cred)
     return {"app_key": cred.app_key, "revoked_at": cred.revoked_at.isoformat() if cred.revoked_at else None}
 
@@ -229,10 +209,7 @@ async def authorise_isv(
             if isv is None:
                 raise NotFound(derr.ErrorCode.UNKNOWN_ISV, "no such ISV")
             auths = await store.authorisations(merchant_id, lock=True)
-            try:
-                period = auths.authorise(isv, entropy.now())
-            except derr.FulfillmentError as exc:
-                raise _http_error(exc) from exc
+            period = auths.authorise(isv, entropy.now())
             await store.save_authorisation(period)
             return 201, {
                 "merchant_id": merchant_id,
@@ -258,10 +235,7 @@ async def revoke_isv(merchant_id: PathId, isv_id: PathId, request: Request) -> d
     async with rt.transaction() as tx:
         store = PgStore(tx, deps.box)
         auths = await store.authorisations(merchant_id, lock=True)
-        try:
-            period = auths.revoke(isv_id, entropy.now())
-        except derr.FulfillmentError as exc:
-            raise _http_error(exc) from exc
+        period = auths.revoke(isv_id, entropy.now())
         await store.save_authorisation(period)
     assert period.revoked_at is not None
     return {
@@ -317,7 +291,7 @@ async def isv_hmac_authenticator(request: Request) -> Principal | None:
         isv_id = authenticate(signed, isv=found, secret=secret, now=now, window=deps.replay_window)
     except derr.SignatureRejected as exc:
         log.info("ISV request refused: %s", exc.code)  # never the signature or the secret
-        raise _http_error(exc) from exc
+        raise
     return Principal(actor="isv", sub=isv_id, via="isv-hmac")
 
 
@@ -496,17 +470,14 @@ async def ship_order(merchant_id: PathId, order_id: PathId, body: ShipIn, reques
     422 ``INVALID_SHIPMENT``."""
     rt, deps = _rt(request)
     async with rt.transaction() as tx:
-        try:
-            shipment = await handlers.ship_order(
-                PgStore(tx, deps.box),
-                merchant_id=merchant_id,
-                order_id=order_id,
-                carrier=body.carrier,
-                waybill_no=body.waybill_no,
-                now=entropy.now(),
-            )
-        except derr.FulfillmentError as exc:
-            raise _http_error(exc) from exc
+        shipment = await handlers.ship_order(
+            PgStore(tx, deps.box),
+            merchant_id=merchant_id,
+            order_id=order_id,
+            carrier=body.carrier,
+            waybill_no=body.waybill_no,
+            now=entropy.now(),
+        )
     return JSONResponse(_shipment_body(shipment.track), status_code=201 if shipment.new else 200)
 
 
@@ -522,18 +493,15 @@ async def carrier_delivery(body: CarrierEventIn, request: Request) -> dict[str, 
         raise Forbidden("NOT_YOUR_RESOURCE", f"a carrier reports only its own parcels ({principal.sub})")
     rt, deps = _rt(request)
     async with rt.transaction() as tx:
-        try:
-            deliveries = await handlers.carrier_delivered(
-                PgStore(tx, deps.box),
-                carrier=body.carrier,
-                waybill_no=body.waybill_no,
-                status=body.status,
-                occurred_at=body.occurred_at,
-                now=entropy.now(),
-                policy=deps.policy,
-            )
-        except derr.FulfillmentError as exc:
-            raise _http_error(exc) from exc
+        deliveries = await handlers.carrier_delivered(
+            PgStore(tx, deps.box),
+            carrier=body.carrier,
+            waybill_no=body.waybill_no,
+            status=body.status,
+            occurred_at=body.occurred_at,
+            now=entropy.now(),
+            policy=deps.policy,
+        )
     return {
         "carrier": body.carrier,
         "waybill_no": body.waybill_no,

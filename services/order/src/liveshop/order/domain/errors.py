@@ -1,8 +1,10 @@
 """Order-service domain errors: every refusal carries a stable UPPER_SNAKE ``code`` and a human ``message``.
 
-The domain is standard-library only, so these mirror (but do not import) ``liveshop.shared.errors``:
-each class has an ``http_status`` the HTTP entrypoint can use as is, and ``as_dict()`` gives the
-``{"code", "message", "details"?}`` body. Consumers record them as business rejections (never retried).
+They are :class:`liveshop.shared.errors.DomainError` subclasses (the standard-library-only error
+kernel, the one thing from ``liveshop.shared`` the domain may import): each class has an ``http_status``
+and ``as_dict()`` gives the ``{"code", "message", "details"?}`` body, so the app factory's one
+``DomainError`` handler answers for them. A consumer handler that raises one sends the event to the
+dead-letter topic at once as a business refusal (never retried).
 
 Every reason code the order domain can produce is listed in :class:`Code`; codes are part of the
 public interface (clients and pipeline consumers switch on them), so they are only ever added.
@@ -13,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
+
+from liveshop.shared import errors as kernel
 
 
 class Code(StrEnum):
@@ -71,22 +75,13 @@ class Code(StrEnum):
     PRICING_REJECTED = "PRICING_REJECTED"
 
 
-class OrderDomainError(Exception):
+class OrderDomainError(kernel.DomainError):
     """A rule said no. ``code`` is stable and machine-readable; ``message`` is for humans."""
 
     http_status: ClassVar[int] = 422
 
     def __init__(self, code: str, message: str, **details: Any) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = str(code)
-        self.message = message
-        self.details: dict[str, Any] = details
-
-    def as_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details:
-            body["details"] = self.details
-        return body
+        super().__init__(str(code), message, **details)
 
 
 class InvalidInput(OrderDomainError):
@@ -95,17 +90,17 @@ class InvalidInput(OrderDomainError):
     http_status: ClassVar[int] = 422
 
 
-class NotFound(OrderDomainError):
+class NotFound(OrderDomainError, kernel.NotFound):
     http_status: ClassVar[int] = 404
 
 
-class Forbidden(OrderDomainError):
+class Forbidden(OrderDomainError, kernel.Forbidden):
     """The actor may not touch this resource (403): another merchant's product, another buyer's order."""
 
     http_status: ClassVar[int] = 403
 
 
-class Conflict(OrderDomainError):
+class Conflict(OrderDomainError, kernel.Conflict):
     """The request is valid but conflicts with the current state (409)."""
 
     http_status: ClassVar[int] = 409

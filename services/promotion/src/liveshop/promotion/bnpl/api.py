@@ -6,8 +6,7 @@ Refusals are ``{"code", "message", "details"?}`` with 4xx. Creates accept an ``I
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -19,7 +18,6 @@ from liveshop.promotion.bnpl import service_layer as sl
 from liveshop.promotion.bnpl.adapters import BuyerProfileRow
 from liveshop.promotion.bnpl.config import BnplPromotionConfig
 from liveshop.promotion.domain.bnpl.activity import MAX_PRODUCTS
-from liveshop.promotion.domain.bnpl.errors import BnplError
 from liveshop.promotion.entrypoints.limits import (
     SEED_HEX_MAX,
     CodeStr,
@@ -35,7 +33,7 @@ from liveshop.promotion.entrypoints.limits import (
 from liveshop.promotion.service_layer.handlers import MAX_GRANT_FEN_DEFAULT, check_grant_ceiling
 from liveshop.shared import auth, entropy
 from liveshop.shared.auth import allow, current_principal, operator
-from liveshop.shared.errors import Conflict, DomainError, Forbidden
+from liveshop.shared.errors import DomainError
 from liveshop.shared.http import idempotent
 from liveshop.shared.runtime import ServiceRuntime
 
@@ -154,9 +152,7 @@ def make_router(config: BnplPromotionConfig) -> APIRouter:
                     uow, merchant_id, agreement_accepted=body.agreement_accepted, config=config, now=_now()
                 )
 
-            status, out = await idempotent(
-                tx, f"bnpl-opening:{merchant_id}", idempotency_key, body.model_dump(), go
-            )
+            status, out = await idempotent(tx, f"bnpl-opening:{merchant_id}", idempotency_key, body.model_dump(), go)
         return JSONResponse(out, status_code=status)
 
     @router.get("/merchants/{merchant_id}", tags=["bnpl merchant"], dependencies=[allow(auth.merchant("merchant_id"))])

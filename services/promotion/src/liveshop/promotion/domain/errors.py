@@ -1,8 +1,11 @@
 """Promotion-service domain errors: every refusal carries a stable UPPER_SNAKE ``code`` and a human ``message``.
 
-The domain is standard-library only, so these mirror (but do not import) ``liveshop.shared.errors``:
-each class has an ``http_status`` the HTTP entrypoint can use as is, and ``as_dict()`` gives the
-``{"code", "message", "details"?}`` body. Consumers record them as business rejections (never retried).
+They are :class:`liveshop.shared.errors.DomainError` subclasses (the standard-library-only error
+kernel, the one thing from ``liveshop.shared`` the domain may import): each class has an ``http_status``
+and ``as_dict()`` gives the ``{"code", "message", "details"?}`` body, so the app factory's one
+``DomainError`` handler answers for them. The promotion consumers catch them and log the refusal
+(the event is done: a retry could not change the answer); one that escapes a consumer handler goes to
+the dead-letter topic at once as a business refusal.
 
 Every code the promotion domain can raise is listed in :class:`Code`; codes are part of the public
 interface, so they are only ever added, never renamed. (Per-voucher *pricing* decisions are not
@@ -13,6 +16,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Any, ClassVar
+
+from liveshop.shared import errors as kernel
 
 
 class Code(StrEnum):
@@ -95,22 +100,13 @@ class Code(StrEnum):
     GRANT_ABOVE_CEILING = "GRANT_ABOVE_CEILING"
 
 
-class PromotionError(Exception):
+class PromotionError(kernel.DomainError):
     """A rule said no. ``code`` is stable and machine-readable; ``message`` is for humans."""
 
     http_status: ClassVar[int] = 422
 
     def __init__(self, code: Code, message: str, **details: Any) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = str(code)
-        self.message = message
-        self.details: dict[str, Any] = details
-
-    def as_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details:
-            body["details"] = self.details
-        return body
+        super().__init__(str(code), message, **details)
 
 
 class InvalidInput(PromotionError):
@@ -119,17 +115,17 @@ class InvalidInput(PromotionError):
     http_status: ClassVar[int] = 422
 
 
-class NotAllowed(PromotionError):
+class NotAllowed(PromotionError, kernel.Forbidden):
     """The actor or product is not admitted (403): no distribution capability, excluded product type."""
 
     http_status: ClassVar[int] = 403
 
 
-class NotFound(PromotionError):
+class NotFound(PromotionError, kernel.NotFound):
     http_status: ClassVar[int] = 404
 
 
-class Conflict(PromotionError):
+class Conflict(PromotionError, kernel.Conflict):
     """The request is valid but conflicts with the current state (409): sold out, ended, already used."""
 
     http_status: ClassVar[int] = 409

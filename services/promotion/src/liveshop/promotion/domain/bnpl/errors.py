@@ -3,10 +3,11 @@
 Two shapes, both carrying a stable UPPER_SNAKE code (codes are only ever added, never renamed):
 
 - :class:`BnplError` (and subclasses) is *raised* when a command is malformed or conflicts with the
-  current state (bad name, naive datetime, confirming an ended activity ...). It has the same shape as
-  ``liveshop.promotion.domain.errors.PromotionError`` (``code``, ``message``, ``http_status``,
-  ``as_dict()``) so the entrypoints can map both the same way. It is kept separate on purpose: this
-  package is standard-library only and does not depend on the rest of the promotion domain.
+  current state (bad name, naive datetime, confirming an ended activity ...). Like
+  ``liveshop.promotion.domain.errors.PromotionError`` it is a :class:`liveshop.shared.errors.DomainError`
+  (the standard-library-only error kernel: ``code``, ``message``, ``http_status``, ``as_dict()``), so the
+  app factory's one handler answers for both. It is kept separate on purpose: this package does not
+  depend on the rest of the promotion domain.
 - :class:`Reason` is *returned* inside a decision (opening refused, buyer not eligible, campaign not
   qualified, budget exhausted). A refusal that is a normal business outcome is data, not an exception,
   so the service layer can record it, publish it as an event and show it to the user (Chinese and
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any, ClassVar
+
+from liveshop.shared import errors as kernel
 
 
 class BnplCode(StrEnum):
@@ -100,22 +103,13 @@ class Reason:
         return body
 
 
-class BnplError(Exception):
+class BnplError(kernel.DomainError):
     """A BNPL command was refused. ``code`` is stable and machine-readable; ``message`` is for humans."""
 
     http_status: ClassVar[int] = 422
 
     def __init__(self, code: BnplCode, message: str, **details: Any) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = str(code)
-        self.message = message
-        self.details: dict[str, Any] = details
-
-    def as_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details:
-            body["details"] = self.details
-        return body
+        super().__init__(str(code), message, **details)
 
 
 class BnplInvalidInput(BnplError):
@@ -124,13 +118,13 @@ class BnplInvalidInput(BnplError):
     http_status: ClassVar[int] = 422
 
 
-class BnplNotAllowed(BnplError):
+class BnplNotAllowed(BnplError, kernel.Forbidden):
     """The actor or product is not admitted (403)."""
 
     http_status: ClassVar[int] = 403
 
 
-class BnplConflict(BnplError):
+class BnplConflict(BnplError, kernel.Conflict):
     """Valid request that conflicts with the current state (409)."""
 
     http_status: ClassVar[int] = 409

@@ -901,3 +901,21 @@ async def test_an_edit_while_a_raise_is_pending_is_refused_and_the_hold_matches_
     holds = sum(e.amount for e in uow.of(b.BudgetHoldRequested))
     releases = sum(e.amount for e in uow.of(b.BudgetReleaseRequested))
     assert holds - releases == 4 * 500
+
+
+async def test_a_pricing_handled_after_its_orders_cancellation_reserves_nothing() -> None:
+    """OrderCancelled first (the order failed before this service priced it), OrderPlaced after (redriven
+    from a dead-letter topic, or late): the cancellation leaves a tombstone, the envelope stays the buyer's."""
+    uow = FakeUoW()
+    aid = await _funded_activity(uow)
+    await handlers.issue_activity(uow, cmds.IssueActivity(aid, "s1"), NOW)
+    await handlers.claim_envelope(uow, cmds.ClaimEnvelope(aid, "b1", "POPUP", "env1"), NOW)
+    await handlers.on_order_cancelled(uow, _cancelled("o9", was_paid=False), NOW)
+    rec = await uow.pricings.get("o9")
+    assert rec is not None and (rec.outcome, rec.settled) == ("CANCELLED", "CANCELLED")
+    assert await handlers.price_order(uow, _placed("o9", ["env1"]), NOW) is None
+    assert uow.vouchers.rows["env1"].status == "AVAILABLE" and uow.vouchers.rows["env1"].order_id is None
+    assert uow.of(OrderPriced) == [] and uow.of(OrderPricingRejected) == []
+    # a redelivered cancellation changes nothing
+    await handlers.on_order_cancelled(uow, _cancelled("o9", was_paid=False), NOW)
+    assert uow.vouchers.rows["env1"].status == "AVAILABLE"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -79,17 +80,23 @@ async def ensure_topics(
     configs: dict[str, dict[str, str]] | None = None,
     *,
     auth: KafkaAuth | None = None,
+    replication_factor: int | None = None,
 ) -> None:
     """Create the topics of ``names`` that do not exist. On a secured cluster a service principal
     sees (DESCRIBE) its namespace's topics and may only create its dead-letter topics: the others
-    are created by provisioning (``liveshop.shared.kafka_acl``), and a missing one is an error."""
+    are created by provisioning (``liveshop.shared.kafka_acl``), and a missing one is an error.
+
+    ``replication_factor``: a service passes its ``KAFKA_REPLICATION_FACTOR`` setting; other callers
+    (the CLI) default to the ``KAFKA_REPLICATION_FACTOR`` environment variable, else 1."""
     configs = configs or {}
+    if replication_factor is None:
+        replication_factor = int(os.environ.get("KAFKA_REPLICATION_FACTOR") or 1)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000, **aiokafka_kwargs(auth))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         new = [
-            NewTopic(n, num_partitions=p, replication_factor=1, topic_configs=configs.get(n, {}))
+            NewTopic(n, num_partitions=p, replication_factor=replication_factor, topic_configs=configs.get(n, {}))
             for n, p in names.items()
             if n not in existing
         ]
@@ -175,7 +182,10 @@ class ServiceRuntime:
                 topics[dead_letter_topic(r.name, self.namespace)] = 1
             # a journal entry holds a whole consumed batch: allow records up to the relay's maximum
             big = {JOURNAL.qualified(self.namespace): {"max.message.bytes": str(MAX_MESSAGE_BYTES)}}
-            await ensure_topics(s.kafka_bootstrap_servers, topics, big, auth=self.kafka_auth)
+            await ensure_topics(
+                s.kafka_bootstrap_servers, topics, big, auth=self.kafka_auth,
+                replication_factor=s.kafka_replication_factor,
+            )  # fmt: skip
             self._topics_ready = True
         if self.producer is None:
             producer = make_producer(s.kafka_bootstrap_servers, f"{self.schema}-producer", auth=self.kafka_auth)
@@ -275,7 +285,8 @@ class ServiceRuntime:
             return
         s = self.settings
         self.broker = KafkaBroker(
-            s.kafka_bootstrap_servers,
+            # a list: FastStream passes one string as a single host ("h1:p1,h2:p2" would not resolve)
+            [h.strip() for h in s.kafka_bootstrap_servers.split(",") if h.strip()],
             client_id=f"{self.schema}-consumer",
             logger=_fs_log,
             security=self.kafka_auth.faststream(),

@@ -25,6 +25,11 @@ class ServiceSettings(BaseSettings):
     kafka_sasl_password: SecretStr = SecretStr("")
     #: CA bundle that signed the brokers' certificates (SASL_SSL); the system's CAs when unset.
     kafka_ssl_cafile: str | None = None
+    #: Replication factor of every topic a service creates itself (its dead-letter topics; on an open dev
+    #: cluster also the namespace's topics): 1 for the single-node dev stack; a cluster with
+    #: ``min.insync.replicas`` > 1 needs at least that many (the 3-node chaos scenario sets 3), else an
+    #: ``acks=all`` publish to the topic is refused for good.
+    kafka_replication_factor: int = Field(default=1, ge=1)
     database_url: str = Field(default="postgresql://postgres@127.0.0.1:5432/postgres")
     #: Prefix for topic names and database schemas; isolates tests (and tenants) on one cluster.
     liveshop_namespace: str = ""

@@ -304,6 +304,13 @@ class Load:
                                   json={"viewer_id": buyer, "channel": "POPUP"})  # fmt: skip
             if env.status_code in (200, 201):
                 vouchers = [env.json()["voucher_id"]]
+            elif env.json().get("code") == "CLAIM_LIMIT_REACHED":
+                # a retried claim whose first attempt committed (its answer was lost to the fault): this
+                # flow's buyer is new, so the envelope it holds is the one that claim took
+                mine = await a.call("promotion", "GET", f"/buyers/{buyer}/vouchers", me)
+                vouchers = [v["voucher_id"] for v in mine["vouchers"] if v["source_id"] == w.activity][:1]
+                if not vouchers:
+                    raise FlowError(f"claim -> {env.status_code} {env.text[:200]} and no envelope held")
             elif env.json().get("code") != "SOLD_OUT":
                 raise FlowError(f"claim -> {env.status_code} {env.text[:200]}")
         method = "ONLINE"

@@ -152,12 +152,12 @@ SCENARIOS = [
     Scenario("kraft3-one-broker", fault_one_of_three, 30, kafka_nodes=3, what="3-node KRaft, kill -9 one broker"),
     Scenario("random-kill-soak", fault_soak, 100, rate=0.45, what="kill a random instance every 20±10 s for 4 min"),
 ]
-#: The smoke scenario (tests/integration/chaos): every flow kind but ``envelope_cancel``, whose known race
-#: (docs/faults.md#the-chaos-suite: a red envelope redeemed while its order is refunded) is the suite's to show.
+#: The smoke scenario (tests/integration/chaos): every flow kind once (``online_http`` twice), including
+#: ``envelope_cancel`` (a red envelope redeemed while its order is refunded: the wallet's order lock).
 SMOKE = Scenario("smoke-service-kill", fault_one_service_kill, 10, rate=3.0, owned=False, replay=False,
                  what="kill -9 order#0 during a short burst",
-                 mix={k: 1 for k in ("online_http", "online_kafka", "envelope", "envelope_decline", "bnpl", "decline",
-                                     "timeout", "cancel_unpaid", "cancel_paid", "online_http")})  # fmt: skip
+                 mix={k: 1 for k in ("online_http", "online_kafka", "envelope", "envelope_cancel", "envelope_decline",
+                                     "bnpl", "decline", "timeout", "cancel_unpaid", "cancel_paid")})  # fmt: skip
 
 
 @dataclass
@@ -183,11 +183,14 @@ def run_scenario(
     ns = "chaos" + uuid.uuid4().hex[:8]
     res = Result(sc.name)
     print(f"\n== {sc.name}: {sc.what} (namespace {ns})", flush=True)
-    fleet = Fleet(infra, ns, log_root / ns, instances=2)
+    # every topic a service (or the replay's CLI code, in this process) creates is replicated like the
+    # cluster's own: with min.insync.replicas 2, an RF 1 dead-letter topic would refuse every write
+    rf = {"KAFKA_REPLICATION_FACTOR": str(owned.kafka.replication_factor)} if owned is not None else {}
+    saved_rf = os.environ.get("KAFKA_REPLICATION_FACTOR")
+    os.environ.update(rf)
+    fleet = Fleet(infra, ns, log_root / ns, instances=2, extra_env=rf)
     try:
         infra.provision(ns)
-        if owned is not None and len(owned.kafka.nodes) > 1:
-            _precreate_dead_letter_topics(infra, ns)
         took = fleet.start_all()
         res.facts["start_s"] = round(took, 1)
         print(f"   {len(fleet.instances)} instances ready in {took:.1f}s", flush=True)
@@ -204,6 +207,11 @@ def run_scenario(
         traceback.print_exc()
     finally:
         fleet.stop_all()
+        if rf:
+            if saved_rf is None:
+                os.environ.pop("KAFKA_REPLICATION_FACTOR", None)
+            else:
+                os.environ["KAFKA_REPLICATION_FACTOR"] = saved_rf
     res.seconds = time.monotonic() - t0
     for k, v in res.violations.items():
         for line in v[:8]:
@@ -250,32 +258,6 @@ async def _drive(sc: Scenario, fleet: Fleet, infra: Infra, owned: OwnedInfra | N
     finally:
         await load.close()
 
-
-def _precreate_dead_letter_topics(infra: Infra, ns: str) -> None:
-    """A service creates its dead-letter topics with replication factor 1 (``runtime.ensure_topics``),
-    which a cluster with ``min.insync.replicas=2`` refuses to write with ``acks=all``: on the 3-node
-    cluster the run creates them first, replicated (docs/faults.md: a known gap)."""
-    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
-
-    from liveshop.contracts.topics import dead_letter_topic
-
-    admin = AdminClient(
-        {"bootstrap.servers": infra.kafka_bootstrap_servers, "log_level": 4, **infra.kafka_auth().confluent()}
-    )
-    new = [NewTopic(dead_letter_topic(g, ns), num_partitions=1, replication_factor=-1) for g in DLT_GROUPS]
-    for fut in admin.create_topics(new, operation_timeout=30).values():
-        try:
-            fut.result()
-        except Exception as exc:
-            if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                raise
-
-
-#: Consumer groups (= router names) of the four services, for :func:`_precreate_dead_letter_topics`.
-DLT_GROUPS = [
-    "order-saga", "order-fulfillment", "order-inbox", "order-bnpl", "promotion-pricing", "promotion-budgets", "promotion-catalog",
-    "promotion-bnpl", "wallet-payments", "wallet-budgets", "wallet-bnpl", "fulfillment-orders", "fulfillment-isv-reports",
-]  # fmt: skip
 
 _MARK = {True: "✓", False: "✗", None: "–"}
 

@@ -32,6 +32,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from liveshop.shared.auth import Principal
 from liveshop.shared.errors import Unauthorized
+from liveshop.shared.openapi import HeaderDoc, header_parameters, operation_extra
 
 CALLBACK_PATH = "/payment-provider/callbacks/top-ups"
 TIMESTAMP_HEADER = "X-Provider-Timestamp"
@@ -132,3 +133,16 @@ def signed_callback(
         "Content-Type": "application/json",
     }
     return body, headers
+
+
+#: ``openapi_extra`` of the callback route: the two signature headers its authenticator reads.
+CALLBACK_OPENAPI = operation_extra(
+    headers=header_parameters(
+        HeaderDoc(TIMESTAMP_HEADER, "Unix time in whole seconds when signed", pattern=r"^[0-9]{1,11}$"),
+        HeaderDoc(
+            SIGNATURE_HEADER,
+            'v1=<hex of HMAC-SHA256(provider secret, "<timestamp>." + raw body)>',
+            pattern=r"^v1=[0-9a-fA-F]{64}$",
+        ),
+    )
+)

@@ -1120,7 +1120,9 @@ async def price_order(uow: UnitOfWork, ev: OrderPlaced, now: datetime) -> OrderP
     placement time (``occurred_at``), so a replay prices the same.
     """
     if await uow.pricings.get(ev.order_id) is not None:
-        return None  # already answered (a second delivery under another event id)
+        # already answered (a second delivery under another event id), or already cancelled (the
+        # cancellation left a ``CANCELLED`` tombstone: a late pricing must not reserve anything)
+        return None
     at = ev.occurred_at
     rejections: list[VoucherRejection] = []
     chosen: list[str] = []
@@ -1331,6 +1333,14 @@ async def on_order_cancelled(uow: UnitOfWork, ev: OrderCancelled, now: datetime)
                 back = await _coupon_back(uow, row, ev.order_id, refunded=False, now=now)
             row.status, row.order_id, row.amount, row.order_gmv = back, None, 0, 0
             await uow.vouchers.update(row)
+    if await uow.pricings.get(ev.order_id) is None:
+        # Cancelled before this service priced it: a tombstone, so that an OrderPlaced handled after the
+        # cancellation (redriven from a dead-letter topic, or delivered late) finds the order answered
+        # and reserves nothing (price_order). One consumer group handles both, one order at a time.
+        await uow.pricings.add(
+            PricingRecord(ev.order_id, ev.buyer_id, ev.merchant_id, "CANCELLED", None,
+                          {"order_id": ev.order_id, "reason_code": ev.reason_code}, now)
+        )  # fmt: skip
     await uow.pricings.mark_settled(ev.order_id, "CANCELLED")
 
 

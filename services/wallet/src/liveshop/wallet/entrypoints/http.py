@@ -54,7 +54,7 @@ from liveshop.wallet.domain.model import (
     TopUpChannel,
 )
 from liveshop.wallet.domain.transfers import MAX_TIMEOUT_SECONDS
-from liveshop.wallet.provider import CALLBACK_PATH
+from liveshop.wallet.provider import CALLBACK_OPENAPI, CALLBACK_PATH
 from liveshop.wallet.service_layer import handlers
 
 router = APIRouter()
@@ -198,7 +198,7 @@ class ProviderCallbackIn(_Body):
 @router.post(
     CALLBACK_PATH, tags=["payment provider"],
     # the payment provider only, authenticated by its HMAC signature (liveshop.wallet.provider)
-    dependencies=[allow(Grant("service", None))],
+    dependencies=[allow(Grant("service", None))], openapi_extra=CALLBACK_OPENAPI,
 )  # fmt: skip
 async def provider_callback(body: ProviderCallbackIn, request: Request) -> dict[str, Any]:
     """The payment provider confirms (``SUCCEEDED``: posted, the QR fee recorded) or fails (voided) a QR /

@@ -56,6 +56,22 @@ ensure_tools() {
       exit 2
     fi
   fi
+  ensure_kcat
   echo "== uv sync --locked"
   uv sync --locked --quiet
+}
+
+# kcat runs the ISV Kafka example (examples/isv/produce_report_kcat.sh) in the integration tests,
+# which fail (never skip) without it. Installed quietly with apt-get as root, only when missing; the
+# package lists are refreshed only if the first try cannot find it.
+ensure_kcat() {
+  command -v kcat >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing kcat (the ISV Kafka example's tool)"
+    apt-get install -y -qq kcat >/dev/null 2>&1 ||
+      { apt-get update -qq && apt-get install -y -qq kcat >/dev/null; } ||
+      echo "warning: could not install kcat; the kcat example's test will fail" >&2
+  else
+    echo "warning: kcat is not installed (sudo apt-get install -y kcat); the kcat example's test will fail" >&2
+  fi
 }

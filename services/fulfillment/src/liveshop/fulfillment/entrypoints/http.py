@@ -41,6 +41,7 @@ from liveshop.fulfillment.domain.signature import (
     has_signature,
     read_signed_request,
 )
+from liveshop.fulfillment.entrypoints import signed_openapi
 from liveshop.fulfillment.entrypoints.deps import Deps
 from liveshop.fulfillment.service_layer import handlers
 from liveshop.fulfillment.service_layer.unit_of_work import HTTP, Effects, Incoming
@@ -308,7 +309,7 @@ async def _consume_nonce(request: Request, store: PgStore, principal: Principal,
         raise Unauthorized(derr.ReasonCode.NONCE_REUSED, "this nonce was already used: sign every request anew")
 
 
-@router.post("/isv/v1/reports", tags=["isv"], dependencies=[allow(isv("isv_id"))])
+@router.post("/isv/v1/reports", tags=["isv"], dependencies=[allow(isv("isv_id"))], openapi_extra=signed_openapi.REPORT)
 async def post_report(request: Request) -> JSONResponse:
     """One warehouse report, signed (see docs/isv-quickstart.md). 200 RECORDED / DUPLICATE,
     202 HELD, 401 signature problems (nothing read), 403 the body's ``isv_id`` is another ISV,
@@ -340,7 +341,12 @@ async def post_report(request: Request) -> JSONResponse:
     return JSONResponse(handlers.outcome_summary(out), status_code=422)
 
 
-@router.get("/isvs/{isv_id}/rejections", tags=["isv"], dependencies=[allow(isv("isv_id"), operator("ops"))])
+@router.get(
+    "/isvs/{isv_id}/rejections",
+    tags=["isv"],
+    dependencies=[allow(isv("isv_id"), operator("ops"))],
+    openapi_extra=signed_openapi.REJECTIONS,
+)
 async def rejections(
     isv_id: PathId, request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> dict[str, Any]:
@@ -481,7 +487,12 @@ async def ship_order(merchant_id: PathId, order_id: PathId, body: ShipIn, reques
     return JSONResponse(_shipment_body(shipment.track), status_code=201 if shipment.new else 200)
 
 
-@router.post(carrier.CALLBACK_PATH, tags=["carrier"], dependencies=[allow(Grant("service"))])
+@router.post(
+    carrier.CALLBACK_PATH,
+    tags=["carrier"],
+    dependencies=[allow(Grant("service"))],
+    openapi_extra=signed_openapi.CARRIER_CALLBACK,
+)
 async def carrier_delivery(body: CarrierEventIn, request: Request) -> dict[str, Any]:
     """A carrier reports that its parcel (carrier, waybill) was delivered (signed, see
     :mod:`liveshop.fulfillment.carrier`): every order shipped in it gets 【已签收】 and ``OrderDelivered``

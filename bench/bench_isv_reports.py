@@ -53,9 +53,7 @@ async def setup(rt: ServiceRuntime) -> None:
     now = datetime.now(UTC)
     async with rt.transaction() as tx:
         store = PgStore(tx, rt_box(rt))
-        isv, issued = Isv.register(
-            ISV_ID, "bench WMS", now - timedelta(hours=1), app_key=APP_KEY, secret=SECRET
-        )
+        isv, issued = Isv.register(ISV_ID, "bench WMS", now - timedelta(hours=1), app_key=APP_KEY, secret=SECRET)
         await store.add_isv(isv)
         await store.add_credential(ISV_ID, issued.credential, issued.secret)
         grant = MerchantAuthorisations(MERCHANT).authorise(isv, now - timedelta(hours=1))

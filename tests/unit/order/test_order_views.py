@@ -382,7 +382,9 @@ def _paid_then_cancelled(valid_until: datetime, cancel_at: datetime) -> tuple[Or
     )  # fmt: skip
     order = new_order()
     assert order.apply_pricing(pricing, source_event_id="e").applied
-    order.capture_payment(payment_id="p", amount=24_501, method=PaymentMethod.ONLINE, paid_at=at(2), source_event_id="e")
+    order.capture_payment(
+        payment_id="p", amount=24_501, method=PaymentMethod.ONLINE, paid_at=at(2), source_event_id="e"
+    )
     order.cancel(buyer_id=BUYER, now=cancel_at)
     [event] = [e for e in order.pull_events() if isinstance(e, OrderCancelled)]
     return order, event

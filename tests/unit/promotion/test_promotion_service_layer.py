@@ -793,7 +793,8 @@ async def test_a_voucher_that_cannot_apply_fails_the_order_unless_the_buyer_proc
     failed = await handlers.price_order(uow, _placed("o1", chosen), NOW)
     assert isinstance(failed, OrderPricingRejected) and failed.reason_code == "VOUCHER_REJECTED"
     assert [(x.voucher_id, x.reason_code) for x in failed.voucher_rejections] == [
-        ("pc_old", "EXPIRED"), ("ghost", "UNKNOWN_VOUCHER"),
+        ("pc_old", "EXPIRED"),
+        ("ghost", "UNKNOWN_VOUCHER"),
     ]  # fmt: skip  (the beaten streamer coupon is no reason to fail)
     assert all(row.status == "AVAILABLE" for row in uow.vouchers.rows.values())
 

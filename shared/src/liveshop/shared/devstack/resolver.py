@@ -64,9 +64,10 @@ class Infra:
         env.update(DevIssuer().env())
         env.update({k: os.environ[k] for k in ("AUTH_JWKS", "AUTH_ISSUER", "AUTH_AUDIENCE") if k in os.environ})
         # the wallet's payment-provider callback secret: derived from the dev issuer's private key (stable per dev dir)
-        env["WALLET_PROVIDER_SECRET"] = os.environ.get("WALLET_PROVIDER_SECRET") or hashlib.sha256(
-            b"payment-provider:" + DevIssuer().ensure().key_path.read_bytes()
-        ).hexdigest()
+        env["WALLET_PROVIDER_SECRET"] = (
+            os.environ.get("WALLET_PROVIDER_SECRET")
+            or hashlib.sha256(b"payment-provider:" + DevIssuer().ensure().key_path.read_bytes()).hexdigest()
+        )
         env["FULFILLMENT_DEV_SECRETS_KEY"] = "true"  # fulfillment's dev key, unless FULFILLMENT_SECRETS_KEY is set
         env["PROMOTION_DEV_SECRETS_KEY"] = "true"  # promotion's journal key, unless PROMOTION_SECRETS_KEY is set
         return env

@@ -380,9 +380,7 @@ async def _refuse_while_raise_pending(uow: UnitOfWork, activity_id: str) -> None
     and the second one sees the first one's request. Without this, a raise computed from a quantity a
     pending raise is about to change holds too much (money stuck) or applies an absolute target over a
     lowering made meanwhile (more envelopes than funded)."""
-    pending = [
-        q for q in await uow.budget.for_activity(activity_id) if q.kind == "RAISE" and q.status == "REQUESTED"
-    ]
+    pending = [q for q in await uow.budget.for_activity(activity_id) if q.kind == "RAISE" and q.status == "REQUESTED"]
     if pending:
         q = pending[0]
         raise Conflict(
@@ -1078,7 +1076,9 @@ def _rejection(voucher_id: str, code: str, reason: str) -> VoucherRejection:
 
 #: Engine outcomes that only mean "not needed on this order": never a reason to fail it (取最优: of a
 #: 商家券 and a 主播红包 the better for the buyer applies; SPEC 4). The voucher stays the buyer's.
-_NOT_NEEDED = frozenset({Reason.SUPERSEDED_BY_BETTER_COUPON, Reason.SUPERSEDED_BY_BETTER_OFFER, Reason.NOTHING_LEFT_TO_PAY})
+_NOT_NEEDED = frozenset(
+    {Reason.SUPERSEDED_BY_BETTER_COUPON, Reason.SUPERSEDED_BY_BETTER_OFFER, Reason.NOTHING_LEFT_TO_PAY}
+)
 
 
 def _not_needed(

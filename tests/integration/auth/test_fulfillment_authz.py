@@ -21,7 +21,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import SecretStr
 
 from liveshop.fulfillment import bootstrap, carrier
@@ -33,18 +32,8 @@ from liveshop.shared.auth import DevIssuer
 from liveshop.shared.devstack.resolver import Infra
 from liveshop.shared.runtime import ServiceRuntime
 from liveshop.shared.settings import ServiceSettings
-from tests.authn import bearer
+from tests.integration.auth.matrix import AUTH_CODES, B1, B2, FIN, M1, M2, OPS, RISK, S1, Caller, app_routes, hdr
 
-Caller = tuple[str, str, tuple[str, ...]]
-
-OPS: Caller = ("operator", "op_ops", ("ops",))
-FIN: Caller = ("operator", "op_fin", ("finance",))
-RISK: Caller = ("operator", "op_risk", ("risk",))
-B1: Caller = ("buyer", "b1", ())
-B2: Caller = ("buyer", "b2", ())
-M1: Caller = ("merchant", "m1", ())
-M2: Caller = ("merchant", "m2", ())
-S1: Caller = ("streamer", "s1", ())
 ISV1: Caller = ("isv", "isv1", ())
 ISV2: Caller = ("isv", "isv2", ())
 #: The carrier signs its callbacks (HMAC with the carrier secret, liveshop.fulfillment.carrier);
@@ -52,8 +41,6 @@ ISV2: Caller = ("isv", "isv2", ())
 CARRIER: Caller = ("service", "carrier:SF", ())
 CARRIER_ZTO: Caller = ("service", "carrier:ZTO", ())
 CARRIER_SECRET = "authz-carrier-secret-0123456789"
-
-AUTH_CODES = {"UNAUTHENTICATED", "TOKEN_INVALID", "TOKEN_EXPIRED", "FORBIDDEN_ACTOR", "MISSING_ROLE"}
 
 
 @dataclass
@@ -80,10 +67,6 @@ class Env:
     other_issuer: DevIssuer
     #: ISV id -> (app key, secret).
     isvs: dict[str, tuple[str, str]]
-
-
-def hdr(c: Caller, **kw: Any) -> dict[str, str]:
-    return bearer(c[0], c[1], *c[2], **kw)
 
 
 def content(body: Any) -> bytes:
@@ -222,11 +205,7 @@ def table() -> list[Row]:
 
 
 def _app_routes(env: Env) -> set[tuple[str, str]]:
-    out: set[tuple[str, str]] = set()
-    for ctx in iter_route_contexts(env.app.routes):
-        if isinstance(ctx.original_route, APIRoute):
-            out |= {(m, str(ctx.path)) for m in ctx.methods or ()}
-    return out
+    return app_routes(env.app)
 
 
 async def test_the_table_covers_every_route_of_the_app(env: Env) -> None:

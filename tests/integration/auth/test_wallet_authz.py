@@ -21,7 +21,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi.routing import APIRoute, iter_route_contexts
 
 from liveshop.contracts.common import FundingSplit, OrderStatus, PaymentMethod
 from liveshop.contracts.events.order import OrderPaid, OrderPaymentRequested
@@ -37,28 +36,13 @@ from liveshop.wallet.domain.model import TopUpChannel
 from liveshop.wallet.service_layer import fee_invoices as fee_sl
 from liveshop.wallet.service_layer import handlers
 from tests.authn import bearer
+from tests.integration.auth.matrix import AUTH_CODES, B1, B2, FIN, M1, M2, OPS, RISK, S1, S2, Caller, app_routes, hdr
 
-Caller = tuple[str, str, tuple[str, ...]]
-
-OPS: Caller = ("operator", "op_ops", ("ops",))
-FIN: Caller = ("operator", "op_fin", ("finance",))
-RISK: Caller = ("operator", "op_risk", ("risk",))
-B1: Caller = ("buyer", "b1", ())
-B2: Caller = ("buyer", "b2", ())
-M1: Caller = ("merchant", "m1", ())
-M2: Caller = ("merchant", "m2", ())
-S1: Caller = ("streamer", "s1", ())
-S2: Caller = ("streamer", "s2", ())
 ISV: Caller = ("isv", "isv1", ())
 #: The payment provider: not a bearer token, a signed callback (liveshop.wallet.provider).
 PROVIDER: Caller = ("service", "payment-provider", ())
 
 SECRET = "authz-provider-secret-0123456789"
-AUTH_CODES = {"UNAUTHENTICATED", "TOKEN_INVALID", "TOKEN_EXPIRED", "FORBIDDEN_ACTOR", "MISSING_ROLE"}
-
-
-def hdr(c: Caller, **kw: Any) -> dict[str, str]:
-    return bearer(c[0], c[1], *c[2], **kw)
 
 
 @dataclass
@@ -257,11 +241,7 @@ def table(ids: dict[str, Any]) -> list[Row]:
 
 
 def _app_routes(app: Any) -> set[tuple[str, str]]:
-    out: set[tuple[str, str]] = set()
-    for ctx in iter_route_contexts(app.routes):
-        if isinstance(ctx.original_route, APIRoute):
-            out |= {(m, str(ctx.path)) for m in ctx.methods or ()}
-    return out
+    return app_routes(app)
 
 
 async def test_the_table_covers_every_route_of_the_app(env: Env) -> None:

@@ -21,7 +21,7 @@ import pytest
 
 from liveshop.contracts.common import PaymentMethod
 from liveshop.contracts.events.wallet import SecureWalletUpgraded
-from liveshop.promotion.bootstrap import PromotionSettings
+from liveshop.promotion.settings import PromotionSettings
 from liveshop.shared.auth import DevIssuer
 from liveshop.shared.devstack.resolver import Infra
 from liveshop.shared.testing import eventually

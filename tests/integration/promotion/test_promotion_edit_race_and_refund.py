@@ -18,7 +18,7 @@ from typing import Any
 from liveshop.contracts.common import FundingSplit, OrderStatus, PaymentMethod
 from liveshop.contracts.events import budget as b
 from liveshop.contracts.events.order import OrderCancelled, OrderPaid
-from liveshop.promotion.bootstrap import PromotionSettings
+from liveshop.promotion.settings import PromotionSettings
 from liveshop.shared.settings import ServiceSettings
 from liveshop.shared.testing import eventually
 

@@ -32,7 +32,7 @@ from liveshop.contracts.events.bnpl import (
 from liveshop.contracts.events.fulfillment import OrderDelivered, OrderShipped
 from liveshop.contracts.events.payment import PaymentCaptured, PaymentFailed
 from liveshop.contracts.events.promotion import OrderPriced, OrderPricingRejected
-from liveshop.order.adapters.repository import PgUnitOfWork
+from liveshop.order.adapters.unit_of_work import PgUnitOfWork
 from liveshop.order.domain import OrderPolicy
 from liveshop.order.service_layer import bnpl as bnpl_sl
 from liveshop.order.service_layer import handlers

@@ -36,7 +36,7 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
-from liveshop.order.adapters.repository import PgUnitOfWork
+from liveshop.order.adapters.unit_of_work import PgUnitOfWork
 from liveshop.order.domain import Code, NotFound, OrderPolicy
 from liveshop.order.service_layer import bnpl as bnpl_sl
 from liveshop.order.service_layer import commands as cmds

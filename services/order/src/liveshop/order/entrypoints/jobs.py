@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from liveshop.order.adapters.repository import PgUnitOfWork
+from liveshop.order.adapters.unit_of_work import PgUnitOfWork
 from liveshop.order.service_layer import handlers
 from liveshop.order.settings import OrderSettings
 from liveshop.shared import entropy

@@ -2,7 +2,7 @@
 
 One unit of work = one database transaction: the aggregates saved, the rejections and service
 messages recorded and the contract events published (outbox rows) all commit together or not at all.
-The PostgreSQL implementation is ``liveshop.order.adapters.repository.PgUnitOfWork``; unit tests use
+The PostgreSQL implementation is ``liveshop.order.adapters.unit_of_work.PgUnitOfWork``; unit tests use
 the in-memory fake in ``tests/unit/order/fakes.py``.
 """
 

@@ -1,0 +1,290 @@
+"""asyncpg repository of the report side: order facts, tracks, held reports and rejections (plain SQL,
+set-based for batches: one statement per table whatever the batch size)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from liveshop.contracts import codec
+from liveshop.contracts.base import Envelope, Event
+from liveshop.fulfillment.adapters.rows import facts_from_row, report_from_json, report_json, track_from_row
+from liveshop.fulfillment.domain.isv import Authorisation, Isv
+from liveshop.fulfillment.domain.reports import OrderFacts
+from liveshop.fulfillment.domain.tracks import CANONICAL_EVENT, OrderTimeline, Track
+from liveshop.fulfillment.service_layer.handlers import track_event_id
+from liveshop.fulfillment.service_layer.unit_of_work import (
+    Context,
+    Effects,
+    HeldReport,
+    Incoming,
+    NewTrack,
+    RejectionRecord,
+)
+from liveshop.shared import entropy
+from liveshop.shared.tx import Transaction, outbox_channel
+
+_ORDER_COLS = "order_id, merchant_id, buyer_id, paid_at, cancelled_at, shipped_at, delivered_at"
+_TRACK_SELECT = (
+    "SELECT t.order_id, o.merchant_id, t.status, t.occurred_at, t.recorded_at, t.isv_id, t.request_id, t.operator,"
+    " t.waybill_no, t.carrier FROM tracks t JOIN orders o USING (order_id)"
+)
+
+
+async def publish_many(tx: Transaction, events: Sequence[tuple[Event, str | None]]) -> list[Envelope]:
+    """Write many outbox rows in one statement (same rows as ``Transaction.publish``) and notify once.
+
+    ``events`` are (event, id or None for a fresh one).
+    """
+    if not events:
+        return []
+    envs = [
+        codec.envelope(ev, source=tx.source, id=eid or str(entropy.uuid4()), time=entropy.now()) for ev, eid in events
+    ]
+    recs = [codec.to_record(e, tx.namespace) for e in envs]
+    await tx.conn.execute(
+        "INSERT INTO outbox (event_id, topic, key, headers, payload) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::bytea[])",
+        [e.id for e in envs],
+        [r.topic for r in recs],
+        [r.key.decode() for r in recs],
+        [json.dumps([[k, v.decode()] for k, v in r.headers]) for r in recs],
+        [r.value for r in recs],
+    )
+    await tx.conn.execute("SELECT pg_notify($1, '')", outbox_channel(tx.schema))
+    tx.published.extend(envs)
+    return envs
+
+
+_STATUS_OF_EVENT = {event: status.value for status, event in CANONICAL_EVENT.items()}
+
+
+def _status_of(env: Envelope) -> str:
+    return _STATUS_OF_EVENT[type(env.data).__name__]
+
+
+class PgReports:
+    """The :class:`~liveshop.fulfillment.service_layer.unit_of_work.ReportStore` on PostgreSQL."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self.tx = tx
+        self.conn = tx.conn
+
+    async def load(self, order_ids: Iterable[str], isv_ids: Iterable[str], merchant_ids: Iterable[str]) -> Context:
+        """Two round trips: order facts (locked) with their tracks; ISVs with the merchants' grants."""
+        oids, iids, mids = sorted(set(order_ids)), sorted(set(isv_ids)), sorted(set(merchant_ids))
+        ctx = Context()
+        rows = await self.conn.fetch(
+            "SELECT o.order_id, o.merchant_id, o.buyer_id, o.paid_at, o.cancelled_at, o.shipped_at, o.delivered_at,"
+            " t.status, t.occurred_at, t.recorded_at, t.isv_id, t.request_id, t.operator, t.waybill_no, t.carrier"
+            " FROM orders o LEFT JOIN tracks t USING (order_id) WHERE o.order_id = ANY($1::text[])"
+            " ORDER BY o.order_id, t.seq FOR UPDATE OF o",
+            oids,
+        )
+        by_order: dict[str, list[Track]] = {}
+        for r in rows:
+            oid = r["order_id"]
+            if oid not in ctx.orders:
+                ctx.orders[oid] = facts_from_row(r)
+                by_order[oid] = []
+            if r["status"] is not None:
+                by_order[oid].append(track_from_row(r))
+        ctx.timelines = {oid: OrderTimeline(oid, ts) for oid, ts in by_order.items() if ts}
+        if iids:
+            for r in await self.conn.fetch(
+                "SELECT i.isv_id, i.name, i.registered_at, i.suspended_at, a.merchant_id, a.granted_at, a.revoked_at"
+                " FROM isvs i LEFT JOIN isv_authorisations a ON a.isv_id = i.isv_id AND a.merchant_id = ANY($2::text[])"
+                " WHERE i.isv_id = ANY($1::text[])",
+                iids,
+                mids,
+            ):
+                if r["isv_id"] not in ctx.isvs:
+                    ctx.isvs[r["isv_id"]] = Isv(
+                        r["isv_id"], r["name"], r["registered_at"], suspended_at=r["suspended_at"]
+                    )
+                if r["merchant_id"] is not None:
+                    ctx.authorisations.setdefault(r["merchant_id"], []).append(
+                        Authorisation(r["merchant_id"], r["isv_id"], r["granted_at"], r["revoked_at"])
+                    )
+        return ctx
+
+    async def save(self, effects: Effects) -> set[tuple[str, str]]:
+        inserted = await self._insert_tracks(effects.tracks)
+        await self._update_orders(effects.orders.values())
+        await self._hold(effects.held)
+        await self._release(effects.released)
+        await self._reject(effects.rejections)
+        if effects.events:
+            await publish_many(self.tx, [(e, None) for e in effects.events])
+        elif inserted:
+            await self.conn.execute("SELECT pg_notify($1, '')", outbox_channel(self.tx.schema))
+        return inserted
+
+    async def _insert_tracks(self, new: Sequence[NewTrack]) -> set[tuple[str, str]]:
+        """One statement: the tracks, and for those actually inserted (the primary key is the last
+        guard against a double track) the buyer's message and the canonical event."""
+        if not new:
+            return set()
+        ts = [n.track for n in new]
+        envs = [
+            codec.envelope(
+                n.event,
+                source=self.tx.source,
+                id=track_event_id(n.track.order_id, n.track.status),
+                time=entropy.now(),
+            )
+            for n in new
+        ]
+        recs = [codec.to_record(e, self.tx.namespace) for e in envs]
+        rows = await self.conn.fetch(
+            "WITH input AS ("
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[],"
+            "  $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],"
+            "  $12::text[], $13::text[], $14::text[], $15::jsonb[], $16::bytea[])"
+            "  AS i(order_id, status, occurred_at, recorded_at, request_id, isv_id, operator, waybill_no, carrier,"
+            "   text, buyer_id, event_id, topic, key, headers, payload)),"
+            " t AS (INSERT INTO tracks (order_id, status, occurred_at, recorded_at, request_id, isv_id, operator,"
+            "  waybill_no, carrier, text) SELECT order_id, status, occurred_at, recorded_at, request_id, isv_id,"
+            "  operator, waybill_no, carrier, text FROM input ON CONFLICT DO NOTHING RETURNING order_id, status),"
+            " m AS (INSERT INTO service_messages (buyer_id, order_id, status, text, occurred_at)"
+            "  SELECT i.buyer_id, i.order_id, i.status, i.text, i.occurred_at FROM input i JOIN t USING (order_id, status)"
+            "  ON CONFLICT DO NOTHING),"
+            " e AS (INSERT INTO outbox (event_id, topic, key, headers, payload)"
+            "  SELECT i.event_id, i.topic, i.key, i.headers, i.payload FROM input i JOIN t USING (order_id, status))"
+            " SELECT order_id, status FROM t",
+            [t.order_id for t in ts],
+            [t.status.value for t in ts],
+            [t.occurred_at for t in ts],
+            [t.recorded_at for t in ts],
+            [t.request_id for t in ts],
+            [t.isv_id for t in ts],
+            [t.operator for t in ts],
+            [t.waybill_no for t in ts],
+            [t.carrier for t in ts],
+            [t.buyer_text for t in ts],
+            [n.buyer_id for n in new],
+            [e.id for e in envs],
+            [r.topic for r in recs],
+            [r.key.decode() for r in recs],
+            [json.dumps([[k, v.decode()] for k, v in r.headers]) for r in recs],
+            [r.value for r in recs],
+        )
+        inserted = {(r["order_id"], r["status"]) for r in rows}
+        self.tx.published.extend(e for e in envs if (e.data.key(), _status_of(e)) in inserted)
+        return inserted
+
+    async def _update_orders(self, orders: Iterable[OrderFacts]) -> None:
+        """One statement for the whole batch (ids in sorted order: the rows were locked that way)."""
+        changed = sorted(
+            (o for o in orders if o.shipped_at is not None or o.delivered_at is not None), key=lambda o: o.order_id
+        )
+        if not changed:
+            return
+        await self.conn.execute(
+            "UPDATE orders o SET shipped_at = coalesce(o.shipped_at, u.s), delivered_at = coalesce(o.delivered_at, u.d)"
+            " FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS u(id, s, d)"
+            " WHERE o.order_id = u.id AND ((o.shipped_at IS NULL AND u.s IS NOT NULL)"
+            " OR (o.delivered_at IS NULL AND u.d IS NOT NULL))",
+            [o.order_id for o in changed],
+            [o.shipped_at for o in changed],
+            [o.delivered_at for o in changed],
+        )
+
+    async def _hold(self, held: Sequence[HeldReport]) -> None:
+        if not held:
+            return
+        await self.conn.execute(
+            "INSERT INTO held_reports (isv_id, order_id, request_id, report, authenticated_isv_id, received_at,"
+            " until, reason_code) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[],"
+            " $6::timestamptz[], $7::timestamptz[], $8::text[]) ON CONFLICT DO NOTHING",
+            [x.incoming.report.isv_id for x in held],
+            [x.incoming.report.order_id for x in held],
+            [x.incoming.report.request_id for x in held],
+            [report_json(x.incoming.report) for x in held],
+            [x.incoming.authenticated_isv_id for x in held],
+            [x.incoming.received_at for x in held],
+            [x.until for x in held],
+            [x.reason_code for x in held],
+        )
+
+    async def _release(self, released: Sequence[tuple[str, str, str]]) -> None:
+        if not released:
+            return
+        await self.conn.execute(
+            "DELETE FROM held_reports h USING unnest($1::text[], $2::text[], $3::text[]) AS d(i, o, r) "
+            "WHERE h.isv_id = d.i AND h.order_id = d.o AND h.request_id = d.r",
+            [k[0] for k in released],
+            [k[1] for k in released],
+            [k[2] for k in released],
+        )
+
+    async def _reject(self, rejections: Sequence[RejectionRecord]) -> None:
+        if not rejections:
+            return
+        await self.conn.execute(
+            "INSERT INTO isv_rejections (isv_id, request_id, order_id, reason_code, reason, channel, rejected_at) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+            " $7::timestamptz[])",
+            [x.isv_id for x in rejections],
+            [x.request_id for x in rejections],
+            [x.order_id for x in rejections],
+            [x.reason_code for x in rejections],
+            [x.reason for x in rejections],
+            [x.channel for x in rejections],
+            [x.rejected_at for x in rejections],
+        )
+
+    async def upsert_order(self, facts: OrderFacts, *, cancelled_at: datetime | None = None) -> None:
+        await self.conn.execute(
+            "INSERT INTO orders (order_id, merchant_id, buyer_id, paid_at, cancelled_at) VALUES ($1,$2,$3,$4,$5) "
+            "ON CONFLICT (order_id) DO UPDATE SET paid_at = coalesce(orders.paid_at, EXCLUDED.paid_at),"
+            " cancelled_at = coalesce(orders.cancelled_at, EXCLUDED.cancelled_at)",
+            facts.order_id,
+            facts.merchant_id,
+            facts.buyer_id,
+            facts.paid_at,
+            cancelled_at,
+        )
+
+    @staticmethod
+    def _incoming(r: Any) -> Incoming:
+        return Incoming(
+            report=report_from_json(r["report"]),
+            received_at=r["received_at"],
+            channel="HOLD",
+            authenticated_isv_id=r["authenticated_isv_id"],
+            from_hold=True,
+        )
+
+    async def held_for_order(self, order_id: str) -> list[Incoming]:
+        rows = await self.conn.fetch(
+            "SELECT report::text AS report, received_at, authenticated_isv_id FROM held_reports WHERE order_id = $1"
+            " ORDER BY received_at FOR UPDATE SKIP LOCKED",
+            order_id,
+        )
+        return [self._incoming(r) for r in rows]
+
+    async def due_held(self, limit: int) -> list[Incoming]:
+        rows = await self.conn.fetch(
+            "SELECT report::text AS report, received_at, authenticated_isv_id FROM held_reports"
+            " ORDER BY received_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+            limit,
+        )
+        return [self._incoming(r) for r in rows]
+
+    async def waybill_orders(self, carrier: str, waybill_no: str) -> list[tuple[str, str]]:
+        rows = await self.conn.fetch(
+            "SELECT t.order_id, o.merchant_id FROM tracks t JOIN orders o USING (order_id)"
+            " WHERE t.status = 'SHIPPED' AND t.carrier = $1 AND t.waybill_no = $2 ORDER BY t.order_id",
+            carrier,
+            waybill_no,
+        )
+        return [(r["order_id"], r["merchant_id"]) for r in rows]
+
+    async def timeline(self, order_id: str) -> tuple[OrderFacts | None, OrderTimeline]:
+        r = await self.conn.fetchrow(f"SELECT {_ORDER_COLS} FROM orders WHERE order_id = $1", order_id)
+        rows = await self.conn.fetch(f"{_TRACK_SELECT} WHERE t.order_id = $1 ORDER BY t.seq", order_id)
+        return (facts_from_row(r) if r else None), OrderTimeline(order_id, [track_from_row(x) for x in rows])

@@ -1,0 +1,232 @@
+"""asyncpg repositories of the order aggregate and its recorded rejections."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from liveshop.order.adapters.base import StaleAggregate, dumps
+from liveshop.order.domain import (
+    Channel,
+    ChannelKind,
+    CheckoutStage,
+    CompletedBy,
+    Order,
+    OrderLine,
+    OrderStatus,
+    PaymentMethod,
+    Pricing,
+    ProductType,
+)
+from liveshop.order.service_layer.unit_of_work import RecordedRejection
+from liveshop.shared.db import Connection
+
+_ORDER_COLS = (
+    "order_id, buyer_id, merchant_id, status, stage, payment_method, channel, voucher_ids, lines, placed_at,"
+    " pay_by, pricing, payment_id, paid_amount, paid_at, shipped_at, waybill_no, delivered_at, completed_at,"
+    " completed_by, closed_at, failure_code, failure_reason, version, bnpl_approved"
+)
+
+
+def _line_dict(line: OrderLine) -> dict[str, Any]:
+    return {
+        "line_no": line.line_no,
+        "product_id": line.product_id,
+        "merchant_id": line.merchant_id,
+        "title": line.title,
+        "product_type": line.product_type.value,
+        "unit_price": line.unit_price,
+        "quantity": line.quantity,
+    }
+
+
+def order_from_row(row: asyncpg.Record) -> Order:
+    channel = json.loads(row["channel"])
+    pricing = row["pricing"]
+    return Order(
+        id=row["order_id"],
+        buyer_id=row["buyer_id"],
+        merchant_id=row["merchant_id"],
+        lines=tuple(
+            OrderLine(
+                line_no=x["line_no"],
+                product_id=x["product_id"],
+                merchant_id=x["merchant_id"],
+                title=x["title"],
+                product_type=ProductType(x["product_type"]),
+                unit_price=x["unit_price"],
+                quantity=x["quantity"],
+            )
+            for x in json.loads(row["lines"])
+        ),
+        channel=Channel(ChannelKind(channel["kind"]), channel.get("streamer_id"), channel.get("room_id")),
+        voucher_ids=tuple(json.loads(row["voucher_ids"])),
+        payment_method=PaymentMethod(row["payment_method"]),
+        status=OrderStatus(row["status"]),
+        stage=None if row["stage"] is None else CheckoutStage(row["stage"]),
+        placed_at=row["placed_at"],
+        pay_by=row["pay_by"],
+        version=row["version"],
+        pricing=None if pricing is None else Pricing.from_dict(json.loads(pricing)),
+        payment_id=row["payment_id"],
+        paid_amount=row["paid_amount"],
+        paid_at=row["paid_at"],
+        shipped_at=row["shipped_at"],
+        waybill_no=row["waybill_no"],
+        delivered_at=row["delivered_at"],
+        completed_at=row["completed_at"],
+        completed_by=None if row["completed_by"] is None else CompletedBy(row["completed_by"]),
+        closed_at=row["closed_at"],
+        failure_code=row["failure_code"],
+        failure_reason=row["failure_reason"],
+        bnpl_approved=row["bnpl_approved"],
+    )
+
+
+def _mutable(order: Order) -> tuple[Any, ...]:
+    return (
+        int(order.status),
+        None if order.stage is None else order.stage.value,
+        None if order.pricing is None else dumps(order.pricing.to_dict()),
+        order.payment_id,
+        order.paid_amount,
+        order.paid_at,
+        order.shipped_at,
+        order.waybill_no,
+        order.delivered_at,
+        order.completed_at,
+        None if order.completed_by is None else order.completed_by.value,
+        order.closed_at,
+        order.failure_code,
+        order.failure_reason,
+        order.version,
+        order.bnpl_approved,
+    )
+
+
+class PgOrders:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._loaded: dict[str, int] = {}
+
+    def _track(self, rows: Sequence[asyncpg.Record]) -> list[Order]:
+        orders = [order_from_row(r) for r in rows]
+        for o in orders:
+            self._loaded[o.id] = o.version
+        return orders
+
+    async def add(self, order: Order) -> None:
+        mutable = _mutable(order)
+        channel = {
+            "kind": order.channel.kind.value,
+            "streamer_id": order.channel.streamer_id,
+            "room_id": order.channel.room_id,
+        }
+        await self.conn.execute(
+            f"INSERT INTO orders ({_ORDER_COLS}, item_total) VALUES ({', '.join(f'${i}' for i in range(1, 27))})",
+            order.id,
+            order.buyer_id,
+            order.merchant_id,
+            *mutable[:2],
+            order.payment_method.value,
+            dumps(channel),
+            dumps(list(order.voucher_ids)),
+            dumps([_line_dict(x) for x in order.lines]),
+            order.placed_at,
+            order.pay_by,
+            *mutable[2:],
+            order.item_total,
+        )
+        self._loaded[order.id] = order.version
+
+    async def get(self, order_id: str, *, for_update: bool = False) -> Order | None:
+        lock = " FOR UPDATE" if for_update else ""
+        row = await self.conn.fetchrow(f"SELECT {_ORDER_COLS} FROM orders WHERE order_id = $1{lock}", order_id)
+        return None if row is None else self._track([row])[0]
+
+    async def save(self, order: Order) -> None:
+        loaded = self._loaded.get(order.id)
+        if loaded is None:
+            raise StaleAggregate(f"order {order.id} was not loaded in this unit of work")
+        if loaded == order.version:
+            return
+        done = await self.conn.fetchval(
+            "UPDATE orders SET status=$2, stage=$3, pricing=$4::jsonb, payment_id=$5, paid_amount=$6, paid_at=$7,"
+            " shipped_at=$8, waybill_no=$9, delivered_at=$10, completed_at=$11, completed_by=$12, closed_at=$13,"
+            " failure_code=$14, failure_reason=$15, version=$16, bnpl_approved=$17, updated_at=now()"
+            " WHERE order_id=$1 AND version=$18 RETURNING 1",
+            order.id,
+            *_mutable(order),
+            loaded,
+        )
+        if done is None:
+            raise StaleAggregate(f"order {order.id} changed concurrently")
+        self._loaded[order.id] = order.version
+
+    async def by_buyer(self, buyer_id: str, *, status: int | None, limit: int) -> list[Order]:
+        rows = await self.conn.fetch(
+            f"SELECT {_ORDER_COLS} FROM orders WHERE buyer_id = $1 AND ($2::int IS NULL OR status = $2)"
+            " ORDER BY placed_at DESC, order_id DESC LIMIT $3",
+            buyer_id,
+            status,
+            limit,
+        )
+        return self._track(rows)
+
+    async def due_for_expiry(self, now: datetime, limit: int) -> list[Order]:
+        rows = await self.conn.fetch(
+            f"SELECT {_ORDER_COLS} FROM orders WHERE status = 10 AND pay_by <= $1"
+            " ORDER BY pay_by LIMIT $2 FOR UPDATE SKIP LOCKED",
+            now,
+            limit,
+        )
+        return self._track(rows)
+
+    async def due_for_auto_complete(self, delivered_before: datetime, limit: int) -> list[Order]:
+        rows = await self.conn.fetch(
+            f"SELECT {_ORDER_COLS} FROM orders WHERE status = 50 AND delivered_at <= $1"
+            " ORDER BY delivered_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+            delivered_before,
+            limit,
+        )
+        return self._track(rows)
+
+    async def set_voucher_rejections(self, order_id: str, rejections: list[dict[str, str]]) -> None:
+        await self.conn.execute(
+            "UPDATE orders SET voucher_rejections = $2::jsonb WHERE order_id = $1", order_id, dumps(rejections)
+        )
+
+    async def voucher_rejections(self, order_id: str) -> list[dict[str, str]]:
+        raw = await self.conn.fetchval("SELECT voucher_rejections FROM orders WHERE order_id = $1", order_id)
+        return [] if raw is None else list(json.loads(raw))
+
+
+class PgRejections:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def add(self, r: RecordedRejection) -> None:
+        await self.conn.execute(
+            "INSERT INTO order_rejections (order_id, status, attempted, reason_code, reason, source_event_id,"
+            " requires_refund, occurred_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+            r.order_id,
+            r.status,
+            r.attempted,
+            r.reason_code,
+            r.reason,
+            r.source_event_id,
+            r.requires_refund,
+            r.occurred_at,
+        )
+
+    async def for_order(self, order_id: str) -> list[RecordedRejection]:
+        rows = await self.conn.fetch(
+            "SELECT order_id, status, attempted, reason_code, reason, source_event_id, requires_refund, occurred_at"
+            " FROM order_rejections WHERE order_id = $1 ORDER BY id",
+            order_id,
+        )
+        return [RecordedRejection(**dict(r)) for r in rows]

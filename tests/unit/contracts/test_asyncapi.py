@@ -22,7 +22,7 @@ import pytest
 from referencing import Registry
 from referencing.jsonschema import DRAFT7
 
-from liveshop.contracts import codec
+from liveshop.contracts import asyncapi, codec, examples
 from liveshop.contracts import schema as s
 from liveshop.contracts.topics import TOPICS, all_event_types
 
@@ -35,7 +35,7 @@ DOC_URI = "urn:liveshop:asyncapi"
 
 @pytest.fixture(scope="module")
 def doc() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(s.ASYNCAPI_FILE.read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = json.loads(asyncapi.ASYNCAPI_FILE.read_text(encoding="utf-8"))
     return loaded
 
 
@@ -153,7 +153,7 @@ def test_dead_letter_categories_match_the_consumer_runtime() -> None:
     names = ("UNDECODABLE", "DATA_REJECTED", "BUSINESS_REFUSAL", "PERMANENT", "RETRIES_EXHAUSTED")
     if not all(hasattr(consumer, n) for n in names):
         pytest.skip("liveshop.shared.consumer defines no dlt-category constants")
-    assert tuple(getattr(consumer, n) for n in names) == s.DLT_CATEGORIES
+    assert tuple(getattr(consumer, n) for n in names) == asyncapi.DLT_CATEGORIES
 
 
 def _examples(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -183,7 +183,7 @@ def test_snapshots_declare_their_dialect_and_id_and_accept_the_examples() -> Non
         assert snapshot["$schema"] == "https://json-schema.org/draft/2020-12/schema", et
         assert snapshot["$id"] == codec.dataschema(et), et
         jsonschema.Draft202012Validator.check_schema(snapshot)
-        payload = s.example_payload(all_event_types()[et])
+        payload = examples.example_payload(all_event_types()[et])
         errors = [e.message for e in jsonschema.Draft202012Validator(snapshot).iter_errors(payload)]
         assert errors == [], et
 
@@ -191,7 +191,7 @@ def test_snapshots_declare_their_dialect_and_id_and_accept_the_examples() -> Non
 def test_encoded_records_match_the_documented_headers(doc: dict[str, Any]) -> None:
     validator = _component_validator(doc, "CloudEventHeaders")
     for cls in all_event_types().values():
-        data = cls.model_validate(s.example_payload(cls))
+        data = cls.model_validate(examples.example_payload(cls))
         rec = codec.to_record(codec.envelope(data, source="test"))
         headers = {k: v.decode() for k, v in rec.headers}
         assert _errors(validator, headers) == [], cls.EVENT_TYPE
@@ -206,7 +206,7 @@ def test_asyncapi_cli_accepts_the_document(tmp_path: Path) -> None:
     npx = shutil.which("npx")
     if npx is None:
         pytest.skip("npx not found (Node.js not installed): run scripts/validate-asyncapi where Node is available")
-    cmd = [npx, "-y", CLI, "validate", "--fail-severity=warn", str(s.ASYNCAPI_FILE)]
+    cmd = [npx, "-y", CLI, "validate", "--fail-severity=warn", str(asyncapi.ASYNCAPI_FILE)]
     proc = subprocess.Popen(
         cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
     )

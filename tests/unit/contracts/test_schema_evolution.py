@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from liveshop.contracts import asyncapi
 from liveshop.contracts import schema as s
 from liveshop.contracts.topics import TOPICS, all_event_types
 
@@ -25,8 +26,8 @@ def test_snapshots_are_up_to_date() -> None:
 
 
 def test_asyncapi_document_is_up_to_date() -> None:
-    committed = json.loads(s.ASYNCAPI_FILE.read_text(encoding="utf-8"))
-    assert committed == json.loads(s.dumps(s.asyncapi())), f"contracts/asyncapi.json is stale: {REFRESH}"
+    committed = json.loads(asyncapi.ASYNCAPI_FILE.read_text(encoding="utf-8"))
+    assert committed == json.loads(s.dumps(asyncapi.asyncapi())), f"contracts/asyncapi.json is stale: {REFRESH}"
 
 
 def test_every_event_is_closed_keyed_and_on_one_topic() -> None:

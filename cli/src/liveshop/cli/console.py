@@ -261,5 +261,12 @@ def progress_bar(*, total: int | None = None, desc: str | None = None, quiet: bo
     return tqdm(total=total, desc=desc, unit="rec", file=sys.stderr, disable=not shown, leave=leave, dynamic_ncols=True)
 
 
+def add_quiet(p: Any) -> None:
+    """The ``--quiet`` flag of a command that shows progress bars."""
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar (there is none when stderr is not a terminal)"
+    )
+
+
 def print_json(obj: Any, *, file: TextIO | None = None) -> None:
     print(json.dumps(obj, indent=2, ensure_ascii=False, default=str), file=file or sys.stdout)

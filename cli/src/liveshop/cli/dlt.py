@@ -20,6 +20,7 @@ from typing import Any
 
 from liveshop.cli import console
 from liveshop.cli.console import UsageError
+from liveshop.cli.kafka import bootstrap_and_auth
 from liveshop.shared import dlt
 
 
@@ -74,22 +75,10 @@ def _print_json(obj: Any) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
-    from liveshop.cli.main import _kafka
-
-    bootstrap, auth = _kafka(args)
+    bootstrap, auth = bootstrap_and_auth(args)
     ns = args.namespace or ""
     if args.action == "list" and not args.group:
-        found = asyncio.run(dlt.topics(bootstrap, ns, auth=auth))
-        if args.json:
-            _print_json(found)
-            return 0
-        if not found:
-            print(f"no dead-letter topics in namespace {ns or '(none)'}")
-            return 0
-        print(f"{'group':<40} {'records':>8} {'redriven':>8}  topic")
-        for g, info in found.items():
-            print(f"{g:<40} {info['records']:>8} {info['redriven']:>8}  {info['topic']}")
-        return 0
+        return _list_topics(asyncio.run(dlt.topics(bootstrap, ns, auth=auth)), ns, args.json)
     if not args.group:
         console.error(f"dlt {args.action} needs --group")
         return console.EXIT_USAGE
@@ -101,26 +90,53 @@ def command(args: argparse.Namespace) -> int:
         if args.action == "redrive":
             results = asyncio.run(
                 dlt.redrive(
-                    bootstrap, ns, args.group, auth=auth, select=_selector(args), force=args.force,
-                    dry_run=args.dry_run, operator=auth.username or "",
+                    bootstrap,
+                    ns,
+                    args.group,
+                    auth=auth,
+                    select=_selector(args),
+                    force=args.force,
+                    dry_run=args.dry_run,
+                    operator=auth.username or "",
                 )
-            )  # fmt: skip
+            )
             return _report(results, args.json)
         records = asyncio.run(dlt.read(bootstrap, ns, args.group, auth=auth, select=_selector(args)))
     except LookupError as exc:
         console.error(str(exc))
         return console.EXIT_ERROR
     if args.action == "show":
-        if not records:
-            console.error("no such dead-letter record")
-            return console.EXIT_ERROR
-        if args.json:
-            _print_json([d.details() for d in records])
-            return 0
-        for d in records:
-            _print_details(d)
+        return _show(records, args.json)
+    return _list_records(records, args.json)
+
+
+def _list_topics(found: dict[str, Any], ns: str, as_json: bool) -> int:
+    if as_json:
+        _print_json(found)
         return 0
-    if args.json:
+    if not found:
+        print(f"no dead-letter topics in namespace {ns or '(none)'}")
+        return 0
+    print(f"{'group':<40} {'records':>8} {'redriven':>8}  topic")
+    for g, info in found.items():
+        print(f"{g:<40} {info['records']:>8} {info['redriven']:>8}  {info['topic']}")
+    return 0
+
+
+def _show(records: list[dlt.DeadLetter], as_json: bool) -> int:
+    if not records:
+        console.error("no such dead-letter record")
+        return console.EXIT_ERROR
+    if as_json:
+        _print_json([d.details() for d in records])
+        return 0
+    for d in records:
+        _print_details(d)
+    return 0
+
+
+def _list_records(records: list[dlt.DeadLetter], as_json: bool) -> int:
+    if as_json:
         _print_json([d.summary() for d in records])
         return 0
     if not records:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from liveshop.cli import console
@@ -95,12 +94,12 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _contracts(args: argparse.Namespace) -> int:
-    from liveshop.contracts import schema
+    from liveshop.contracts import asyncapi, schema
 
     if args.action == "snapshot":
         written = schema.write_snapshots()
-        schema.write_asyncapi()
-        print(f"wrote {len(written)} schema snapshots to {schema.SNAPSHOT_DIR} and {schema.ASYNCAPI_FILE}")
+        asyncapi.write_asyncapi()
+        print(f"wrote {len(written)} schema snapshots to {schema.SNAPSHOT_DIR} and {asyncapi.ASYNCAPI_FILE}")
         return 0
     problems, stale = schema.compare_to_snapshots()
     if args.json:
@@ -118,139 +117,6 @@ def _shown(key: str, value: str) -> str:
     return "(see .liveshop/dev/env)" if "PASSWORD" in key else value
 
 
-def _kafka(args: argparse.Namespace) -> tuple[str, KafkaAuth]:
-    """Bootstrap servers and the credentials to use (the admin user of the env / the dev stack)."""
-    from liveshop.shared.devstack import resolver
-    from liveshop.shared.kafka_auth import KafkaAuth
-
-    infra = resolver.from_env() or resolver.read_dev_stack()
-    auth = infra.kafka_auth() if infra is not None else KafkaAuth.from_env()
-    if getattr(args, "bootstrap", None):
-        console.talking_to_kafka(str(args.bootstrap))
-        return str(args.bootstrap), auth
-    if infra is None:
-        raise CliError("no broker: pass --bootstrap, set KAFKA_BOOTSTRAP_SERVERS, or run `liveshop dev up`")
-    console.talking_to_kafka(infra.kafka_bootstrap_servers)
-    return infra.kafka_bootstrap_servers, auth
-
-
-def _kafka_cmd(args: argparse.Namespace) -> int:
-    """``liveshop kafka provision``: a namespace's topics and, unless ``--no-acls``, its ACLs."""
-    from liveshop.shared import kafka_acl
-
-    bootstrap, auth = _kafka(args)
-    ns = args.namespace or ""
-    kafka_acl.provision(bootstrap, auth, [ns], acls=not args.no_acls)
-    what = "topics" if args.no_acls else "topics and ACLs"
-    print(f"provisioned the {what} of namespace {ns or '(none)'} on {bootstrap} as {auth.username or 'PLAINTEXT'}")
-    return 0
-
-
-def _when(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        t = datetime.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"time {value!r} is not an ISO time, e.g. 2026-11-24T12:00:00+00:00") from None
-    if t.tzinfo is None:
-        raise UsageError(f"time {value!r} needs a timezone, e.g. 2026-11-24T12:00:00+00:00")
-    return t
-
-
-def _topics(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from liveshop.shared import replay
-
-    if args.action == "record":
-        if not args.topic or not args.file:
-            raise UsageError(
-                "usage: liveshop topics record TOPIC FILE|- [--from-offset N|--from-time T] [--to-offset N|--to-time T]"
-            )
-        from_time, to_time = _when(args.from_time), _when(args.to_time)
-        bootstrap, auth = _kafka(args)
-        # the records on stdout: the report on stderr
-        report = sys.stderr if args.file == console.STDIO else sys.stdout
-        where = console.shown_name(args.file, reading=False)
-        t0 = time.monotonic()
-        with console.output(args.file) as out, console.progress_bar(desc=args.topic, quiet=args.quiet) as bar:
-            summary = asyncio.run(
-                replay.record(
-                    bootstrap, args.topic, out, from_offset=args.from_offset, from_time=from_time,
-                    to_offset=args.to_offset, to_time=to_time, progress=bar.update,
-                    total=bar.reset, auth=auth,
-                )
-            )  # fmt: skip
-        dt = time.monotonic() - t0
-        if args.json:
-            console.print_json(
-                {
-                    "topic": args.topic, "file": where, "records": summary.records, "bytes": summary.bytes,
-                    "seconds": round(dt, 3),
-                    "partitions": {str(p): {"first": f, "last": la} for p, (f, la) in sorted(summary.partitions.items())},
-                },
-                file=report,
-            )  # fmt: skip
-            return 0
-        print(
-            f"recorded {summary.records} records ({summary.bytes} bytes) from {args.topic} to {where} in {dt:.1f}s",
-            file=report,
-        )
-        for p, (first, last) in sorted(summary.partitions.items()):
-            print(f"  partition {p}: offsets {first}..{last}", file=report)
-        return 0
-    if args.action == "replay":
-        # `liveshop topics replay FILE|- [--to TOPIC]`: the positional is the file.
-        if not args.topic:
-            raise UsageError("usage: liveshop topics replay FILE|- [--to TOPIC] [--namespace NS]")
-        if args.file:
-            raise UsageError(
-                f"topics replay takes one file (got {args.topic!r} and {args.file!r}); --to TOPIC names a topic"
-            )
-        bootstrap, auth = _kafka(args)
-        name = console.shown_name(args.topic, reading=True)
-        t0 = time.monotonic()
-        with console.input_path(args.topic) as path, console.progress_bar(desc="replay", quiet=args.quiet) as bar:
-            try:
-                n = asyncio.run(
-                    replay.replay(
-                        bootstrap, path, target_topic=args.to, namespace=args.namespace or "",
-                        keep_timestamps=not args.new_timestamps, allow_unknown=args.allow_unknown,
-                        progress=bar.update, total=bar.reset, auth=auth,
-                    )
-                )  # fmt: skip
-            except replay.ReplayFileError as exc:
-                raise UsageError(f"{name}: {exc} — nothing was written") from exc
-        dt = time.monotonic() - t0
-        if args.json:
-            console.print_json({"file": name, "records": n, "seconds": round(dt, 3)})
-        else:
-            print(f"replayed {n} records from {name} in {dt:.1f}s")
-        return 0
-    bootstrap, auth = _kafka(args)
-    lags = asyncio.run(replay.consumer_lag(bootstrap, [args.group] if args.group else None, auth=auth))
-    if args.json:
-        console.print_json(
-            [
-                {
-                    "group": lag.group, "topic": lag.topic, "partition": lag.partition,
-                    "committed": lag.committed, "end": lag.end, "lag": lag.lag,
-                }
-                for lag in lags
-            ]
-        )  # fmt: skip
-        return 0
-    if not lags:
-        print("no consumer groups with committed offsets")
-        return 0
-    print(f"{'group':<40} {'topic':<40} {'part':>4} {'committed':>10} {'end':>10} {'lag':>8}")
-    for lag in lags:
-        committed = "-" if lag.committed is None else str(lag.committed)
-        print(f"{lag.group:<40} {lag.topic:<40} {lag.partition:>4} {committed:>10} {lag.end:>10} {lag.lag:>8}")
-    return 0
-
-
 def _rebuild(args: argparse.Namespace) -> int:
     """POST ``/admin/projections/rebuild``, print the answer, then (unless ``--no-wait``) follow the
     consumer groups catching up to the end offsets their topics had when the rebuild started."""
@@ -258,6 +124,7 @@ def _rebuild(args: argparse.Namespace) -> int:
 
     import httpx
 
+    from liveshop.cli.kafka import bootstrap_and_auth
     from liveshop.cli.tokens import operator_headers
 
     params = {"router": args.router} if args.router else {}
@@ -275,7 +142,7 @@ def _rebuild(args: argparse.Namespace) -> int:
         return 0
     try:
         rebuilt = r.json()["rebuilt"]
-        bootstrap, auth = _kafka(args)
+        bootstrap, auth = bootstrap_and_auth(args)
         consumers = httpx.get(base + "/admin/consumers", headers=headers, timeout=10).raise_for_status().json()
         groups = sorted({consumers[name]["group"] for name in rebuilt if name in consumers})
     except (CliError, httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
@@ -344,13 +211,9 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
-def _quiet(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress bar (there is none when stderr is not a terminal)"
-    )
-
-
 def build_parser() -> argparse.ArgumentParser:
+    from liveshop.cli import dlt, kafka, tokens, top, topics
+
     parser = _Parser(prog="liveshop", description="liveshop: live-stream commerce back end")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
@@ -369,29 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="check: the breaking changes and stale snapshots as JSON"
     )
     contracts.set_defaults(fn=_contracts)
-    topics = sub.add_parser("topics", help="record a topic to JSON Lines, replay a recording, consumer lag")
-    topics.add_argument("action", choices=["record", "replay", "lag"])
-    topics.add_argument("topic", nargs="?", help="record: the topic; replay: the file (- for stdin)")
-    topics.add_argument("file", nargs="?", help="record: the output file (- for stdout)")
-    topics.add_argument("--bootstrap", help="Kafka bootstrap servers (default: env or dev stack)")
-    topics.add_argument("--from-offset", type=int)
-    topics.add_argument("--from-time", help="ISO time with timezone")
-    topics.add_argument("--to-offset", type=int, help="last offset to include (per partition)")
-    topics.add_argument("--to-time", help="ISO time with timezone (exclusive)")
-    topics.add_argument("--namespace", help="replay: prefix topics with this namespace")
-    topics.add_argument("--new-timestamps", action="store_true", help="replay: let the broker stamp records")
-    topics.add_argument("--allow-unknown", action="store_true", help="replay: accept records of unknown event types")
-    topics.add_argument("--to", help="replay: write every record to this topic (default: each record's topic)")
-    topics.add_argument("--group", help="lag: only this consumer group")
-    topics.add_argument("--json", action="store_true", help="lag: the table as JSON; record/replay: the summary")
-    _quiet(topics)
-    topics.set_defaults(fn=_topics)
-    kafka = sub.add_parser("kafka", help="provision a namespace's topics and ACLs on a secured cluster (as admin)")
-    kafka.add_argument("action", choices=["provision"])
-    kafka.add_argument("--namespace", help="the namespace (default: none, the production topic names)")
-    kafka.add_argument("--bootstrap", help="Kafka bootstrap servers (default: env or dev stack)")
-    kafka.add_argument("--no-acls", action="store_true", help="only create the topics (an unsecured cluster)")
-    kafka.set_defaults(fn=_kafka_cmd)
+    topics.add_parser(sub)
+    kafka.add_parser(sub)
     rebuild = sub.add_parser("rebuild", help="rebuild a running service's read models from its topics")
     rebuild.add_argument("service_url", help="e.g. http://127.0.0.1:8004")
     rebuild.add_argument("--router", help="only this consumer (default: all)")
@@ -400,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument(
         "--bootstrap", help="Kafka bootstrap servers, to follow the catch-up (default: env or dev stack)"
     )
-    _quiet(rebuild)
+    console.add_quiet(rebuild)
     rebuild.set_defaults(fn=_rebuild)
     stack = sub.add_parser("stack", help="record every topic of a stack, replay it into a fresh one, state hashes")
     stack.add_argument("action", choices=["record", "replay", "hash"])
@@ -410,17 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     stack.add_argument("--tables", action="store_true", help="hash: one line per table")
     stack.add_argument("--bootstrap", help="Kafka bootstrap servers (default: env or dev stack)")
     stack.add_argument("--json", action="store_true", help="machine-readable output (counts, state digests)")
-    _quiet(stack)
+    console.add_quiet(stack)
     stack.set_defaults(fn=_stack)
-    from liveshop.cli.tokens import add_parser as add_auth
-
-    add_auth(sub)
-    from liveshop.cli.dlt import add_parser as add_dlt
-
-    add_dlt(sub)
-    from liveshop.cli.top import add_parser as add_top
-
-    add_top(sub)
+    tokens.add_parser(sub)
+    dlt.add_parser(sub)
+    top.add_parser(sub)
     return parser
 
 

@@ -226,47 +226,72 @@ def command(args: Any) -> int:
             raise UsageError("usage: liveshop stack replay DIR --namespace NEW [--run] (the fresh stack's namespace)")
     infra = _infra(getattr(args, "bootstrap", None))
     env = infra.env()
-    bootstrap, database_url = infra.kafka_bootstrap_servers, infra.database_url
-    console.talking_to_kafka(bootstrap)
+    console.talking_to_kafka(infra.kafka_bootstrap_servers)
     auth = infra.kafka_auth()
     if args.action == "record":
-        counts = asyncio.run(record_all(bootstrap, ns, out_dir, auth=auth, progress=not quiet))
-        if as_json:
-            console.print_json(
-                {"namespace": ns, "dir": str(out_dir), "records": sum(counts.values()), "topics": counts}
-            )
-            return 0
-        for name, n in counts.items():
-            print(f"  {name:<32} {n:>8} records")
-        print(f"recorded {sum(counts.values())} records from {len(counts)} topics of {ns or '(no namespace)'}")
-        return 0
+        return _record(infra.kafka_bootstrap_servers, ns, out_dir, auth, quiet=quiet, as_json=as_json)
     result: dict[str, Any] = {"namespace": ns}
     if args.action == "replay":
-        try:
-            counts = asyncio.run(replay_all(bootstrap, in_dir, ns, auth=auth, progress=not quiet))
-        except replay.ReplayFileError as exc:
-            raise UsageError(f"{in_dir}: {exc} — nothing was written") from exc
-        except FileNotFoundError as exc:
-            raise CliError(str(exc)) from exc
-        result |= {"records": sum(counts.values()), "files": counts}
+        exit_code = _replay(args, infra, env, in_dir, auth, result, quiet=quiet, as_json=as_json)
+        if exit_code is not None:
+            return exit_code
+    return _hash(infra.database_url, ns, result, tables=bool(args.tables), as_json=as_json)
+
+
+def _record(bootstrap: str, ns: str, out_dir: Path, auth: KafkaAuth, *, quiet: bool, as_json: bool) -> int:
+    counts = asyncio.run(record_all(bootstrap, ns, out_dir, auth=auth, progress=not quiet))
+    if as_json:
+        console.print_json({"namespace": ns, "dir": str(out_dir), "records": sum(counts.values()), "topics": counts})
+        return 0
+    for name, n in counts.items():
+        print(f"  {name:<32} {n:>8} records")
+    print(f"recorded {sum(counts.values())} records from {len(counts)} topics of {ns or '(no namespace)'}")
+    return 0
+
+
+def _replay(
+    args: Any,
+    infra: Infra,
+    env: dict[str, str],
+    in_dir: Path,
+    auth: KafkaAuth,
+    result: dict[str, Any],
+    *,
+    quiet: bool,
+    as_json: bool,
+) -> int | None:
+    """Replay the recordings (and with ``--run`` the services' journals) into ``result``; the exit code
+    when the command ends here, ``None`` when the fresh stack's state is to be hashed."""
+    ns = args.namespace
+    try:
+        counts = asyncio.run(replay_all(infra.kafka_bootstrap_servers, in_dir, ns, auth=auth, progress=not quiet))
+    except replay.ReplayFileError as exc:
+        raise UsageError(f"{in_dir}: {exc} — nothing was written") from exc
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from exc
+    result |= {"records": sum(counts.values()), "files": counts}
+    if not as_json:
+        print(f"replayed {sum(counts.values())} records from {len(counts)} files into {ns}.*")
+    if not args.run:
+        if as_json:
+            console.print_json(result)
+        return 0
+    status = run_replay_mode(env, ns, in_dir / f"logs-{ns}", infra=infra, progress=not quiet)
+    result["services"] = status
+    failed = False
+    for name, s in status.items():
         if not as_json:
-            print(f"replayed {sum(counts.values())} records from {len(counts)} files into {ns}.*")
-        if not args.run:
-            if as_json:
-                console.print_json(result)
-            return 0
-        status = run_replay_mode(env, ns, in_dir / f"logs-{ns}", infra=infra, progress=not quiet)
-        result["services"] = status
-        failed = False
-        for name, s in status.items():
-            if not as_json:
-                print(f"  {name:<12} inputs {s.get('applied')}/{s.get('inputs')}  {s.get('error') or 'ok'}")
-            failed = failed or bool(s.get("error"))
-        args.action = "hash"
-        if failed:
-            if as_json:
-                console.print_json(result)
-            return 1
+            print(f"  {name:<12} inputs {s.get('applied')}/{s.get('inputs')}  {s.get('error') or 'ok'}")
+        failed = failed or bool(s.get("error"))
+    args.action = "hash"
+    if failed:
+        if as_json:
+            console.print_json(result)
+        return 1
+    return None
+
+
+def _hash(database_url: str, ns: str, result: dict[str, Any], *, tables: bool, as_json: bool) -> int:
     states = asyncio.run(hashes(database_url, ns))
     if as_json:
         result["state"] = {
@@ -280,7 +305,7 @@ def command(args: Any) -> int:
         return 0
     for name, st in states.items():
         print(f"{name:<12} {st.digest}")
-        if args.tables:
+        if tables:
             for table, h in sorted(st.tables.items()):
                 print(f"    {table:<32} {st.rows[table]:>7} rows  {h[:16]}")
     return 0

@@ -16,6 +16,7 @@ counter per published event; everything else is read when Prometheus scrapes:
 | ``liveshop_outbox_published_total`` | counter | type | events the relay published, by CloudEvents type |
 | ``liveshop_outbox_publish_seconds`` | histogram | | one relay batch: first send to last acknowledgement |
 | ``liveshop_db_pool_connections`` | gauge | state | ``size``, ``idle``, ``max`` |
+| ``liveshop_job_leader`` | gauge | job | 1 while this instance holds the periodic job's lease (runs it), else 0 |
 | ``liveshop_service_info`` | gauge | service | always 1: names the service (``liveshop top``) |
 """
 
@@ -162,3 +163,11 @@ class _RuntimeCollector(Collector):
             conns.add_metric(["idle"], pool.get_idle_size())
             conns.add_metric(["max"], pool.get_max_size())
             yield conns
+        scheduler = getattr(rt, "scheduler", None)
+        if scheduler is not None and scheduler.leading:
+            leader = GaugeMetricFamily(
+                "liveshop_job_leader", "1 while this instance holds the periodic job's lease", labels=["job"]
+            )
+            for job, leads in sorted(scheduler.leading.items()):
+                leader.add_metric([job], 1 if leads else 0)
+            yield leader

@@ -2,7 +2,8 @@
 
 ``ServiceRuntime`` owns: the asyncpg pool (bound to the service's schema), the migrations, the
 outbox relay, the FastStream Kafka broker with one at-least-once subscriber per event router,
-and periodic jobs (timeouts, schedulers). Nothing connects before :meth:`start`.
+and periodic jobs (timeouts, schedulers; each runs in one instance at a time, the holder of its
+lease: ``liveshop.shared.scheduler``). Nothing connects before :meth:`start`.
 
 A service process does not wait for its infrastructure: the HTTP app's lifespan calls
 :meth:`ServiceRuntime.start_in_background`, which retries :meth:`start` with capped, jittered
@@ -25,7 +26,6 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -46,6 +46,7 @@ from liveshop.shared.journal import JournalReplayer
 from liveshop.shared.kafka_auth import KafkaAuth, aiokafka_kwargs
 from liveshop.shared.metrics import ServiceMetrics
 from liveshop.shared.outbox import MAX_MESSAGE_BYTES, OutboxRelay, make_producer
+from liveshop.shared.scheduler import Job, JobScheduler, PeriodicJob
 from liveshop.shared.settings import ServiceSettings
 from liveshop.shared.tx import Transaction, transaction
 
@@ -60,14 +61,7 @@ async def _raw_decoder(message: Any) -> Any:
     return None
 
 
-Job = Callable[["ServiceRuntime"], Awaitable[Any]]
-
-
-@dataclass
-class PeriodicJob:
-    name: str
-    interval_s: float
-    fn: Job
+__all__ = ["Job", "PeriodicJob", "ServiceRuntime", "ensure_topics"]
 
 
 #: CreateTopics error codes: the topic exists (fine), or this principal may not create it.
@@ -138,7 +132,8 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self.broker: KafkaBroker | None = None
         self.runners: dict[str, ConsumerRunner] = {}
-        self._job_tasks: list[asyncio.Task[None]] = []
+        #: Runs the periodic jobs, each only in the instance holding its lease (``liveshop.shared.scheduler``).
+        self.scheduler = JobScheduler(self, self.jobs)
         self.started = False
         #: The service's ASGI app (set by ``create_app``); replay re-runs journaled requests through it.
         self.app: Any = None
@@ -218,8 +213,7 @@ class ServiceRuntime:
             self.relay = relay
         if self.broker is None:
             await self._start_broker()
-        for job in self.jobs:
-            self._job_tasks.append(asyncio.create_task(self._run_job(job), name=f"{self.service}-{job.name}"))
+        self.scheduler.start()
         self.started = True
 
     def start_in_background(self) -> asyncio.Task[None]:
@@ -258,12 +252,7 @@ class ServiceRuntime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._replay_task
             self._replay_task = None
-        for t in self._job_tasks:
-            t.cancel()
-        for t in self._job_tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
-        self._job_tasks.clear()
+        await self.scheduler.stop()
         await self._stop_broker()
         if self.relay is not None:
             await self.relay.stop()
@@ -465,19 +454,6 @@ class ServiceRuntime:
             raise Unavailable("NOT_READY", f"{self.service} is not connected to PostgreSQL yet")
         async with transaction(self.pool, source=self.service, namespace=self.namespace, schema=self.schema) as tx:
             yield tx
-
-    async def _run_job(self, job: PeriodicJob) -> None:
-        while True:
-            try:
-                with entropy.recording(
-                    {"kind": "JOB", "job": job.name}, journal=self.journal_enabled, sealer=self.journal_sealer
-                ):
-                    await job.fn(self)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("%s: periodic job %s failed", self.service, job.name)
-            await asyncio.sleep(job.interval_s)
 
     async def ready(self) -> dict[str, str]:
         """Readiness: started, PostgreSQL answers ``SELECT 1``, Kafka answers a metadata request,

@@ -72,10 +72,26 @@ class PgReports:
         self.tx = tx
         self.conn = tx.conn
 
+    async def lock_orders(self, order_ids: Iterable[str], merchant_ids: Iterable[str] = ()) -> None:
+        """Serialise on each order before reading anything of it (docs/replay.md#limits): a transaction
+        advisory lock per order id (the order row may not exist yet: a held report's order), taken in
+        one global order; and a shared one on each merchant's ISV grants (``isv-auth:``, which a grant
+        or revocation takes exclusively). A separate statement, so the reads after it see whatever
+        the previous holder committed. Re-entrant within a transaction."""
+        await self.conn.execute(
+            "SELECT (SELECT count(pg_advisory_xact_lock(h)) FROM (SELECT DISTINCT hashtext('fulfillment.order:' || o)"
+            " AS h FROM unnest($1::text[]) AS o ORDER BY 1) AS s), (SELECT count(pg_advisory_xact_lock_shared(h))"
+            " FROM (SELECT DISTINCT hashtext('isv-auth:' || m) AS h FROM unnest($2::text[]) AS m ORDER BY 1) AS s)",
+            list(order_ids),
+            list(merchant_ids),
+        )
+
     async def load(self, order_ids: Iterable[str], isv_ids: Iterable[str], merchant_ids: Iterable[str]) -> Context:
-        """Two round trips: order facts (locked) with their tracks; ISVs with the merchants' grants."""
+        """Three round trips: the orders' locks; order facts (locked) with their tracks; ISVs (locked
+        against a concurrent suspension) with the merchants' grants."""
         oids, iids, mids = sorted(set(order_ids)), sorted(set(isv_ids)), sorted(set(merchant_ids))
         ctx = Context()
+        await self.lock_orders(oids, mids if iids else ())
         rows = await self.conn.fetch(
             "SELECT o.order_id, o.merchant_id, o.buyer_id, o.paid_at, o.cancelled_at, o.shipped_at, o.delivered_at,"
             " t.status, t.occurred_at, t.recorded_at, t.isv_id, t.request_id, t.operator, t.waybill_no, t.carrier"
@@ -96,7 +112,7 @@ class PgReports:
             for r in await self.conn.fetch(
                 "SELECT i.isv_id, i.name, i.registered_at, i.suspended_at, a.merchant_id, a.granted_at, a.revoked_at"
                 " FROM isvs i LEFT JOIN isv_authorisations a ON a.isv_id = i.isv_id AND a.merchant_id = ANY($2::text[])"
-                " WHERE i.isv_id = ANY($1::text[])",
+                " WHERE i.isv_id = ANY($1::text[]) ORDER BY i.isv_id FOR SHARE OF i",
                 iids,
                 mids,
             ):
@@ -238,6 +254,7 @@ class PgReports:
         )
 
     async def upsert_order(self, facts: OrderFacts, *, cancelled_at: datetime | None = None) -> None:
+        await self.lock_orders([facts.order_id])
         await self.conn.execute(
             "INSERT INTO orders (order_id, merchant_id, buyer_id, paid_at, cancelled_at) VALUES ($1,$2,$3,$4,$5) "
             "ON CONFLICT (order_id) DO UPDATE SET paid_at = coalesce(orders.paid_at, EXCLUDED.paid_at),"
@@ -259,21 +276,33 @@ class PgReports:
             from_hold=True,
         )
 
+    # Held reports are read with blocking locks, never SKIP LOCKED: what a transaction judges must not
+    # depend on another instance's uncommitted locks (the journal does not record them). Every
+    # reader holds the order's lock first (``lock_orders``), so waiters see what the holder committed.
+    _HELD = (
+        "SELECT report::text AS report, received_at, authenticated_isv_id FROM held_reports WHERE order_id = ANY($1)"
+        " ORDER BY received_at, isv_id, order_id, request_id FOR UPDATE"
+    )
+
     async def held_for_order(self, order_id: str) -> list[Incoming]:
-        rows = await self.conn.fetch(
-            "SELECT report::text AS report, received_at, authenticated_isv_id FROM held_reports WHERE order_id = $1"
-            " ORDER BY received_at FOR UPDATE SKIP LOCKED",
-            order_id,
-        )
-        return [self._incoming(r) for r in rows]
+        await self.lock_orders([order_id])
+        return [self._incoming(r) for r in await self.conn.fetch(self._HELD, [order_id])]
 
     async def due_held(self, limit: int) -> list[Incoming]:
-        rows = await self.conn.fetch(
-            "SELECT report::text AS report, received_at, authenticated_isv_id FROM held_reports"
-            " ORDER BY received_at LIMIT $1 FOR UPDATE SKIP LOCKED",
-            limit,
-        )
-        return [self._incoming(r) for r in rows]
+        """The oldest held reports' orders (at most ``limit`` reports), then, under those orders' locks,
+        every held report of them as it is now."""
+        oids = [
+            r["order_id"]
+            for r in await self.conn.fetch(
+                "SELECT DISTINCT order_id FROM (SELECT order_id FROM held_reports"
+                " ORDER BY received_at, isv_id, order_id, request_id LIMIT $1) AS due",
+                limit,
+            )
+        ]
+        if not oids:
+            return []
+        await self.lock_orders(oids)
+        return [self._incoming(r) for r in await self.conn.fetch(self._HELD, oids)]
 
     async def waybill_orders(self, carrier: str, waybill_no: str) -> list[tuple[str, str]]:
         rows = await self.conn.fetch(

@@ -177,10 +177,16 @@ class PgOrders:
         )
         return self._track(rows)
 
+    # The timers lock the due orders with a blocking FOR UPDATE, never SKIP LOCKED (docs/replay.md#limits):
+    # which orders a run handles must not depend on another transaction's uncommitted locks. A waiter
+    # re-checks the condition on the row as committed (an order paid meanwhile is no longer due). The
+    # oldest due orders are chosen first, then locked in one global order (order_id).
+
     async def due_for_expiry(self, now: datetime, limit: int) -> list[Order]:
         rows = await self.conn.fetch(
-            f"SELECT {_ORDER_COLS} FROM orders WHERE status = 10 AND pay_by <= $1"
-            " ORDER BY pay_by LIMIT $2 FOR UPDATE SKIP LOCKED",
+            f"SELECT {_ORDER_COLS} FROM orders WHERE status = 10 AND pay_by <= $1 AND order_id IN"
+            " (SELECT order_id FROM orders WHERE status = 10 AND pay_by <= $1 ORDER BY pay_by, order_id LIMIT $2)"
+            " ORDER BY order_id FOR UPDATE",
             now,
             limit,
         )
@@ -188,8 +194,9 @@ class PgOrders:
 
     async def due_for_auto_complete(self, delivered_before: datetime, limit: int) -> list[Order]:
         rows = await self.conn.fetch(
-            f"SELECT {_ORDER_COLS} FROM orders WHERE status = 50 AND delivered_at <= $1"
-            " ORDER BY delivered_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+            f"SELECT {_ORDER_COLS} FROM orders WHERE status = 50 AND delivered_at <= $1 AND order_id IN"
+            " (SELECT order_id FROM orders WHERE status = 50 AND delivered_at <= $1"
+            " ORDER BY delivered_at, order_id LIMIT $2) ORDER BY order_id FOR UPDATE",
             delivered_before,
             limit,
         )

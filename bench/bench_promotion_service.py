@@ -37,8 +37,8 @@ from liveshop.promotion import bootstrap
 from liveshop.promotion.adapters.repositories import PgUnitOfWork
 from liveshop.promotion.domain.errors import PromotionError
 from liveshop.promotion.service_layer import commands as cmds
-from liveshop.promotion.service_layer import handlers
 from liveshop.promotion.service_layer.claims import EnvelopeClaims
+from liveshop.promotion.service_layer.handlers import common, envelopes, offers
 from liveshop.shared.runtime import ensure_topics
 
 CLAIM_TARGET = 2_000
@@ -70,8 +70,8 @@ async def bench_pricing(infra_kafka: str, dsn: str, rt_settings: bootstrap.Promo
             fr = cmds.CreatePromotion(
                 "fr", "FULL_REDUCTION", "m1", "满300减30", {"threshold": 30_000, "reduction": 3_000}
             )
-            await handlers.create_promotion(uow, fs, now)
-            await handlers.create_promotion(uow, fr, now)
+            await offers.create_promotion(uow, fs, now)
+            await offers.create_promotion(uow, fr, now)
         records = [codec.to_record(codec.envelope(_order(i), source="bench"), ns) for i in range(n + 1)]
         producer = AIOKafkaProducer(bootstrap_servers=infra_kafka, linger_ms=5, **rt_settings.kafka_auth().aiokafka())
         await producer.start()
@@ -134,7 +134,7 @@ async def bench_claims(dsn: str, rt_settings: bootstrap.PromotionSettings, attem
             )
             cmd = cmds.CreateActivity("re1", "s1", "bench", 100, quantity, "MANUAL", ("p1",), limit,
                                       valid_seconds_after_claim=3600)  # fmt: skip
-            await handlers.create_activity(uow, cmd, now)
+            await envelopes.create_activity(uow, cmd, now)
         # the wallet's answer, simulated: budget held, issued
         await rt.pool.execute("UPDATE re_activities SET funding='HELD', status='RUNNING', issued_at=now()")
         rng = random.Random(1)
@@ -145,7 +145,7 @@ async def bench_claims(dsn: str, rt_settings: bootstrap.PromotionSettings, attem
         async def claim(viewer: str) -> None:
             async with sem:
                 try:
-                    await claims.claim(cmds.ClaimEnvelope("re1", viewer, "POPUP", handlers.new_id("env")))
+                    await claims.claim(cmds.ClaimEnvelope("re1", viewer, "POPUP", common.new_id("env")))
                     outcomes["OK"] = outcomes.get("OK", 0) + 1
                 except PromotionError as exc:
                     outcomes[exc.code] = outcomes.get(exc.code, 0) + 1

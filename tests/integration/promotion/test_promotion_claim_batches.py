@@ -14,8 +14,8 @@ from typing import Any
 from liveshop.promotion.adapters.repositories import PgUnitOfWork
 from liveshop.promotion.domain.errors import PromotionError
 from liveshop.promotion.service_layer import commands as cmds
-from liveshop.promotion.service_layer import handlers
 from liveshop.promotion.service_layer.claims import EnvelopeClaims
+from liveshop.promotion.service_layer.handlers import common, envelope_claims
 from liveshop.promotion.service_layer.unit_of_work import UnitOfWork, VoucherRow
 from liveshop.shared.runtime import ServiceRuntime
 from liveshop.shared.settings import ServiceSettings
@@ -52,7 +52,7 @@ async def test_one_transaction_mixed_outcomes(settings_for: Callable[..., Servic
         who = ["v1", "v2", "v1", "v1", "v2", "v3", "v4", "v5"]
         batch = [cmds.ClaimEnvelope(aid, v, "POPUP", f"e{i}") for i, v in enumerate(who)]
         async with rt.transaction() as tx:
-            out = await handlers.claim_envelopes(PgUnitOfWork(tx), aid, batch, datetime.now(UTC))
+            out = await envelope_claims.claim_envelopes(PgUnitOfWork(tx), aid, batch, datetime.now(UTC))
         codes = [o.voucher_id if isinstance(o, VoucherRow) else o.code for o in out]
         assert codes == ["e0", "e1", "e2", "CLAIM_LIMIT_REACHED", "CLAIM_LIMIT_REACHED", "SOLD_OUT", "SOLD_OUT",
                          "SOLD_OUT"]  # fmt: skip
@@ -80,7 +80,7 @@ async def test_two_instances_race_on_one_activity(settings_for: Callable[..., Se
         async def claim(i: int, viewer: str) -> str:
             async with sem:
                 try:
-                    await instances[i % 2].claim(cmds.ClaimEnvelope(aid, viewer, "POPUP", handlers.new_id("env")))
+                    await instances[i % 2].claim(cmds.ClaimEnvelope(aid, viewer, "POPUP", common.new_id("env")))
                 except PromotionError as exc:
                     return exc.code
                 return viewer

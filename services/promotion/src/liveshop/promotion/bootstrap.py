@@ -13,9 +13,9 @@ from liveshop.promotion.adapters.secrets import JournalSealer, SecretBox
 from liveshop.promotion.bnpl import wiring as bnpl_wiring
 from liveshop.promotion.domain.errors import PromotionError
 from liveshop.promotion.entrypoints import consumers, http
-from liveshop.promotion.service_layer import handlers
 from liveshop.promotion.service_layer.claims import COMMAND as CLAIM_COMMAND
 from liveshop.promotion.service_layer.claims import EnvelopeClaims
+from liveshop.promotion.service_layer.handlers import coupons, envelopes
 from liveshop.promotion.service_layer.unit_of_work import UnitOfWork
 from liveshop.promotion.settings import DEV_SECRETS_KEY as DEV_SECRETS_KEY
 from liveshop.promotion.settings import PromotionSettings as PromotionSettings
@@ -49,7 +49,7 @@ async def run_red_envelope_timers(runtime: ServiceRuntime, batch: int = 100) -> 
     for activity_id in due:
         try:
             async with runtime.transaction() as tx:
-                await handlers.tick_activity(PgUnitOfWork(tx), activity_id, now)
+                await envelopes.tick_activity(PgUnitOfWork(tx), activity_id, now)
         except PromotionError as exc:  # pragma: no cover - tick refuses nothing today
             log.warning("promotion: tick of %s refused: %s", activity_id, exc)
     return len(due) + await run_coupon_expiry(runtime, batch)
@@ -62,7 +62,7 @@ async def run_coupon_expiry(runtime: ServiceRuntime, batch: int = 100) -> int:
         due = await PgUnitOfWork(tx).offers.coupons_due(now, batch)
     for coupon_id in due:
         async with runtime.transaction() as tx:
-            await handlers.expire_coupon_batch(PgUnitOfWork(tx), coupon_id, now)
+            await coupons.expire_coupon_batch(PgUnitOfWork(tx), coupon_id, now)
     return len(due)
 
 

@@ -7,7 +7,7 @@ import logging
 from pydantic import Field, SecretStr
 
 from liveshop.promotion.entrypoints.limits import MONEY_MAX
-from liveshop.promotion.service_layer.handlers import MAX_GRANT_FEN_DEFAULT
+from liveshop.promotion.service_layer.handlers.grants import MAX_GRANT_FEN_DEFAULT
 from liveshop.shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,7 @@ from liveshop.promotion.entrypoints.limits import (
     Text,
     authenticated,
 )
-from liveshop.promotion.service_layer.handlers import MAX_GRANT_FEN_DEFAULT, check_grant_ceiling
+from liveshop.promotion.service_layer.handlers.grants import MAX_GRANT_FEN_DEFAULT, check_grant_ceiling
 from liveshop.shared import auth, entropy
 from liveshop.shared.auth import allow, current_principal, operator
 from liveshop.shared.errors import DomainError

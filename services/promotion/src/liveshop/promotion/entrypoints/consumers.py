@@ -20,7 +20,10 @@ from liveshop.contracts.events.catalog import DistributionChanged, ProductChange
 from liveshop.contracts.events.order import OrderCancelled, OrderPaid, OrderPlaced
 from liveshop.promotion.adapters.repositories import PgUnitOfWork
 from liveshop.promotion.domain.errors import PromotionError
-from liveshop.promotion.service_layer import handlers
+from liveshop.promotion.service_layer.handlers import budgets as budget_handlers
+from liveshop.promotion.service_layer.handlers import catalog as catalog_handlers
+from liveshop.promotion.service_layer.handlers import pricing as pricing_handlers
+from liveshop.promotion.service_layer.handlers import settlement
 from liveshop.shared import entropy
 from liveshop.shared.consumer import EventRouter
 from liveshop.shared.tx import Transaction
@@ -42,11 +45,11 @@ async def on_order_event(env: Envelope, tx: Transaction) -> None:
     ev = env.data
     try:
         if isinstance(ev, OrderPlaced):
-            await handlers.price_order(uow, ev, _now())
+            await pricing_handlers.price_order(uow, ev, _now())
         elif isinstance(ev, OrderPaid):
-            await handlers.on_order_paid(uow, ev, _now())
+            await settlement.on_order_paid(uow, ev, _now())
         elif isinstance(ev, OrderCancelled):
-            await handlers.on_order_cancelled(uow, ev, _now())
+            await settlement.on_order_cancelled(uow, ev, _now())
     except PromotionError as exc:
         log.warning("promotion: %s for %s refused: %s", env.type, env.attributes.subject, exc)
 
@@ -57,11 +60,11 @@ async def on_budget_event(env: Envelope, tx: Transaction) -> None:
     ev = env.data
     try:
         if isinstance(ev, b.BudgetHeld):
-            await handlers.on_budget_held(uow, ev, _now())
+            await budget_handlers.on_budget_held(uow, ev, _now())
         elif isinstance(ev, b.BudgetHoldRejected):
-            await handlers.on_budget_hold_rejected(uow, ev, _now())
+            await budget_handlers.on_budget_hold_rejected(uow, ev, _now())
         elif isinstance(ev, b.BudgetReleased):
-            await handlers.on_budget_settled(uow, ev.request_id, True, {"total_held": ev.total_held}, _now())
+            await budget_handlers.on_budget_settled(uow, ev.request_id, True, {"total_held": ev.total_held}, _now())
     except PromotionError as exc:
         log.warning("promotion: %s for %s refused: %s", env.type, env.attributes.subject, exc)
 
@@ -71,8 +74,8 @@ async def on_catalog_event(env: Envelope, tx: Transaction) -> None:
     uow = PgUnitOfWork(tx)
     ev = env.data
     if isinstance(ev, ProductChanged):
-        await handlers.on_product_changed(uow, ev)
+        await catalog_handlers.on_product_changed(uow, ev)
     elif isinstance(ev, DistributionChanged):
-        await handlers.on_distribution_changed(uow, ev)
+        await catalog_handlers.on_distribution_changed(uow, ev)
     elif isinstance(ev, StreamerBound):
-        await handlers.on_streamer_bound(uow, ev)
+        await catalog_handlers.on_streamer_bound(uow, ev)

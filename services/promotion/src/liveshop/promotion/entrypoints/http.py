@@ -33,9 +33,18 @@ from liveshop.promotion.entrypoints.limits import (
     authenticated,
 )
 from liveshop.promotion.service_layer import commands as cmds
-from liveshop.promotion.service_layer import handlers
 from liveshop.promotion.service_layer.claims import EnvelopeClaims
-from liveshop.promotion.service_layer.handlers import MAX_GRANT_FEN_DEFAULT
+from liveshop.promotion.service_layer.handlers import (
+    catalog,
+    common,
+    coupons,
+    envelopes,
+    grants,
+    offers,
+    pricing,
+    views,
+)
+from liveshop.promotion.service_layer.handlers.grants import MAX_GRANT_FEN_DEFAULT
 from liveshop.promotion.service_layer.unit_of_work import AWAITING_HOLD, REFUSED
 from liveshop.shared import entropy
 from liveshop.shared.auth import allow, buyer, current_principal, merchant, operator, streamer
@@ -191,9 +200,9 @@ async def _budget_outcome(request: Request, activity_id: str, request_id: str | 
         return 409, {
             "code": Code.INSUFFICIENT_BALANCE.value,
             "message": "the marketing wallet holds too little for this budget: top up first",
-            "details": {**detail, "activity_id": activity_id, "status": handlers.view_status(loaded)},
+            "details": {**detail, "activity_id": activity_id, "status": views.view_status(loaded)},
         }
-    view = handlers.activity_view(loaded)
+    view = views.activity_view(loaded)
     view["status_url"] = f"/red-envelopes/{activity_id}"
     if pending:
         view["budget_request"] = {"request_id": request_id, "status": "REQUESTED"}
@@ -209,7 +218,7 @@ async def _budget_outcome(request: Request, activity_id: str, request_id: str | 
 async def grant_capability(streamer_id: PathId, body: CapabilityIn, request: Request) -> dict[str, Any]:
     """Platform operator grants (or withdraws) 分销带货能力, required for 宠爱红包."""
     async with _uow(request) as uow:
-        return await handlers.grant_capability(uow, streamer_id, body.distribution_capability, _now())
+        return await catalog.grant_capability(uow, streamer_id, body.distribution_capability, _now())
 
 
 # Coins, cash subsidies and consumption credit are platform money: finance only, and at most the
@@ -221,11 +230,11 @@ async def grant_balance(body: GrantIn, request: Request, idempotency_key: Idempo
 
         async def create() -> tuple[int, Any]:
             cmd = cmds.GrantBalance(
-                voucher_id=handlers.new_id("g"), buyer_id=body.buyer_id, kind=body.kind, amount=body.amount,
+                voucher_id=common.new_id("g"), buyer_id=body.buyer_id, kind=body.kind, amount=body.amount,
                 label=body.label, threshold=body.threshold, valid_from=body.valid_from, valid_until=body.valid_until,
             )  # fmt: skip
-            row = await handlers.grant_balance(uow, cmd, _now(), ceiling=_max_grant(request))
-            return 201, handlers.voucher_view(row)
+            row = await grants.grant_balance(uow, cmd, _now(), ceiling=_max_grant(request))
+            return 201, views.voucher_view(row)
 
         _, resp = await idempotent(uow.tx, "grant", idempotency_key, body.model_dump(mode="json"), create)
     result: dict[str, Any] = resp
@@ -248,13 +257,13 @@ async def _create_coupon(
 
         async def create() -> tuple[int, Any]:
             cmd = cmds.CreateCoupon(
-                coupon_id=handlers.new_id("cp"), kind=kind, issuer_id=issuer, name=body.name, amount=body.amount,
+                coupon_id=common.new_id("cp"), kind=kind, issuer_id=issuer, name=body.name, amount=body.amount,
                 quantity=body.quantity, per_buyer_limit=body.per_buyer_limit, threshold=body.threshold,
                 product_ids=tuple(body.product_ids) if body.product_ids is not None else None,
                 merchant_ids=tuple(merchant_ids) if merchant_ids is not None else None,
                 valid_from=body.valid_from, valid_until=body.valid_until,
             )  # fmt: skip
-            row = await handlers.create_coupon(uow, cmd, _now(), ceiling=ceiling)
+            row = await coupons.create_coupon(uow, cmd, _now(), ceiling=ceiling)
             return 201, {"coupon_id": row.id, "kind": row.kind, "issuer_id": row.owner_id, "name": row.name,
                          "params": row.params, "quantity": row.quantity, "per_buyer_limit": row.per_buyer_limit}  # fmt: skip
 
@@ -283,7 +292,7 @@ async def _coupon_budget_outcome(request: Request, coupon_id: str) -> tuple[int,
         if row.funding != AWAITING_HOLD or time.monotonic() >= deadline:
             break
         await asyncio.sleep(0.05)
-    view = handlers.coupon_view(row)
+    view = views.coupon_view(row)
     if row.funding == REFUSED:
         return 409, {
             "code": Code.INSUFFICIENT_BALANCE.value,
@@ -319,10 +328,10 @@ async def get_streamer_coupon(streamer_id: PathId, coupon_id: PathId, request: R
     """A streamer coupon batch: status (PENDING_FUNDS / ACTIVE / REJECTED / ENDED / EXPIRED), claims, budget
     (held, spent, released, outstanding) and its budget requests to the wallet."""
     async with _uow(request) as uow:
-        row = await handlers.owned_coupon(uow, coupon_id, current_principal(request))
+        row = await coupons.owned_coupon(uow, coupon_id, current_principal(request))
         if row.owner_id != streamer_id:
             raise NotFound(Code.UNKNOWN_COUPON, "no such streamer coupon batch", coupon_id=coupon_id)
-        view = handlers.coupon_view(row)
+        view = views.coupon_view(row)
         view["budget_requests"] = [
             {"request_id": q.request_id, "kind": q.kind, "amount": q.amount, "status": q.status}
             for q in await uow.budget.for_activity(coupon_id)
@@ -340,10 +349,10 @@ async def end_streamer_coupon(streamer_id: PathId, coupon_id: PathId, request: R
     usable until they expire. Ending again answers the batch unchanged."""
     async with _uow(request) as uow:
         principal = current_principal(request)
-        row = await handlers.owned_coupon(uow, coupon_id, principal)
+        row = await coupons.owned_coupon(uow, coupon_id, principal)
         if row.owner_id != streamer_id:
             raise NotFound(Code.UNKNOWN_COUPON, "no such streamer coupon batch", coupon_id=coupon_id)
-        return handlers.coupon_view(await handlers.end_coupon(uow, coupon_id, principal, _now()))
+        return views.coupon_view(await coupons.end_coupon(uow, coupon_id, principal, _now()))
 
 
 # Platform coupons are a platform-run campaign tool (SPEC §0: the operator funds platform coupons):
@@ -367,8 +376,8 @@ async def claim_coupon(
     async with _uow(request) as uow:
 
         async def create() -> tuple[int, Any]:
-            cmd = cmds.ClaimCoupon(coupon_id, body.buyer_id, handlers.new_id("v"))
-            return 201, handlers.voucher_view(await handlers.claim_coupon(uow, cmd, _now()))
+            cmd = cmds.ClaimCoupon(coupon_id, body.buyer_id, common.new_id("v"))
+            return 201, views.voucher_view(await coupons.claim_coupon(uow, cmd, _now()))
 
         _, resp = await idempotent(uow.tx, f"coupon-claim:{coupon_id}", idempotency_key, body.model_dump(), create)
     result: dict[str, Any] = resp
@@ -384,9 +393,9 @@ async def _create_promotion(
 
         async def create() -> tuple[int, Any]:
             cmd = cmds.CreatePromotion(
-                handlers.new_id("pr"), kind, merchant_id, body.name, params, body.valid_from, body.valid_until,
+                common.new_id("pr"), kind, merchant_id, body.name, params, body.valid_from, body.valid_until,
             )  # fmt: skip
-            row = await handlers.create_promotion(uow, cmd, _now())
+            row = await offers.create_promotion(uow, cmd, _now())
             return 201, {"promotion_id": row.id, "kind": row.kind, "merchant_id": row.owner_id, "name": row.name,
                          "params": row.params}  # fmt: skip
 
@@ -457,13 +466,13 @@ async def create_activity(
 
         async def create() -> tuple[int, Any]:
             cmd = cmds.CreateActivity(
-                activity_id=handlers.new_id("re"), streamer_id=streamer_id, name=body.name,
+                activity_id=common.new_id("re"), streamer_id=streamer_id, name=body.name,
                 face_value=body.face_value, quantity=body.quantity, issue_mode=body.issue_mode,
                 product_ids=tuple(body.product_ids), per_viewer_limit=body.per_viewer_limit,
                 scheduled_at=body.scheduled_at, valid_from=body.valid_from, valid_until=body.valid_until,
                 valid_seconds_after_claim=body.valid_seconds_after_claim,
             )  # fmt: skip
-            loaded = await handlers.create_activity(uow, cmd, _now())
+            loaded = await envelopes.create_activity(uow, cmd, _now())
             return 201, {"activity_id": loaded.activity.activity_id}
 
         _, first = await idempotent(
@@ -479,7 +488,7 @@ async def create_activity(
 @router.get("/red-envelopes/{activity_id}", tags=["red envelopes"], dependencies=[allow(*authenticated())])
 async def get_activity(activity_id: PathId, request: Request) -> dict[str, Any]:
     async with _uow(request) as uow:
-        return await handlers.read_activity(uow, activity_id, current_principal(request))
+        return await envelopes.read_activity(uow, activity_id, current_principal(request))
 
 
 @router.get(
@@ -493,7 +502,7 @@ async def list_activities(streamer_id: PathId, request: Request) -> dict[str, An
         for aid in await uow.activities.by_streamer(streamer_id):
             loaded = await uow.activities.get(aid)
             if loaded is not None:
-                out.append(handlers.activity_view(loaded))
+                out.append(views.activity_view(loaded))
     return {"activities": out}
 
 
@@ -505,8 +514,8 @@ async def list_activities(streamer_id: PathId, request: Request) -> dict[str, An
 async def issue_activity(streamer_id: PathId, activity_id: PathId, request: Request) -> dict[str, Any]:
     """Issue a MANUAL activity now: the live room shows the popup."""
     async with _uow(request) as uow:
-        loaded = await handlers.issue_activity(uow, cmds.IssueActivity(activity_id, streamer_id), _now())
-    return handlers.activity_view(loaded)
+        loaded = await envelopes.issue_activity(uow, cmds.IssueActivity(activity_id, streamer_id), _now())
+    return views.activity_view(loaded)
 
 
 @router.patch(
@@ -518,11 +527,11 @@ async def edit_activity(streamer_id: PathId, activity_id: PathId, body: EditIn, 
     """Edit: only ``quantity``, only while PENDING or RUNNING. Raising waits for the extra budget hold;
     while a raise waits for the wallet, another edit is refused (409 ``EDIT_PENDING``)."""
     async with _uow(request) as uow:
-        loaded, request_id = await handlers.edit_activity(
+        loaded, request_id = await envelopes.edit_activity(
             uow, cmds.EditActivity(activity_id, streamer_id, body.model_dump(exclude_unset=True)), _now()
         )
     if request_id is None:
-        return JSONResponse(handlers.activity_view(loaded), status_code=200)
+        return JSONResponse(views.activity_view(loaded), status_code=200)
     status, view = await _budget_outcome(request, activity_id, request_id)
     return JSONResponse(view, status_code=status)
 
@@ -535,8 +544,8 @@ async def edit_activity(streamer_id: PathId, activity_id: PathId, body: EditIn, 
 async def end_activity(streamer_id: PathId, activity_id: PathId, request: Request) -> dict[str, Any]:
     """下线: unclaimed budget goes back to the wallet; claimed envelopes stay usable until they expire."""
     async with _uow(request) as uow:
-        loaded = await handlers.end_activity(uow, cmds.EndActivity(activity_id, streamer_id), _now())
-    return handlers.activity_view(loaded)
+        loaded = await envelopes.end_activity(uow, cmds.EndActivity(activity_id, streamer_id), _now())
+    return views.activity_view(loaded)
 
 
 # A viewer claims for themself: the body's viewer_id must be the calling buyer (checked by the policy
@@ -555,7 +564,7 @@ async def claim_envelope(
     Concurrent claims of the same activity are decided together in one transaction (group commit,
     ``service_layer/claims.py``); each caller still gets its own answer and reason code."""
     claims: EnvelopeClaims = request.app.state.envelope_claims
-    cmd = cmds.ClaimEnvelope(activity_id, body.viewer_id, body.channel, handlers.new_id("env"))
+    cmd = cmds.ClaimEnvelope(activity_id, body.viewer_id, body.channel, common.new_id("env"))
     return await claims.claim(cmd, idempotency_key=idempotency_key, body=body.model_dump())
 
 
@@ -566,8 +575,8 @@ async def get_dashboard(activity_id: PathId, request: Request) -> dict[str, Any]
     """Issued / claimed / used and rates, GMV, spend, ROI, and the activity's fund ledger.
     The owning streamer or an operator; another streamer gets 404."""
     async with _uow(request) as uow:
-        loaded = await handlers.owned_activity(uow, activity_id, current_principal(request))
-        view = handlers.dashboard_view(loaded)
+        loaded = await envelopes.owned_activity(uow, activity_id, current_principal(request))
+        view = views.dashboard_view(loaded)
         view["budget_requests"] = [
             {"request_id": q.request_id, "kind": q.kind, "amount": q.amount, "status": q.status}
             for q in await uow.budget.for_activity(activity_id)
@@ -583,7 +592,7 @@ async def buyer_vouchers(buyer_id: PathId, request: Request) -> dict[str, Any]:
     """券和福利: the buyer's claimed coupons and envelopes and granted balances, with their status."""
     async with _uow(request) as uow:
         rows = await uow.vouchers.by_buyer(buyer_id)
-    return {"buyer_id": buyer_id, "vouchers": [handlers.voucher_view(r) for r in rows]}
+    return {"buyer_id": buyer_id, "vouchers": [views.voucher_view(r) for r in rows]}
 
 
 # The order's buyer (the pricing row records it) or an operator; anyone else gets 404 like an
@@ -591,7 +600,7 @@ async def buyer_vouchers(buyer_id: PathId, request: Request) -> dict[str, Any]:
 @router.get("/pricings/{order_id}", tags=["pricing"], dependencies=[allow(buyer(), operator())])
 async def get_pricing(order_id: PathId, request: Request) -> dict[str, Any]:
     async with _uow(request) as uow:
-        rec = await handlers.read_pricing(uow, order_id, current_principal(request))
+        rec = await pricing.read_pricing(uow, order_id, current_principal(request))
     return {
         "order_id": rec.order_id,
         "outcome": rec.outcome,

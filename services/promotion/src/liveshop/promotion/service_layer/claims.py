@@ -3,7 +3,7 @@
 Every claim of an activity serialises on its row lock, so one claim per transaction is bounded by
 the round trips and the commit of that hot row. Here concurrent callers in this process enqueue their
 claim and await a future; one worker per activity drains the queue and decides up to ``max_batch``
-claims in one transaction (:func:`handlers.claim_envelopes`: lock the row once, set-based writes,
+claims in one transaction (:func:`envelope_claims.claim_envelopes`: lock the row once, set-based writes,
 outbox rows, the ``claimed + k <= quantity`` backstop), commits, then resolves each caller with its
 own outcome. While a batch is in the database the next one accumulates, so batches grow with load and
 a lone claim is still a batch of one (no added wait).
@@ -30,9 +30,9 @@ from datetime import datetime
 from typing import Any
 
 from liveshop.promotion.service_layer import commands as cmds
-from liveshop.promotion.service_layer import handlers
+from liveshop.promotion.service_layer.handlers import envelope_claims, views
 from liveshop.promotion.service_layer.unit_of_work import UnitOfWork, VoucherRow
-from liveshop.shared import journal
+from liveshop.shared import entropy, journal
 from liveshop.shared.errors import Conflict as SharedConflict
 from liveshop.shared.http import request_hash
 
@@ -61,7 +61,7 @@ class EnvelopeClaims:
         unit_of_work: UowFactory,
         *,
         max_batch: int = 256,
-        clock: Callable[[], datetime] = handlers.utcnow,
+        clock: Callable[[], datetime] = entropy.now,
         journal: bool = False,
     ) -> None:
         self._uow = unit_of_work
@@ -175,13 +175,13 @@ class EnvelopeClaims:
                     else:
                         outcomes[i] = prior.response
                 if fresh:
-                    results = await handlers.claim_envelopes(
+                    results = await envelope_claims.claim_envelopes(
                         uow, activity_id, [batch[i].cmd for i in fresh], self._clock()
                     )
                     to_store: list[tuple[str, str, int, Any]] = []
                     for i, res in zip(fresh, results, strict=True):
                         if isinstance(res, VoucherRow):
-                            view = handlers.voucher_view(res)
+                            view = views.voucher_view(res)
                             outcomes[i] = view
                             p = batch[i]
                             if p.key is not None and p.request_hash is not None:

@@ -25,6 +25,12 @@ from liveshop.order.domain import (
 from liveshop.order.service_layer.unit_of_work import RecordedRejection
 from liveshop.shared.db import Connection
 
+#: The auto-complete timer holds this lock exclusively, a transaction that moves an order to 50 (已签收)
+#: shared: an order delivered late (delivered_at already past the wait) is due when it commits, so the
+#: timer's query must not run on a snapshot taken before that commit while the delivery is journaled
+#: first (docs/replay.md#limits). Payment timeouts need no such gate: an order enters 10 with a future pay_by.
+_AUTO_COMPLETE_GATE = "order.timer:auto-complete"
+
 _ORDER_COLS = (
     "order_id, buyer_id, merchant_id, status, stage, payment_method, channel, voucher_ids, lines, placed_at,"
     " pay_by, pricing, payment_id, paid_amount, paid_at, shipped_at, waybill_no, delivered_at, completed_at,"
@@ -154,6 +160,8 @@ class PgOrders:
             raise StaleAggregate(f"order {order.id} was not loaded in this unit of work")
         if loaded == order.version:
             return
+        if order.status == OrderStatus.DELIVERED:  # entering 50 may make it due at once: see _AUTO_COMPLETE_GATE
+            await self.conn.execute("SELECT pg_advisory_xact_lock_shared(hashtext($1))", _AUTO_COMPLETE_GATE)
         done = await self.conn.fetchval(
             "UPDATE orders SET status=$2, stage=$3, pricing=$4::jsonb, payment_id=$5, paid_amount=$6, paid_at=$7,"
             " shipped_at=$8, waybill_no=$9, delivered_at=$10, completed_at=$11, completed_by=$12, closed_at=$13,"
@@ -193,6 +201,9 @@ class PgOrders:
         return self._track(rows)
 
     async def due_for_auto_complete(self, delivered_before: datetime, limit: int) -> list[Order]:
+        # A delivery reported late makes an order due the moment it commits: wait for the deliveries
+        # in flight (their shared lock), hold new ones off until this run committed (its own statement)
+        await self.conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", _AUTO_COMPLETE_GATE)
         rows = await self.conn.fetch(
             f"SELECT {_ORDER_COLS} FROM orders WHERE status = 50 AND delivered_at <= $1 AND order_id IN"
             " (SELECT order_id FROM orders WHERE status = 50 AND delivered_at <= $1"

@@ -8,9 +8,10 @@ with a signed callback); the buyer follows the logistics on the order and in the
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from liveshop.cli.demo import Demo, bind_own_streamer, carrier_delivers, merchant_ships, yuan
+from liveshop.cli.demo import Caller, Demo, bind_own_streamer, carrier_delivers, merchant_ships, yuan
 
 
 def _order(d: Demo, order_id: str, buyer_id: str) -> Any:
@@ -40,79 +41,163 @@ def _print_breakdown(d: Demo, o: dict[str, Any]) -> None:
     )
 
 
-def chapter_order_lifecycle(d: Demo) -> None:
-    d.chapter(
-        "Orders: placed → paid → shipped → delivered → completed, and a cancellation that compensates",
-        """The order service owns the catalog and runs checkout as a saga over events with the platform's
+TITLE = "Orders: placed → paid → shipped → delivered → completed, and a cancellation that compensates"
+INTRO = """The order service owns the catalog and runs checkout as a saga over events with the platform's
         status codes: 10 待付款 → 30 已付款 → 40 已发货 → 50 已签收 → 70 订单成功, or 80 订单失败.
         A shop needs no warehouse ISV to ship: it enters the carrier and the waybill number, the carrier
         reports delivery, and the buyer sees the logistics on the order. Every failure path publishes
         OrderCancelled with the compensations other services perform (release vouchers, void the payment
-        hold, refund), and the buyer gets a 服务消息 at each step, in one inbox.""",
-    )
-    run = uuid.uuid4().hex[:6]
-    merchant, streamer, buyer = f"m_tea_{run}", f"s_lin_{run}", f"b_xiaomei_{run}"
-    shop, shopper = d.merchant(merchant), d.buyer(buyer)
-    tea = shop.call("order", "POST", "/products", json={
-        "merchant_id": merchant, "title": "桂花乌龙 250g", "price": 5990, "product_type": "PHYSICAL"})  # fmt: skip
-    cup = shop.call("order", "POST", "/products", json={
-        "merchant_id": merchant, "title": "青瓷品茗杯", "price": 2800, "product_type": "PHYSICAL"})  # fmt: skip
-    d.step("merchant", f"lists “{tea['title']}” {yuan(tea['price'])} and “{cup['title']}” {yuan(cup['price'])}")
-    rival = d.merchant(f"m_rival_{run}").post("order", "/products", json={
-        "merchant_id": merchant, "title": "假冒 桂花乌龙", "price": 100, "product_type": "PHYSICAL"})  # fmt: skip
-    d.refused(rival, 403, "another merchant tries to list a product in this shop (merchant_id not theirs)")
-    bind_own_streamer(d, streamer, merchant)
-    d.step("streamer", f"{streamer} asks to be the shop's own streamer (自卖), the merchant agrees; they go live")
+        hold, refund), and the buyer gets a 服务消息 at each step, in one inbox."""
 
+
+@dataclass(frozen=True)
+class _Cast:
+    """Who acts in the chapter: ids unique to the run."""
+
+    d: Demo
+    run: str
+
+    @property
+    def merchant(self) -> str:
+        return f"m_tea_{self.run}"
+
+    @property
+    def streamer(self) -> str:
+        return f"s_lin_{self.run}"
+
+    @property
+    def buyer(self) -> str:
+        return f"b_xiaomei_{self.run}"
+
+    @property
+    def stranger(self) -> str:
+        """Another buyer, who must not see or touch this buyer's orders."""
+        return f"b_someone_else_{self.run}"
+
+    @property
+    def shop(self) -> Caller:
+        return self.d.merchant(self.merchant)
+
+    @property
+    def shopper(self) -> Caller:
+        return self.d.buyer(self.buyer)
+
+
+def chapter_order_lifecycle(d: Demo) -> None:
+    d.chapter(TITLE, INTRO)
+    c = _Cast(d, uuid.uuid4().hex[:6])
+    tea, cup = _shop(c)
     body = {
-        "buyer_id": buyer,
+        "buyer_id": c.buyer,
         "lines": [
             {"product_id": tea["product_id"], "quantity": 2, "expected_unit_price": 5990},
             {"product_id": cup["product_id"], "quantity": 1},
         ],
-        "channel": {"kind": "LIVE_ROOM", "streamer_id": streamer, "room_id": f"room_{run}"},
+        "channel": {"kind": "LIVE_ROOM", "streamer_id": c.streamer, "room_id": f"room_{c.run}"},
         "payment_method": "ONLINE",
     }
+    order_id = _checkout(c, body, tea)
+    _paid(c, order_id)
+    _shipped_and_delivered(c, order_id)
+    _logistics_on_the_order(c, order_id)
+    _completed(c, order_id)
+    _second_order_cancelled(c, body, cup)
+    shopper = c.shopper
+    orders = shopper.call("order", "GET", f"/buyers/{c.buyer}/orders")["orders"]
+    d.step("buyer", "my orders: " + ", ".join(f"{o['order_id']} {o['status']} {o['status_label']}" for o in orders))
+    d.step("buyer", "服务消息 (newest first):")
+    for m in shopper.call("order", "GET", f"/buyers/{c.buyer}/messages")["messages"]:
+        d.result(f"[{m['display_time']}] {m['title']}: {m['body']}")
+
+
+def _shop(c: _Cast) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The merchant lists two products (another merchant cannot list in this shop); its own streamer."""
+    d, shop, merchant = c.d, c.shop, c.merchant
+    tea = shop.call(
+        "order",
+        "POST",
+        "/products",
+        json={"merchant_id": merchant, "title": "桂花乌龙 250g", "price": 5990, "product_type": "PHYSICAL"},
+    )
+    cup = shop.call(
+        "order",
+        "POST",
+        "/products",
+        json={"merchant_id": merchant, "title": "青瓷品茗杯", "price": 2800, "product_type": "PHYSICAL"},
+    )
+    d.step("merchant", f"lists “{tea['title']}” {yuan(tea['price'])} and “{cup['title']}” {yuan(cup['price'])}")
+    rival = d.merchant(f"m_rival_{c.run}").post(
+        "order",
+        "/products",
+        json={"merchant_id": merchant, "title": "假冒 桂花乌龙", "price": 100, "product_type": "PHYSICAL"},
+    )
+    d.refused(rival, 403, "another merchant tries to list a product in this shop (merchant_id not theirs)")
+    bind_own_streamer(d, c.streamer, merchant)
+    d.step("streamer", f"{c.streamer} asks to be the shop's own streamer (自卖), the merchant agrees; they go live")
+    return tea, cup
+
+
+def _checkout(c: _Cast, body: dict[str, Any], tea: dict[str, Any]) -> str:
+    """Checkout in the live room: signed in, idempotent, validated. The order's id."""
+    d, shopper, run = c.d, c.shopper, c.run
     key = f"checkout-{run}"
     nobody = d.anonymous.post("order", "/orders", json=body, headers={"Idempotency-Key": f"anon-{run}"})
     d.refused(nobody, 401, "a checkout without a bearer token (not signed in)")
     placed = shopper.call("order", "POST", "/orders", json=body, headers={"Idempotency-Key": key})
     again = shopper.call("order", "POST", "/orders", json=body, headers={"Idempotency-Key": key})
-    order_id = placed["order_id"]
+    order_id = str(placed["order_id"])
     d.step("buyer", f"checks out in the live room → order {order_id} (status {placed['status']} 待付款)")
     d.check(again["order_id"] == order_id, "a retried checkout with the same Idempotency-Key creates no second order")
     clash = shopper.post("order", "/orders", json={**body, "payment_method": "BNPL"}, headers={"Idempotency-Key": key})
     d.check(clash.status_code == 409, f"the same key with another body is refused: {clash.json().get('code')}")
     bad = shopper.post("order", "/orders", json={**body, "lines": [{"product_id": tea["product_id"], "quantity": 0}]})
     d.check(bad.status_code == 422, f"quantity 0 is refused with {bad.json().get('code')}: {bad.json().get('message')}")
+    return order_id
 
-    paid = _wait_status(d, order_id, buyer, 30, "the order to be paid")
+
+def _paid(c: _Cast, order_id: str) -> None:
+    d = c.d
+    paid = _wait_status(d, order_id, c.buyer, 30, "the order to be paid")
     d.result(f"priced by promotion, paid through the wallet → status {paid['status']} {paid['status_label']}")
     _print_breakdown(d, paid)
-    stranger = f"b_someone_else_{run}"
-    peek = d.buyer(stranger).get("order", f"/orders/{order_id}", params={"buyer_id": stranger})
+    peek = d.buyer(c.stranger).get("order", f"/orders/{order_id}", params={"buyer_id": c.stranger})
     d.refused(peek, (403, 404), "another buyer tries to read this order (its existence does not leak)")
 
-    # 发货 without an ISV: the merchant ships from the platform (carrier + waybill); the carrier reports delivery.
-    waybill = f"SIM{run.upper()}01"
-    shipped = merchant_ships(d, merchant, buyer, order_id, waybill)
-    d.step("merchant", f"no warehouse ISV: ships it from the platform, {shipped['carrier']} waybill "
-                       f"{shipped['waybill_no']} → {shipped['text']}")  # fmt: skip
+
+def _shipped_and_delivered(c: _Cast, order_id: str) -> None:
+    """发货 without an ISV: the merchant ships from the platform (carrier + waybill); the carrier reports delivery."""
+    d, buyer = c.d, c.buyer
+    waybill = f"SIM{c.run.upper()}01"
+    shipped = merchant_ships(d, c.merchant, buyer, order_id, waybill)
+    d.step(
+        "merchant",
+        f"no warehouse ISV: ships it from the platform, {shipped['carrier']} waybill "
+        f"{shipped['waybill_no']} → {shipped['text']}",
+    )
     o = _wait_status(d, order_id, buyer, 40, "the order to reach 40")
     d.result(f"status {o['status']} {o['status_label']} (OrderShipped → the order service)")
-    again = shop.post("fulfillment", f"/merchants/{merchant}/orders/{order_id}/shipments",
-                      json={"carrier": "SIM-EXPRESS", "waybill_no": f"SIM{run.upper()}02"})  # fmt: skip
+    again = c.shop.post(
+        "fulfillment",
+        f"/merchants/{c.merchant}/orders/{order_id}/shipments",
+        json={"carrier": "SIM-EXPRESS", "waybill_no": f"SIM{c.run.upper()}02"},
+    )
     d.refused(again, 409, "shipping it a second time under another waybill")
     delivered = carrier_delivers(d, waybill)
-    d.step("carrier", f"SIM-EXPRESS reports waybill {waybill} delivered (signed callback, no token) → "
-                      + ", ".join(f"{x['order_id']} {x['result']}" for x in delivered["orders"]))  # fmt: skip
+    d.step(
+        "carrier",
+        f"SIM-EXPRESS reports waybill {waybill} delivered (signed callback, no token) → "
+        + ", ".join(f"{x['order_id']} {x['result']}" for x in delivered["orders"]),
+    )
     o = _wait_status(d, order_id, buyer, 50, "the order to reach 50")
     d.result(f"status {o['status']} {o['status_label']}")
+
+
+def _logistics_on_the_order(c: _Cast, order_id: str) -> None:
+    d, buyer = c.d, c.buyer
     logistics = d.wait(
-        lambda: (x := _order(d, order_id, buyer)["logistics"])["latest"]
-        and x["latest"]["status"] == "DELIVERED" and x,
+        lambda: (x := _order(d, order_id, buyer)["logistics"])["latest"] and x["latest"]["status"] == "DELIVERED" and x,
         "the order's logistics",
-    )  # fmt: skip
+    )
     d.step("buyer", "opens the order: 订单物流 (latest first, then the timeline)")
     latest = logistics["latest"]
     d.result(f"latest: [{latest['display_time']}] {latest['text']}")
@@ -123,6 +208,11 @@ def chapter_order_lifecycle(d: Demo) -> None:
         [t["status"] for t in logistics["timeline"]] == ["PAID", "SHIPPED", "DELIVERED"],
         "a shop with no ISV shipped it and the buyer sees the delivery on the order",
     )
+
+
+def _completed(c: _Cast, order_id: str) -> None:
+    """确认收货: the order succeeds, and can no longer be cancelled."""
+    d, shopper, buyer = c.d, c.shopper, c.buyer
     done = shopper.call("order", "POST", f"/orders/{order_id}/confirm-receipt", json={"buyer_id": buyer})
     d.step("buyer", "确认收货")
     d.check(
@@ -132,7 +222,10 @@ def chapter_order_lifecycle(d: Demo) -> None:
     refused = shopper.post("order", f"/orders/{order_id}/cancel", json={"buyer_id": buyer})
     d.check(refused.status_code == 409, f"cancelling now is refused: {refused.json().get('message')}")
 
-    # A second order, paid, then cancelled by the buyer before shipping: refund + vouchers released.
+
+def _second_order_cancelled(c: _Cast, body: dict[str, Any], cup: dict[str, Any]) -> None:
+    """A second order, paid, then cancelled by the buyer before shipping: refund + vouchers released."""
+    d, shopper, buyer, stranger = c.d, c.shopper, c.buyer, c.stranger
     second = shopper.call(
         "order", "POST", "/orders", json={**body, "lines": [{"product_id": cup["product_id"], "quantity": 2}]}
     )
@@ -148,9 +241,3 @@ def chapter_order_lifecycle(d: Demo) -> None:
         f"cancelled → {cancelled['status']} {cancelled['status_label']} ({cancelled['failure_code']});"
         " OrderCancelled carries compensations RELEASE_VOUCHERS + REFUND_PAYMENT for promotion and wallet",
     )
-
-    orders = shopper.call("order", "GET", f"/buyers/{buyer}/orders")["orders"]
-    d.step("buyer", "my orders: " + ", ".join(f"{o['order_id']} {o['status']} {o['status_label']}" for o in orders))
-    d.step("buyer", "服务消息 (newest first):")
-    for m in shopper.call("order", "GET", f"/buyers/{buyer}/messages")["messages"]:
-        d.result(f"[{m['display_time']}] {m['title']}: {m['body']}")

@@ -201,14 +201,17 @@ def merchant_ships(d: Demo, merchant_id: str, buyer_id: str, order_id: str, wayb
     """发货 from the platform (no ISV): once fulfillment knows the order as paid (its buyer sees the PAID
     track), the merchant enters the carrier and the waybill number. Returns the shipment."""
     d.wait(
-        lambda: d.buyer(buyer_id).call("fulfillment", "GET", f"/orders/{order_id}/tracks", expect=(200, 404))
-        .get("tracks"),
+        lambda: (
+            d.buyer(buyer_id).call("fulfillment", "GET", f"/orders/{order_id}/tracks", expect=(200, 404)).get("tracks")
+        ),
         "fulfillment to know the order as paid",
-    )  # fmt: skip
+    )
     shipped: dict[str, Any] = d.merchant(merchant_id).call(
-        "fulfillment", "POST", f"/merchants/{merchant_id}/orders/{order_id}/shipments",
+        "fulfillment",
+        "POST",
+        f"/merchants/{merchant_id}/orders/{order_id}/shipments",
         json={"carrier": "SIM-EXPRESS", "waybill_no": waybill_no},
-    )  # fmt: skip
+    )
     return shipped
 
 
@@ -237,8 +240,12 @@ def chapter_checkout(d: Demo) -> None:
         an outbox event; no service calls another directly.""",
     )
     merchant, buyer = d.merchant("m_teahouse"), d.buyer("b_xiaomei")
-    product = merchant.call("order", "POST", "/products", json={
-        "merchant_id": "m_teahouse", "title": "桂花乌龙 250g", "price": 5990, "product_type": "PHYSICAL"})  # fmt: skip
+    product = merchant.call(
+        "order",
+        "POST",
+        "/products",
+        json={"merchant_id": "m_teahouse", "title": "桂花乌龙 250g", "price": 5990, "product_type": "PHYSICAL"},
+    )
     d.step("merchant", f"lists product {product['product_id']} “{product['title']}” at {yuan(product['price'])}")
     key = str(uuid.uuid4())
     body = {"buyer_id": "b_xiaomei", "lines": [{"product_id": product["product_id"], "quantity": 2}]}
@@ -299,8 +306,10 @@ def run_demo(keep_running: bool = False) -> int:
     )
     t0 = time.monotonic()
     infra = resolver.resolve()
-    print(f"infrastructure: {infra.mode} — Kafka {infra.kafka_bootstrap_servers}, PostgreSQL {infra.database_url}"
-          f" ({time.monotonic() - t0:.1f}s)")  # fmt: skip
+    print(
+        f"infrastructure: {infra.mode} — Kafka {infra.kafka_bootstrap_servers}, PostgreSQL {infra.database_url}"
+        f" ({time.monotonic() - t0:.1f}s)"
+    )
     namespace = "demo" + uuid.uuid4().hex[:6]
     log_dir = state_dir() / "logs" / namespace
     procs: dict[str, ServiceProcess] = {}

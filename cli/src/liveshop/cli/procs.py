@@ -56,9 +56,13 @@ def start_services(
         }
         with log.open("wb") as fh:
             p = subprocess.Popen(
-                [sys.executable, "-m", f"liveshop.{name}"], env=penv, stdout=fh, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
-            )  # fmt: skip
+                [sys.executable, "-m", f"liveshop.{name}"],
+                env=penv,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         out[name] = ServiceProcess(name=name, port=port, pid=p.pid, log=log)
     return out
 

@@ -202,8 +202,9 @@ async def check_dlt(
         parked = await conn.fetchval(f"SELECT count(*) FROM {_s(ns, svc)}.outbox WHERE parked_at IS NOT NULL")
         if parked:
             bad.append(f"{svc}: {parked} parked outbox rows")
-    consumer = AIOKafkaConsumer(bootstrap_servers=infra.kafka_bootstrap_servers, enable_auto_commit=False,
-                                **infra.kafka_client_kwargs())  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=infra.kafka_bootstrap_servers, enable_auto_commit=False, **infra.kafka_client_kwargs()
+    )
     await consumer.start()
     n = 0
     try:
@@ -234,8 +235,11 @@ async def check_dlt(
                     for rec in recs:
                         n += 1
                         h = {k: v.decode(errors="replace") for k, v in rec.headers}
-                        key = (h.get("dlt-original-topic", ""), int(h.get("dlt-original-partition", -1)),
-                               int(h.get("dlt-original-offset", -1)))  # fmt: skip
+                        key = (
+                            h.get("dlt-original-topic", ""),
+                            int(h.get("dlt-original-partition", -1)),
+                            int(h.get("dlt-original-offset", -1)),
+                        )
                         if key not in allowed:
                             bad.append(f"{rec.topic}: {key} {h.get('dlt-reason')} {h.get('dlt-error', '')[:120]}")
     finally:

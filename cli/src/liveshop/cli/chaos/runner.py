@@ -154,10 +154,30 @@ SCENARIOS = [
 ]
 #: The smoke scenario (tests/integration/chaos): every flow kind once (``online_http`` twice), including
 #: ``envelope_cancel`` (a red envelope redeemed while its order is refunded: the wallet's order lock).
-SMOKE = Scenario("smoke-service-kill", fault_one_service_kill, 10, rate=3.0, owned=False, replay=False,
-                 what="kill -9 order#0 during a short burst",
-                 mix={k: 1 for k in ("online_http", "online_kafka", "envelope", "envelope_cancel", "envelope_decline",
-                                     "bnpl", "decline", "timeout", "cancel_unpaid", "cancel_paid")})  # fmt: skip
+SMOKE = Scenario(
+    "smoke-service-kill",
+    fault_one_service_kill,
+    10,
+    rate=3.0,
+    owned=False,
+    replay=False,
+    what="kill -9 order#0 during a short burst",
+    mix={
+        k: 1
+        for k in (
+            "online_http",
+            "online_kafka",
+            "envelope",
+            "envelope_cancel",
+            "envelope_decline",
+            "bnpl",
+            "decline",
+            "timeout",
+            "cancel_unpaid",
+            "cancel_paid",
+        )
+    },
+)
 
 
 @dataclass
@@ -302,8 +322,11 @@ def main(argv: list[str] | None = None) -> int:
                     owned.stop()
                 t = time.monotonic()
                 owned = OwnedInfra.start(sc.kafka_nodes)
-                print(f"own infrastructure: PostgreSQL {owned.pg.url}, Kafka {owned.kafka.bootstrap}"
-                      f" ({sc.kafka_nodes} node(s)) in {time.monotonic() - t:.1f}s", flush=True)  # fmt: skip
+                print(
+                    f"own infrastructure: PostgreSQL {owned.pg.url}, Kafka {owned.kafka.bootstrap}"
+                    f" ({sc.kafka_nodes} node(s)) in {time.monotonic() - t:.1f}s",
+                    flush=True,
+                )
             results.append(run_scenario(sc, owned.infra, owned=owned, log_root=log_root, orders=args.orders))
     finally:
         if owned is not None:
@@ -313,11 +336,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"total {time.monotonic() - started:.0f}s on {os.cpu_count()} CPUs")
     out = Path(args.json) if args.json else log_root / "report.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "started": stamp, "seconds": round(time.monotonic() - started, 1), "cpus": os.cpu_count(),
-        "passed": sum(r.passed for r in results), "failed": sum(not r.passed for r in results),
-        "scenarios": [{**r.__dict__, "passed": r.passed} for r in results],
-    }, indent=2, ensure_ascii=False, default=str), encoding="utf-8")  # fmt: skip
+    out.write_text(
+        json.dumps(
+            {
+                "started": stamp,
+                "seconds": round(time.monotonic() - started, 1),
+                "cpus": os.cpu_count(),
+                "passed": sum(r.passed for r in results),
+                "failed": sum(not r.passed for r in results),
+                "scenarios": [{**r.__dict__, "passed": r.passed} for r in results],
+            },
+            indent=2,
+            ensure_ascii=False,
+            default=str,
+        ),
+        encoding="utf-8",
+    )
     print(f"report: {out}")
     return 0 if all(r.passed for r in results) else 1
 

@@ -81,10 +81,15 @@ class Fleet:
             for i in range(instances):
                 port = free_port()
                 env = {
-                    **os.environ, **base, **infra.service_kafka_auth(svc).env(), **self.extra_env,
-                    "SERVICE_NAME": svc, "HTTP_PORT": str(port), "LIVESHOP_NAMESPACE": namespace,
+                    **os.environ,
+                    **base,
+                    **infra.service_kafka_auth(svc).env(),
+                    **self.extra_env,
+                    "SERVICE_NAME": svc,
+                    "HTTP_PORT": str(port),
+                    "LIVESHOP_NAMESPACE": namespace,
                     "PYTHONUNBUFFERED": "1",
-                }  # fmt: skip
+                }
                 self.instances.append(Instance(svc, i, port, log_dir / f"{svc}-{i}.log", env))
 
     def urls(self, service: str) -> list[str]:
@@ -98,9 +103,13 @@ class Fleet:
             fh.write(f"\n==== start {inst.starts + 1} at {time.strftime('%H:%M:%S')} ====\n".encode())
             fh.flush()
             inst.popen = subprocess.Popen(
-                [sys.executable, "-m", f"liveshop.{inst.service}"], env=inst.env, stdout=fh,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            )  # fmt: skip
+                [sys.executable, "-m", f"liveshop.{inst.service}"],
+                env=inst.env,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         inst.starts += 1
 
     def start_all(self, timeout: float = 150.0) -> float:

@@ -15,7 +15,8 @@ from liveshop.fulfillment.bootstrap import FulfillmentConfig
 from liveshop.promotion.bootstrap import PromotionSettings
 from liveshop.shared.auth.tokens import DEV_AUDIENCE, DEV_ISSUER
 from liveshop.shared.settings import ServiceSettings
-from liveshop.wallet.provider import ProviderSettings, require_secret
+from liveshop.wallet.provider import require_secret
+from liveshop.wallet.settings import WalletSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVICES = ["order", "promotion", "wallet", "fulfillment"]
@@ -187,7 +188,9 @@ def test_secrets_come_from_env_files_with_documented_dev_defaults() -> None:
 
 def test_the_dev_secrets_satisfy_the_services() -> None:
     wallet = read_env_file(ROOT / "deploy" / "dev" / "wallet.env")
-    require_secret(ProviderSettings(provider_secret=SecretStr(wallet["WALLET_PROVIDER_SECRET"])).provider_secret)
+    require_secret(
+        WalletSettings(wallet_provider_secret=SecretStr(wallet["WALLET_PROVIDER_SECRET"])).wallet_provider_secret
+    )
     fulfillment = read_env_file(ROOT / "deploy" / "dev" / "fulfillment.env")
     config = FulfillmentConfig(secrets_key=SecretStr(fulfillment["FULFILLMENT_SECRETS_KEY"]), dev_secrets_key=False)
     assert config.sealing_key() == fulfillment["FULFILLMENT_SECRETS_KEY"], "no dev-key fallback needed"

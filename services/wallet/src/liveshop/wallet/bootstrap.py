@@ -19,9 +19,9 @@ from liveshop.wallet.bnpl import wiring as bnpl_wiring
 from liveshop.wallet.domain.errors import WalletError
 from liveshop.wallet.entrypoints import consumers, fee_invoices, http
 from liveshop.wallet.service_layer import handlers
+from liveshop.wallet.settings import WalletSettings
 
 SERVICE = "wallet"
-EXPIRY_INTERVAL_S = 1.0
 
 
 async def expire_pending(runtime: ServiceRuntime) -> None:
@@ -40,26 +40,29 @@ REASON_CODES = ("AMOUNT_TOO_LARGE",)
 def build(
     settings: ServiceSettings | None = None, *, provider_secret: str | SecretStr | None = None
 ) -> tuple[ServiceRuntime, FastAPI]:
-    """``provider_secret``: the payment provider's callback secret; default ``WALLET_PROVIDER_SECRET``.
-    Without one (tests that never call back) provider callbacks are refused (401): nothing is credited."""
-    settings = settings or ServiceSettings(service_name=SERVICE)
+    """Plain ``ServiceSettings`` are widened to :class:`WalletSettings` (wallet fields from the environment).
+
+    ``provider_secret``: the payment provider's callback secret; default ``wallet_provider_secret``
+    (``WALLET_PROVIDER_SECRET``). Without one (tests that never call back) provider callbacks are refused
+    (401): nothing is credited."""
     if provider_secret is None:
-        secret = provider.ProviderSettings().provider_secret
+        s = WalletSettings.from_base(settings or WalletSettings())
     else:
         secret = provider_secret if isinstance(provider_secret, SecretStr) else SecretStr(provider_secret)
+        s = WalletSettings.from_base(settings or WalletSettings(), wallet_provider_secret=secret)
     runtime = ServiceRuntime(
-        settings,
+        s,
         service=SERVICE,
         migrations_package="liveshop.wallet.migrations",
-        routers=[consumers.payments, consumers.budgets, *bnpl_wiring.routers()],
-        jobs=[PeriodicJob("expire-pending", EXPIRY_INTERVAL_S, expire_pending), *bnpl_wiring.jobs()],
+        routers=[consumers.payments, consumers.budgets, *bnpl_wiring.routers(s)],
+        jobs=[PeriodicJob("expire-pending", s.wallet_expiry_interval_s, expire_pending), *bnpl_wiring.jobs(s)],
     )
     app = create_app(
-        runtime, [http.router, fee_invoices.router, *bnpl_wiring.http_routers()], title="liveshop wallet service"
+        runtime, [http.router, fee_invoices.router, *bnpl_wiring.http_routers(s)], title="liveshop wallet service"
     )
 
     # the payment provider's signed callbacks (liveshop.wallet.provider): Principal(service, payment-provider)
-    app.state.authenticators.append(provider.authenticator(secret))
+    app.state.authenticators.append(provider.authenticator(s.wallet_provider_secret))
 
     @app.exception_handler(WalletError)
     async def wallet_error(_: Request, exc: WalletError) -> JSONResponse:
@@ -86,8 +89,8 @@ def build(
 def main() -> None:
     from liveshop.shared.serve import run
 
-    settings = ServiceSettings(service_name=SERVICE)
+    settings = WalletSettings()
     # a process refuses to start without the payment provider's secret (in-process tests pass one, or none)
-    secret = provider.require_secret(provider.ProviderSettings().provider_secret)
-    _, app = build(settings, provider_secret=secret)
+    provider.require_secret(settings.wallet_provider_secret)
+    _, app = build(settings)
     run(app, settings)

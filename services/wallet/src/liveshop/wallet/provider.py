@@ -6,7 +6,7 @@ with a signed callback, ``POST /payment-provider/callbacks/top-ups``:
 
 * headers ``X-Provider-Timestamp: <unix seconds>`` and ``X-Provider-Signature: v1=<hex>``, where the
   hex is ``HMAC-SHA256(secret, "<timestamp>." + raw body)``; the secret is shared with the provider
-  (setting ``WALLET_PROVIDER_SECRET``);
+  (setting ``WALLET_PROVIDER_SECRET``, ``WalletSettings.wallet_provider_secret``);
 * a timestamp more than :data:`MAX_SKEW_S` away from the wallet's clock is refused (a captured
   callback can't be replayed later); within the window a repeat is harmless: the callback is
   idempotent per top-up (same outcome → the same answer, another outcome → 409);
@@ -28,7 +28,6 @@ from typing import Any, Literal
 
 from fastapi import Request
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from liveshop.shared.auth import Principal
 from liveshop.shared.errors import Unauthorized
@@ -45,15 +44,6 @@ MIN_SECRET_LENGTH = 16
 PROVIDER_SUB = "payment-provider"
 
 ProviderStatus = Literal["SUCCEEDED", "FAILED"]
-
-
-class ProviderSettings(BaseSettings):
-    """``WALLET_PROVIDER_SECRET``: the secret the payment provider signs its callbacks with. No default:
-    the service process refuses to start without it (:func:`require_secret`)."""
-
-    model_config = SettingsConfigDict(env_prefix="WALLET_", extra="ignore", frozen=True)
-
-    provider_secret: SecretStr = SecretStr("")
 
 
 def require_secret(secret: SecretStr) -> SecretStr:

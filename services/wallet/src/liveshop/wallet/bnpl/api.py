@@ -22,7 +22,7 @@ from liveshop.shared.auth import allow, buyer, current_principal, operator
 from liveshop.shared.errors import DomainError
 from liveshop.shared.runtime import ServiceRuntime
 from liveshop.wallet.bnpl import service_layer as sl
-from liveshop.wallet.bnpl.config import BnplWalletConfig, PolicySeconds
+from liveshop.wallet.bnpl.config import PolicySeconds
 from liveshop.wallet.domain.bnpl.errors import BillError
 
 
@@ -45,7 +45,7 @@ def _own_bills(request: Request) -> str | None:
     return None if p.actor == "operator" else p.sub
 
 
-def make_router(config: BnplWalletConfig) -> APIRouter:
+def make_router(default: PolicySeconds) -> APIRouter:
     router = APIRouter(prefix="/bnpl")
 
     async def run(request: Request, fn: Callable[[sl.Uow], Awaitable[Any]]) -> Any:
@@ -63,7 +63,7 @@ def make_router(config: BnplWalletConfig) -> APIRouter:
     async def repay(order_id: PlatformId, request: Request) -> Any:
         """主动还款 (simulated with the buyer's repayment behaviour): the bill's buyer only."""
         owner = current_principal(request).sub
-        return await run(request, lambda u: sl.repay(u, order_id, config, _now(), buyer_id=owner))
+        return await run(request, lambda u: sl.repay(u, order_id, default, _now(), buyer_id=owner))
 
     @router.get("/buyers/{buyer_id}/bills", tags=["bnpl bills"], dependencies=[allow(buyer("buyer_id"))])
     async def bills(buyer_id: PlatformId, request: Request) -> Any:
@@ -87,7 +87,7 @@ def make_router(config: BnplWalletConfig) -> APIRouter:
 
     @router.get("/admin/collection-policy", tags=["bnpl admin"], dependencies=[allow(operator("finance"))])
     async def get_policy(request: Request) -> Any:
-        return (await run(request, lambda u: sl.policy(u, config))).model_dump()
+        return (await run(request, lambda u: sl.policy(u, default))).model_dump()
 
     @router.put("/admin/collection-policy", tags=["bnpl admin"], dependencies=[allow(operator("finance"))])
     async def put_policy(body: dict[str, Any], request: Request) -> Any:

@@ -1,4 +1,4 @@
-"""BNPL settings of the wallet service (environment variables ``BNPL_*``), and the effective collection policy.
+"""The BNPL collection policy in seconds (the settings' default: ``WalletSettings.bnpl_default_policy()``).
 
 The platform can override the collection policy at run time (``PUT /bnpl/admin/collection-policy``, stored in
 ``bnpl_collection_policy``); it applies to bills delivered after the change (``due_at`` is fixed at delivery).
@@ -7,10 +7,9 @@ The platform can override the collection policy at run time (``PUT /bnpl/admin/c
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from liveshop.wallet.domain.bnpl.bill import CollectionPolicy
 from liveshop.wallet.domain.bnpl.reminders import ReminderPolicy
@@ -54,20 +53,3 @@ class PolicySeconds(BaseModel):
     def validate_domain(self) -> None:
         self.collection()
         self.reminders()
-
-
-class BnplWalletConfig(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BNPL_", extra="ignore", frozen=True)
-
-    repayment_term_s: int = 7 * DAY
-    max_attempts: int = 3
-    retry_delays_s: list[int] = Field(default_factory=lambda: [DAY])
-    overdue_grace_s: int = 3 * DAY
-    reminder_offsets_s: list[int] = Field(default_factory=lambda: [3 * DAY, DAY, 0])
-    #: how often the collector (reminders, automatic collection, overdue check) runs
-    collector_interval_s: float = 1.0
-    collector_batch: int = 200
-
-    def default_policy(self) -> PolicySeconds:
-        fields: dict[str, Any] = {k: getattr(self, k) for k in PolicySeconds.model_fields}
-        return PolicySeconds(**fields)

@@ -9,10 +9,10 @@ from liveshop.shared import entropy
 from liveshop.shared.consumer import EventRouter
 from liveshop.shared.tx import Transaction
 from liveshop.wallet.bnpl import service_layer as sl
-from liveshop.wallet.bnpl.config import BnplWalletConfig
+from liveshop.wallet.bnpl.config import PolicySeconds
 
 
-def make_router(config: BnplWalletConfig) -> EventRouter:
+def make_router(default: PolicySeconds) -> EventRouter:
     router = EventRouter("wallet-bnpl")
 
     @router.on(OrderPaid, OrderMarkedShipped, OrderMarkedDelivered, OrderCancelled)
@@ -25,7 +25,7 @@ def make_router(config: BnplWalletConfig) -> EventRouter:
         elif isinstance(e, OrderMarkedShipped):
             await sl.on_order_shipped(uow, e, now)
         elif isinstance(e, OrderMarkedDelivered):
-            await sl.on_order_delivered(uow, e, config, now)
+            await sl.on_order_delivered(uow, e, default, now)
         elif isinstance(e, OrderCancelled):
             await sl.on_order_cancelled(uow, e, now)
 

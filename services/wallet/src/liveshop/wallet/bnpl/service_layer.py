@@ -42,7 +42,7 @@ from liveshop.shared.tx import Transaction
 from liveshop.wallet.adapters.ledger_pg import PgLedger
 from liveshop.wallet.adapters.repository import PgWalletRepository
 from liveshop.wallet.bnpl.adapters import FAIL, PgBillRepo
-from liveshop.wallet.bnpl.config import BnplWalletConfig, PolicySeconds
+from liveshop.wallet.bnpl.config import PolicySeconds
 from liveshop.wallet.domain import Account, AccountCode, Transfer, TransferCode, TransferRecord
 from liveshop.wallet.domain.bnpl import bill as dom
 from liveshop.wallet.domain.bnpl.errors import BillError
@@ -84,8 +84,9 @@ def bill_id_for(order_id: str) -> str:
     return f"bill_{order_id}"
 
 
-async def policy(uow: Uow, config: BnplWalletConfig) -> PolicySeconds:
-    return await uow.repo.policy_override() or config.default_policy()
+async def policy(uow: Uow, default: PolicySeconds) -> PolicySeconds:
+    """The platform's collection policy: its run-time override, else ``default`` (the settings')."""
+    return await uow.repo.policy_override() or default
 
 
 async def _flush(uow: Uow, b: dom.BnplBill, now: datetime) -> None:
@@ -307,12 +308,12 @@ async def on_order_shipped(uow: Uow, e: OrderMarkedShipped, now: datetime) -> No
     await _flush(uow, b, now)
 
 
-async def on_order_delivered(uow: Uow, e: OrderMarkedDelivered, config: BnplWalletConfig, now: datetime) -> None:
+async def on_order_delivered(uow: Uow, e: OrderMarkedDelivered, default: PolicySeconds, now: datetime) -> None:
     b = await uow.repo.bill_by_order(e.order_id, lock=True)
     if b is None:
         return
     try:
-        b.delivered(e.delivered_at, (await policy(uow, config)).collection())
+        b.delivered(e.delivered_at, (await policy(uow, default)).collection())
     except BillError as exc:
         log.warning("wallet-bnpl: delivered %s refused: %s", e.order_id, exc)
         return
@@ -365,12 +366,12 @@ async def _attempt(
         b.collection_succeeded(attempt_id, now)
 
 
-async def collect_one(uow: Uow, order_id: str, config: BnplWalletConfig, now: datetime) -> None:
+async def collect_one(uow: Uow, order_id: str, default: PolicySeconds, now: datetime) -> None:
     """Scheduler step for one bill: automatic attempt if due, the overdue safety net, then reminders."""
     b = await uow.repo.bill_by_order(order_id, lock=True)
     if b is None:
         return
-    ps = await policy(uow, config)
+    ps = await policy(uow, default)
     cp = ps.collection()
     if b.status in (dom.BillStatus.DUE, dom.BillStatus.FAILED) and not b.check_overdue(now, cp):
         if b.next_attempt_at is not None and b.next_attempt_at <= now:
@@ -382,7 +383,7 @@ async def collect_one(uow: Uow, order_id: str, config: BnplWalletConfig, now: da
 
 
 async def repay(
-    uow: Uow, order_id: str, config: BnplWalletConfig, now: datetime, *, buyer_id: str | None = None
+    uow: Uow, order_id: str, default: PolicySeconds, now: datetime, *, buyer_id: str | None = None
 ) -> dict[str, Any]:
     """主动还款: the buyer repays now (after delivery, also when overdue). ``buyer_id``: the caller; another
     buyer's bill answers as a missing one (existence does not leak)."""
@@ -390,7 +391,7 @@ async def repay(
     if b is None or (buyer_id is not None and b.buyer_id != buyer_id):
         raise NotFound("BILL_NOT_FOUND", "账单不存在", order_id=order_id)
     try:
-        await _attempt(uow, b, dom.Initiator.BUYER, (await policy(uow, config)).collection(), now)
+        await _attempt(uow, b, dom.Initiator.BUYER, (await policy(uow, default)).collection(), now)
     except BillError as exc:
         raise Conflict(exc.code, exc.message, **exc.details) from exc
     await _flush(uow, b, now)

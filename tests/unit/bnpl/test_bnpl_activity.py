@@ -14,16 +14,18 @@ from liveshop.promotion.domain.bnpl.activity import (
     BnplActivityConfirmed,
     BnplActivityEnded,
     EffectiveStatus,
+    Validity,
+    list_activities,
+    product_offers_bnpl,
+)
+from liveshop.promotion.domain.bnpl.errors import BnplCode, BnplError
+from liveshop.promotion.domain.bnpl.products import (
     ProductKind,
     ProductSnapshot,
     ProductStatus,
-    Validity,
-    list_activities,
     product_ineligibility,
-    product_offers_bnpl,
     selectable_products,
 )
-from liveshop.promotion.domain.bnpl.errors import BnplCode, BnplError
 
 T0 = datetime(2022, 6, 1, tzinfo=UTC)
 

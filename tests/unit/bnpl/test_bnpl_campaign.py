@@ -9,28 +9,22 @@ from typing import Any
 
 import pytest
 
-from liveshop.promotion.domain.bnpl.activity import (
-    ActivityWindow,
-    BnplActivity,
-    ProductKind,
-    ProductSnapshot,
-    ProductStatus,
-)
+from liveshop.promotion.domain.bnpl.activity import ActivityWindow, BnplActivity
 from liveshop.promotion.domain.bnpl.campaign import (
     CampaignBudget,
     FirstOrderCampaign,
     FirstOrderFacts,
     Reservation,
     evaluate_first_order,
-    has_bnpl_products,
     plan_discount,
     qualify,
-    register_merchant,
     settle_discount,
 )
 from liveshop.promotion.domain.bnpl.draw import CampaignSeed, verify_draw
 from liveshop.promotion.domain.bnpl.errors import BnplCode, BnplError, Reason
 from liveshop.promotion.domain.bnpl.opening import StandingResult
+from liveshop.promotion.domain.bnpl.products import ProductKind, ProductSnapshot, ProductStatus
+from liveshop.promotion.domain.bnpl.registration import has_bnpl_products, register_merchant
 
 CST = timedelta(hours=8)
 # 2022-06-01 00:00 to 2022-07-01 00:00 Asia/Shanghai; registration from 2022-05-31 00:00 Asia/Shanghai

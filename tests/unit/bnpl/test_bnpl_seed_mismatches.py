@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from liveshop.promotion.bnpl.adapters import OrderFacts
-from liveshop.promotion.bnpl.config import BnplPromotionConfig
 from liveshop.promotion.domain.bnpl.campaign import qualify
 from liveshop.promotion.domain.bnpl.errors import BnplCode
 from liveshop.promotion.domain.bnpl.opening import GoodStandingPolicy, MerchantRecord, assess_standing
+from liveshop.promotion.domain.bnpl.policy import BnplPolicy
+from liveshop.promotion.service_layer.bnpl.unit_of_work import OrderFacts
 
 from .test_bnpl_campaign import C, codes, facts
 
@@ -23,9 +23,9 @@ NOW = datetime(2022, 5, 31, 2, 0, tzinfo=UTC)
 def test_campaign_standing_is_never_a_serious_violation() -> None:
     old = MerchantRecord("m1", NOW - timedelta(days=3000), serious_violations_at=[NOW - timedelta(days=2000)])
     # opening keeps its 180-day rule: a violation long ago no longer counts
-    assert assess_standing(old, BnplPromotionConfig().standing_policy(), NOW).in_good_standing
+    assert assess_standing(old, BnplPolicy().standing_policy(), NOW).in_good_standing
     # the campaign's 一直以来: it counts for good, with no date to retry
-    r = assess_standing(old, BnplPromotionConfig().campaign_standing_policy(), NOW)
+    r = assess_standing(old, BnplPolicy().campaign_standing_policy(), NOW)
     assert not r.in_good_standing and r.retry_after is None
     assert [x.code for x in r.reasons] == [BnplCode.SERIOUS_VIOLATION_ON_RECORD]
     clean = MerchantRecord("m2", NOW - timedelta(days=3000))
@@ -45,11 +45,9 @@ def test_item_threshold_is_per_item_not_the_order_sum() -> None:
 
 
 def test_unit_item_amounts_after_item_discounts() -> None:
-    o = OrderFacts(
-        "o1", "b1", "m1", 2 * 1200 + 500, 0, NOW, True, [],
-        [{"line_no": 1, "unit_price": 1200, "quantity": 2}, {"line_no": 2, "unit_price": 500, "quantity": 1}],
-        {1: 500},  # a flash sale takes 5 yuan off line 1 (2.50 per unit)
-    )  # fmt: skip
+    lines = [{"line_no": 1, "unit_price": 1200, "quantity": 2}, {"line_no": 2, "unit_price": 500, "quantity": 1}]
+    # a flash sale takes 5 yuan off line 1 (2.50 per unit)
+    o = OrderFacts("o1", "b1", "m1", 2 * 1200 + 500, 0, NOW, True, [], lines, {1: 500})
     assert o.unit_item_amounts() == (950, 500)
 
 

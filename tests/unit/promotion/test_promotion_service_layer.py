@@ -27,8 +27,6 @@ from liveshop.contracts.events import budget as b
 from liveshop.contracts.events import redenvelope as r
 from liveshop.contracts.events.order import OrderCancelled, OrderPaid, OrderPlaced
 from liveshop.contracts.events.promotion import OrderPriced, OrderPricingRejected
-from liveshop.promotion.bnpl import service_layer as bnpl_sl
-from liveshop.promotion.bnpl.adapters import OrderFacts
 from liveshop.promotion.domain import red_envelope as re
 from liveshop.promotion.domain.balance import BalanceUse
 from liveshop.promotion.domain.errors import PromotionError
@@ -58,7 +56,6 @@ from liveshop.promotion.service_layer.unit_of_work import (
 )
 from liveshop.shared.auth import Principal
 from liveshop.shared.errors import Conflict as SharedConflict
-from liveshop.shared.errors import NotFound as SharedNotFound
 
 NOW = datetime(2025, 6, 18, 12, 0, tzinfo=UTC)
 
@@ -725,36 +722,6 @@ async def test_platform_coupon_amount_is_held_to_the_ceiling() -> None:
     assert await _code_of(coupons.create_coupon(uow, cmd, NOW, ceiling=500)) == "GRANT_ABOVE_CEILING"
     merchant = dataclasses.replace(cmd, kind="MERCHANT_COUPON", issuer_id="m1")
     assert (await coupons.create_coupon(uow, merchant, NOW)).owner_id == "m1"  # no ceiling on merchant money
-
-
-class _BnplRepo:
-    def __init__(self, facts: OrderFacts | None, outcome: dict[str, Any] | None) -> None:
-        self.facts, self.out = facts, outcome
-
-    async def order(self, order_id: str) -> OrderFacts | None:
-        return self.facts
-
-    async def outcome(self, order_id: str) -> dict[str, Any] | None:
-        return self.out
-
-
-class _BnplUow:
-    def __init__(self, repo: _BnplRepo) -> None:
-        self.repo = repo
-
-
-async def test_bnpl_order_view_is_for_the_orders_buyer_or_an_operator() -> None:
-    facts = OrderFacts("o1", "b1", "m1", 1_000, 0, datetime(2024, 1, 1, tzinfo=UTC), True, [])
-    for repo in (_BnplRepo(facts, None), _BnplRepo(None, {"buyer_id": "b1", "granted": 0})):
-        uow: Any = _BnplUow(repo)
-        assert (await bnpl_sl.order_view(uow, "o1", Principal("buyer", "b1")))["order_id"] == "o1"
-        assert (await bnpl_sl.order_view(uow, "o1", OPERATOR))["order_id"] == "o1"
-        for p in (Principal("buyer", "b2"), Principal("merchant", "m1")):
-            with pytest.raises(SharedNotFound) as err:
-                await bnpl_sl.order_view(uow, "o1", p)
-            assert err.value.code == "ORDER_NOT_FOUND"
-    with pytest.raises(SharedNotFound):
-        await bnpl_sl.order_view(_BnplUow(_BnplRepo(None, None)), "o1", OPERATOR)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------ 取最优, the buyer's choice

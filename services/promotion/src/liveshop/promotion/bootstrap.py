@@ -10,9 +10,8 @@ from fastapi import FastAPI
 
 from liveshop.promotion.adapters.repositories import PgUnitOfWork
 from liveshop.promotion.adapters.secrets import JournalSealer, SecretBox
-from liveshop.promotion.bnpl import wiring as bnpl_wiring
 from liveshop.promotion.domain.errors import PromotionError
-from liveshop.promotion.entrypoints import consumers, http
+from liveshop.promotion.entrypoints import bnpl_consumers, bnpl_http, consumers, http
 from liveshop.promotion.service_layer.claims import COMMAND as CLAIM_COMMAND
 from liveshop.promotion.service_layer.claims import EnvelopeClaims
 from liveshop.promotion.service_layer.handlers import coupons, envelopes
@@ -69,6 +68,7 @@ async def run_coupon_expiry(runtime: ServiceRuntime, batch: int = 100) -> int:
 def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     ps = PromotionSettings.from_base(settings or PromotionSettings())
     batch = ps.promotion_timer_batch
+    bnpl_policy = ps.bnpl_policy()
 
     async def timers(rt: ServiceRuntime) -> None:
         await run_red_envelope_timers(rt, batch)
@@ -77,16 +77,17 @@ def build(settings: ServiceSettings | None = None) -> tuple[ServiceRuntime, Fast
         ps,
         service=SERVICE,
         migrations_package="liveshop.promotion.migrations",
-        routers=[consumers.pricing, consumers.budgets, consumers.catalog, *bnpl_wiring.routers()],
-        jobs=[PeriodicJob("red-envelope-timers", ps.promotion_timer_interval_s, timers), *bnpl_wiring.jobs()],
+        routers=[consumers.pricing, consumers.budgets, consumers.catalog, bnpl_consumers.router(bnpl_policy)],
+        jobs=[PeriodicJob("red-envelope-timers", ps.promotion_timer_interval_s, timers)],
     )
     try:
         runtime.journal_sealer = JournalSealer(SecretBox(ps.sealing_key()))
     except SecretsKeyMissing as exc:
         runtime.missing_key = exc  # never seals anything: the runtime refuses to start
-    app = create_app(runtime, [http.router, *bnpl_wiring.http_routers()], title="liveshop promotion service")
+    app = create_app(runtime, [http.router, *bnpl_http.routers], title="liveshop promotion service")
     app.state.budget_wait_s = ps.promotion_budget_wait_s
     app.state.max_grant_fen = ps.promotion_max_grant_fen
+    app.state.bnpl_policy = bnpl_policy
 
     @asynccontextmanager
     async def unit_of_work() -> AsyncIterator[UnitOfWork]:

@@ -1,11 +1,18 @@
-"""Promotion service settings: the shared ones plus the promotion's timers, limits and journal key."""
+"""Promotion service settings: the shared ones plus the promotion's timers, limits and journal key, and the
+先用后付 (BNPL) rules' thresholds.
+
+The BNPL fields were read from ``BNPL_*`` environment variables before they moved here; those names still
+work (``BNPL_MIN_CREDIT_SCORE`` ...), next to the prefixed ones (``PROMOTION_BNPL_MIN_CREDIT_SCORE`` ...).
+"""
 
 from __future__ import annotations
 
 import logging
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
 
+from liveshop.promotion.domain.bnpl.policy import BnplPolicy
 from liveshop.promotion.entrypoints.limits import MONEY_MAX
 from liveshop.promotion.service_layer.handlers.grants import MAX_GRANT_FEN_DEFAULT
 from liveshop.shared.settings import ServiceSettings
@@ -18,6 +25,15 @@ log = logging.getLogger(__name__)
 DEV_SECRETS_KEY = "liveshop-dev-only-promotion-journal-key"
 
 
+#: The BNPL rules' defaults (docs/bnpl.md §1 and §3).
+_BNPL = BnplPolicy()
+
+
+def _or_bnpl(name: str) -> AliasChoices:
+    """The field's own name, or its former ``BNPL_*`` environment variable (``promotion_bnpl_x`` -> ``bnpl_x``)."""
+    return AliasChoices(name, name.removeprefix("promotion_"))
+
+
 class SecretsKeyMissing(RuntimeError):
     """PROMOTION_SECRETS_KEY is not set (and this is not the dev stack): the service does not start."""
 
@@ -25,6 +41,8 @@ class SecretsKeyMissing(RuntimeError):
 class PromotionSettings(ServiceSettings):
     """Environment variables (upper case) override these, e.g. ``PROMOTION_TIMER_INTERVAL_S=0.5``."""
 
+    # merged with ServiceSettings' config; fields with two names are also set by their field name
+    model_config = SettingsConfigDict(populate_by_name=True)
     service_name: str = "promotion"
     #: How often the red-envelope timers look for scheduled issues, expired envelopes, ended windows.
     promotion_timer_interval_s: float = 1.0
@@ -42,6 +60,55 @@ class PromotionSettings(ServiceSettings):
     promotion_secrets_key: SecretStr | None = None
     #: Development only (the dev stack, the demo, the tests): seal with :data:`DEV_SECRETS_KEY` when no key is set.
     promotion_dev_secrets_key: bool = False
+
+    #: 先用后付 buyer eligibility (docs/bnpl.md §3). Also ``BNPL_REQUIRE_VERIFIED_IDENTITY`` ... (former names).
+    promotion_bnpl_require_verified_identity: bool = Field(
+        default=_BNPL.require_verified_identity, validation_alias=_or_bnpl("promotion_bnpl_require_verified_identity")
+    )
+    promotion_bnpl_min_account_age_days: int = Field(
+        default=_BNPL.min_account_age_days, validation_alias=_or_bnpl("promotion_bnpl_min_account_age_days")
+    )
+    promotion_bnpl_min_credit_score: int | None = Field(
+        default=_BNPL.min_credit_score, validation_alias=_or_bnpl("promotion_bnpl_min_credit_score")
+    )
+    promotion_bnpl_max_open_bills: int = Field(
+        default=_BNPL.max_open_bills, validation_alias=_or_bnpl("promotion_bnpl_max_open_bills")
+    )
+    promotion_bnpl_credit_limit_fen: int = Field(
+        default=_BNPL.credit_limit_fen, validation_alias=_or_bnpl("promotion_bnpl_credit_limit_fen")
+    )
+    #: 先用后付 merchant good standing (docs/bnpl.md §1).
+    promotion_bnpl_serious_violation_lookback_days: int = Field(
+        default=_BNPL.serious_violation_lookback_days,
+        validation_alias=_or_bnpl("promotion_bnpl_serious_violation_lookback_days"),
+    )
+    #: The first-order campaign's registration: no serious violation within this many days; unset (default):
+    #: never (the campaign rules' 一直以来遵守平台规则、无情节严重劣迹行为).
+    promotion_bnpl_campaign_serious_violation_lookback_days: int | None = Field(
+        default=_BNPL.campaign_serious_violation_lookback_days,
+        validation_alias=_or_bnpl("promotion_bnpl_campaign_serious_violation_lookback_days"),
+    )
+    promotion_bnpl_min_operating_days: int = Field(
+        default=_BNPL.min_operating_days, validation_alias=_or_bnpl("promotion_bnpl_min_operating_days")
+    )
+    #: The service agreement version a merchant accepts when opening.
+    promotion_bnpl_agreement_version: str = Field(
+        default=_BNPL.agreement_version, validation_alias=_or_bnpl("promotion_bnpl_agreement_version")
+    )
+
+    def bnpl_policy(self) -> BnplPolicy:
+        """The BNPL rules of these settings (``GET /bnpl/admin/policy`` shows them)."""
+        return BnplPolicy(
+            require_verified_identity=self.promotion_bnpl_require_verified_identity,
+            min_account_age_days=self.promotion_bnpl_min_account_age_days,
+            min_credit_score=self.promotion_bnpl_min_credit_score,
+            max_open_bills=self.promotion_bnpl_max_open_bills,
+            credit_limit_fen=self.promotion_bnpl_credit_limit_fen,
+            serious_violation_lookback_days=self.promotion_bnpl_serious_violation_lookback_days,
+            campaign_serious_violation_lookback_days=self.promotion_bnpl_campaign_serious_violation_lookback_days,
+            min_operating_days=self.promotion_bnpl_min_operating_days,
+            agreement_version=self.promotion_bnpl_agreement_version,
+        )
 
     def sealing_key(self) -> str:
         """The journal's sealing key, or raise :class:`SecretsKeyMissing`."""

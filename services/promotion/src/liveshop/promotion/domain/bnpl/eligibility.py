@@ -104,6 +104,13 @@ def check_buyer(
                 {"eligible_from": (profile.registered_at + policy.min_account_age).isoformat()},
             )
         )
+    reasons += _credit_and_bill_reasons(profile, policy, order_amount)
+    return EligibilityResult(not reasons, tuple(reasons))
+
+
+def _credit_and_bill_reasons(profile: BuyerProfile, policy: BuyerEligibilityPolicy, order_amount: int) -> list[Reason]:
+    """Rules 5 to 7: the credit score, the open bills and the credit limit."""
+    reasons: list[Reason] = []
     if policy.min_credit_score is not None:
         if profile.credit_score is None:
             reasons.append(
@@ -132,7 +139,7 @@ def check_buyer(
                 {"available": max(0, policy.credit_limit - profile.open_bill_amount)},
             )
         )
-    return EligibilityResult(not reasons, tuple(reasons))
+    return reasons
 
 
 # --- the buyer's BNPL status (opened once, suspended while a bill is overdue) -------------------

@@ -130,6 +130,28 @@ class BnplConflict(BnplError, kernel.Conflict):
     http_status: ClassVar[int] = 409
 
 
+class RegistrationRefused(BnplError):
+    """Campaign registration (报名) refused: 422 with every failing condition in ``reasons`` (the first one is
+    the ``code``); :class:`AlreadyRegistered` (409) when the merchant is registered already."""
+
+    def __init__(self, reasons: tuple[Reason, ...]) -> None:
+        super().__init__(reasons[0].code, reasons[0].message_zh)
+        self.reasons = reasons
+
+    @staticmethod
+    def of(reasons: tuple[Reason, ...]) -> RegistrationRefused:
+        if reasons[0].code is BnplCode.ALREADY_REGISTERED:
+            return AlreadyRegistered(reasons)
+        return RegistrationRefused(reasons)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "reasons": [r.as_dict() for r in self.reasons]}
+
+
+class AlreadyRegistered(RegistrationRefused, BnplConflict):
+    http_status: ClassVar[int] = 409
+
+
 def require_utc(value: datetime, name: str) -> datetime:
     """Refuse naive datetimes (every time in the domain is timezone-aware, stored as UTC)."""
     if value.tzinfo is None or value.utcoffset() is None:

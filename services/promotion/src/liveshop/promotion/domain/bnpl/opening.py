@@ -70,38 +70,8 @@ def assess_standing(record: MerchantRecord, policy: GoodStandingPolicy, at: date
     latest of their individual "fine again" times (so at ``retry_after`` all of them hold)."""
     require_utc(at, "at")
     require_utc(record.operating_since, "operating_since")
-    reasons: list[Reason] = []
-    retry_times: list[datetime] = []
-
-    lookback = policy.serious_violation_lookback
     violations = [require_utc(v, "violation") for v in record.serious_violations_at]
-    never_again = False
-    if lookback is None:
-        past = [v for v in violations if v <= at]
-        if past:
-            never_again = True  # 一直以来遵守平台规则: one serious violation on record is for good
-            reasons.append(
-                Reason(
-                    BnplCode.SERIOUS_VIOLATION_ON_RECORD,
-                    "店铺存在情节严重的违规记录,仅一直以来遵守平台规则的商家可报名",
-                    "a serious violation is on record (the rule is: never)",
-                    {"latest_violation_at": max(past).isoformat()},
-                )
-            )
-    recent = [] if lookback is None else [v for v in violations if v > at - lookback]
-    if recent:
-        assert lookback is not None
-        newest = max(recent)
-        ok_at = newest + lookback
-        retry_times.append(ok_at)
-        reasons.append(
-            Reason(
-                BnplCode.SERIOUS_VIOLATION_RECENT,
-                "店铺近期存在情节严重的违规行为",
-                f"serious violation within the last {lookback.days} days",
-                {"latest_violation_at": newest.isoformat(), "ok_at": ok_at.isoformat()},
-            )
-        )
+    reasons, retry_times, never_again = _violation_reasons(violations, policy.serious_violation_lookback, at)
     operating_ok_at = record.operating_since + policy.min_operating_period
     if at < operating_ok_at:
         retry_times.append(operating_ok_at)
@@ -126,6 +96,41 @@ def assess_standing(record: MerchantRecord, policy: GoodStandingPolicy, at: date
     if not reasons:
         return StandingResult(True)
     return StandingResult(False, tuple(reasons), None if never_again or not retry_times else max(retry_times))
+
+
+def _violation_reasons(
+    violations: list[datetime], lookback: timedelta | None, at: datetime
+) -> tuple[list[Reason], list[datetime], bool]:
+    """The serious-violation part of the rule: (reasons, "fine again" times, never fine again)."""
+    reasons: list[Reason] = []
+    retry_times: list[datetime] = []
+    if lookback is None:
+        past = [v for v in violations if v <= at]
+        if past:
+            # 一直以来遵守平台规则: one serious violation on record is for good
+            reasons.append(
+                Reason(
+                    BnplCode.SERIOUS_VIOLATION_ON_RECORD,
+                    "店铺存在情节严重的违规记录,仅一直以来遵守平台规则的商家可报名",
+                    "a serious violation is on record (the rule is: never)",
+                    {"latest_violation_at": max(past).isoformat()},
+                )
+            )
+        return reasons, retry_times, bool(past)
+    recent = [v for v in violations if v > at - lookback]
+    if recent:
+        newest = max(recent)
+        ok_at = newest + lookback
+        retry_times.append(ok_at)
+        reasons.append(
+            Reason(
+                BnplCode.SERIOUS_VIOLATION_RECENT,
+                "店铺近期存在情节严重的违规行为",
+                f"serious violation within the last {lookback.days} days",
+                {"latest_violation_at": newest.isoformat(), "ok_at": ok_at.isoformat()},
+            )
+        )
+    return reasons, retry_times, False
 
 
 class MerchantBnplStatus(StrEnum):

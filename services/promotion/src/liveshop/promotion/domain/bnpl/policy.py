@@ -1,22 +1,21 @@
-"""BNPL settings of the promotion service (environment variables ``BNPL_*``; defaults = docs/bnpl.md).
+"""The promotion service's configurable BNPL rules in one value (docs/bnpl.md §1 and §3).
 
-Read once when the service is composed (``wiring``). The eligibility rule and the good-standing rule are
-documented in docs/bnpl.md §1 and §3 and shown by ``GET /bnpl/admin/policy``.
+``PromotionSettings.bnpl_policy()`` builds it from the ``BNPL_*`` environment variables; ``GET
+/bnpl/admin/policy`` shows :meth:`BnplPolicy.as_dict`. The defaults here are the settings' defaults.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import timedelta
-
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Any
 
 from liveshop.promotion.domain.bnpl.eligibility import BuyerEligibilityPolicy
 from liveshop.promotion.domain.bnpl.opening import GoodStandingPolicy
 
 
-class BnplPromotionConfig(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BNPL_", extra="ignore", frozen=True)
-
+@dataclass(frozen=True)
+class BnplPolicy:
     #: buyer eligibility (docs/bnpl.md §3)
     require_verified_identity: bool = True
     min_account_age_days: int = 30
@@ -25,12 +24,16 @@ class BnplPromotionConfig(BaseSettings):
     credit_limit_fen: int = 200_000
     #: merchant good standing (docs/bnpl.md §1)
     serious_violation_lookback_days: int = 180
-    #: the first-order campaign's registration: no serious violation within this many days; unset (default):
-    #: never (the campaign rules' 一直以来遵守平台规则、无情节严重劣迹行为)
+    #: the first-order campaign's registration: no serious violation within this many days; ``None``
+    #: (default): never (the campaign rules' 一直以来遵守平台规则、无情节严重劣迹行为)
     campaign_serious_violation_lookback_days: int | None = None
     min_operating_days: int = 30
     #: the service agreement version a merchant accepts when opening
     agreement_version: str = "2022-05"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settings as ``GET /bnpl/admin/policy`` shows them."""
+        return asdict(self)
 
     def eligibility_policy(self) -> BuyerEligibilityPolicy:
         return BuyerEligibilityPolicy(

@@ -11,8 +11,8 @@ from liveshop.contracts.base import Event
 from liveshop.order.domain import Order, Product, Streamer
 from liveshop.order.domain.bnpl import ActivityWindow, FirstOrderOutcome
 from liveshop.order.domain.logistics import LogisticsTrack
+from liveshop.order.domain.messages import ServiceMessage
 from liveshop.order.domain.values import OrderStatus
-from liveshop.order.domain.views import ServiceMessage
 from liveshop.order.service_layer.unit_of_work import RecordedRejection, StoredResponse
 
 

@@ -23,7 +23,8 @@ from liveshop.contracts.events.promotion import OrderPriced
 from liveshop.order.domain import OrderPolicy
 from liveshop.order.domain.logistics import LogisticsTrack, TrackStatus, latest, timeline
 from liveshop.order.service_layer import commands as cmds
-from liveshop.order.service_layer import handlers, queries
+from liveshop.order.service_layer import queries
+from liveshop.order.service_layer.handlers import bnpl, catalog, orders, saga, tracks
 
 from .fakes import FakeUnitOfWork
 
@@ -40,14 +41,14 @@ def env(event: Event) -> Envelope:
 
 
 async def _paid_order(uow: FakeUnitOfWork) -> str:
-    p = await handlers.create_product(uow, cmds.CreateProduct("m1", "桂花乌龙", 5990, "PHYSICAL"), now=T0)
-    order = await handlers.place_order(uow, cmds.PlaceOrder("b1", (cmds.CheckoutLine(p.id, 1),)), now=T0, policy=POLICY)
+    p = await catalog.create_product(uow, cmds.CreateProduct("m1", "桂花乌龙", 5990, "PHYSICAL"), now=T0)
+    order = await orders.place_order(uow, cmds.PlaceOrder("b1", (cmds.CheckoutLine(p.id, 1),)), now=T0, policy=POLICY)
     funding = FundingSplit(item_total=5990, buyer_payable=5990, merchant_funded=0, streamer_funded=0, platform_funded=0)
-    await handlers.on_order_priced(uow, env(OrderPriced(order_id=order.id, funding=funding, priced_at=at(0.1))), POLICY)
+    await saga.on_order_priced(uow, env(OrderPriced(order_id=order.id, funding=funding, priced_at=at(0.1))), POLICY)
     captured = PaymentCaptured(
         order_id=order.id, payment_id="pay1", occurred_at=at(0.2), amount=5990, method=PaymentMethod.ONLINE
     )
-    await handlers.on_payment_captured(uow, env(captured), POLICY)
+    await saga.on_payment_captured(uow, env(captured), POLICY)
     uow.take()
     return order.id
 
@@ -76,8 +77,8 @@ async def test_tracks_go_on_the_order_detail_and_list_and_pre_shipment_ones_into
         WaybillPrinted(order_id=oid, merchant_id="m1", occurred_at=at(10), isv_id="isv1", waybill_no="SF1"),
     ]
     for ev in track_events:
-        await handlers.on_track(uow, env(ev), POLICY)
-    await handlers.on_track(uow, env(track_events[1]), POLICY)  # a redelivery under another envelope id
+        await tracks.on_track(uow, env(ev), POLICY)
+    await tracks.on_track(uow, env(track_events[1]), POLICY)  # a redelivery under another envelope id
     assert uow.take() == []  # tracks never move the order
     detail = await queries.order_detail_view(uow, oid, buyer_id="b1")
     assert detail["status"] == 30
@@ -87,7 +88,7 @@ async def test_tracks_go_on_the_order_detail_and_list_and_pre_shipment_ones_into
     [listed] = await queries.buyer_orders(uow, "b1", status=None, limit=10)
     assert listed["logistics"]["status"] == "PICKED"
 
-    await handlers.on_order_shipped(
+    await tracks.on_order_shipped(
         uow,
         env(OrderShipped(order_id=oid, merchant_id="m1", occurred_at=at(60), carrier="SF", waybill_no="SF1")),
         POLICY,
@@ -113,27 +114,27 @@ async def test_bill_notices_join_the_inbox_once_and_the_bill_cancellation_is_not
     uow = FakeUnitOfWork()
     oid = await _paid_order(uow)
     due = BnplBillDue(order_id=oid, bill_id="bill1", buyer_id="b1", amount_owed=5990, due_at=at(60 * 24 * 10))
-    await handlers.on_bill_event(uow, env(due), POLICY)
-    await handlers.on_bill_event(uow, env(due), POLICY)  # redelivered
+    await bnpl.on_bill_event(uow, env(due), POLICY)
+    await bnpl.on_bill_event(uow, env(due), POLICY)  # redelivered
     collected = BnplBillCollected(
         order_id=oid, bill_id="bill1", buyer_id="b1", amount=5990, was_overdue=False, collected_at=at(60 * 24 * 11)
     )
-    await handlers.on_bill_event(uow, env(collected), POLICY)
-    await handlers.on_bill_event(
+    await bnpl.on_bill_event(uow, env(collected), POLICY)
+    await bnpl.on_bill_event(
         uow, env(BnplBillCancelled(order_id=oid, bill_id="bill1", buyer_id="b1", cancelled_at=at(1))), POLICY
     )
-    bnpl = [m for m in await queries.buyer_messages(uow, "b1", limit=50) if m["kind"] == "BNPL"]
-    assert [m["title"] for m in bnpl] == ["先用后付已付款", "先用后付待付款"]
-    assert "¥59.90" in bnpl[1]["body"] and bnpl[1]["status"] is None
+    bills = [m for m in await queries.buyer_messages(uow, "b1", limit=50) if m["kind"] == "BNPL"]
+    assert [m["title"] for m in bills] == ["先用后付已付款", "先用后付待付款"]
+    assert "¥59.90" in bills[1]["body"] and bills[1]["status"] is None
 
 
 async def test_delivery_by_a_carrier_is_the_same_transition_and_shows_the_parcel() -> None:
     uow = FakeUnitOfWork()
     oid = await _paid_order(uow)
     ship = OrderShipped(order_id=oid, merchant_id="m1", occurred_at=at(60), carrier="SIM", waybill_no="W1")
-    await handlers.on_order_shipped(uow, env(ship), POLICY)
+    await tracks.on_order_shipped(uow, env(ship), POLICY)
     deliver = OrderDelivered(order_id=oid, merchant_id="m1", occurred_at=at(600), carrier="SIM", waybill_no="W1")
-    await handlers.on_order_delivered(uow, env(deliver), POLICY)
+    await tracks.on_order_delivered(uow, env(deliver), POLICY)
     assert [type(e) for e in uow.take()] == [oc.OrderMarkedShipped, oc.OrderMarkedDelivered]
     detail = await queries.order_detail_view(uow, oid, buyer_id="b1")
     assert detail["status"] == 50

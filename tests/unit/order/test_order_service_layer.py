@@ -23,7 +23,8 @@ from liveshop.order.domain import (
     TransitionRefused,
 )
 from liveshop.order.service_layer import commands as cmds
-from liveshop.order.service_layer import handlers, queries
+from liveshop.order.service_layer import queries
+from liveshop.order.service_layer.handlers import catalog, common, orders, saga, streamers, tracks
 from liveshop.shared.auth import Principal
 from liveshop.shared.errors import Forbidden as AccessDenied
 
@@ -40,13 +41,13 @@ def env(event: Event) -> Envelope:
 
 
 async def _product(uow: FakeUnitOfWork, price: int = 5990, merchant: str = "m1") -> str:
-    created = await handlers.create_product(uow, cmds.CreateProduct(merchant, "桂花乌龙", price, "PHYSICAL"), now=T0)
+    created = await catalog.create_product(uow, cmds.CreateProduct(merchant, "桂花乌龙", price, "PHYSICAL"), now=T0)
     return created.id
 
 
 async def _place(uow: FakeUnitOfWork, product_id: str, qty: int = 2, **kw: object) -> str:
     cmd = cmds.PlaceOrder(buyer_id="b1", lines=(cmds.CheckoutLine(product_id, qty),), **kw)  # type: ignore[arg-type]
-    created = await handlers.place_order(uow, cmd, now=T0, policy=POLICY)
+    created = await orders.place_order(uow, cmd, now=T0, policy=POLICY)
     return created.id
 
 
@@ -78,8 +79,8 @@ def _captured(order_id: str, amount: int, payment_id: str = "pay1") -> PaymentCa
 
 async def _paid(uow: FakeUnitOfWork, discount: int = 0) -> str:
     order_id = await _place(uow, await _product(uow), voucher_ids=("v1",))
-    await handlers.on_order_priced(uow, env(_priced(order_id, 11980, discount)), POLICY)
-    await handlers.on_payment_captured(uow, env(_captured(order_id, 11980 - discount)), POLICY)
+    await saga.on_order_priced(uow, env(_priced(order_id, 11980, discount)), POLICY)
+    await saga.on_payment_captured(uow, env(_captured(order_id, 11980 - discount)), POLICY)
     uow.take()
     return order_id
 
@@ -102,7 +103,7 @@ async def test_rejected_checkout_writes_nothing() -> None:
     uow.take()
     cmd = cmds.PlaceOrder("b1", (cmds.CheckoutLine(pid, 1), cmds.CheckoutLine("nope", 0)))
     with pytest.raises(CheckoutRejected) as err:
-        await handlers.place_order(uow, cmd, now=T0, policy=POLICY, idempotency_key="k")
+        await orders.place_order(uow, cmd, now=T0, policy=POLICY, idempotency_key="k")
     assert [p.code for p in err.value.problems] == ["QUANTITY_NOT_POSITIVE", "UNKNOWN_PRODUCT"]
     assert (uow.orders.rows, uow.published, uow.messages.rows, uow.idempotency.rows) == ({}, [], {}, {})
 
@@ -111,12 +112,12 @@ async def test_idempotency_key_replays_the_first_response_and_refuses_another_bo
     uow = FakeUnitOfWork()
     pid = await _product(uow)
     cmd = cmds.PlaceOrder("b1", (cmds.CheckoutLine(pid, 1),))
-    first = await handlers.place_order(uow, cmd, now=T0, policy=POLICY, idempotency_key="k1")
-    again = await handlers.place_order(uow, cmd, now=T0, policy=POLICY, idempotency_key="k1")
+    first = await orders.place_order(uow, cmd, now=T0, policy=POLICY, idempotency_key="k1")
+    again = await orders.place_order(uow, cmd, now=T0, policy=POLICY, idempotency_key="k1")
     assert (again.id, again.response, again.replayed) == (first.id, first.response, True)
     assert len(uow.orders.rows) == 1
     with pytest.raises(IdempotencyKeyReused):
-        await handlers.place_order(
+        await orders.place_order(
             uow, cmds.PlaceOrder("b1", (cmds.CheckoutLine(pid, 2),)), now=T0, policy=POLICY, idempotency_key="k1"
         )
 
@@ -125,21 +126,21 @@ async def test_happy_saga_publishes_each_transition() -> None:
     uow = FakeUnitOfWork()
     order_id = await _place(uow, await _product(uow), voucher_ids=("v1",))
     uow.take()
-    await handlers.on_order_priced(uow, env(_priced(order_id, 11980, 1000)), POLICY)
+    await saga.on_order_priced(uow, env(_priced(order_id, 11980, 1000)), POLICY)
     [requested] = uow.take()
     assert isinstance(requested, oc.OrderPaymentRequested) and requested.funding.buyer_payable == 10980
-    await handlers.on_payment_captured(uow, env(_captured(order_id, 10980)), POLICY)
+    await saga.on_payment_captured(uow, env(_captured(order_id, 10980)), POLICY)
     [paid] = uow.take()
     assert isinstance(paid, oc.OrderPaid) and (paid.paid_amount, paid.payment_id) == (10980, "pay1")
-    await handlers.on_order_shipped(
+    await tracks.on_order_shipped(
         uow,
         env(OrderShipped(order_id=order_id, merchant_id="m1", occurred_at=T0 + timedelta(days=1), waybill_no="SF1")),
         POLICY,
     )
-    await handlers.on_order_delivered(
+    await tracks.on_order_delivered(
         uow, env(OrderDelivered(order_id=order_id, merchant_id="m1", occurred_at=T0 + timedelta(days=2))), POLICY
     )
-    await handlers.confirm_receipt(
+    await orders.confirm_receipt(
         uow, cmds.ConfirmReceipt(order_id, "b1"), now=T0 + timedelta(days=3), policy=POLICY, caller=B1
     )
     events = uow.take()
@@ -161,7 +162,7 @@ async def test_pricing_rejected_cancels_with_the_voucher_reasons() -> None:
         voucher_rejections=[VoucherRejection(voucher_id="v9", reason_code="NOT_OWNER", reason="not yours")],
         rejected_at=T0,
     )
-    await handlers.on_pricing_rejected(uow, env(rejected), POLICY)
+    await saga.on_pricing_rejected(uow, env(rejected), POLICY)
     [cancelled] = uow.take()
     assert isinstance(cancelled, oc.OrderCancelled)
     assert (cancelled.reason_code, cancelled.compensations) == ("PRICING_REJECTED", ["RELEASE_VOUCHERS"])
@@ -173,10 +174,10 @@ async def test_pricing_rejected_cancels_with_the_voucher_reasons() -> None:
 async def test_payment_failed_voids_the_hold() -> None:
     uow = FakeUnitOfWork()
     order_id = await _place(uow, await _product(uow))
-    await handlers.on_order_priced(uow, env(_priced(order_id, 11980)), POLICY)
+    await saga.on_order_priced(uow, env(_priced(order_id, 11980)), POLICY)
     uow.take()
     failed = PaymentFailed(order_id=order_id, payment_id="p", occurred_at=T0, reason_code="DECLINED", reason="declined")
-    await handlers.on_payment_failed(uow, env(failed), POLICY)
+    await saga.on_payment_failed(uow, env(failed), POLICY)
     [cancelled] = uow.take()
     assert isinstance(cancelled, oc.OrderCancelled)
     assert cancelled.compensations == ["RELEASE_VOUCHERS", "VOID_PAYMENT_HOLD"] and not cancelled.refund_required
@@ -186,22 +187,22 @@ async def test_cancel_after_payment_refunds_and_after_shipping_is_refused() -> N
     uow = FakeUnitOfWork()
     order_id = await _paid(uow)
     with pytest.raises(NotFound) as missing:  # another buyer's order looks like no order at all
-        await handlers.cancel_order(
+        await orders.cancel_order(
             uow, cmds.CancelOrder(order_id, "b2"), now=T0, policy=POLICY, caller=Principal("buyer", "b2")
         )
     assert missing.value.code == "ORDER_NOT_FOUND"
     with pytest.raises(Forbidden):  # the domain still checks the body's buyer (defence in depth)
-        await handlers.cancel_order(uow, cmds.CancelOrder(order_id, "b2"), now=T0, policy=POLICY, caller=B1)
-    await handlers.cancel_order(uow, cmds.CancelOrder(order_id, "b1"), now=T0, policy=POLICY, caller=B1)
+        await orders.cancel_order(uow, cmds.CancelOrder(order_id, "b2"), now=T0, policy=POLICY, caller=B1)
+    await orders.cancel_order(uow, cmds.CancelOrder(order_id, "b1"), now=T0, policy=POLICY, caller=B1)
     [cancelled] = uow.take()
     assert isinstance(cancelled, oc.OrderCancelled)
     assert cancelled.was_paid and cancelled.refund_required
     assert cancelled.compensations == ["RELEASE_VOUCHERS", "REFUND_PAYMENT"]
 
     shipped = await _paid(uow)
-    await handlers.on_order_shipped(uow, env(OrderShipped(order_id=shipped, merchant_id="m1", occurred_at=T0)), POLICY)
+    await tracks.on_order_shipped(uow, env(OrderShipped(order_id=shipped, merchant_id="m1", occurred_at=T0)), POLICY)
     with pytest.raises(TransitionRefused) as err:
-        await handlers.cancel_order(uow, cmds.CancelOrder(shipped, "b1"), now=T0, policy=POLICY, caller=B1)
+        await orders.cancel_order(uow, cmds.CancelOrder(shipped, "b1"), now=T0, policy=POLICY, caller=B1)
     assert err.value.code == "CANCEL_AFTER_SHIPMENT"
 
 
@@ -209,24 +210,24 @@ async def test_payment_timeout_expires_only_due_orders() -> None:
     uow = FakeUnitOfWork()
     order_id = await _place(uow, await _product(uow))
     uow.take()
-    assert await handlers.expire_unpaid(uow, now=T0 + timedelta(minutes=14), policy=POLICY) == 0
-    assert await handlers.expire_unpaid(uow, now=T0 + timedelta(minutes=15), policy=POLICY) == 1
+    assert await orders.expire_unpaid(uow, now=T0 + timedelta(minutes=14), policy=POLICY) == 0
+    assert await orders.expire_unpaid(uow, now=T0 + timedelta(minutes=15), policy=POLICY) == 1
     [cancelled] = uow.take()
     assert isinstance(cancelled, oc.OrderCancelled) and cancelled.reason_code == "PAYMENT_TIMEOUT"
-    assert await handlers.expire_unpaid(uow, now=T0 + timedelta(hours=1), policy=POLICY) == 0
+    assert await orders.expire_unpaid(uow, now=T0 + timedelta(hours=1), policy=POLICY) == 0
     assert uow.orders.rows[order_id].status == 80
 
 
 async def test_auto_complete_after_the_configured_period() -> None:
     uow = FakeUnitOfWork()
     order_id = await _paid(uow)
-    await handlers.on_order_shipped(uow, env(OrderShipped(order_id=order_id, merchant_id="m1", occurred_at=T0)), POLICY)
-    await handlers.on_order_delivered(
+    await tracks.on_order_shipped(uow, env(OrderShipped(order_id=order_id, merchant_id="m1", occurred_at=T0)), POLICY)
+    await tracks.on_order_delivered(
         uow, env(OrderDelivered(order_id=order_id, merchant_id="m1", occurred_at=T0)), POLICY
     )
     uow.take()
-    assert await handlers.auto_complete_delivered(uow, now=T0 + timedelta(days=6), policy=POLICY) == 0
-    assert await handlers.auto_complete_delivered(uow, now=T0 + timedelta(days=7), policy=POLICY) == 1
+    assert await orders.auto_complete_delivered(uow, now=T0 + timedelta(days=6), policy=POLICY) == 0
+    assert await orders.auto_complete_delivered(uow, now=T0 + timedelta(days=7), policy=POLICY) == 1
     [completed] = uow.take()
     assert isinstance(completed, oc.OrderCompleted) and completed.completed_by == "AUTO"
 
@@ -237,7 +238,7 @@ async def test_skipping_event_is_rejected_recorded_and_not_applied() -> None:
     uow.take()
     saves = uow.orders.saves
     e = env(OrderShipped(order_id=order_id, merchant_id="m1", occurred_at=T0))
-    result = await handlers.on_order_shipped(uow, e, POLICY)
+    result = await tracks.on_order_shipped(uow, e, POLICY)
     assert result.rejected and result.code == "SKIPPED_STEP"
     [rejected] = uow.take()
     assert isinstance(rejected, oc.OrderTransitionRejected) and rejected.source_event_id == e.id
@@ -248,9 +249,9 @@ async def test_skipping_event_is_rejected_recorded_and_not_applied() -> None:
 async def test_duplicate_capture_is_a_noop_and_a_second_payment_requires_a_refund() -> None:
     uow = FakeUnitOfWork()
     order_id = await _paid(uow)
-    noop = await handlers.on_payment_captured(uow, env(_captured(order_id, 11980)), POLICY)
+    noop = await saga.on_payment_captured(uow, env(_captured(order_id, 11980)), POLICY)
     assert noop.noop and uow.take() == []
-    second = await handlers.on_payment_captured(uow, env(_captured(order_id, 11980, "pay2")), POLICY)
+    second = await saga.on_payment_captured(uow, env(_captured(order_id, 11980, "pay2")), POLICY)
     assert second.rejected and second.requires_refund
     [rejected] = uow.take()
     assert isinstance(rejected, oc.OrderTransitionRejected) and rejected.requires_refund
@@ -258,16 +259,16 @@ async def test_duplicate_capture_is_a_noop_and_a_second_payment_requires_a_refun
 
 async def test_event_for_an_unknown_order_is_refused() -> None:
     uow = FakeUnitOfWork()
-    with pytest.raises(handlers.UnknownOrder):
-        await handlers.on_order_priced(uow, env(_priced("o_ghost", 100)), POLICY)
+    with pytest.raises(common.UnknownOrder):
+        await saga.on_order_priced(uow, env(_priced("o_ghost", 100)), POLICY)
 
 
 async def test_catalog_events_and_streamer_binding() -> None:
     uow = FakeUnitOfWork()
     pid = await _product(uow)
-    await handlers.set_distribution(uow, cmds.SetDistribution(pid, "m1", "s1", True), now=T0, caller=M1)
-    await handlers.set_listing(uow, cmds.SetProductListing(pid, "m1", False), now=T0, caller=M1)
-    await handlers.set_listing(uow, cmds.SetProductListing(pid, "m1", False), now=T0, caller=M1)  # no-op
+    await catalog.set_distribution(uow, cmds.SetDistribution(pid, "m1", "s1", True), now=T0, caller=M1)
+    await catalog.set_listing(uow, cmds.SetProductListing(pid, "m1", False), now=T0, caller=M1)
+    await catalog.set_listing(uow, cmds.SetProductListing(pid, "m1", False), now=T0, caller=M1)  # no-op
     events = uow.take()
     assert [type(e).__name__ for e in events] == [
         "ProductChanged",
@@ -276,9 +277,9 @@ async def test_catalog_events_and_streamer_binding() -> None:
         "ProductChanged",
     ]
     assert [e.version for e in events if isinstance(e, cc.ProductChanged)] == [1, 2, 3]
-    await handlers.bind_streamer(uow, cmds.BindStreamer("s2", "m1"), now=T0)
-    await handlers.bind_streamer(uow, cmds.BindStreamer("s2", "m1"), now=T0)  # no change, no event
-    _, version = await handlers.bind_streamer(uow, cmds.BindStreamer("s2", "m2"), now=T0)
+    await streamers.bind_streamer(uow, cmds.BindStreamer("s2", "m1"), now=T0)
+    await streamers.bind_streamer(uow, cmds.BindStreamer("s2", "m1"), now=T0)  # no change, no event
+    _, version = await streamers.bind_streamer(uow, cmds.BindStreamer("s2", "m2"), now=T0)
     assert version == 2
     assert [(e.merchant_id, e.version) for e in uow.take() if isinstance(e, cc.StreamerBound)] == [("m1", 1), ("m2", 2)]
 
@@ -299,19 +300,19 @@ async def test_a_merchant_cannot_touch_another_merchants_product() -> None:
     pid = await _product(uow, merchant="m1")
     m2 = Principal("merchant", "m2")
     attempts = [
-        handlers.update_product(uow, cmds.UpdateProduct(pid, "m2", title="mine now"), now=T0, caller=m2),
-        handlers.set_listing(uow, cmds.SetProductListing(pid, "m2", False), now=T0, caller=m2),
-        handlers.set_distribution(uow, cmds.SetDistribution(pid, "m2", "s1", True), now=T0, caller=m2),
+        catalog.update_product(uow, cmds.UpdateProduct(pid, "m2", title="mine now"), now=T0, caller=m2),
+        catalog.set_listing(uow, cmds.SetProductListing(pid, "m2", False), now=T0, caller=m2),
+        catalog.set_distribution(uow, cmds.SetDistribution(pid, "m2", "s1", True), now=T0, caller=m2),
         # the body names the owner but the verified caller is someone else
-        handlers.set_listing(uow, cmds.SetProductListing(pid, "m1", False), now=T0, caller=m2),
-        handlers.set_listing(uow, cmds.SetProductListing(pid, "m1", False), now=T0, caller=Principal("buyer", "m1")),
+        catalog.set_listing(uow, cmds.SetProductListing(pid, "m1", False), now=T0, caller=m2),
+        catalog.set_listing(uow, cmds.SetProductListing(pid, "m1", False), now=T0, caller=Principal("buyer", "m1")),
     ]
     for attempt in attempts:
         with pytest.raises(AccessDenied) as err:
             await attempt
         assert (err.value.code, err.value.http_status) == ("NOT_YOUR_RESOURCE", 403)
     uow.take()
-    p = await handlers.update_product(uow, cmds.UpdateProduct(pid, "m1", title="新标题"), now=T0, caller=M1)
+    p = await catalog.update_product(uow, cmds.UpdateProduct(pid, "m1", title="新标题"), now=T0, caller=M1)
     assert p.title == "新标题" and len(uow.take()) == 1
 
 
@@ -327,7 +328,7 @@ async def test_an_order_is_visible_to_its_buyer_and_operators_only() -> None:
         missing = await _missing_order_error(uow)
         assert (err.value.code, err.value.message) == (missing.code, missing.message.replace("o_ghost", order_id))
     with pytest.raises(NotFound):
-        await handlers.confirm_receipt(
+        await orders.confirm_receipt(
             uow, cmds.ConfirmReceipt(order_id, "b2"), now=T0, policy=POLICY, caller=Principal("buyer", "b2")
         )
 
@@ -338,8 +339,8 @@ async def _missing_order_error(uow: FakeUnitOfWork) -> NotFound:
     return err.value
 
 
-async def _bind(uow: FakeUnitOfWork, streamer_id: str, merchant_id: str | None, caller: Principal) -> handlers.Binding:
-    return await handlers.request_binding(uow, cmds.BindStreamer(streamer_id, merchant_id), now=T0, caller=caller)
+async def _bind(uow: FakeUnitOfWork, streamer_id: str, merchant_id: str | None, caller: Principal) -> streamers.Binding:
+    return await streamers.request_binding(uow, cmds.BindStreamer(streamer_id, merchant_id), now=T0, caller=caller)
 
 
 async def test_self_selling_binding_needs_the_streamer_and_the_merchant() -> None:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from liveshop.order.domain.errors import Code, Forbidden
 from liveshop.order.domain.events import OrderCancelled, OrderEvent, OrderTransitionRejected
+from liveshop.order.domain.messages import display_time, service_message
 from liveshop.order.domain.money import allocate, div_half_up, format_yuan, require_fen
 from liveshop.order.domain.order import Order, OrderPolicy
 from liveshop.order.domain.pricing import AppliedDiscount, DroppedVoucher, FundingSplit, LineAllocation, Pricing
@@ -24,7 +25,7 @@ from liveshop.order.domain.values import (
     PaymentMethod,
     ProductType,
 )
-from liveshop.order.domain.views import display_time, order_detail, price_breakdown, service_message
+from liveshop.order.domain.views import order_detail, price_breakdown
 
 T0 = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)  # 16:00 in Shanghai
 BUYER = "b-1"

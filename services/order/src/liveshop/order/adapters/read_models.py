@@ -7,7 +7,7 @@ from datetime import datetime
 
 from liveshop.order.domain.bnpl import ActivityWindow, FirstOrderOutcome
 from liveshop.order.domain.logistics import LogisticsTrack, TrackStatus
-from liveshop.order.domain.views import ServiceMessage, display_time
+from liveshop.order.domain.messages import ServiceMessage, display_time
 from liveshop.shared.db import Connection
 
 

@@ -5,7 +5,8 @@
 - ``order``: the Order aggregate and its state machine (codes 10/30/40/50/70/80, saga stages in 10).
 - ``pricing``: the pricing value objects received from the promotion service and their checks.
 - ``events``: domain events the service layer maps 1:1 onto the catalog / order contracts.
-- ``views``: buyer order detail with price breakdown; service messages (服务消息).
+- ``views``: buyer order detail with price breakdown.
+- ``messages``: service messages (服务消息) to the buyer.
 - ``idempotency``: canonical request hash and the replay / 409 decision.
 - ``errors``: exceptions with stable reason codes (``Code``).
 """

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from liveshop.order.domain.catalog import Product
+from liveshop.order.domain.messages import KIND_BNPL, ServiceMessage, display_time
 from liveshop.order.domain.money import format_yuan
 from liveshop.order.domain.values import ProductStatus, ProductType
-from liveshop.order.domain.views import KIND_BNPL, ServiceMessage, display_time
 
 BNPL_LABEL = "先用后付"
 FIRST_ORDER_LABEL = "芝麻先用后付立减"

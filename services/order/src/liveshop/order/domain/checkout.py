@@ -63,6 +63,7 @@ StreamerLookup = Mapping[str, Streamer] | Callable[[str], Streamer | None]
 
 
 T = TypeVar("T")
+E = TypeVar("E", PaymentMethod, ChannelKind, UnusableVouchers)
 
 
 def _lookup(source: Mapping[str, T] | Callable[[str], T | None], key: str) -> T | None:
@@ -86,89 +87,92 @@ class ValidatedCheckout:
     on_unusable_voucher: UnusableVouchers = UnusableVouchers.FAIL
 
 
-def validate_checkout(
-    request: CheckoutRequest, *, products: ProductLookup, streamers: StreamerLookup
-) -> ValidatedCheckout:
-    """Check a checkout request against the catalog; collects every problem (never raises)."""
-    problems: list[CheckoutProblem] = []
+class _Problems(list[CheckoutProblem]):
+    """The problems found so far, in the order they are found (the first one's code is the error's)."""
 
-    def problem(code: Code, message: str, line_no: int | None = None) -> None:
-        problems.append(CheckoutProblem(str(code), message, line_no))
+    def add(self, code: Code, message: str, line_no: int | None = None) -> None:
+        self.append(CheckoutProblem(str(code), message, line_no))
 
-    if not request.buyer_id:
-        problem(Code.INVALID_INPUT, "buyer id is required")
 
-    method: PaymentMethod = PaymentMethod.ONLINE
+def _parse(enum: type[E], value: object, problems: _Problems, code: Code, message: str) -> E | None:
     try:
-        method = PaymentMethod(request.payment_method)
+        return enum(value)
     except ValueError:
-        problem(Code.INVALID_PAYMENT_METHOD, "payment method must be ONLINE or BNPL")
+        problems.add(code, message)
+        return None
 
-    channel = request.channel
-    kind: ChannelKind | None = None
-    try:
-        kind = ChannelKind(channel.kind)
-    except ValueError:
-        problem(Code.INVALID_CHANNEL, "channel must be LIVE_ROOM, SHORT_VIDEO or SHOP")
+
+def _check_channel(channel: Channel, streamers: StreamerLookup, problems: _Problems) -> tuple[Channel, Streamer | None]:
+    """The channel (SHOP when its kind is invalid) and the streamer it names, if known."""
+    kind = _parse(
+        ChannelKind, channel.kind, problems, Code.INVALID_CHANNEL, "channel must be LIVE_ROOM, SHORT_VIDEO or SHOP"
+    )
     if kind is ChannelKind.LIVE_ROOM and not channel.streamer_id:
-        problem(Code.STREAMER_REQUIRED, "a live-room checkout must name the room's streamer")
+        problems.add(Code.STREAMER_REQUIRED, "a live-room checkout must name the room's streamer")
     streamer: Streamer | None = None
     if channel.streamer_id:
         streamer = _lookup(streamers, channel.streamer_id)
         if streamer is None:
-            problem(Code.UNKNOWN_STREAMER, f"unknown streamer {channel.streamer_id}")
+            problems.add(Code.UNKNOWN_STREAMER, f"unknown streamer {channel.streamer_id}")
+    return Channel(kind or ChannelKind.SHOP, channel.streamer_id or None, channel.room_id), streamer
 
-    on_unusable = UnusableVouchers.FAIL
-    try:
-        on_unusable = UnusableVouchers(request.on_unusable_voucher)
-    except ValueError:
-        problem(Code.INVALID_VOUCHER_CHOICE, "on_unusable_voucher must be FAIL or PROCEED_WITHOUT")
 
-    seen_vouchers: set[str] = set()
-    for voucher_id in request.voucher_ids:
-        if voucher_id in seen_vouchers:
-            problem(Code.DUPLICATE_VOUCHER, f"voucher {voucher_id} is given twice")
-        seen_vouchers.add(voucher_id)
+def _check_vouchers(voucher_ids: Sequence[str], problems: _Problems) -> None:
+    seen: set[str] = set()
+    for voucher_id in voucher_ids:
+        if voucher_id in seen:
+            problems.add(Code.DUPLICATE_VOUCHER, f"voucher {voucher_id} is given twice")
+        seen.add(voucher_id)
 
+
+def _check_line(
+    line_no: int, req: CheckoutLine, product: Product, streamer: Streamer | None, problems: _Problems
+) -> bool:
+    """The checks of a line whose product is known; True when none failed."""
+    ok = True
+    if not product.is_listed:
+        problems.add(Code.PRODUCT_UNLISTED, f"product {product.id} is not on sale (已下架)", line_no)
+        ok = False
+    if req.expected_unit_price is not None and req.expected_unit_price != product.price:
+        message = f"the price of {product.id} is now {product.price} fen, not {req.expected_unit_price}"
+        problems.add(Code.PRICE_MISMATCH, message, line_no)
+        ok = False
+    if streamer is not None and not can_sell(streamer, product):
+        problems.add(Code.STREAMER_CANNOT_SELL, f"streamer {streamer.id} cannot sell product {product.id}", line_no)
+        ok = False
+    return ok
+
+
+def _check_lines(
+    request: CheckoutRequest, products: ProductLookup, streamer: Streamer | None, problems: _Problems
+) -> tuple[OrderLine, ...]:
+    """The order lines of the lines that passed every check; the problems of the others."""
     if not request.lines:
-        problem(Code.NO_LINES, "an order needs at least one line")
+        problems.add(Code.NO_LINES, "an order needs at least one line")
     elif len(request.lines) > MAX_LINES:
-        problem(Code.TOO_MANY_LINES, f"an order can have at most {MAX_LINES} lines")
-
+        problems.add(Code.TOO_MANY_LINES, f"an order can have at most {MAX_LINES} lines")
     lines: list[OrderLine] = []
     seen_products: set[str] = set()
     merchants: dict[str, int] = {}
     for line_no, req in enumerate(request.lines, start=1):
         line_ok = True
         if not _is_int(req.quantity) or req.quantity < 1:
-            problem(Code.QUANTITY_NOT_POSITIVE, "quantity must be a whole number of at least 1", line_no)
+            problems.add(Code.QUANTITY_NOT_POSITIVE, "quantity must be a whole number of at least 1", line_no)
             line_ok = False
         elif req.quantity > MAX_QUANTITY:
-            problem(Code.QUANTITY_TOO_LARGE, f"quantity must be at most {MAX_QUANTITY}", line_no)
+            problems.add(Code.QUANTITY_TOO_LARGE, f"quantity must be at most {MAX_QUANTITY}", line_no)
             line_ok = False
         if req.product_id in seen_products:
-            problem(Code.DUPLICATE_PRODUCT_LINE, f"product {req.product_id} appears on more than one line", line_no)
+            message = f"product {req.product_id} appears on more than one line"
+            problems.add(Code.DUPLICATE_PRODUCT_LINE, message, line_no)
             line_ok = False
         seen_products.add(req.product_id)
         product = _lookup(products, req.product_id)
         if product is None:
-            problem(Code.UNKNOWN_PRODUCT, f"unknown product {req.product_id}", line_no)
+            problems.add(Code.UNKNOWN_PRODUCT, f"unknown product {req.product_id}", line_no)
             continue
         merchants.setdefault(product.merchant_id, line_no)
-        if not product.is_listed:
-            problem(Code.PRODUCT_UNLISTED, f"product {product.id} is not on sale (已下架)", line_no)
-            line_ok = False
-        if req.expected_unit_price is not None and req.expected_unit_price != product.price:
-            problem(
-                Code.PRICE_MISMATCH,
-                f"the price of {product.id} is now {product.price} fen, not {req.expected_unit_price}",
-                line_no,
-            )
-            line_ok = False
-        if streamer is not None and not can_sell(streamer, product):
-            problem(Code.STREAMER_CANNOT_SELL, f"streamer {streamer.id} cannot sell product {product.id}", line_no)
-            line_ok = False
-        if line_ok:
+        if _check_line(line_no, req, product, streamer, problems) and line_ok:
             lines.append(
                 OrderLine(
                     line_no=line_no,
@@ -181,13 +185,40 @@ def validate_checkout(
                 )
             )
     if len(merchants) > 1:
-        problem(Code.MIXED_MERCHANTS, "all products of an order must come from one merchant (one order per shop)")
+        problems.add(Code.MIXED_MERCHANTS, "all products of an order must come from one merchant (one order per shop)")
+    return tuple(lines)
+
+
+def validate_checkout(
+    request: CheckoutRequest, *, products: ProductLookup, streamers: StreamerLookup
+) -> ValidatedCheckout:
+    """Check a checkout request against the catalog; collects every problem (never raises)."""
+    problems = _Problems()
+    if not request.buyer_id:
+        problems.add(Code.INVALID_INPUT, "buyer id is required")
+    method = _parse(
+        PaymentMethod,
+        request.payment_method,
+        problems,
+        Code.INVALID_PAYMENT_METHOD,
+        "payment method must be ONLINE or BNPL",
+    )
+    channel, streamer = _check_channel(request.channel, streamers, problems)
+    on_unusable = _parse(
+        UnusableVouchers,
+        request.on_unusable_voucher,
+        problems,
+        Code.INVALID_VOUCHER_CHOICE,
+        "on_unusable_voucher must be FAIL or PROCEED_WITHOUT",
+    )
+    _check_vouchers(request.voucher_ids, problems)
+    lines = _check_lines(request, products, streamer, problems)
     return ValidatedCheckout(
-        lines=tuple(lines),
-        payment_method=method,
-        channel=Channel(kind or ChannelKind.SHOP, channel.streamer_id or None, channel.room_id),
+        lines=lines,
+        payment_method=method or PaymentMethod.ONLINE,
+        channel=channel,
         problems=tuple(problems),
-        on_unusable_voucher=on_unusable,
+        on_unusable_voucher=on_unusable or UnusableVouchers.FAIL,
     )
 
 

@@ -13,17 +13,6 @@ Status codes (platform): 10 PENDING_PAYMENT → 30 PAID → 40 SHIPPED → 50 DE
 
 Every allowed transition strictly increases the status code (or moves 10's stage forward).
 
-How each method answers (:class:`Transition`):
-
-- ``APPLIED``: the state changed and a domain event was appended.
-- ``NOOP``: nothing to do and nothing wrong — a duplicate (``ALREADY_IN_STATUS``: the order is in the
-  target state; ``ALREADY_APPLIED``: this very fact was applied and the order has moved on since), or a
-  timer that is not due. No event, no error: at-least-once delivery makes these normal.
-- ``REJECTED``: the fact would move the order backwards, skip a step or touch a closed order. For
-  incoming *events* the rejection is recorded as an ``OrderTransitionRejected`` domain event (the
-  service layer publishes it) and the order is unchanged. For buyer *commands* (:meth:`Order.cancel`,
-  :meth:`Order.confirm_receipt`) a refusal raises :class:`TransitionRefused` (HTTP 409) instead.
-
 Decisions (SPEC is silent; written down here):
 
 - The payment window starts at checkout: ``pay_by = placed_at + policy.payment_window`` (default 30 min)
@@ -49,27 +38,29 @@ Decisions (SPEC is silent; written down here):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from enum import Enum
+from datetime import datetime
 
-from liveshop.order.domain.errors import Code, Forbidden, InvalidInput, TransitionRefused
-from liveshop.order.domain.events import (
-    OrderCancelled,
-    OrderCompleted,
-    OrderEvent,
-    OrderMarkedDelivered,
-    OrderMarkedShipped,
-    OrderPaid,
-    OrderPaymentRequested,
-    OrderPlaced,
-    OrderTransitionRejected,
-)
+from liveshop.order.domain.errors import Code, InvalidInput, TransitionRefused
+from liveshop.order.domain.events import OrderMarkedDelivered, OrderMarkedShipped, OrderPaid, OrderPlaced
+from liveshop.order.domain.order_state import OrderState
 from liveshop.order.domain.pricing import Pricing, pricing_problems
+from liveshop.order.domain.transitions import (
+    CANCELLED,
+    COMPLETED,
+    DELIVERED,
+    EXPIRED,
+    PAID,
+    PAYMENT_FAILED,
+    PRICED,
+    PRICING_REJECTED,
+    SHIPPED,
+    OrderPolicy,
+    Outcome,
+    Transition,
+)
 from liveshop.order.domain.values import (
     Channel,
     CheckoutStage,
-    Compensation,
     CompletedBy,
     OrderLine,
     OrderStatus,
@@ -77,98 +68,14 @@ from liveshop.order.domain.values import (
     UnusableVouchers,
 )
 
+__all__ = ["Order", "OrderPolicy", "Outcome", "Transition"]
+
 S = OrderStatus
 
 
-@dataclass(frozen=True, slots=True)
-class OrderPolicy:
-    """Configurable times of the order lifecycle."""
-
-    payment_window: timedelta = timedelta(minutes=30)
-    auto_complete_after: timedelta = timedelta(days=7)
-
-    def __post_init__(self) -> None:
-        if self.payment_window <= timedelta(0) or self.auto_complete_after <= timedelta(0):
-            raise ValueError("policy durations must be positive")
-
-
-class Outcome(str, Enum):
-    APPLIED = "APPLIED"
-    NOOP = "NOOP"
-    REJECTED = "REJECTED"
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    """What an order method did. ``code`` is ``None`` only for a plain ``APPLIED``."""
-
-    outcome: Outcome
-    attempted: str
-    status: OrderStatus
-    code: str | None = None
-    reason: str = ""
-    requires_refund: bool = False
-
-    @property
-    def applied(self) -> bool:
-        return self.outcome is Outcome.APPLIED
-
-    @property
-    def noop(self) -> bool:
-        return self.outcome is Outcome.NOOP
-
-    @property
-    def rejected(self) -> bool:
-        return self.outcome is Outcome.REJECTED
-
-
-# Target names used in ``Transition.attempted`` / ``OrderTransitionRejected.attempted``.
-PRICED = "PRICED"
-PRICING_REJECTED = "PRICING_REJECTED"
-PAID = "PAID"
-PAYMENT_FAILED = "PAYMENT_FAILED"
-EXPIRED = "EXPIRED"
-SHIPPED = "SHIPPED"
-DELIVERED = "DELIVERED"
-COMPLETED = "COMPLETED"
-CANCELLED = "CANCELLED"
-
-_SHIPPED_OR_LATER = (S.SHIPPED, S.DELIVERED, S.COMPLETED)
-
-
-@dataclass(eq=False)
-class Order:
+class Order(OrderState):
     """One order (single merchant). Build with :meth:`place` (after checkout validation) or, in a
     repository, directly from stored columns; change it only through the methods below."""
-
-    id: str
-    buyer_id: str
-    merchant_id: str
-    lines: tuple[OrderLine, ...]
-    channel: Channel
-    voucher_ids: tuple[str, ...]
-    payment_method: PaymentMethod
-    status: OrderStatus
-    stage: CheckoutStage | None
-    placed_at: datetime
-    pay_by: datetime
-    version: int = 1
-    pricing: Pricing | None = None
-    payment_id: str | None = None
-    paid_amount: int | None = None
-    paid_at: datetime | None = None
-    shipped_at: datetime | None = None
-    waybill_no: str | None = None
-    delivered_at: datetime | None = None
-    completed_at: datetime | None = None
-    completed_by: CompletedBy | None = None
-    closed_at: datetime | None = None
-    failure_code: str | None = None
-    failure_reason: str | None = None
-    #: BNPL (先用后付) orders also need the promotion service's ``BnplCheckoutApproved`` before the
-    #: (0-yuan) payment is requested; ``BnplCheckoutDeclined`` fails the order with ``BNPL_DECLINED``.
-    bnpl_approved: bool = False
-    _events: list[OrderEvent] = field(default_factory=list, init=False, repr=False)
 
     # ------------------------------------------------------------------------------------ factory
 
@@ -227,42 +134,6 @@ class Order:
         )
         return order
 
-    # ------------------------------------------------------------------------------------ queries
-
-    @property
-    def item_total(self) -> int:
-        """Sum of line list amounts (fen), before discounts."""
-        return sum(line.amount for line in self.lines)
-
-    @property
-    def was_paid(self) -> bool:
-        """Whether money was captured for this order (also true after a cancellation that refunds it)."""
-        return self.payment_id is not None
-
-    @property
-    def is_closed(self) -> bool:
-        return self.status.is_terminal
-
-    @property
-    def can_cancel(self) -> bool:
-        """Buyer may cancel: before shipping (10 or 30)."""
-        return self.status in (S.PENDING_PAYMENT, S.PAID)
-
-    def auto_complete_due_at(self, policy: OrderPolicy | None = None) -> datetime | None:
-        if self.delivered_at is None:
-            return None
-        return self.delivered_at + (policy or OrderPolicy()).auto_complete_after
-
-    def check_owner(self, buyer_id: str) -> None:
-        """Raise ``NOT_YOUR_ORDER`` (403) unless ``buyer_id`` placed this order."""
-        if buyer_id != self.buyer_id:
-            raise Forbidden(Code.NOT_YOUR_ORDER, "this order belongs to another buyer", order_id=self.id)
-
-    def pull_events(self) -> list[OrderEvent]:
-        """Take the events appended since the last call (the service layer publishes them)."""
-        events, self._events = self._events, []
-        return events
-
     # ------------------------------------------------------------------------- saga: pricing
 
     def apply_pricing(self, pricing: Pricing, *, source_event_id: str) -> Transition:
@@ -291,37 +162,20 @@ class Order:
             PRICED, Code.INVALID_TRANSITION, "the order was already priced differently", at, source_event_id
         )
 
-    def _request_payment(self, at: datetime) -> None:
-        assert self.pricing is not None
-        self.stage = CheckoutStage.AWAITING_PAYMENT
-        self._events.append(
-            OrderPaymentRequested(
-                order_id=self.id,
-                status=self.status,
-                occurred_at=at,
-                buyer_id=self.buyer_id,
-                merchant_id=self.merchant_id,
-                payment_method=self.payment_method,
-                funding=self.pricing.funding,
-                discounts=self.pricing.discounts,
-                pay_by=self.pay_by,
-                streamer_id=self.channel.streamer_id,
-            )
-        )
-
     # ------------------------------------------------------------------------- saga: BNPL decision
 
     def approve_bnpl(self, *, decided_at: datetime, source_event_id: str) -> Transition:
         """``BnplCheckoutApproved``: remember it; once priced too, request the (0-yuan) payment."""
         attempted = "BNPL_APPROVED"
         if self.payment_method is not PaymentMethod.BNPL:
-            return self._reject(attempted, Code.NOT_BNPL_ORDER, "this order is not paid with BNPL", decided_at,
-                                source_event_id)  # fmt: skip
+            return self._reject(
+                attempted, Code.NOT_BNPL_ORDER, "this order is not paid with BNPL", decided_at, source_event_id
+            )
         if self.bnpl_approved:
             return self._noop(attempted, Code.ALREADY_APPLIED, "BNPL was already approved for this order")
         if self.status is not S.PENDING_PAYMENT or self.stage is not CheckoutStage.AWAITING_PRICING:
-            return self._reject(attempted, Code.ORDER_CLOSED, "the order no longer waits for a BNPL decision",
-                                decided_at, source_event_id)  # fmt: skip
+            reason = "the order no longer waits for a BNPL decision"
+            return self._reject(attempted, Code.ORDER_CLOSED, reason, decided_at, source_event_id)
         self.bnpl_approved = True
         self.version += 1
         if self.pricing is not None:
@@ -332,13 +186,14 @@ class Order:
         """``BnplCheckoutDeclined``: 10 → 80 ``BNPL_DECLINED`` (vouchers released; nothing was held)."""
         attempted = "BNPL_DECLINED"
         if self.payment_method is not PaymentMethod.BNPL:
-            return self._reject(attempted, Code.NOT_BNPL_ORDER, "this order is not paid with BNPL", decided_at,
-                                source_event_id)  # fmt: skip
+            return self._reject(
+                attempted, Code.NOT_BNPL_ORDER, "this order is not paid with BNPL", decided_at, source_event_id
+            )
         if self.status is S.FAILED and self.failure_code == Code.BNPL_DECLINED:
             return self._noop(attempted, Code.ALREADY_IN_STATUS, "the order already failed for this reason")
         if self.status is not S.PENDING_PAYMENT or self.bnpl_approved:
-            return self._reject(attempted, Code.INVALID_TRANSITION, "BNPL was already decided for this order",
-                                decided_at, source_event_id)  # fmt: skip
+            reason = "BNPL was already decided for this order"
+            return self._reject(attempted, Code.INVALID_TRANSITION, reason, decided_at, source_event_id)
         self._fail(Code.BNPL_DECLINED, f"先用后付不可用 ({reason_code}): {reason}", decided_at)
         return Transition(Outcome.APPLIED, attempted, self.status)
 
@@ -351,13 +206,8 @@ class Order:
             return Transition(Outcome.APPLIED, PRICING_REJECTED, self.status)
         if self.status is S.FAILED:
             return self._noop(PRICING_REJECTED, Code.ALREADY_IN_STATUS, "the order has already failed")
-        return self._reject(
-            PRICING_REJECTED,
-            Code.INVALID_TRANSITION,
-            f"the order was already priced (status {self.status.value})",
-            rejected_at,
-            source_event_id,
-        )
+        reason = f"the order was already priced (status {self.status.value})"
+        return self._reject(PRICING_REJECTED, Code.INVALID_TRANSITION, reason, rejected_at, source_event_id)
 
     # ------------------------------------------------------------------------- saga: payment
 
@@ -371,51 +221,48 @@ class Order:
         source_event_id: str,
     ) -> Transition:
         """``PaymentCaptured``: 10/AWAITING_PAYMENT → 30, emits ``OrderPaid``."""
-        if self.status is S.PENDING_PAYMENT:
-            if self.stage is CheckoutStage.AWAITING_PRICING:
-                return self._reject(
-                    PAID, Code.SKIPPED_STEP, "payment before pricing", paid_at, source_event_id, refund=True
-                )
-            if method is not self.payment_method:
-                return self._reject(
-                    PAID,
-                    Code.PAYMENT_METHOD_MISMATCH,
-                    f"paid with {method.value}, order uses {self.payment_method.value}",
-                    paid_at,
-                    source_event_id,
-                    refund=True,
-                )
-            assert self.pricing is not None  # AWAITING_PAYMENT implies priced
-            payable = self.pricing.funding.buyer_payable
-            if method is PaymentMethod.ONLINE and amount != payable:
-                return self._reject(
-                    PAID,
-                    Code.PAYMENT_AMOUNT_MISMATCH,
-                    f"captured {amount} fen, payable is {payable} fen",
-                    paid_at,
-                    source_event_id,
-                    refund=True,
-                )
-            self.status = S.PAID
-            self.stage = None
-            self.payment_id = payment_id
-            self.paid_amount = amount
-            self.paid_at = paid_at
-            self.version += 1
-            self._events.append(
-                OrderPaid(
-                    order_id=self.id,
-                    status=self.status,
-                    occurred_at=paid_at,
-                    buyer_id=self.buyer_id,
-                    merchant_id=self.merchant_id,
-                    payment_method=self.payment_method,
-                    funding=self.pricing.funding,
-                    payment_id=payment_id,
-                    paid_at=paid_at,
-                )
+        if self.status is not S.PENDING_PAYMENT:
+            return self._payment_after_pending(payment_id, paid_at, source_event_id)
+        refusal = self._payment_refusal(amount, method)
+        if refusal is not None:
+            code, reason = refusal
+            return self._reject(PAID, code, reason, paid_at, source_event_id, refund=True)
+        assert self.pricing is not None  # AWAITING_PAYMENT implies priced
+        self.status = S.PAID
+        self.stage = None
+        self.payment_id = payment_id
+        self.paid_amount = amount
+        self.paid_at = paid_at
+        self.version += 1
+        self._events.append(
+            OrderPaid(
+                order_id=self.id,
+                status=self.status,
+                occurred_at=paid_at,
+                buyer_id=self.buyer_id,
+                merchant_id=self.merchant_id,
+                payment_method=self.payment_method,
+                funding=self.pricing.funding,
+                payment_id=payment_id,
+                paid_at=paid_at,
             )
-            return Transition(Outcome.APPLIED, PAID, self.status)
+        )
+        return Transition(Outcome.APPLIED, PAID, self.status)
+
+    def _payment_refusal(self, amount: int, method: PaymentMethod) -> tuple[str, str] | None:
+        """Why a payment captured while the order waits (status 10) cannot be applied, if it cannot."""
+        if self.stage is CheckoutStage.AWAITING_PRICING:
+            return Code.SKIPPED_STEP, "payment before pricing"
+        if method is not self.payment_method:
+            return Code.PAYMENT_METHOD_MISMATCH, f"paid with {method.value}, order uses {self.payment_method.value}"
+        assert self.pricing is not None  # AWAITING_PAYMENT implies priced
+        payable = self.pricing.funding.buyer_payable
+        if method is PaymentMethod.ONLINE and amount != payable:
+            return Code.PAYMENT_AMOUNT_MISMATCH, f"captured {amount} fen, payable is {payable} fen"
+        return None
+
+    def _payment_after_pending(self, payment_id: str, paid_at: datetime, source_event_id: str) -> Transition:
+        """A payment captured once the order no longer waits for one: the same one again, or a refund."""
         if payment_id == self.payment_id:
             code = Code.ALREADY_IN_STATUS if self.status is S.PAID else Code.ALREADY_APPLIED
             return self._noop(PAID, code, "this payment was already applied")
@@ -423,14 +270,8 @@ class Order:
             return self._reject(
                 PAID, Code.ORDER_CLOSED, "payment for a failed order", paid_at, source_event_id, refund=True
             )
-        return self._reject(
-            PAID,
-            Code.DUPLICATE_PAYMENT,
-            f"the order was already paid by payment {self.payment_id}",
-            paid_at,
-            source_event_id,
-            refund=True,
-        )
+        reason = f"the order was already paid by payment {self.payment_id}"
+        return self._reject(PAID, Code.DUPLICATE_PAYMENT, reason, paid_at, source_event_id, refund=True)
 
     def fail_payment(self, *, reason_code: str, reason: str, failed_at: datetime, source_event_id: str) -> Transition:
         """``PaymentFailed``: 10/AWAITING_PAYMENT → 80 ``PAYMENT_FAILED`` (release vouchers, void the hold)."""
@@ -547,84 +388,3 @@ class Order:
             order_id=self.id,
             status=self.status.value,
         )
-
-    # ------------------------------------------------------------------------- internals
-
-    def _forward_guard(self, attempted: str, target: OrderStatus, at: datetime, source_event_id: str) -> Transition:
-        """Answer for a fulfillment fact that cannot be applied in the current status."""
-        if self.status is target:
-            return self._noop(attempted, Code.ALREADY_IN_STATUS, f"the order is already {target.name}")
-        if self.status is S.FAILED:
-            return self._reject(
-                attempted, Code.ORDER_CLOSED, "the order has failed or was cancelled", at, source_event_id
-            )
-        if self.status > target:
-            return self._noop(attempted, Code.ALREADY_APPLIED, f"the order is already past {target.name}")
-        return self._reject(
-            attempted,
-            Code.SKIPPED_STEP,
-            f"cannot go from {self.status.name} to {target.name}",
-            at,
-            source_event_id,
-        )
-
-    def _complete(self, by: CompletedBy, now: datetime) -> None:
-        self.status = S.COMPLETED
-        self.completed_at = now
-        self.completed_by = by
-        self.version += 1
-        self._events.append(OrderCompleted(order_id=self.id, status=self.status, occurred_at=now, completed_by=by))
-
-    def _fail(self, code: str, reason: str, at: datetime) -> None:
-        previous = self.status
-        if previous is S.PAID:
-            compensations: tuple[Compensation, ...] = (Compensation.RELEASE_VOUCHERS, Compensation.REFUND_PAYMENT)
-        elif self.stage is CheckoutStage.AWAITING_PAYMENT:
-            compensations = (Compensation.RELEASE_VOUCHERS, Compensation.VOID_PAYMENT_HOLD)
-        else:
-            compensations = (Compensation.RELEASE_VOUCHERS,)
-        self.status = S.FAILED
-        self.stage = None
-        self.closed_at = at
-        self.failure_code = str(code)
-        self.failure_reason = reason
-        self.version += 1
-        self._events.append(
-            OrderCancelled(
-                order_id=self.id,
-                status=self.status,
-                occurred_at=at,
-                buyer_id=self.buyer_id,
-                merchant_id=self.merchant_id,
-                reason_code=str(code),
-                reason=reason,
-                previous_status=previous,
-                was_paid=self.was_paid,
-                compensations=compensations,
-            )
-        )
-
-    def _noop(self, attempted: str, code: str, reason: str) -> Transition:
-        return Transition(Outcome.NOOP, attempted, self.status, str(code), reason)
-
-    def _record_rejection(
-        self, attempted: str, code: str, reason: str, at: datetime, source_event_id: str, *, refund: bool = False
-    ) -> None:
-        self._events.append(
-            OrderTransitionRejected(
-                order_id=self.id,
-                status=self.status,
-                occurred_at=at,
-                attempted=attempted,
-                reason_code=str(code),
-                reason=reason,
-                source_event_id=source_event_id,
-                requires_refund=refund,
-            )
-        )
-
-    def _reject(
-        self, attempted: str, code: str, reason: str, at: datetime, source_event_id: str, *, refund: bool = False
-    ) -> Transition:
-        self._record_rejection(attempted, code, reason, at, source_event_id, refund=refund)
-        return Transition(Outcome.REJECTED, attempted, self.status, str(code), reason, refund)

@@ -34,8 +34,8 @@ from liveshop.contracts.events.payment import PaymentCaptured, PaymentFailed
 from liveshop.contracts.events.promotion import OrderPriced, OrderPricingRejected
 from liveshop.order.adapters.unit_of_work import PgUnitOfWork
 from liveshop.order.domain import OrderPolicy
-from liveshop.order.service_layer import bnpl as bnpl_sl
-from liveshop.order.service_layer import handlers
+from liveshop.order.service_layer.handlers import bnpl, saga, tracks
+from liveshop.order.service_layer.handlers.common import UnknownOrder
 from liveshop.order.service_layer.unit_of_work import UnitOfWork
 from liveshop.shared.consumer import EventRouter
 from liveshop.shared.errors import PermanentError
@@ -53,7 +53,7 @@ def _router(name: str, table: dict[type[Event], EventHandler], policy: OrderPoli
         for env in envs:
             try:
                 await by_type[env.type](uow, env, policy)
-            except handlers.UnknownOrder as exc:
+            except UnknownOrder as exc:
                 raise PermanentError("ORDER_NOT_FOUND", str(exc)) from exc
 
     router.on_batch(*table)(handle)
@@ -61,31 +61,37 @@ def _router(name: str, table: dict[type[Event], EventHandler], policy: OrderPoli
 
 
 def routers(policy: OrderPolicy) -> list[EventRouter]:
-    saga = _router(
-        "order-saga",
-        {
-            OrderPriced: handlers.on_order_priced,
-            OrderPricingRejected: handlers.on_pricing_rejected,
-            PaymentCaptured: handlers.on_payment_captured,
-            PaymentFailed: handlers.on_payment_failed,
-            BnplCheckoutApproved: handlers.on_bnpl_approved,
-            BnplCheckoutDeclined: handlers.on_bnpl_declined,
-        },
-        policy,
-    )
-    tracks: dict[type[Event], EventHandler] = {ev: handlers.on_track for ev in handlers.TRACK_EVENTS}
-    fulfillment = _router(
-        "order-fulfillment",
-        {**tracks, OrderShipped: handlers.on_order_shipped, OrderDelivered: handlers.on_order_delivered},
-        policy,
-    )
-    bills: list[type[Event]] = [BnplBillDue, BnplBillCollectionFailed, BnplBillOverdue, BnplBillCollected]
-    inbox_table: dict[type[Event], EventHandler] = {ev: handlers.on_bill_event for ev in bills}
-    # 芝麻先用后付立减 outcomes: same topic as the bill notices (one order's facts stay in order)
-    inbox_table |= {ev: bnpl_sl.on_first_order_outcome for ev in (BnplFirstOrderDiscountGranted,
-                                                                   BnplFirstOrderDiscountNotGranted)}  # fmt: skip
-    inbox = _router("order-inbox", inbox_table, policy)
+    saga_table: dict[type[Event], EventHandler] = {
+        OrderPriced: saga.on_order_priced,
+        OrderPricingRejected: saga.on_pricing_rejected,
+        PaymentCaptured: saga.on_payment_captured,
+        PaymentFailed: saga.on_payment_failed,
+        BnplCheckoutApproved: saga.on_bnpl_approved,
+        BnplCheckoutDeclined: saga.on_bnpl_declined,
+    }
+    fulfillment_table: dict[type[Event], EventHandler] = {
+        **{ev: tracks.on_track for ev in tracks.TRACK_EVENTS},
+        OrderShipped: tracks.on_order_shipped,
+        OrderDelivered: tracks.on_order_delivered,
+    }
+    # 先用后付 bill notices and the 芝麻先用后付立减 outcomes: one topic (one order's facts stay in order)
+    inbox_table: dict[type[Event], EventHandler] = {
+        BnplBillDue: bnpl.on_bill_event,
+        BnplBillCollectionFailed: bnpl.on_bill_event,
+        BnplBillOverdue: bnpl.on_bill_event,
+        BnplBillCollected: bnpl.on_bill_event,
+        BnplFirstOrderDiscountGranted: bnpl.on_first_order_granted,
+        BnplFirstOrderDiscountNotGranted: bnpl.on_first_order_not_granted,
+    }
     # 先用后付 product signal: merchants that opened BNPL and their activities (``liveshop.bnpl.merchants``)
-    merchants: list[type[Event]] = [BnplOpened, BnplActivityConfirmed, BnplActivityEnded]
-    bnpl = _router("order-bnpl", {ev: bnpl_sl.on_merchant_event for ev in merchants}, policy)
-    return [saga, fulfillment, inbox, bnpl]
+    bnpl_table: dict[type[Event], EventHandler] = {
+        BnplOpened: bnpl.on_bnpl_opened,
+        BnplActivityConfirmed: bnpl.on_activity_confirmed,
+        BnplActivityEnded: bnpl.on_activity_ended,
+    }
+    return [
+        _router("order-saga", saga_table, policy),
+        _router("order-fulfillment", fulfillment_table, policy),
+        _router("order-inbox", inbox_table, policy),
+        _router("order-bnpl", bnpl_table, policy),
+    ]

@@ -19,7 +19,7 @@ the verified caller (``current_principal``). Who may call what, and why:
   operator): the catalog is what buyers browse and streamers pick from. ISVs and services don't read
   it over HTTP (they get the catalog events);
 - ``PUT /streamers/{id}`` → the streamer itself, a merchant (for itself) or ops: the 自卖 binding
-  needs both parties' consent (see ``handlers.request_binding``);
+  needs both parties' consent (see ``handlers.streamers.request_binding``);
 - orders → the buyer (body / path ``buyer_id`` = caller); another buyer's order is a 404 exactly like
   a missing one. Operators read orders and buyer views (ops runs the platform and answers buyers; risk
   reviews orders for fraud) but never act as a buyer.
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request
@@ -38,9 +37,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 
 from liveshop.order.adapters.unit_of_work import PgUnitOfWork
 from liveshop.order.domain import Code, NotFound, OrderPolicy
-from liveshop.order.service_layer import bnpl as bnpl_sl
 from liveshop.order.service_layer import commands as cmds
-from liveshop.order.service_layer import handlers, queries
+from liveshop.order.service_layer import queries
+from liveshop.order.service_layer.handlers import catalog, orders, streamers
 from liveshop.shared import entropy
 from liveshop.shared.auth import allow, buyer, current_principal, merchant, operator, streamer
 from liveshop.shared.runtime import ServiceRuntime
@@ -139,10 +138,6 @@ class CancelIn(_Body):
 # ------------------------------------------------------------------------------------ helpers
 
 
-def _now() -> datetime:
-    return entropy.now()
-
-
 def _policy(request: Request) -> OrderPolicy:
     policy: OrderPolicy = request.app.state.order_policy
     return policy
@@ -164,8 +159,8 @@ async def create_product(
 ) -> JSONResponse:
     """A merchant creates a product (LISTED unless ``listed=false``); publishes ``ProductChanged``."""
     async with _uow(request) as uow:
-        created = await handlers.create_product(
-            uow, cmds.CreateProduct(**body.model_dump()), now=_now(), idempotency_key=idempotency_key
+        created = await catalog.create_product(
+            uow, cmds.CreateProduct(**body.model_dump()), now=entropy.now(), idempotency_key=idempotency_key
         )
     return JSONResponse(created.response, status_code=201)
 
@@ -181,8 +176,8 @@ async def list_products(
     says whether 先用后付 is offered right now (``bnpl_offered``, ``bnpl``)."""
     async with _uow(request) as uow:
         products = await uow.products.search(merchant_id=merchant_id, status=status, limit=limit)
-        offers = await bnpl_sl.offers(uow, products, _now())
-    return {"products": [bnpl_sl.with_offer(queries.product_view(p), offers[p.id]) for p in products]}
+        offers = await queries.offers(uow, products, entropy.now())
+    return {"products": [queries.with_offer(queries.product_view(p), offers[p.id]) for p in products]}
 
 
 @router.get("/products/{product_id}", tags=["catalog"], dependencies=[_ANYONE])
@@ -193,15 +188,15 @@ async def get_product(product_id: PathId, request: Request) -> dict[str, Any]:
         product = await uow.products.get(product_id)
         if product is None:
             raise NotFound(Code.PRODUCT_NOT_FOUND, f"product {product_id} does not exist")
-        offers = await bnpl_sl.offers(uow, [product], _now())
-    return bnpl_sl.with_offer(queries.product_view(product), offers[product.id])
+        offers = await queries.offers(uow, [product], entropy.now())
+    return queries.with_offer(queries.product_view(product), offers[product.id])
 
 
 @router.patch("/products/{product_id}", tags=["catalog"], dependencies=[allow(merchant("merchant_id"))])
 async def update_product(product_id: PathId, body: ProductPatch, request: Request) -> dict[str, Any]:
     cmd = cmds.UpdateProduct(product_id, **body.model_dump())
     async with _uow(request) as uow:
-        p = await handlers.update_product(uow, cmd, now=_now(), caller=current_principal(request))
+        p = await catalog.update_product(uow, cmd, now=entropy.now(), caller=current_principal(request))
     return queries.product_view(p)
 
 
@@ -210,7 +205,7 @@ async def list_product(product_id: PathId, body: MerchantIn, request: Request) -
     """上架."""
     cmd = cmds.SetProductListing(product_id, body.merchant_id, True)
     async with _uow(request) as uow:
-        p = await handlers.set_listing(uow, cmd, now=_now(), caller=current_principal(request))
+        p = await catalog.set_listing(uow, cmd, now=entropy.now(), caller=current_principal(request))
     return queries.product_view(p)
 
 
@@ -219,7 +214,7 @@ async def unlist_product(product_id: PathId, body: MerchantIn, request: Request)
     """下架: new checkouts get ``PRODUCT_UNLISTED``; existing orders are unaffected."""
     cmd = cmds.SetProductListing(product_id, body.merchant_id, False)
     async with _uow(request) as uow:
-        p = await handlers.set_listing(uow, cmd, now=_now(), caller=current_principal(request))
+        p = await catalog.set_listing(uow, cmd, now=entropy.now(), caller=current_principal(request))
     return queries.product_view(p)
 
 
@@ -228,7 +223,7 @@ async def allow_distribution(product_id: PathId, body: DistributorIn, request: R
     """The merchant allows a streamer to distribute (分销) this product."""
     cmd = cmds.SetDistribution(product_id, body.merchant_id, body.streamer_id, True)
     async with _uow(request) as uow:
-        p = await handlers.set_distribution(uow, cmd, now=_now(), caller=current_principal(request))
+        p = await catalog.set_distribution(uow, cmd, now=entropy.now(), caller=current_principal(request))
     return queries.product_view(p)
 
 
@@ -242,7 +237,7 @@ async def revoke_distribution(
 ) -> dict[str, Any]:
     cmd = cmds.SetDistribution(product_id, merchant_id, streamer_id, False)
     async with _uow(request) as uow:
-        p = await handlers.set_distribution(uow, cmd, now=_now(), caller=current_principal(request))
+        p = await catalog.set_distribution(uow, cmd, now=entropy.now(), caller=current_principal(request))
     return queries.product_view(p)
 
 
@@ -260,7 +255,7 @@ async def bind_streamer(streamer_id: PathId, body: StreamerIn, request: Request)
     awaited), the second 200 with the binding. An ops operator binds directly."""
     cmd = cmds.BindStreamer(streamer_id, body.merchant_id)
     async with _uow(request) as uow:
-        result = await handlers.request_binding(uow, cmd, now=_now(), caller=current_principal(request))
+        result = await streamers.request_binding(uow, cmd, now=entropy.now(), caller=current_principal(request))
     return JSONResponse(result.view(), status_code=200 if result.awaiting is None else 202)
 
 
@@ -275,10 +270,10 @@ async def live_room_products(
         if found is None:
             raise NotFound(Code.UNKNOWN_STREAMER, f"unknown streamer {streamer_id}")
         products = await uow.products.live_room(streamer_id, found[0].merchant_id, limit)
-        offers = await bnpl_sl.offers(uow, products, _now())
+        offers = await queries.offers(uow, products, entropy.now())
     return {
         "streamer_id": streamer_id,
-        "products": [bnpl_sl.with_offer(queries.product_view(p), offers[p.id]) for p in products],
+        "products": [queries.with_offer(queries.product_view(p), offers[p.id]) for p in products],
     }
 
 
@@ -310,8 +305,8 @@ async def place_order(
         on_unusable_voucher=body.on_unusable_voucher,
     )
     async with _uow(request) as uow:
-        created = await handlers.place_order(
-            uow, cmd, now=_now(), policy=_policy(request), idempotency_key=idempotency_key
+        created = await orders.place_order(
+            uow, cmd, now=entropy.now(), policy=_policy(request), idempotency_key=idempotency_key
         )
     return JSONResponse(created.response, status_code=201)
 
@@ -335,10 +330,10 @@ async def cancel_order(order_id: PathId, body: CancelIn, request: Request) -> di
     """Buyer cancels before shipping (vouchers released, holds voided, money refunded)."""
     principal = current_principal(request)
     async with _uow(request) as uow:
-        await handlers.cancel_order(
+        await orders.cancel_order(
             uow,
             cmds.CancelOrder(order_id, body.buyer_id, body.reason),
-            now=_now(),
+            now=entropy.now(),
             policy=_policy(request),
             caller=principal,
         )
@@ -350,8 +345,12 @@ async def confirm_receipt(order_id: PathId, body: BuyerIn, request: Request) -> 
     """确认收货 after delivery (→ 70)."""
     principal = current_principal(request)
     async with _uow(request) as uow:
-        await handlers.confirm_receipt(
-            uow, cmds.ConfirmReceipt(order_id, body.buyer_id), now=_now(), policy=_policy(request), caller=principal
+        await orders.confirm_receipt(
+            uow,
+            cmds.ConfirmReceipt(order_id, body.buyer_id),
+            now=entropy.now(),
+            policy=_policy(request),
+            caller=principal,
         )
         return await queries.order_detail_view(uow, order_id, buyer_id=body.buyer_id, viewer=principal)
 

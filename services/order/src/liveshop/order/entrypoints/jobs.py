@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from liveshop.order.adapters.unit_of_work import PgUnitOfWork
-from liveshop.order.service_layer import handlers
+from liveshop.order.service_layer.handlers import orders
 from liveshop.order.settings import OrderSettings
 from liveshop.shared import entropy
 from liveshop.shared.runtime import PeriodicJob, ServiceRuntime
@@ -20,7 +20,7 @@ def jobs(settings: OrderSettings) -> list[PeriodicJob]:
     async def payment_timeouts(rt: ServiceRuntime) -> None:
         while True:  # drain: one transaction per batch, until nothing is due
             async with rt.transaction() as tx:
-                n = await handlers.expire_unpaid(PgUnitOfWork(tx), now=entropy.now(), policy=policy, limit=batch)
+                n = await orders.expire_unpaid(PgUnitOfWork(tx), now=entropy.now(), policy=policy, limit=batch)
             if n:
                 log.info("order: %d unpaid order(s) cancelled (PAYMENT_TIMEOUT)", n)
             if n < batch:
@@ -29,7 +29,7 @@ def jobs(settings: OrderSettings) -> list[PeriodicJob]:
     async def auto_complete(rt: ServiceRuntime) -> None:
         while True:
             async with rt.transaction() as tx:
-                n = await handlers.auto_complete_delivered(
+                n = await orders.auto_complete_delivered(
                     PgUnitOfWork(tx), now=entropy.now(), policy=policy, limit=batch
                 )
             if n:

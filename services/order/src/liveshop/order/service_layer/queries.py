@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
 from liveshop.order.domain import Code, NotFound, Order, Product
+from liveshop.order.domain.bnpl import BnplOffer, bnpl_amounts, bnpl_offer
 from liveshop.order.domain.logistics import LogisticsTrack, timeline
+from liveshop.order.domain.messages import ServiceMessage, display_time
 from liveshop.order.domain.pricing import FundingSplit
-from liveshop.order.domain.views import ServiceMessage, display_time, order_detail
-from liveshop.order.service_layer import bnpl as bnpl_sl
+from liveshop.order.domain.values import PaymentMethod
+from liveshop.order.domain.views import order_detail
 from liveshop.order.service_layer.unit_of_work import UnitOfWork
 from liveshop.shared.auth import Principal
 
@@ -103,17 +106,21 @@ async def order_detail_view(
     if order.pricing is None and detail["voucher_rejections"]:
         # a failed pricing drops every chosen voucher: the rejected ones are the reason
         detail["dropped_vouchers"] = [
-            {"voucher_id": r["voucher_id"], "reason_code": r["reason_code"], "reason": r["reason"],
-             "superseded_by": r.get("superseded_by")}
+            {
+                "voucher_id": r["voucher_id"],
+                "reason_code": r["reason_code"],
+                "reason": r["reason"],
+                "superseded_by": r.get("superseded_by"),
+            }
             for r in detail["voucher_rejections"]
-        ]  # fmt: skip
+        ]
     detail["rejected_transitions"] = [
         {k: v for k, v in jsonable(r).items() if k != "order_id"} for r in await uow.rejections.for_order(order.id)
     ]
     detail["version"] = order.version
     detail["logistics"] = logistics_view((await uow.tracks.for_orders([order.id])).get(order.id, []))
     # 先用后付: paid 0 at order, 芝麻先用后付立减 (who funds it) and what the buyer pays after delivery
-    detail["bnpl"] = await bnpl_sl.order_bnpl_view(uow, order.id)
+    detail["bnpl"] = await order_bnpl_view(uow, order.id)
     return detail
 
 
@@ -155,3 +162,29 @@ def message_view(m: ServiceMessage) -> dict[str, Any]:
 
 async def buyer_messages(uow: UnitOfWork, buyer_id: str, *, limit: int) -> list[dict[str, Any]]:
     return [message_view(m) for m in await uow.messages.for_buyer(buyer_id, limit=limit)]
+
+
+# ------------------------------------------------------------------------------------ 先用后付
+
+
+async def offers(uow: UnitOfWork, products: Sequence[Product], at: datetime) -> dict[str, BnplOffer]:
+    """Whether each product offers 先用后付 at ``at`` (read time, the entropy clock)."""
+    if not products:
+        return {}
+    opened = await uow.bnpl.opened_merchants(sorted({p.merchant_id for p in products}))
+    windows = await uow.bnpl.windows_for([p.id for p in products])
+    return {p.id: bnpl_offer(p, windows, merchant_opened=p.merchant_id in opened, at=at) for p in products}
+
+
+def with_offer(view: dict[str, Any], offer: BnplOffer) -> dict[str, Any]:
+    """A product view with its 先用后付 signal: ``bnpl_offered`` and the ``bnpl`` detail."""
+    return {**view, "bnpl_offered": offer.offered, "bnpl": offer.as_dict()}
+
+
+async def order_bnpl_view(uow: UnitOfWork, order_id: str) -> dict[str, Any] | None:
+    """The BNPL part of an order's detail (``None`` for an order not paid with BNPL)."""
+    order = await uow.orders.get(order_id)
+    if order is None or order.payment_method is not PaymentMethod.BNPL:
+        return None
+    payable = None if order.pricing is None else order.pricing.funding.buyer_payable
+    return bnpl_amounts(payable, await uow.bnpl.outcome(order_id))

@@ -17,7 +17,7 @@ from liveshop.contracts.base import Event
 from liveshop.order.domain import Order, Product, Streamer
 from liveshop.order.domain.bnpl import ActivityWindow, FirstOrderOutcome
 from liveshop.order.domain.logistics import LogisticsTrack
-from liveshop.order.domain.views import ServiceMessage
+from liveshop.order.domain.messages import ServiceMessage
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,8 @@ from liveshop.fulfillment import bootstrap
 from liveshop.fulfillment.adapters.postgres import PgStore
 from liveshop.fulfillment.domain.isv import Isv, MerchantAuthorisations
 from liveshop.fulfillment.domain.signature import record_headers
-from liveshop.fulfillment.service_layer import handlers
+from liveshop.fulfillment.service_layer.handlers import reports as report_handlers
+from liveshop.fulfillment.settings import FulfillmentSettings
 from liveshop.shared.outbox import make_producer
 from liveshop.shared.runtime import ServiceRuntime, ensure_topics
 
@@ -113,7 +114,7 @@ async def throughput(rt: ServiceRuntime, infra_bootstrap: str, ns: str, n_orders
     before = await published(rt)
     producer = make_producer(infra_bootstrap, "bench-isv", auth=rt.kafka_auth)
     await producer.start()
-    handlers.STATS.reset()
+    report_handlers.STATS.reset()
     t0 = time.perf_counter()
     futs = [await producer.send(r.topic, r.value, key=r.key, headers=r.headers) for _, r in recs]
     await asyncio.gather(*futs)
@@ -211,14 +212,14 @@ async def latency(rt: ServiceRuntime, infra_bootstrap: str, ns: str, rate: int, 
 async def main(n_orders: int) -> None:
     with infrastructure() as infra:
         s = settings(infra, "fulfillment", db_pool_min=2, db_pool_max=10)
-        rt, _ = bootstrap.build(s, config=bootstrap.FulfillmentConfig(dev_secrets_key=True))
+        rt, _ = bootstrap.build(FulfillmentSettings.from_base(s, fulfillment_dev_secrets_key=True))
         await rt.start()
         try:
             await setup(rt)
             # Warm-up: consumer group joined, connections and statements ready.
             await throughput_warmup(rt, infra.kafka_bootstrap_servers, s.namespace)
             svc, raw, n = await throughput(rt, infra.kafka_bootstrap_servers, s.namespace, n_orders)
-            st = dataclasses.replace(handlers.STATS)
+            st = dataclasses.replace(report_handlers.STATS)
             runner = dataclasses.replace(rt.runners["fulfillment-isv-reports"].stats)
             samples = await latency(rt, infra.kafka_bootstrap_servers, s.namespace, rate=1000, seconds=10)
         finally:

@@ -53,7 +53,8 @@ from liveshop.fulfillment.domain.signature import (
     record_headers,
 )
 from liveshop.fulfillment.entrypoints.consumers import signed_reports
-from liveshop.fulfillment.service_layer import handlers
+from liveshop.fulfillment.service_layer.mapping import report_from_contract
+from liveshop.fulfillment.settings import FulfillmentSettings
 from liveshop.shared import consumer as shared_consumer
 from liveshop.shared.runtime import ServiceRuntime
 
@@ -117,12 +118,12 @@ def cpu_section(rounds: int) -> dict[str, float]:
     def baseline() -> object:
         env, _ = nxt()
         assert isinstance(env.data, WarehouseOperationReported)
-        return handlers.report_from_contract(env.data)
+        return report_from_contract(env.data)
 
     def warm() -> object:
         env, raw = nxt()
         assert isinstance(env.data, WarehouseOperationReported)
-        report = handlers.report_from_contract(env.data)
+        report = report_from_contract(env.data)
         s = read_signed_request(raw.headers, raw.value, method=KAFKA_METHOD, target=KAFKA_TARGET)
         return report, authenticate(s, isv=isv, secret=SECRET, now=now, window=WINDOW)
 
@@ -193,7 +194,7 @@ async def main(rounds: int) -> None:
     cpu = cpu_section(rounds)
     with infrastructure() as infra:
         s = settings(infra, "fulfillment", db_pool_min=2, db_pool_max=4)
-        rt, _ = bootstrap.build(s, config=bootstrap.FulfillmentConfig(dev_secrets_key=True))
+        rt, _ = bootstrap.build(FulfillmentSettings.from_base(s, fulfillment_dev_secrets_key=True))
         await rt.start()
         try:
             await setup(rt)

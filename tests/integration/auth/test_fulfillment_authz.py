@@ -23,11 +23,13 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from liveshop.fulfillment import bootstrap, carrier
+from liveshop.fulfillment import bootstrap
 from liveshop.fulfillment.adapters.postgres import PgStore
 from liveshop.fulfillment.domain.reports import OrderFacts
 from liveshop.fulfillment.domain.signature import signature_headers
-from liveshop.fulfillment.service_layer import handlers
+from liveshop.fulfillment.entrypoints import carrier
+from liveshop.fulfillment.service_layer.handlers import reports
+from liveshop.fulfillment.settings import FulfillmentSettings
 from liveshop.shared.auth import DevIssuer
 from liveshop.shared.devstack.resolver import Infra
 from liveshop.shared.runtime import ServiceRuntime
@@ -36,7 +38,7 @@ from tests.integration.auth.matrix import AUTH_CODES, B1, B2, FIN, M1, M2, OPS, 
 
 ISV1: Caller = ("isv", "isv1", ())
 ISV2: Caller = ("isv", "isv2", ())
-#: The carrier signs its callbacks (HMAC with the carrier secret, liveshop.fulfillment.carrier);
+#: The carrier signs its callbacks (HMAC with the carrier secret, liveshop.fulfillment.entrypoints.carrier);
 #: CARRIER_ZTO is another carrier presenting a token of the platform's issuer (actor service).
 CARRIER: Caller = ("service", "carrier:SF", ())
 CARRIER_ZTO: Caller = ("service", "carrier:ZTO", ())
@@ -111,10 +113,13 @@ async def env(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> AsyncIt
         auth_jwks=str(DevIssuer().ensure().jwks_path),
         **infra.kafka_auth().settings(),
     )
-    config = bootstrap.FulfillmentConfig(
-        secrets_key=SecretStr("authz-secrets-key-0123456789"), carrier_secret=SecretStr(CARRIER_SECRET)
+    rt, app = bootstrap.build(
+        FulfillmentSettings.from_base(
+            settings,
+            fulfillment_secrets_key=SecretStr("authz-secrets-key-0123456789"),
+            fulfillment_carrier_secret=SecretStr(CARRIER_SECRET),
+        )
     )
-    rt, app = bootstrap.build(settings, config=config)
     await rt.start()
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://fulfillment", timeout=30)
     other = DevIssuer(Path(tmp_path_factory.mktemp("other-issuer"))).ensure()
@@ -129,7 +134,8 @@ async def env(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> AsyncIt
         # order o1 of buyer b1 (merchant m1), as OrderPaid leaves it
         async with rt.transaction() as tx:
             facts = OrderFacts("o1", "m1", "b1", paid_at=datetime.now(UTC) - timedelta(minutes=1))
-            await handlers.order_paid(PgStore(tx), facts, now=datetime.now(UTC), policy=app.state.fulfillment.policy)
+            policy = app.state.fulfillment_settings.report_policy()
+            await reports.order_paid(PgStore(tx), facts, now=datetime.now(UTC), policy=policy)
         yield Env(rt, app, http, other, isvs)
     finally:
         await http.aclose()

@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 
-from liveshop.fulfillment import bootstrap, carrier
+from liveshop.fulfillment import bootstrap
+from liveshop.fulfillment.entrypoints import carrier
 from liveshop.shared.testing import eventually
 
 from .conftest import System

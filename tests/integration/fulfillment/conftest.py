@@ -23,6 +23,7 @@ from liveshop.contracts.events.isv import ISV_REJECTIONS, ISV_REPORTS, Warehouse
 from liveshop.contracts.events.order import OrderCancelled, OrderPaid
 from liveshop.fulfillment import bootstrap
 from liveshop.fulfillment.domain.signature import record_headers, signature_headers
+from liveshop.fulfillment.settings import FulfillmentSettings
 from liveshop.shared.devstack.resolver import Infra
 from liveshop.shared.runtime import ServiceRuntime
 from liveshop.shared.settings import ServiceSettings
@@ -234,10 +235,14 @@ class Fulfillment:
 async def fulfillment(
     infra: Infra, settings_for: Callable[..., ServiceSettings], namespace: str
 ) -> AsyncIterator[Fulfillment]:
-    config = bootstrap.FulfillmentConfig(
-        clock_skew_s=60.0, hold_for_s=3.0, recheck_interval_s=0.2, secrets_key=SecretStr("test-secrets-key-0123456789")
+    settings = FulfillmentSettings.from_base(
+        settings_for("fulfillment"),
+        fulfillment_clock_skew_s=60.0,
+        fulfillment_hold_for_s=3.0,
+        fulfillment_recheck_interval_s=0.2,
+        fulfillment_secrets_key=SecretStr("test-secrets-key-0123456789"),
     )
-    rt, app = bootstrap.build(settings_for("fulfillment"), config=config)
+    rt, app = bootstrap.build(settings)
     await rt.start()
     producer = AIOKafkaProducer(
         bootstrap_servers=infra.kafka_bootstrap_servers,

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from liveshop.contracts.events.fulfillment import OrderDelivered, OrderShipped
-from liveshop.fulfillment import bootstrap, carrier
+from liveshop.fulfillment import bootstrap
+from liveshop.fulfillment.entrypoints import carrier
 from liveshop.shared.testing import eventually
 
 from .conftest import Fulfillment, ago

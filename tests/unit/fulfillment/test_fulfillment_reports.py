@@ -24,10 +24,9 @@ from liveshop.fulfillment.domain.reports import (
     Verdict,
     WarehouseReport,
     parse_report,
-    process_report,
-    validate_report,
 )
 from liveshop.fulfillment.domain.tracks import OrderTimeline, RecordResult, Track, TrackStatus
+from liveshop.fulfillment.domain.validation import process_report, validate_report
 
 PAID_AT = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)
 ISV_ID = "isv-wms"

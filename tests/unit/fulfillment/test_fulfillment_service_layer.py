@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,68 +21,21 @@ from liveshop.fulfillment.domain.reports import (
     ReportPolicy,
     WarehouseReport,
 )
-from liveshop.fulfillment.domain.tracks import CANONICAL_EVENT, OrderTimeline, Track, TrackStatus
-from liveshop.fulfillment.service_layer import handlers
-from liveshop.fulfillment.service_layer.unit_of_work import HTTP, KAFKA, Context, Effects, Incoming
+from liveshop.fulfillment.domain.tracks import CANONICAL_EVENT, Track, TrackStatus
+from liveshop.fulfillment.service_layer import mapping
+from liveshop.fulfillment.service_layer.handlers import reports
+from liveshop.fulfillment.service_layer.unit_of_work import HTTP, KAFKA, Incoming
+
+from . import fakes
 
 T0 = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)
 POLICY = ReportPolicy(clock_skew=timedelta(minutes=5), hold_for=timedelta(minutes=10))
 
 
-class FakeStore:
-    def __init__(self) -> None:
-        isv, _ = Isv.register("isv-a", "A", T0 - timedelta(days=1), app_key="lsk_" + "a" * 24, secret="s" * 43)
-        self.isvs = {"isv-a": isv}
-        self.auths = {"m1": [Authorisation("m1", "isv-a", T0 - timedelta(days=1))]}
-        self.orders: dict[str, OrderFacts] = {}
-        self.tracks: dict[str, list[Track]] = {}
-        self.held: dict[tuple[str, str, str], Incoming] = {}
-        self.events: list[object] = []
-        self.messages: list[tuple[str, str, str]] = []
-        self.rejections: list[str] = []
-
-    async def load(self, order_ids: Iterable[str], isv_ids: Iterable[str], merchant_ids: Iterable[str]) -> Context:
-        oids = set(order_ids)
-        return Context(
-            isvs={i: self.isvs[i] for i in isv_ids if i in self.isvs},
-            authorisations={m: list(self.auths.get(m, [])) for m in merchant_ids},
-            orders={o: f for o, f in self.orders.items() if o in oids},
-            timelines={o: OrderTimeline(o, ts) for o, ts in self.tracks.items() if o in oids},
-        )
-
-    async def save(self, effects: Effects) -> set[tuple[str, str]]:
-        inserted = set()
-        for n in effects.tracks:
-            mine = self.tracks.setdefault(n.track.order_id, [])
-            if any(t.status is n.track.status for t in mine):
-                continue
-            mine.append(n.track)
-            inserted.add((n.track.order_id, n.track.status.value))
-            self.messages.append((n.buyer_id, n.track.order_id, n.track.buyer_text))
-            self.events.append(n.event)
-        for h in effects.held:
-            self.held.setdefault(h.incoming.hold_key, dataclasses.replace(h.incoming, channel="HOLD", from_hold=True))
-        for k in effects.released:
-            self.held.pop(k, None)
-        self.rejections += [r.reason_code for r in effects.rejections]
-        self.events += effects.events
-        self.orders.update(effects.orders)
-        return inserted
-
-    async def upsert_order(self, facts: OrderFacts, *, cancelled_at: datetime | None = None) -> None:
-        old = self.orders.get(facts.order_id)
-        if old is None:
-            self.orders[facts.order_id] = dataclasses.replace(facts, cancelled=cancelled_at is not None)
-        else:
-            self.orders[facts.order_id] = dataclasses.replace(
-                old, paid_at=old.paid_at or facts.paid_at, cancelled=old.cancelled or cancelled_at is not None
-            )
-
-    async def held_for_order(self, order_id: str) -> list[Incoming]:
-        return [i for k, i in self.held.items() if k[1] == order_id]
-
-    async def due_held(self, limit: int) -> list[Incoming]:
-        return list(self.held.values())[:limit]
+def new_store() -> fakes.FakeStore:
+    """The one ISV (isv-a), authorised by the one merchant (m1)."""
+    isv, _ = Isv.register("isv-a", "A", T0 - timedelta(days=1), app_key="lsk_" + "a" * 24, secret="s" * 43)
+    return fakes.FakeStore(isvs=[isv], auths=[Authorisation("m1", "isv-a", T0 - timedelta(days=1))])
 
 
 def rep(status: str, minutes: float, order_id: str = "o1", request_id: str | None = None, **kw: str) -> Incoming:
@@ -99,19 +51,19 @@ def rep(status: str, minutes: float, order_id: str = "o1", request_id: str | Non
     return Incoming(r, received_at=T0 + timedelta(minutes=30), channel=KAFKA)
 
 
-async def paid(store: FakeStore, order_id: str = "o1") -> None:
+async def paid(store: fakes.FakeStore, order_id: str = "o1") -> None:
     facts = OrderFacts(order_id=order_id, merchant_id="m1", buyer_id="b1", paid_at=T0)
-    await handlers.order_paid(store, facts, now=T0, policy=POLICY)
+    await reports.order_paid(store, facts, now=T0, policy=POLICY)
 
 
 NOW = T0 + timedelta(minutes=30)
 
 
 async def test_a_batch_sees_its_own_reports_and_emits_one_event_per_new_track() -> None:
-    store = FakeStore()
+    store = new_store()
     await paid(store)
     items = [rep("PACKED", 20), rep("ACCEPTED", 5), rep("PACKED", 21, request_id="again"), rep("ACCEPTED", 5)]
-    out = await handlers.process_reports(store, items, now=NOW, policy=POLICY)
+    out = await reports.process_reports(store, items, now=NOW, policy=POLICY)
     assert [type(o) for o in out] == [Recorded, Recorded, Duplicate, Duplicate]
     names = [type(e).__name__ for e in store.events]
     assert names == ["PaidTrackRecorded", "PackingDone", "OrderAccepted"]
@@ -124,48 +76,48 @@ async def test_a_batch_sees_its_own_reports_and_emits_one_event_per_new_track() 
 
 
 async def test_held_until_paid_then_released_and_recorded() -> None:
-    store = FakeStore()
-    [out] = await handlers.process_reports(store, [rep("ACCEPTED", 5)], now=NOW, policy=POLICY)
+    store = new_store()
+    [out] = await reports.process_reports(store, [rep("ACCEPTED", 5)], now=NOW, policy=POLICY)
     assert isinstance(out, Held) and len(store.held) == 1
     # Re-checking before the payment keeps it held; OrderPaid re-checks it at once.
-    assert await handlers.recheck_due(store, now=NOW + timedelta(minutes=1), policy=POLICY) == 0
+    assert await reports.recheck_due(store, now=NOW + timedelta(minutes=1), policy=POLICY) == 0
     await paid(store)
     assert store.held == {} and [t.status for t in store.tracks["o1"]] == [TrackStatus.PAID, TrackStatus.ACCEPTED]
 
 
 async def test_held_report_rejected_as_unknown_after_the_deadline() -> None:
-    store = FakeStore()
-    await handlers.process_reports(store, [rep("ACCEPTED", 5, order_id="o-x")], now=NOW, policy=POLICY)
-    assert await handlers.recheck_due(store, now=NOW + timedelta(minutes=11), policy=POLICY) == 1
+    store = new_store()
+    await reports.process_reports(store, [rep("ACCEPTED", 5, order_id="o-x")], now=NOW, policy=POLICY)
+    assert await reports.recheck_due(store, now=NOW + timedelta(minutes=11), policy=POLICY) == 1
     assert store.held == {} and store.rejections == ["UNKNOWN_ORDER"]
     [ev] = [e for e in store.events if isinstance(e, WarehouseReportRejected)]
     assert ev.isv_id == "isv-a" and ev.order_id == "o-x"
 
 
 async def test_cancellation_rejects_held_reports_at_once() -> None:
-    store = FakeStore()
+    store = new_store()
     store.orders["o1"] = OrderFacts(order_id="o1", merchant_id="m1", buyer_id="b1")  # placed, not paid
-    await handlers.process_reports(store, [rep("ACCEPTED", 5)], now=NOW, policy=POLICY)
+    await reports.process_reports(store, [rep("ACCEPTED", 5)], now=NOW, policy=POLICY)
     facts = OrderFacts(order_id="o1", merchant_id="m1", buyer_id="b1")
-    await handlers.order_cancelled(store, facts, cancelled_at=NOW, now=NOW, policy=POLICY)
+    await reports.order_cancelled(store, facts, cancelled_at=NOW, now=NOW, policy=POLICY)
     assert store.rejections == ["ORDER_CANCELLED"] and store.held == {}
 
 
 async def test_http_rejection_goes_to_the_signing_isv_not_the_claimed_one() -> None:
-    store = FakeStore()
+    store = new_store()
     await paid(store)
     item = dataclasses.replace(rep("ACCEPTED", 5, isv_id="isv-victim"), channel=HTTP, authenticated_isv_id="isv-a")
-    [out] = await handlers.process_reports(store, [item], now=NOW, policy=POLICY)
+    [out] = await reports.process_reports(store, [item], now=NOW, policy=POLICY)
     assert isinstance(out, Rejected) and out.code == "ISV_NOT_AUTHORISED"
     [ev] = [e for e in store.events if isinstance(e, WarehouseReportRejected)]
     assert ev.isv_id == "isv-a"
 
 
 async def test_shipped_and_delivered_update_the_order_facts() -> None:
-    store = FakeStore()
+    store = new_store()
     await paid(store)
     items = [rep("SHIPPED", 10, waybill_no="SF1", carrier="SF"), rep("DELIVERED", 25), rep("PICKED", 20)]
-    out = await handlers.process_reports(store, items, now=NOW, policy=POLICY)
+    out = await reports.process_reports(store, items, now=NOW, policy=POLICY)
     assert [type(o) for o in out] == [Recorded, Recorded, Rejected]
     assert store.orders["o1"].shipped_at == T0 + timedelta(minutes=10)
     assert store.orders["o1"].delivered_at == T0 + timedelta(minutes=25)
@@ -176,11 +128,11 @@ async def test_shipped_and_delivered_update_the_order_facts() -> None:
 @pytest.mark.parametrize("status", list(TrackStatus))
 def test_every_status_has_its_canonical_event(status: TrackStatus) -> None:
     track = Track(order_id="o1", merchant_id="m1", status=status, occurred_at=T0, recorded_at=T0, waybill_no="W1")
-    ev = handlers.canonical_event(track)
+    ev = mapping.canonical_event(track)
     assert type(ev).__name__ == CANONICAL_EVENT[status] and ev.key() == "o1"
     if isinstance(ev, WaybillPrinted):
         assert ev.waybill_no == "W1"
-    assert handlers.track_event_id("o1", status) == handlers.track_event_id("o1", status)
+    assert mapping.track_event_id("o1", status) == mapping.track_event_id("o1", status)
 
 
 def test_secret_box_round_trip_and_tamper_detection() -> None:

@@ -10,9 +10,10 @@ import pytest
 
 from liveshop.fulfillment.domain.errors import Conflict, FulfillmentError, InvalidInput, NotFound, ReasonCode
 from liveshop.fulfillment.domain.isv import Authorisation, Isv
-from liveshop.fulfillment.domain.reports import OrderFacts, Recorded, Rejected, WarehouseReport, process_report
+from liveshop.fulfillment.domain.reports import OrderFacts, Recorded, Rejected, WarehouseReport
 from liveshop.fulfillment.domain.shipping import deliver, ship
 from liveshop.fulfillment.domain.tracks import OrderTimeline, Track, TrackStatus
+from liveshop.fulfillment.domain.validation import process_report
 
 PAID_AT = datetime(2025, 1, 1, 8, 0, tzinfo=UTC)
 SKEW = timedelta(minutes=5)

@@ -11,13 +11,7 @@ import pytest
 
 from liveshop.fulfillment.domain.errors import ReasonCode, SignatureRejected
 from liveshop.fulfillment.domain.isv import Authorisation, Isv
-from liveshop.fulfillment.domain.reports import (
-    Duplicate,
-    OrderFacts,
-    Recorded,
-    parse_report,
-    process_report,
-)
+from liveshop.fulfillment.domain.reports import Duplicate, OrderFacts, Recorded, parse_report
 from liveshop.fulfillment.domain.signature import (
     HEADER_ISV,
     HEADER_NONCE,
@@ -37,6 +31,7 @@ from liveshop.fulfillment.domain.signature import (
     verify_signature,
 )
 from liveshop.fulfillment.domain.tracks import OrderTimeline
+from liveshop.fulfillment.domain.validation import process_report
 
 SECRET = "test-secret-0123456789abcdefghijklmnop"
 APP_KEY = "lsk_test"

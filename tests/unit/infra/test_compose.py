@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import SecretStr
 
-from liveshop.fulfillment.bootstrap import FulfillmentConfig
+from liveshop.fulfillment.settings import FulfillmentSettings
 from liveshop.promotion.bootstrap import PromotionSettings
 from liveshop.shared.auth.tokens import DEV_AUDIENCE, DEV_ISSUER
 from liveshop.shared.settings import ServiceSettings
@@ -192,7 +192,9 @@ def test_the_dev_secrets_satisfy_the_services() -> None:
         WalletSettings(wallet_provider_secret=SecretStr(wallet["WALLET_PROVIDER_SECRET"])).wallet_provider_secret
     )
     fulfillment = read_env_file(ROOT / "deploy" / "dev" / "fulfillment.env")
-    config = FulfillmentConfig(secrets_key=SecretStr(fulfillment["FULFILLMENT_SECRETS_KEY"]), dev_secrets_key=False)
+    config = FulfillmentSettings(
+        fulfillment_secrets_key=SecretStr(fulfillment["FULFILLMENT_SECRETS_KEY"]), fulfillment_dev_secrets_key=False
+    )
     assert config.sealing_key() == fulfillment["FULFILLMENT_SECRETS_KEY"], "no dev-key fallback needed"
     promotion = read_env_file(ROOT / "deploy" / "dev" / "promotion.env")
     ps = PromotionSettings(

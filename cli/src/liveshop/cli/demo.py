@@ -221,7 +221,7 @@ def carrier_delivers(d: Demo, waybill_no: str) -> dict[str, Any]:
     the development one). No bearer token: the signature says who it is. Returns the fulfillment's answer
     (one line per order shipped in that parcel)."""
     from liveshop.fulfillment.bootstrap import DEV_CARRIER_SECRET
-    from liveshop.fulfillment.carrier import CALLBACK_PATH, signed_delivery
+    from liveshop.fulfillment.entrypoints.carrier import CALLBACK_PATH, signed_delivery
 
     secret = (
         d.env.get("FULFILLMENT_CARRIER_SECRET") or os.environ.get("FULFILLMENT_CARRIER_SECRET") or DEV_CARRIER_SECRET

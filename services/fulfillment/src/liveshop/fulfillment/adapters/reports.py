@@ -8,13 +8,15 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+import asyncpg
+
 from liveshop.contracts import codec
 from liveshop.contracts.base import Envelope, Event
 from liveshop.fulfillment.adapters.rows import facts_from_row, report_from_json, report_json, track_from_row
 from liveshop.fulfillment.domain.isv import Authorisation, Isv
 from liveshop.fulfillment.domain.reports import OrderFacts
 from liveshop.fulfillment.domain.tracks import CANONICAL_EVENT, OrderTimeline, Track
-from liveshop.fulfillment.service_layer.handlers import track_event_id
+from liveshop.fulfillment.service_layer.mapping import track_event_id
 from liveshop.fulfillment.service_layer.unit_of_work import (
     Context,
     Effects,
@@ -317,3 +319,24 @@ class PgReports:
         r = await self.conn.fetchrow(f"SELECT {_ORDER_COLS} FROM orders WHERE order_id = $1", order_id)
         rows = await self.conn.fetch(f"{_TRACK_SELECT} WHERE t.order_id = $1 ORDER BY t.seq", order_id)
         return (facts_from_row(r) if r else None), OrderTimeline(order_id, [track_from_row(x) for x in rows])
+
+    async def rejections(self, isv_id: str, limit: int) -> list[dict[str, Any]]:
+        """The latest rejections sent to an ISV, newest first (rows of ``isv_rejections``)."""
+        rows = await self.conn.fetch(
+            "SELECT request_id, order_id, reason_code, reason, channel, rejected_at FROM isv_rejections"
+            " WHERE isv_id = $1 ORDER BY seq DESC LIMIT $2",
+            isv_id,
+            limit,
+        )
+        return [dict(r) for r in rows]
+
+
+async def buyer_messages(pool: asyncpg.Pool[Any], buyer_id: str, limit: int) -> list[dict[str, Any]]:
+    """The buyer's service messages from logistics tracks, newest first (read outside a transaction)."""
+    rows = await pool.fetch(
+        "SELECT order_id, status, text, occurred_at, created_at FROM service_messages WHERE buyer_id = $1"
+        " ORDER BY seq DESC LIMIT $2",
+        buyer_id,
+        limit,
+    )
+    return [dict(r) for r in rows]

@@ -23,7 +23,7 @@ Decisions:
 * The timestamp must be within :data:`REPLAY_WINDOW` (300 s) of our clock, **in either
   direction**; exactly 300 s is accepted. Older or newer → ``TIMESTAMP_EXPIRED``. Records wait in
   the topic during a consumer outage, so the Kafka path has its own, longer window (see
-  ``FulfillmentConfig.kafka_signature_window_s``).
+  ``FulfillmentSettings.fulfillment_kafka_signature_window_s``).
 * Inside the window a captured request is refused by its **nonce**: the service stores every
   (app key, nonce) until the timestamp leaves the window; a second use → ``NONCE_REUSED``. A
   retry after a timeout is signed anew (new timestamp, new nonce) and is a duplicate by its

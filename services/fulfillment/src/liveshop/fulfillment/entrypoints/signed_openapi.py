@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from liveshop.contracts.events.isv import WarehouseOperationReported
-from liveshop.fulfillment import carrier
 from liveshop.fulfillment.domain.signature import HEADER_ISV, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP
+from liveshop.fulfillment.entrypoints import carrier
 from liveshop.shared.openapi import HeaderDoc, header_parameters, operation_extra, raw_body
 
 _SIGNED = "HMAC-SHA256(secret, METHOD \\n TARGET \\n timestamp \\n nonce \\n body), TARGET = path and query as sent"

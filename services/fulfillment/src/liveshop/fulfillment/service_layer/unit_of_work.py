@@ -1,7 +1,7 @@
-"""What the handlers need from storage: one Protocol, implemented by ``adapters.postgres.PgStore``
-(and by an in-memory fake in the unit tests).
+"""What the handlers need from storage: Protocols, implemented by ``adapters.postgres.PgStore`` (and by
+the in-memory fake in ``tests/unit/fulfillment/fakes.py``).
 
-A store wraps one database transaction. ``load`` reads (and locks) everything the domain needs
+A store is the unit of work: it wraps one database transaction. ``load`` reads (and locks) everything the domain needs
 to judge a batch of reports; ``save`` writes the :class:`Effects` of the batch, including the
 events (outbox rows), in the same transaction.
 """
@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from liveshop.contracts.base import Event
-from liveshop.fulfillment.domain.isv import Authorisation, Isv
+from liveshop.fulfillment.domain.isv import Authorisation, Isv, IsvCredential, MerchantAuthorisations
 from liveshop.fulfillment.domain.reports import OrderFacts, WarehouseReport
 from liveshop.fulfillment.domain.tracks import OrderTimeline, Track
 
@@ -111,3 +111,19 @@ class ShipmentStore(ReportStore, Protocol):
     async def waybill_orders(self, carrier: str, waybill_no: str) -> list[tuple[str, str]]:
         """(order id, merchant id) of every order shipped with this carrier and waybill number."""
         ...
+
+
+class IsvRegistry(Protocol):
+    """The ISV registry: ISVs with their credentials (secrets sealed at rest), merchants' authorisations."""
+
+    async def isv(self, isv_id: str, *, lock: bool = False) -> Isv | None: ...
+
+    async def add_isv(self, isv: Isv) -> None: ...
+
+    async def add_credential(self, isv_id: str, cred: IsvCredential, secret: str) -> None: ...
+
+    async def save_credential(self, cred: IsvCredential) -> None: ...
+
+    async def authorisations(self, merchant_id: str, *, lock: bool = False) -> MerchantAuthorisations: ...
+
+    async def save_authorisation(self, a: Authorisation) -> None: ...

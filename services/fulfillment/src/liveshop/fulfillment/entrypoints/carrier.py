@@ -6,7 +6,7 @@ A carrier calls ``POST /carrier/v1/deliveries`` with a JSON body ``{"carrier", "
 
 * ``X-Carrier-Timestamp: <unix seconds>`` and ``X-Carrier-Signature: v1=<hex>``, where the hex is
   ``HMAC-SHA256(secret, "<timestamp>." + raw body)``; the secret is shared with the carrier (setting
-  ``FULFILLMENT_CARRIER_SECRET``, a ``SecretStr``; development: the dev key, see ``bootstrap``);
+  ``FULFILLMENT_CARRIER_SECRET``, a ``SecretStr``; development: the dev key, see ``settings``);
 * a timestamp more than :data:`MAX_SKEW_S` from our clock is refused (a captured callback can't be
   replayed later); within the window a repeat is harmless: delivery is recorded once per order;
 * a verified callback authenticates as ``Principal(actor="service", sub="carrier:<carrier>",

@@ -16,7 +16,6 @@ from liveshop.shared.settings import ServiceSettings
 from liveshop.wallet import provider
 from liveshop.wallet.adapters.repository import PgUnitOfWork
 from liveshop.wallet.bnpl import wiring as bnpl_wiring
-from liveshop.wallet.domain.errors import WalletError
 from liveshop.wallet.entrypoints import consumers, fee_invoices, http
 from liveshop.wallet.service_layer import handlers
 from liveshop.wallet.settings import WalletSettings
@@ -63,10 +62,6 @@ def build(
 
     # the payment provider's signed callbacks (liveshop.wallet.provider): Principal(service, payment-provider)
     app.state.authenticators.append(provider.authenticator(s.wallet_provider_secret))
-
-    @app.exception_handler(WalletError)
-    async def wallet_error(_: Request, exc: WalletError) -> JSONResponse:
-        return JSONResponse(exc.as_dict(), status_code=exc.http_status)
 
     shared_invalid: Any = app.exception_handlers[RequestValidationError]
 

@@ -23,7 +23,6 @@ from liveshop.shared.errors import DomainError
 from liveshop.shared.runtime import ServiceRuntime
 from liveshop.wallet.bnpl import service_layer as sl
 from liveshop.wallet.bnpl.config import PolicySeconds
-from liveshop.wallet.domain.bnpl.errors import BillError
 
 
 class BehaviourIn(BaseModel):
@@ -95,11 +94,9 @@ def make_router(default: PolicySeconds) -> APIRouter:
         delivered after the change."""
         try:
             p = PolicySeconds(**body)
-            p.validate_domain()
         except (ValidationError, TypeError) as exc:
             raise DomainError("INVALID_POLICY", str(exc)) from exc
-        except BillError as exc:
-            raise DomainError(exc.code, exc.message) from exc
+        p.validate_domain()  # the domain's own check: 422 INVALID_POLICY (BillInvalidInput)
         await run(request, lambda u: u.repo.set_policy(p, _now()))
         return p.model_dump()
 

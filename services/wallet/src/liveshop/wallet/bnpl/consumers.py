@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from liveshop.contracts.base import Envelope
 from liveshop.contracts.events.bnpl import BnplCampaignCreated, BnplFirstOrderDiscountGranted
 from liveshop.contracts.events.order import OrderCancelled, OrderMarkedDelivered, OrderMarkedShipped, OrderPaid
@@ -10,6 +12,18 @@ from liveshop.shared.consumer import EventRouter
 from liveshop.shared.tx import Transaction
 from liveshop.wallet.bnpl import service_layer as sl
 from liveshop.wallet.bnpl.config import PolicySeconds
+from liveshop.wallet.domain.errors import LedgerError
+from liveshop.wallet.entrypoints.consumers import lost_race
+
+
+async def _guarded(work: Awaitable[None]) -> None:
+    """``work``, with a ledger write that lost a race handed back to the runner to retry (not a refusal)."""
+    try:
+        await work
+    except LedgerError as e:
+        if (retry := lost_race(e)) is not None:
+            raise retry from None
+        raise
 
 
 def make_router(default: PolicySeconds) -> EventRouter:
@@ -21,24 +35,24 @@ def make_router(default: PolicySeconds) -> EventRouter:
         e = env.data
         now = entropy.now()
         if isinstance(e, OrderPaid):
-            await sl.on_order_paid(uow, e, now)
+            await _guarded(sl.on_order_paid(uow, e, now))
         elif isinstance(e, OrderMarkedShipped):
-            await sl.on_order_shipped(uow, e, now)
+            await _guarded(sl.on_order_shipped(uow, e, now))
         elif isinstance(e, OrderMarkedDelivered):
-            await sl.on_order_delivered(uow, e, default, now)
+            await _guarded(sl.on_order_delivered(uow, e, default, now))
         elif isinstance(e, OrderCancelled):
-            await sl.on_order_cancelled(uow, e, now)
+            await _guarded(sl.on_order_cancelled(uow, e, now))
 
     @router.on(BnplFirstOrderDiscountGranted)
     async def on_discount(env: Envelope, tx: Transaction) -> None:
         e = env.data
         assert isinstance(e, BnplFirstOrderDiscountGranted)
-        await sl.on_discount_granted(sl.Uow(tx), e, entropy.now())
+        await _guarded(sl.on_discount_granted(sl.Uow(tx), e, entropy.now()))
 
     @router.on(BnplCampaignCreated)
     async def on_campaign(env: Envelope, tx: Transaction) -> None:
         e = env.data
         assert isinstance(e, BnplCampaignCreated)
-        await sl.on_campaign_created(sl.Uow(tx), e, entropy.now())
+        await _guarded(sl.on_campaign_created(sl.Uow(tx), e, entropy.now()))
 
     return router

@@ -37,7 +37,7 @@ from liveshop.contracts.base import Event
 from liveshop.contracts.common import PaymentMethod
 from liveshop.contracts.events import bnpl as ev
 from liveshop.contracts.events.order import OrderCancelled, OrderMarkedDelivered, OrderMarkedShipped, OrderPaid
-from liveshop.shared.errors import Conflict, NotFound
+from liveshop.shared.errors import NotFound
 from liveshop.shared.tx import Transaction
 from liveshop.wallet.adapters.ledger_pg import PgLedger
 from liveshop.wallet.adapters.repository import PgWalletRepository
@@ -390,10 +390,7 @@ async def repay(
     b = await uow.repo.bill_by_order(order_id, lock=True)
     if b is None or (buyer_id is not None and b.buyer_id != buyer_id):
         raise NotFound("BILL_NOT_FOUND", "账单不存在", order_id=order_id)
-    try:
-        await _attempt(uow, b, dom.Initiator.BUYER, (await policy(uow, default)).collection(), now)
-    except BillError as exc:
-        raise Conflict(exc.code, exc.message, **exc.details) from exc
+    await _attempt(uow, b, dom.Initiator.BUYER, (await policy(uow, default)).collection(), now)
     await _flush(uow, b, now)
     return {**bill_json(b), "ledger": await ledger_of_bill(uow, b)}
 

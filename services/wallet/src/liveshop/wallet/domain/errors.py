@@ -1,14 +1,22 @@
 """Wallet domain errors: every refusal carries a stable UPPER_SNAKE ``code`` and a human ``message``.
 
-Entrypoints map :attr:`LedgerError.http_status` to the HTTP status and ``code``/``message`` to the
-``{"code", "message"}`` body, or to a rejection event. The codes are part of the public contract:
-never rename one, only add.
+:class:`WalletError` subclasses the error kernel's :class:`~liveshop.shared.errors.DomainError` (the one
+thing from ``liveshop.shared`` the domain may import), so the app factory's one handler answers every wallet
+refusal: ``http_status`` and the ``{"code", "message", "details"?}`` body (``as_dict()``). A consumer handler
+that lets one escape sends the event to the dead-letter topic at once as a business refusal — except
+``CONCURRENT_ID_CONFLICT``, a lost race the wallet's consumers hand back to the runner to retry
+(``entrypoints/consumers.py``). The codes are part of the public contract: never rename one, only add.
+
+:class:`LedgerError`, :class:`WalletRefusal` (and ``FeeInvoiceRefusal``) carry many codes in one class: their
+``http_status`` follows the code.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 from typing import Any
+
+from liveshop.shared import errors as kernel
 
 
 class ErrorCode(StrEnum):
@@ -68,24 +76,8 @@ _CONFLICT = {
 }
 
 
-class WalletError(Exception):
-    """Base of the wallet's domain errors."""
-
-    def __init__(self, code: str, message: str, **details: Any) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.details = details
-
-    @property
-    def http_status(self) -> int:
-        return 422
-
-    def as_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details:
-            body["details"] = self.details
-        return body
+class WalletError(kernel.DomainError):
+    """Base of the wallet's domain errors (422 unless a subclass says otherwise)."""
 
 
 class LedgerError(WalletError):
@@ -96,7 +88,7 @@ class LedgerError(WalletError):
         self.code: ErrorCode = code
 
     @property
-    def http_status(self) -> int:
+    def http_status(self) -> int:  # type: ignore[override]  # the status follows the code, one class for all
         if self.code in _NOT_FOUND:
             return 404
         if self.code in _CONFLICT:
@@ -154,5 +146,5 @@ class WalletRefusal(WalletError):
         self.code: WalletCode = code
 
     @property
-    def http_status(self) -> int:
+    def http_status(self) -> int:  # type: ignore[override]  # the status follows the code, one class for all
         return _WALLET_STATUS.get(self.code, 422)

@@ -58,7 +58,7 @@ class FeeInvoiceRefusal(WalletError):
         self.code: FeeInvoiceCode = code
 
     @property
-    def http_status(self) -> int:
+    def http_status(self) -> int:  # type: ignore[override]  # the status follows the code, one class for all
         return _STATUS.get(self.code, 422)
 
 

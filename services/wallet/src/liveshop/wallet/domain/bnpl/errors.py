@@ -1,11 +1,15 @@
-"""Wallet-side BNPL bill errors (same shape as ``liveshop.wallet.domain.errors``: stable UPPER_SNAKE ``code``,
-human ``message``, ``http_status``). Codes are only ever added, never renamed."""
+"""Wallet-side BNPL bill errors: :class:`~liveshop.wallet.domain.errors.WalletError` subclasses (the error
+kernel's ``DomainError``: stable UPPER_SNAKE ``code``, human ``message``, ``http_status``). Codes are only ever
+added, never renamed."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
+
+from liveshop.shared import errors as kernel
+from liveshop.wallet.domain.errors import WalletError
 
 
 class BillCode(StrEnum):
@@ -23,27 +27,20 @@ class BillCode(StrEnum):
     UNKNOWN_ATTEMPT = "UNKNOWN_ATTEMPT"
 
 
-class BillError(Exception):
+class BillError(WalletError):
+    """A bill refused a command (409 unless a subclass says otherwise)."""
+
     http_status: ClassVar[int] = 409
 
     def __init__(self, code: BillCode, message: str, **details: Any) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = str(code)
-        self.message = message
-        self.details: dict[str, Any] = details
-
-    def as_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details:
-            body["details"] = self.details
-        return body
+        super().__init__(str(code), message, **details)
 
 
 class BillInvalidInput(BillError):
     http_status: ClassVar[int] = 422
 
 
-class BillConflict(BillError):
+class BillConflict(BillError, kernel.Conflict):
     http_status: ClassVar[int] = 409
 
 

@@ -63,7 +63,7 @@ def make_app(instrumented: bool) -> FastAPI:
 
     if instrumented:
         runtime = SimpleNamespace(service="order", runners={}, pool=None, replay_mode=False)
-        runtime.metrics = ServiceMetrics(runtime)  # type: ignore[arg-type]
+        runtime.metrics = ServiceMetrics(runtime)
         app.add_middleware(ObservabilityMiddleware, runtime=runtime)
     return app
 

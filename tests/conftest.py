@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from liveshop.shared.devstack.resolver import Infra
-
-pytest_plugins = ["liveshop.shared.testing", "liveshop.contracts.testing"]
+pytest_plugins = ["liveshop.shared.testing"]
 
 _ROOT = Path(__file__).parent
 # The tests are a development environment: the fulfillment service may seal ISV secrets with its dev
@@ -23,12 +21,6 @@ _ROOT = Path(__file__).parent
 os.environ.setdefault("FULFILLMENT_DEV_SECRETS_KEY", "true")
 # Likewise the promotion service's journal sealing key (PROMOTION_SECRETS_KEY outside development).
 os.environ.setdefault("PROMOTION_DEV_SECRETS_KEY", "true")
-
-
-@pytest.fixture(scope="session")
-def liveshop_infra(infra: Infra) -> Infra:
-    """The consumer testing kit's broker is the suite's own (one broker per session)."""
-    return infra
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

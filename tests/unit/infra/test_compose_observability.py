@@ -76,7 +76,7 @@ def _exposed_names() -> set[str]:
 
         get_idle_size = get_max_size = get_size
 
-    m = ServiceMetrics(SimpleNamespace(service="x", runners={}, pool=Pool(), replay_mode=False))  # type: ignore[arg-type]
+    m = ServiceMetrics(SimpleNamespace(service="x", runners={}, pool=Pool(), replay_mode=False))
     m._outbox = (0, 0, 0.0)
     m.http_duration.labels("GET", "/", "200").observe(0)
     m.observe_publish(0, ["t"])

@@ -121,3 +121,53 @@ def test_the_domain_contract_forbids_every_third_party_package_the_workspace_imp
     }
     missing = third_party - set(contract("domain-pure")["forbidden_modules"])
     assert not missing, f"add to the domain-pure contract's forbidden_modules: {sorted(missing)}"
+
+
+def _shared_layers_broken(tmp_path: Path, files: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The fake tree plus ``files`` (paths under ``fakeshop/shared``); the linter's answer."""
+    tmp_path.mkdir()
+    _fake_tree(tmp_path, violation=None)
+    for rel, text in files.items():
+        path = tmp_path / "fakeshop" / "shared" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return lint(tmp_path, pythonpath=tmp_path)
+
+
+def test_an_import_cycle_in_shared_breaks_the_shared_layers(tmp_path: Path) -> None:
+    # the old cycle: the journal imported the transaction (and the runtime) that import it
+    broken = _shared_layers_broken(
+        tmp_path / "cycle",
+        {
+            "tx/uses_journal.py": "from fakeshop.shared import journal\n",
+            "journal/bad.py": "from fakeshop.shared import tx\n",
+        },
+    )
+    assert broken.returncode != 0
+    assert f"{contract('shared-layers')['name']} BROKEN" in broken.stdout, broken.stdout
+    # a lazy import inside a function counts as well
+    lazy = "def f() -> None:\n    from fakeshop.shared.runtime import ServiceRuntime\n"
+    broken = _shared_layers_broken(tmp_path / "lazy", {"consumer/runner/bad.py": lazy})
+    assert f"{contract('shared-layers')['name']} BROKEN" in broken.stdout, broken.stdout
+    broken = _shared_layers_broken(
+        tmp_path / "consumer", {"consumer/router/bad.py": "from fakeshop.shared.consumer import runner\n"}
+    )
+    assert f"{contract('shared-consumer-layers')['name']} BROKEN" in broken.stdout, broken.stdout
+
+
+def test_a_new_shared_module_must_be_given_its_layer(tmp_path: Path) -> None:
+    broken = _shared_layers_broken(tmp_path / "new", {"unplaced.py": ""})
+    assert broken.returncode != 0 and "unplaced" in broken.stdout, broken.stdout
+
+
+def test_the_shared_package_has_no_import_cycle() -> None:
+    """Module by module, lazy and TYPE_CHECKING imports included (what the layers contract implies)."""
+    import grimp
+
+    graph = grimp.build_graph("liveshop.shared")
+    shared = sorted(m for m in graph.modules if m.startswith("liveshop.shared."))
+    for module in shared:
+        for imported in graph.find_modules_directly_imported_by(module):
+            if imported.startswith("liveshop.shared.") and imported != module:
+                back = graph.find_shortest_chain(importer=imported, imported=module)
+                assert back is None, f"import cycle: {module} -> {' -> '.join(back or ())}"

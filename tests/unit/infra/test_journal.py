@@ -10,7 +10,7 @@ import pytest
 
 from liveshop.contracts.events.journal import InputJournaled, InputKind
 from liveshop.contracts.events.order import ORDER
-from liveshop.shared import entropy, journal, statehash
+from liveshop.shared import entropy, journal, journal_replay, statehash
 
 
 class ReversingSealer:
@@ -84,9 +84,9 @@ async def test_each_committed_part_is_journaled_with_the_values_made_up_since_th
     with entropy.recording(lambda: {"kind": "JOB", "job": "timers"}, journal=True) as tape:
         entropy.now()
         entropy.uuid4()
-        await journal.before_commit(tx)  # type: ignore[arg-type]
+        await journal.before_commit(tx)
         entropy.now()
-        await journal.before_commit(tx)  # type: ignore[arg-type]
+        await journal.before_commit(tx)
     first, second = (env.data for env in tx.raw)
     assert isinstance(first, InputJournaled) and isinstance(second, InputJournaled)
     assert (first.part, second.part) == (0, 1) and first.input_id == second.input_id == tape.input_id
@@ -100,7 +100,7 @@ async def test_a_made_up_secret_is_sealed_in_the_journal_and_opened_on_replay() 
     sealer = ReversingSealer()
     with entropy.recording({"kind": "HTTP"}, journal=True, sealer=sealer):
         secret = entropy.secret_urlsafe(32)
-        await journal.before_commit(tx)  # type: ignore[arg-type]
+        await journal.before_commit(tx)
     (env,) = tx.raw
     entry = env.data
     assert isinstance(entry, InputJournaled)
@@ -112,7 +112,7 @@ async def test_a_secret_without_a_sealer_is_never_journaled() -> None:
     with entropy.recording({"kind": "HTTP"}, journal=True):
         entropy.secret_urlsafe(32)
         with pytest.raises(RuntimeError, match="no sealer"):
-            await journal.before_commit(FakeTx())  # type: ignore[arg-type]
+            await journal.before_commit(FakeTx())
 
 
 def test_topics_are_journaled_without_the_namespace() -> None:
@@ -211,7 +211,7 @@ async def test_the_replayer_applies_a_republished_input_once(monkeypatch: pytest
         return _stream(*entries)
 
     monkeypatch.setattr(journal, "stream_journal", fake_stream)
-    replayer = journal.JournalReplayer(runtime)  # type: ignore[arg-type]
+    replayer = journal_replay.JournalReplayer(runtime)
     await replayer.run()
     assert replayer.status.error is None and replayer.status.done
     assert runs == ["t", "t"], "inputs a and b, each once"

@@ -139,7 +139,7 @@ class Block:
 sys.meta_path.insert(0, Block())
 import liveshop
 names = sorted(m.name for m in pkgutil.walk_packages(liveshop.__path__, "liveshop."))
-skip = ("liveshop.cli", "liveshop.shared.testing", "liveshop.contracts.testing")
+skip = ("liveshop.cli", "liveshop.shared.testing")
 for name in names:
     if name.startswith(skip) or name.endswith("__main__"):
         continue

@@ -87,7 +87,7 @@ def test_the_trace_id_of_the_active_span(captured: io.StringIO) -> None:
 def _app() -> FastAPI:
     app = FastAPI()
     runtime = SimpleNamespace(runners={}, pool=None, replay_mode=False)
-    runtime.metrics = ServiceMetrics(runtime)  # type: ignore[arg-type]
+    runtime.metrics = ServiceMetrics(runtime)
 
     @app.get("/buyers/{buyer_id}/orders")
     async def orders(buyer_id: str, request: Request) -> dict[str, str]:

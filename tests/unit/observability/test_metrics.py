@@ -60,7 +60,7 @@ async def test_the_exposition_has_every_family_and_parses() -> None:
 
     runner.lag = lambda: ConsumerRunner.lag(runner)  # type: ignore[arg-type]
     runtime = SimpleNamespace(runners={"promotion-pricing": runner}, pool=FakePool(), replay_mode=False)
-    m = ServiceMetrics(runtime)  # type: ignore[arg-type]
+    m = ServiceMetrics(runtime)
     m.http_duration.labels("POST", "/orders", "201").observe(0.012)
     m.observe_publish(0.004, ["liveshop.order.OrderPlaced.v1", "liveshop.order.OrderPlaced.v1"])
 
@@ -91,14 +91,14 @@ async def test_a_database_outage_leaves_out_the_backlog_but_answers() -> None:
             raise ConnectionRefusedError("down")
 
     runtime = SimpleNamespace(runners={}, pool=DownPool(), replay_mode=False)
-    text = (await ServiceMetrics(runtime).exposition()).decode()  # type: ignore[arg-type]
+    text = (await ServiceMetrics(runtime).exposition()).decode()
     names = {f.name for f in text_string_to_metric_families(text)}
     assert "liveshop_outbox_backlog" not in names and "liveshop_db_pool_connections" in names
 
 
 def test_each_service_has_its_own_registry() -> None:
-    a = ServiceMetrics(SimpleNamespace(runners={}, pool=None, replay_mode=False))  # type: ignore[arg-type]
-    b = ServiceMetrics(SimpleNamespace(runners={}, pool=None, replay_mode=False))  # type: ignore[arg-type]
+    a = ServiceMetrics(SimpleNamespace(runners={}, pool=None, replay_mode=False))
+    b = ServiceMetrics(SimpleNamespace(runners={}, pool=None, replay_mode=False))
     a.http_duration.labels("GET", "/x", "200").observe(1)
     assert a.registry is not b.registry
     assert (

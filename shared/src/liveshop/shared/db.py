@@ -1,4 +1,4 @@
-"""asyncpg pool bound to one service's schema."""
+"""asyncpg pool bound to one service's schema, and the outbox's NOTIFY channel in that schema."""
 
 from __future__ import annotations
 
@@ -25,3 +25,8 @@ async def create_pool(dsn: str, schema: str, *, min_size: int = 2, max_size: int
     )
     assert pool is not None
     return pool
+
+
+def outbox_channel(schema: str) -> str:
+    """The channel a transaction that wrote outbox rows notifies, and the relay listens on."""
+    return f"outbox_{schema}"

@@ -27,8 +27,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from liveshop.contracts.topics import dead_letter_topic
+from liveshop.shared.kafka_admin import MAX_MESSAGE_BYTES, ensure_topics
 from liveshop.shared.kafka_auth import KafkaAuth, aiokafka_kwargs
-from liveshop.shared.outbox import MAX_MESSAGE_BYTES
 
 #: Header added to a redriven record: the position of the dead-letter record it came from.
 REDRIVEN_FROM = "dlt-redriven-from"
@@ -259,8 +259,6 @@ async def redrive(
     operator: str = "",
 ) -> list[RedriveResult]:
     """Send the dead-letter records ``select`` accepts back to their original topic (module doc)."""
-    from liveshop.shared.runtime import ensure_topics
-
     chosen = await read(bootstrap, namespace, group, auth=auth, select=select)
     results: list[RedriveResult] = []
     todo: list[DeadLetter] = []
@@ -288,32 +286,37 @@ async def redrive(
     await producer.start()
     try:
         for d in todo:
-            assert d.original_topic is not None
-            at = datetime.now(UTC).isoformat()
-            headers = [(k, v) for k, v in d.headers if not k.startswith("dlt-")]
-            headers += [(REDRIVEN_FROM, d.position.encode()), (REDRIVEN_AT, at.encode())]
-            parts = producer.client.cluster.partitions_for_topic(d.original_topic)
-            if parts is None:
-                await producer.client.force_metadata_update()
-                parts = producer.client.cluster.partitions_for_topic(d.original_topic)
-            partition = d.original_partition if parts and d.original_partition in parts else None
-            meta = await producer.send_and_wait(
-                d.original_topic, value=d.value, key=d.key, headers=headers, partition=partition
-            )
-            sent = {"topic": meta.topic, "partition": meta.partition, "offset": meta.offset}
-            count = int((d.redrive or {}).get("count", 0)) + 1
-            marker = {
-                "dlt": d.position,
-                "event_id": d.header("ce_id"),
-                "sent_to": sent,
-                "at": at,
-                "count": count,
-                "forced": d.redrive is not None,
-                "operator": operator,
-            }
-            await producer.send_and_wait(marker_topic, value=json.dumps(marker).encode(), key=d.position.encode())
-            d.redrive = marker
-            results.append(RedriveResult(d, "redriven", sent_to=sent))
+            results.append(await _redrive_one(producer, d, marker_topic, operator))
         return results
     finally:
         await producer.stop()
+
+
+async def _redrive_one(producer: AIOKafkaProducer, d: DeadLetter, marker_topic: str, operator: str) -> RedriveResult:
+    """Send one record back to its original topic and partition, then record the redrive's marker."""
+    assert d.original_topic is not None
+    at = datetime.now(UTC).isoformat()
+    headers = [(k, v) for k, v in d.headers if not k.startswith("dlt-")]
+    headers += [(REDRIVEN_FROM, d.position.encode()), (REDRIVEN_AT, at.encode())]
+    parts = producer.client.cluster.partitions_for_topic(d.original_topic)
+    if parts is None:
+        await producer.client.force_metadata_update()
+        parts = producer.client.cluster.partitions_for_topic(d.original_topic)
+    partition = d.original_partition if parts and d.original_partition in parts else None
+    meta = await producer.send_and_wait(
+        d.original_topic, value=d.value, key=d.key, headers=headers, partition=partition
+    )
+    sent = {"topic": meta.topic, "partition": meta.partition, "offset": meta.offset}
+    count = int((d.redrive or {}).get("count", 0)) + 1
+    marker = {
+        "dlt": d.position,
+        "event_id": d.header("ce_id"),
+        "sent_to": sent,
+        "at": at,
+        "count": count,
+        "forced": d.redrive is not None,
+        "operator": operator,
+    }
+    await producer.send_and_wait(marker_topic, value=json.dumps(marker).encode(), key=d.position.encode())
+    d.redrive = marker
+    return RedriveResult(d, "redriven", sent_to=sent)

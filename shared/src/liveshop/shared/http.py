@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import asdict
 from typing import Any
 
@@ -13,9 +12,10 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from liveshop.shared import openapi, statehash
+from liveshop.shared import idempotency, openapi, statehash
 from liveshop.shared.auth import TokenVerifier, allow, operator, public
-from liveshop.shared.errors import Conflict, DomainError, NotFound
+from liveshop.shared.errors import DomainError, NotFound
+from liveshop.shared.idempotency import request_hash as request_hash
 from liveshop.shared.journal import JournalMiddleware
 from liveshop.shared.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from liveshop.shared.observe import ObservabilityMiddleware
@@ -24,6 +24,25 @@ from liveshop.shared.tx import Transaction
 
 
 def create_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str) -> FastAPI:
+    app = FastAPI(title=title, lifespan=_lifespan(runtime))
+    app.state.runtime = runtime
+    runtime.app = app
+    settings = runtime.settings
+    app.state.token_verifier = TokenVerifier(settings.auth()) if settings.auth_jwks else None
+    app.state.authenticators = []
+    app.add_middleware(JournalMiddleware, runtime=runtime)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.http_max_body_bytes)
+    app.add_middleware(ObservabilityMiddleware, runtime=runtime)  # outermost: request id, span, latency, access log
+    _health_routes(app, runtime)
+    _admin_routes(app, runtime)
+    _error_handlers(app)
+    for r in routers:
+        app.include_router(r)
+    openapi.install(app)
+    return app
+
+
+def _lifespan(runtime: ServiceRuntime) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not runtime.started:
@@ -37,16 +56,10 @@ def create_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str)
             if getattr(app.state, "owns_runtime", False):
                 await runtime.stop()
 
-    app = FastAPI(title=title, lifespan=lifespan)
-    app.state.runtime = runtime
-    runtime.app = app
-    settings = runtime.settings
-    app.state.token_verifier = TokenVerifier(settings.auth()) if settings.auth_jwks else None
-    app.state.authenticators = []
-    app.add_middleware(JournalMiddleware, runtime=runtime)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.http_max_body_bytes)
-    app.add_middleware(ObservabilityMiddleware, runtime=runtime)  # outermost: request id, span, latency, access log
+    return lifespan
 
+
+def _health_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
     @app.get("/health/live", tags=["health"], dependencies=[public()])
     async def live() -> dict[str, str]:
         return {"status": "live", "service": runtime.service}
@@ -64,6 +77,8 @@ def create_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str)
         """Prometheus metrics (text format); scraped with an operator token (docs/security.md#metrics)."""
         return Response(await runtime.metrics.exposition(), media_type=METRICS_CONTENT_TYPE)
 
+
+def _admin_routes(app: FastAPI, runtime: ServiceRuntime) -> None:
     @app.post("/admin/projections/rebuild", tags=["admin"], dependencies=[allow(operator("ops"))])
     async def rebuild(router: str | None = None) -> dict[str, Any]:
         """Empty this service's read models and rebuild them by replaying the topics they come from.
@@ -97,6 +112,10 @@ def create_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str)
             for name, r in runtime.runners.items()
         }
 
+
+def _error_handlers(app: FastAPI) -> None:
+    """The ONE mapping of refusals to HTTP (every service error subclasses ``DomainError``)."""
+
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
         return error_response(exc)
@@ -114,11 +133,6 @@ def create_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str)
         return JSONResponse(
             {"code": "INVALID_REQUEST", "message": "the request body is invalid", "errors": errors}, 422
         )
-
-    for r in routers:
-        app.include_router(r)
-    openapi.install(app)
-    return app
 
 
 def error_response(exc: DomainError) -> JSONResponse:
@@ -194,10 +208,6 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
 
-def request_hash(body: Any) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
-
-
 async def idempotent(
     tx: Transaction,
     scope: str,
@@ -209,28 +219,6 @@ async def idempotent(
 
     Same key with a different body raises 409 ``IDEMPOTENCY_KEY_REUSED``. Without a key the
     command simply runs. The key row is inserted in the caller's transaction, so a failed
-    command leaves no key behind.
+    command leaves no key behind (``liveshop.shared.idempotency``).
     """
-    if not key:
-        return await create()
-    h = request_hash(body)
-    await tx.conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"idem:{scope}:{key}")
-    row = await tx.conn.fetchrow(
-        "SELECT request_hash, status_code, response FROM idempotency_keys WHERE scope=$1 AND key=$2",
-        scope,
-        key,
-    )
-    if row is not None:
-        if row["request_hash"] != h:
-            raise Conflict("IDEMPOTENCY_KEY_REUSED", f"idempotency key {key!r} was used with a different request body")
-        return int(row["status_code"]), json.loads(row["response"])
-    status, response = await create()
-    await tx.conn.execute(
-        "INSERT INTO idempotency_keys (scope, key, request_hash, status_code, response) VALUES ($1,$2,$3,$4,$5::jsonb)",
-        scope,
-        key,
-        h,
-        status,
-        json.dumps(response, default=str),
-    )
-    return status, response
+    return await idempotency.run_once(tx.conn, scope, key, body, create)

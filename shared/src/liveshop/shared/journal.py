@@ -7,11 +7,13 @@ records and the consumer path that handled them, or job name) with the values ma
 State, events and journal entry commit together, so the journal is exactly the committed inputs,
 in commit order (a transaction that waits for another's row lock commits, and journals, after it).
 
-Replay (``LIVESHOP_REPLAY=1``): the service starts without consumers, jobs or outbox relay, reads
-its entries from the journal topic and re-runs every input in order with the recorded values (an
-HTTP request through the service's own ASGI app, a batch through the same consumer path, a job
-through the same function). The events it writes are the ones already on the topics (same ids),
-so they are marked published instead of being sent again. See docs/replay.md.
+Replay (``LIVESHOP_REPLAY=1``, :mod:`liveshop.shared.journal_replay`): the service starts without
+consumers, jobs or outbox relay, reads its entries from the journal topic (:func:`stream_journal`,
+:func:`group_inputs`, here) and re-runs every input in order with the recorded values. See
+docs/replay.md.
+
+This module sits below the transaction and the runtime (it knows them only as the Protocols
+:class:`JournaledTransaction` and :class:`JournalingService`), so both can import it.
 """
 
 from __future__ import annotations
@@ -19,17 +21,17 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import logging
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from liveshop.contracts import codec
+from liveshop.contracts.base import Envelope
 from liveshop.contracts.events.journal import (
     JOURNAL,
     InputJournaled,
@@ -40,15 +42,35 @@ from liveshop.contracts.events.journal import (
     MadeUpValue,
 )
 from liveshop.shared import entropy
-from liveshop.shared.auth.policy import SCOPE_PRINCIPAL, SCOPE_REPLAY_PRINCIPAL
+from liveshop.shared.auth.policy import SCOPE_PRINCIPAL
 from liveshop.shared.auth.principal import Principal
+from liveshop.shared.db import Connection
 from liveshop.shared.kafka_auth import KafkaAuth, aiokafka_kwargs
 
-if TYPE_CHECKING:
-    from liveshop.shared.runtime import ServiceRuntime
-    from liveshop.shared.tx import Transaction
 
-log = logging.getLogger(__name__)
+class JournaledTransaction(Protocol):
+    """What :func:`before_commit` needs of a transaction (``liveshop.shared.tx.Transaction``)."""
+
+    @property
+    def conn(self) -> Connection: ...
+
+    @property
+    def source(self) -> str: ...
+
+    def has_pending(self) -> bool: ...
+
+    def publish_raw(self, env: Envelope) -> None: ...
+
+
+class JournalingService(Protocol):
+    """What :class:`JournalMiddleware` needs of a service (``liveshop.shared.runtime.ServiceRuntime``)."""
+
+    @property
+    def journal_enabled(self) -> bool: ...
+
+    @property
+    def journal_sealer(self) -> entropy.Sealer | None: ...
+
 
 #: Request headers not journaled: those that describe the connection, not the request, and
 #: credentials (a journal is a topic; a bearer token or cookie must never be readable there).
@@ -93,7 +115,7 @@ def journaled_records(records: Sequence[Any], namespace: str) -> list[JournaledR
     ]
 
 
-async def before_commit(tx: Transaction) -> None:
+async def before_commit(tx: JournaledTransaction) -> None:
     """Called at the end of every transaction block: journal the active input's new part.
 
     A transaction that wrote nothing (PostgreSQL assigned it no transaction id) is not journaled:
@@ -147,7 +169,7 @@ def command_tape(name: str, arguments: Callable[[], dict[str, Any]], *, journal:
 class JournalMiddleware:
     """ASGI middleware: every request runs under a recording tape (journaled when it commits a write)."""
 
-    def __init__(self, app: Any, runtime: ServiceRuntime) -> None:
+    def __init__(self, app: Any, runtime: JournalingService) -> None:
         self.app = app
         self.runtime = runtime
 
@@ -188,12 +210,13 @@ class JournalMiddleware:
             await self.app(scope, receive_and_keep, send)
 
 
-# ---- replay ---------------------------------------------------------------------------------
+# ---- reading the journal (for replay) ----------------------------------------------------------
 
 
 @dataclass
 class ReplayRecord:
-    """A consumed record rebuilt from the journal (what aiokafka's ConsumerRecord offers)."""
+    """A consumed record's fields (what aiokafka's ConsumerRecord offers): the record a consumer is
+    processing, or one rebuilt from the journal."""
 
     topic: str
     partition: int
@@ -215,19 +238,6 @@ def replay_records(records: Sequence[JournaledRecord], namespace: str) -> list[R
         )
         for r in records
     ]
-
-
-@dataclass
-class ReplayStatus:
-    mode: str = "record"
-    entries: int = 0
-    inputs: int = 0
-    applied: int = 0
-    done: bool = False
-    #: Journal entries skipped because the same input part was read before (republished).
-    duplicates: int = 0
-    error: str | None = None
-    http_statuses: dict[str, int] | None = None
 
 
 async def stream_journal(
@@ -333,137 +343,3 @@ async def group_inputs(
     if later:
         orphan = next(iter(later))
         raise entropy.ReplayDivergence(f"input {orphan}: part 0 missing from the journal")
-
-
-def _describe(e: InputJournaled) -> str:
-    if e.kind == InputKind.HTTP and e.request is not None:
-        return f"HTTP {e.request.method} {e.request.path}"
-    if e.kind == InputKind.EVENTS:
-        types = [v for r in e.records for k, v in r.headers if k == "ce_type"]
-        return f"EVENTS {e.router}/{e.path} {types}"
-    return f"{e.kind} {e.job or e.command}"
-
-
-class JournalReplayer:
-    """Re-run a service's journal, in order, with the recorded values."""
-
-    def __init__(self, runtime: ServiceRuntime, *, window: int = 10_000) -> None:
-        self.runtime = runtime
-        self.window = window
-        self.status = ReplayStatus(mode="replay", http_statuses={})
-
-    async def run(self) -> None:
-        rt = self.runtime
-        try:
-            stream = stream_journal(rt.settings.kafka_bootstrap_servers, rt.namespace, rt.service, auth=rt.kafka_auth)
-            async for got in group_inputs(stream, window=self.window, on_duplicate=self._duplicate):
-                first = got[0]
-                input_id = first.input_id
-                self.status.inputs += 1
-                self.status.entries += len(got)
-                tape = entropy.Tape(recording=False, values=[self._value(v) for e in got for v in e.values])
-                try:
-                    with entropy.use(tape):
-                        await self._apply(first)
-                except entropy.ReplayDivergence as exc:
-                    raise entropy.ReplayDivergence(
-                        f"input #{self.status.applied + 1} {_describe(first)}: {exc}"
-                    ) from exc
-                if not tape.exhausted:
-                    raise entropy.ReplayDivergence(
-                        f"input {input_id} ({first.kind}) used {tape.pos} of its {len(tape.values)} recorded values"
-                    )
-                self.status.applied += 1
-            await self._mark_outbox_published()
-            self.status.done = True
-            log.info(
-                "%s: replayed %d inputs (%d journal entries)", rt.service, self.status.applied, self.status.entries
-            )
-        except Exception as exc:
-            self.status.error = f"{type(exc).__name__}: {exc}"
-            log.exception("%s: journal replay stopped after %d inputs", rt.service, self.status.applied)
-
-    def _duplicate(self, e: InputJournaled) -> None:
-        self.status.duplicates += 1
-        log.info("%s: journal entry %s part %d read again; applied once", self.runtime.service, e.input_id, e.part)
-
-    def _value(self, v: MadeUpValue) -> list[str]:
-        if v.kind != "secret":
-            return [v.kind, v.value]
-        sealer = self.runtime.journal_sealer
-        if sealer is None:
-            raise entropy.ReplayDivergence(f"{self.runtime.service}: a sealed secret in the journal, but no sealer")
-        return [v.kind, sealer.open(v.value)]
-
-    async def _apply(self, e: InputJournaled) -> None:
-        if e.kind == InputKind.HTTP:
-            assert e.request is not None
-            status = await self._http(e.request)
-            assert self.status.http_statuses is not None
-            key = str(status)
-            self.status.http_statuses[key] = self.status.http_statuses.get(key, 0) + 1
-        elif e.kind == InputKind.EVENTS:
-            runner = self.runtime.runners.get(e.router or "")
-            if runner is None:
-                raise entropy.ReplayDivergence(f"no consumer {e.router!r} in {self.runtime.service}")
-            await runner.replay(e.path or "", replay_records(e.records, self.runtime.namespace))
-        elif e.kind == InputKind.COMMAND:
-            fn = self.runtime.commands.get(e.command or "")
-            if fn is None:
-                raise entropy.ReplayDivergence(f"no command {e.command!r} in {self.runtime.service}")
-            await fn(json.loads(e.arguments or "{}"))
-        else:
-            job = next((j for j in self.runtime.jobs if j.name == e.job), None)
-            if job is None:
-                raise entropy.ReplayDivergence(f"no job {e.job!r} in {self.runtime.service}")
-            await job.fn(self.runtime)
-
-    async def _http(self, req: JournaledRequest) -> int:
-        app = self.runtime.app
-        if app is None:
-            raise RuntimeError("replay needs the service's HTTP app (create_app sets it)")
-        body = base64.b64decode(req.body_b64)
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": req.method,
-            "scheme": "http",
-            "path": req.path,
-            "raw_path": req.path.encode(),
-            "query_string": req.query.encode("latin-1"),
-            "root_path": "",
-            "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in req.headers]
-            + [(b"content-length", str(len(body)).encode())],
-            "client": ("127.0.0.1", 0),
-            "server": ("127.0.0.1", 0),
-            "app": app,
-        }
-        if req.principal is not None:
-            # the journaled caller, verified when the request was first made (its token is not journaled)
-            scope[SCOPE_REPLAY_PRINCIPAL] = Principal.from_dict(req.principal.model_dump())
-        sent = False
-        status = 0
-
-        async def receive() -> dict[str, Any]:
-            nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def send(message: dict[str, Any]) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-
-        await app(scope, receive, send)
-        if status >= 500:
-            raise entropy.ReplayDivergence(f"{req.method} {req.path} answered {status} on replay")
-        return status
-
-    async def _mark_outbox_published(self) -> None:
-        """The events a replay writes are already on the replayed topics (same ids): not sent again."""
-        pool = self.runtime.pool
-        assert pool is not None
-        await pool.execute("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")

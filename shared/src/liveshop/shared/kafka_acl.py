@@ -37,6 +37,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # re-exported
 from liveshop.contracts import access
 from liveshop.contracts.events.journal import JOURNAL
 from liveshop.contracts.topics import TOPICS
+from liveshop.shared.kafka_admin import MAX_MESSAGE_BYTES
 from liveshop.shared.kafka_auth import KafkaAuth
 
 #: The Kafka user of each party of :mod:`liveshop.contracts.access`.
@@ -84,8 +85,6 @@ def _admin(bootstrap: str, auth: KafkaAuth) -> AdminClient:
 
 def create_topics(bootstrap: str, auth: KafkaAuth, namespace: str, *, timeout: float = 30.0) -> None:
     """Create every registered topic of ``namespace`` that does not exist yet."""
-    from liveshop.shared.outbox import MAX_MESSAGE_BYTES
-
     admin = _admin(bootstrap, auth)
     existing = set(admin.list_topics(timeout=timeout).topics)
     journal = JOURNAL.qualified(namespace)

@@ -22,8 +22,6 @@ from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 if TYPE_CHECKING:
     from faststream.security import BaseSecurity
 
-    from liveshop.shared.settings import ServiceSettings
-
 SecurityProtocol = Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 PROTOCOLS: tuple[str, ...] = get_args(SecurityProtocol)
@@ -56,16 +54,6 @@ class KafkaAuth:
         return f"User:{self.username}" if self.sasl else None
 
     # ---- sources ----------------------------------------------------------------------------
-
-    @classmethod
-    def from_settings(cls, s: ServiceSettings) -> KafkaAuth:
-        return cls(
-            security_protocol=s.kafka_security_protocol,
-            sasl_mechanism=s.kafka_sasl_mechanism,
-            username=s.kafka_sasl_username,
-            password=s.kafka_sasl_password.get_secret_value(),
-            ssl_cafile=s.kafka_ssl_cafile,
-        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> KafkaAuth:

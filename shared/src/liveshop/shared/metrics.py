@@ -23,16 +23,16 @@ counter per published event; everything else is read when Prometheus scrapes:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
 
+import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from liveshop.shared.runtime import ServiceRuntime
+from liveshop.shared.consumer import ConsumerRunner
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,22 @@ HTTP_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 
 PUBLISH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
 
 
+class MeteredService(Protocol):
+    """What the metrics read of a service (``liveshop.shared.runtime.ServiceRuntime``, above this
+    module); its ``service`` name and job ``scheduler`` are read when present."""
+
+    @property
+    def runners(self) -> Mapping[str, ConsumerRunner]: ...
+
+    @property
+    def pool(self) -> asyncpg.Pool[Any] | None: ...
+
+    @property
+    def replay_mode(self) -> bool: ...
+
+
 class ServiceMetrics:
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(self, runtime: MeteredService) -> None:
         self.runtime = runtime
         self.registry = CollectorRegistry(auto_describe=True)
         self.http_duration = Histogram(
@@ -107,46 +121,7 @@ class _RuntimeCollector(Collector):
         info = GaugeMetricFamily("liveshop_service_info", "the service behind this endpoint", labels=["service"])
         info.add_metric([str(getattr(rt, "service", ""))], 1)
         yield info
-        events = CounterMetricFamily(
-            "liveshop_consumer_events", "consumed events by outcome", labels=["group", "router", "outcome"]
-        )
-        retries = CounterMetricFamily(
-            "liveshop_consumer_retries", "consumer retries by kind", labels=["group", "router", "kind"]
-        )
-        dlt = CounterMetricFamily(
-            "liveshop_consumer_dead_lettered",
-            "records dead-lettered by category",
-            labels=["group", "router", "category"],
-        )
-        lag = GaugeMetricFamily(
-            "liveshop_consumer_lag",
-            "high watermark minus next offset to process",
-            labels=["group", "topic", "partition"],
-        )
-        for name, r in rt.runners.items():
-            s = r.stats
-            for outcome, n in (
-                ("handled", s.handled),
-                ("duplicate", s.duplicates),
-                ("ignored", s.ignored),
-                ("dead_lettered", s.dead_lettered),
-            ):
-                events.add_metric([r.group, name, outcome], n)
-            for kind, n in (
-                ("bug", s.retries),
-                ("transient", s.transient_retries),
-                ("redelivery", s.redeliveries),
-                ("dlt_publish", s.dlt_publish_failures),
-            ):
-                retries.add_metric([r.group, name, kind], n)
-            for category, n in sorted(s.dead_lettered_by_category.items()):
-                dlt.add_metric([r.group, name, category], n)
-            for (topic, partition), n in sorted(r.lag().items()):
-                lag.add_metric([r.group, topic, str(partition)], n)
-        yield events
-        yield retries
-        yield dlt
-        yield lag
+        yield from _consumer_families(rt.runners)
         if self.m._outbox is not None:
             pending, parked, oldest = self.m._outbox
             backlog = GaugeMetricFamily("liveshop_outbox_backlog", "outbox rows not published", labels=["state"])
@@ -171,3 +146,47 @@ class _RuntimeCollector(Collector):
             for job, leads in sorted(scheduler.leading.items()):
                 leader.add_metric([job], 1 if leads else 0)
             yield leader
+
+
+def _consumer_families(runners: Mapping[str, ConsumerRunner]) -> Iterator[Metric]:
+    """Events by outcome, retries by kind, dead letters by category and lag, per consumer group."""
+    events = CounterMetricFamily(
+        "liveshop_consumer_events", "consumed events by outcome", labels=["group", "router", "outcome"]
+    )
+    retries = CounterMetricFamily(
+        "liveshop_consumer_retries", "consumer retries by kind", labels=["group", "router", "kind"]
+    )
+    dlt = CounterMetricFamily(
+        "liveshop_consumer_dead_lettered",
+        "records dead-lettered by category",
+        labels=["group", "router", "category"],
+    )
+    lag = GaugeMetricFamily(
+        "liveshop_consumer_lag",
+        "high watermark minus next offset to process",
+        labels=["group", "topic", "partition"],
+    )
+    for name, r in runners.items():
+        s = r.stats
+        for outcome, n in (
+            ("handled", s.handled),
+            ("duplicate", s.duplicates),
+            ("ignored", s.ignored),
+            ("dead_lettered", s.dead_lettered),
+        ):
+            events.add_metric([r.group, name, outcome], n)
+        for kind, n in (
+            ("bug", s.retries),
+            ("transient", s.transient_retries),
+            ("redelivery", s.redeliveries),
+            ("dlt_publish", s.dlt_publish_failures),
+        ):
+            retries.add_metric([r.group, name, kind], n)
+        for category, n in sorted(s.dead_lettered_by_category.items()):
+            dlt.add_metric([r.group, name, category], n)
+        for (topic, partition), n in sorted(r.lag().items()):
+            lag.add_metric([r.group, topic, str(partition)], n)
+    yield events
+    yield retries
+    yield dlt
+    yield lag

@@ -33,15 +33,12 @@ from aiokafka import errors as kafka_errors
 from asyncpg.pool import PoolConnectionProxy
 
 from liveshop.shared import telemetry
+from liveshop.shared.db import outbox_channel
 from liveshop.shared.faults import Backoff
+from liveshop.shared.kafka_admin import MAX_MESSAGE_BYTES as MAX_MESSAGE_BYTES
 from liveshop.shared.kafka_auth import KafkaAuth, aiokafka_kwargs
-from liveshop.shared.tx import outbox_channel
 
 log = logging.getLogger(__name__)
-
-
-#: The largest record the relay sends (the journal topic is created to accept it).
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 #: Send errors that no retry can cure: the row is parked (see the module doc).
 REFUSED_FOR_GOOD: tuple[type[BaseException], ...] = (
@@ -206,38 +203,11 @@ class OutboxRelay:
             )
             if not rows:
                 return 0
-            futures: list[asyncio.Future[Any]] = []
             started = time.perf_counter()
-            spans: list[Any] = []  # per row: its PRODUCER span, or None
             types: list[str] = []  # per row: its event type
-            for r in rows:
-                try:
-                    fut = await self._send(r, spans, types)
-                except REFUSED_FOR_GOOD as exc:  # refused by the client already (over max_request_size)
-                    fut = asyncio.get_running_loop().create_future()
-                    fut.set_exception(exc)
-                futures.append(fut)
-            results = await asyncio.gather(*futures, return_exceptions=True)
+            results = await self._send_rows(rows, types)
             elapsed = time.perf_counter() - started
-            for span, res in zip(spans, results, strict=False):
-                if span is not None:
-                    if isinstance(res, BaseException):
-                        telemetry.fail(span, res)
-                    span.end()
-            refused: dict[int, BaseException] = {}
-            for r, res in zip(rows, results, strict=True):
-                if isinstance(res, BaseException):
-                    if not isinstance(res, REFUSED_FOR_GOOD):
-                        raise res  # transient: the whole batch is retried (duplicates are absorbed)
-                    refused[r["seq"]] = res
-            for r in rows:
-                if r["seq"] in refused:  # once more alone: a refusal of its batch may not be its own
-                    try:
-                        await (await self._send(r))
-                    except REFUSED_FOR_GOOD as exc:
-                        refused[r["seq"]] = exc
-                    else:
-                        del refused[r["seq"]]
+            refused = await self._refused(rows, results)
             seqs = [r["seq"] for r in rows if r["seq"] not in refused]
             if self.before_mark is not None:
                 self.before_mark(seqs)
@@ -256,6 +226,44 @@ class OutboxRelay:
             if self.observe is not None:
                 self.observe(elapsed, [t for r, t in zip(rows, types, strict=False) if r["seq"] not in refused])
             return len(rows)
+
+    async def _send_rows(self, rows: list[Any], types: list[str]) -> list[Any]:
+        """Send every row and wait for the broker: per row its result or exception (PRODUCER spans ended)."""
+        futures: list[asyncio.Future[Any]] = []
+        spans: list[Any] = []  # per row: its PRODUCER span, or None
+        for r in rows:
+            try:
+                fut = await self._send(r, spans, types)
+            except REFUSED_FOR_GOOD as exc:  # refused by the client already (over max_request_size)
+                fut = asyncio.get_running_loop().create_future()
+                fut.set_exception(exc)
+            futures.append(fut)
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        for span, res in zip(spans, results, strict=False):
+            if span is not None:
+                if isinstance(res, BaseException):
+                    telemetry.fail(span, res)
+                span.end()
+        return results
+
+    async def _refused(self, rows: list[Any], results: list[Any]) -> dict[int, BaseException]:
+        """The rows the broker refused for good (by seq), each re-sent alone once first; a transient
+        failure raises (the whole batch is retried; duplicates are absorbed)."""
+        refused: dict[int, BaseException] = {}
+        for r, res in zip(rows, results, strict=True):
+            if isinstance(res, BaseException):
+                if not isinstance(res, REFUSED_FOR_GOOD):
+                    raise res  # transient: the whole batch is retried (duplicates are absorbed)
+                refused[r["seq"]] = res
+        for r in rows:
+            if r["seq"] in refused:  # once more alone: a refusal of its batch may not be its own
+                try:
+                    await (await self._send(r))
+                except REFUSED_FOR_GOOD as exc:
+                    refused[r["seq"]] = exc
+                else:
+                    del refused[r["seq"]]
+        return refused
 
     async def _send(
         self, r: Any, spans: list[Any] | None = None, types: list[str] | None = None

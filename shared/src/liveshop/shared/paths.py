@@ -1,4 +1,5 @@
-"""Where the project keeps its caches and dev-stack state (both git-ignored)."""
+"""Where the project keeps its caches and dev-stack state (both git-ignored): the workspace root,
+``.cache`` and ``.liveshop/dev``; and owner-only files for passwords."""
 
 from __future__ import annotations
 

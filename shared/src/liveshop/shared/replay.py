@@ -1,4 +1,5 @@
-"""Record a topic to JSON Lines, replay such a file into a topic, consumer lag, offset reset.
+"""Record a topic to JSON Lines, replay such a file into a topic (and, re-exported from
+:mod:`liveshop.shared.kafka_admin`: consumer lag, offset reset, group members).
 
 File format (one Kafka record per line, streamed, never loaded whole)::
 
@@ -23,12 +24,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient
 
 from liveshop.contracts.topics import TOPICS, event_class, topic_of
-from liveshop.shared.kafka_auth import PLAINTEXT, KafkaAuth, aiokafka_kwargs
+from liveshop.shared.kafka_admin import PartitionLag as PartitionLag
+from liveshop.shared.kafka_admin import consumer_lag as consumer_lag
+from liveshop.shared.kafka_admin import group_members as group_members
+from liveshop.shared.kafka_admin import reset_group_to_earliest as reset_group_to_earliest
+from liveshop.shared.kafka_auth import KafkaAuth, aiokafka_kwargs
 
 #: Progress hooks: ``progress(n)`` says n more records are done; ``total(n)`` (called once, before the
 #: first ``progress``) how many there are in all. A recording counts offsets: of a topic with gaps
@@ -87,32 +89,7 @@ async def record(
     await consumer.start()
     summary = RecordSummary(topic=topic)
     try:
-        parts = consumer.partitions_for_topic(topic)
-        if parts is None:
-            await consumer._client.force_metadata_update()
-            parts = consumer.partitions_for_topic(topic)
-        if not parts:
-            raise ValueError(f"topic {topic!r} does not exist")
-        tps = [TopicPartition(topic, p) for p in sorted(parts)]
-        consumer.assign(tps)
-        end = await consumer.end_offsets(tps)
-        stop_at: dict[TopicPartition, int] = dict(end)
-        if to_time is not None:
-            found = await consumer.offsets_for_times({tp: _ms(to_time) for tp in tps})
-            for tp in tps:
-                ot = found.get(tp)
-                stop_at[tp] = min(stop_at[tp], ot.offset if ot is not None else end[tp])
-        if to_offset is not None:
-            stop_at = {tp: min(v, to_offset + 1) for tp, v in stop_at.items()}
-        for tp in tps:
-            if from_time is not None:
-                found = await consumer.offsets_for_times({tp: _ms(from_time)})
-                ot = found.get(tp)
-                consumer.seek(tp, ot.offset if ot is not None else end[tp])
-            elif from_offset is not None:
-                consumer.seek(tp, from_offset)
-            else:
-                await consumer.seek_to_beginning(tp)
+        tps, stop_at = await _bounds(consumer, topic, from_offset, from_time, to_offset, to_time)
         done_at = {tp: await consumer.position(tp) for tp in tps}
         active = {tp for tp in tps if done_at[tp] < stop_at[tp]}
         if total is not None:
@@ -121,23 +98,8 @@ async def record(
             batch = await consumer.getmany(*active, timeout_ms=500, max_records=2000)
             for tp, recs in batch.items():
                 for r in recs:
-                    if r.offset >= stop_at[tp]:
-                        continue
-                    line = {
-                        "topic": r.topic,
-                        "partition": r.partition,
-                        "offset": r.offset,
-                        "timestamp": r.timestamp,
-                        **_text_or_b64(r.key, "key"),
-                        "headers": [[k, v.decode("utf-8", errors="replace")] for k, v in (r.headers or [])],
-                        **_text_or_b64(r.value, "value"),
-                    }
-                    text = json.dumps(line, ensure_ascii=False)
-                    out.write(text + "\n")
-                    summary.records += 1
-                    summary.bytes += len(text) + 1
-                    first = summary.partitions.get(r.partition, (r.offset, r.offset))[0]
-                    summary.partitions[r.partition] = (first, r.offset)
+                    if r.offset < stop_at[tp]:
+                        _write_line(out, r, summary)
             advanced = 0
             for tp in list(active):
                 position = min(await consumer.position(tp), stop_at[tp])
@@ -150,6 +112,64 @@ async def record(
         return summary
     finally:
         await consumer.stop()
+
+
+async def _bounds(
+    consumer: AIOKafkaConsumer,
+    topic: str,
+    from_offset: int | None,
+    from_time: datetime | None,
+    to_offset: int | None,
+    to_time: datetime | None,
+) -> tuple[list[TopicPartition], dict[TopicPartition, int]]:
+    """Assign every partition of ``topic`` and seek each to its first offset to record; return the
+    partitions and, per partition, the offset to stop at."""
+    parts = consumer.partitions_for_topic(topic)
+    if parts is None:
+        await consumer._client.force_metadata_update()
+        parts = consumer.partitions_for_topic(topic)
+    if not parts:
+        raise ValueError(f"topic {topic!r} does not exist")
+    tps = [TopicPartition(topic, p) for p in sorted(parts)]
+    consumer.assign(tps)
+    end = await consumer.end_offsets(tps)
+    stop_at: dict[TopicPartition, int] = dict(end)
+    if to_time is not None:
+        found = await consumer.offsets_for_times({tp: _ms(to_time) for tp in tps})
+        for tp in tps:
+            ot = found.get(tp)
+            stop_at[tp] = min(stop_at[tp], ot.offset if ot is not None else end[tp])
+    if to_offset is not None:
+        stop_at = {tp: min(v, to_offset + 1) for tp, v in stop_at.items()}
+    for tp in tps:
+        if from_time is not None:
+            found = await consumer.offsets_for_times({tp: _ms(from_time)})
+            ot = found.get(tp)
+            consumer.seek(tp, ot.offset if ot is not None else end[tp])
+        elif from_offset is not None:
+            consumer.seek(tp, from_offset)
+        else:
+            await consumer.seek_to_beginning(tp)
+    return tps, stop_at
+
+
+def _write_line(out: TextIO, r: Any, summary: RecordSummary) -> None:
+    """One consumed record as a line of the recording."""
+    line = {
+        "topic": r.topic,
+        "partition": r.partition,
+        "offset": r.offset,
+        "timestamp": r.timestamp,
+        **_text_or_b64(r.key, "key"),
+        "headers": [[k, v.decode("utf-8", errors="replace")] for k, v in (r.headers or [])],
+        **_text_or_b64(r.value, "value"),
+    }
+    text = json.dumps(line, ensure_ascii=False)
+    out.write(text + "\n")
+    summary.records += 1
+    summary.bytes += len(text) + 1
+    first = summary.partitions.get(r.partition, (r.offset, r.offset))[0]
+    summary.partitions[r.partition] = (first, r.offset)
 
 
 @dataclass
@@ -325,102 +345,3 @@ async def replay(
         return n
     finally:
         await producer.stop()
-
-
-@dataclass
-class PartitionLag:
-    group: str
-    topic: str
-    partition: int
-    committed: int | None
-    end: int
-
-    @property
-    def lag(self) -> int:
-        return self.end - (self.committed or 0)
-
-
-async def consumer_lag(
-    bootstrap: str, groups: list[str] | None = None, *, prefix: str = "", auth: KafkaAuth | None = None
-) -> list[PartitionLag]:
-    """Committed offset, end offset and lag per partition of every consumer group (or of ``groups``,
-    or of the groups whose names start with ``prefix``, e.g. a namespace's ``"<ns>."``)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **aiokafka_kwargs(auth))
-    await admin.start()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **aiokafka_kwargs(auth))
-    await consumer.start()
-    out: list[PartitionLag] = []
-    try:
-        if groups is None:
-            listed = await admin.list_consumer_groups()
-            groups = sorted(g[0] for g in listed if g[0].startswith(prefix))
-        for g in groups:
-            offsets = await admin.list_consumer_group_offsets(g)
-            if not offsets:
-                continue
-            ends = await consumer.end_offsets(list(offsets))
-            for tp, meta in sorted(offsets.items(), key=lambda kv: (kv[0].topic, kv[0].partition)):
-                committed = meta.offset if meta.offset >= 0 else None
-                out.append(PartitionLag(g, tp.topic, tp.partition, committed, ends.get(tp, 0)))
-        return out
-    finally:
-        await consumer.stop()
-        await admin.close()
-
-
-async def reset_group_to_earliest(
-    bootstrap: str, group: str, topics: list[str], *, auth: KafkaAuth | None = None
-) -> None:
-    """Move a consumer group (with no active members) back to the beginning of ``topics``."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False, **aiokafka_kwargs(auth)
-    )
-    await consumer.start()
-    try:
-        tps: list[TopicPartition] = []
-        for t in topics:
-            parts = consumer.partitions_for_topic(t)
-            if parts is None:
-                await consumer._client.force_metadata_update()
-                parts = consumer.partitions_for_topic(t) or set()
-            tps.extend(TopicPartition(t, p) for p in parts)
-        if not tps:
-            return
-        consumer.assign(tps)
-        begin = await consumer.beginning_offsets(tps)
-        from aiokafka.structs import OffsetAndMetadata
-
-        await consumer.commit({tp: OffsetAndMetadata(off, "") for tp, off in begin.items()})
-    finally:
-        await consumer.stop()
-
-
-async def group_members(
-    bootstrap: str, groups: list[str], *, auth: KafkaAuth | None = None, timeout_s: float = 15.0
-) -> dict[str, int]:
-    """How many live members each consumer group has (0 for an empty or unknown group).
-
-    Asked with confluent-kafka's admin client (in a worker thread), not aiokafka's: aiokafka 0.14
-    sends DescribeGroups v3 but decodes the answer with the v2 schema, which lacks the per-group
-    ``authorized_operations`` field; a broker that negotiates v3 (Kafka 4 dropped v0) answers with
-    it, so describing two groups or more fails to decode ("Buffer underrun decoding string") and
-    aiokafka drops the connection."""
-    return await asyncio.to_thread(_group_members, bootstrap, list(groups), auth or PLAINTEXT, timeout_s)
-
-
-def _group_members(bootstrap: str, groups: list[str], auth: KafkaAuth, timeout_s: float) -> dict[str, int]:
-    out = {g: 0 for g in groups}
-    if not out:
-        return out
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 4, **auth.confluent()})
-    futures = admin.describe_consumer_groups(list(out), request_timeout=timeout_s)
-    for group, fut in futures.items():
-        try:
-            description = fut.result()
-        except KafkaException as exc:
-            err = exc.args[0] if exc.args else None
-            if isinstance(err, KafkaError) and err.code() == KafkaError.GROUP_ID_NOT_FOUND:
-                continue  # never created, or deleted: no members
-            raise
-        out[group] = len(description.members)
-    return out

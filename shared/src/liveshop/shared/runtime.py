@@ -12,10 +12,11 @@ says not ready (``runtime: starting``). Every step of :meth:`start` is idempoten
 goes on where the previous attempt stopped.
 
 A projection rebuild (:meth:`ServiceRuntime.rebuild_projections`) is refused while other members of
-the consumer group are alive, and is crash-safe: a marker row (``projection_rebuilds``) is
-committed first, the group's offsets are moved back next, and only then are the projections and
-the router's inbox entries emptied, in one transaction that also deletes the marker. A process
-that dies in between finishes the rebuild at its next start.
+the consumer group are alive, and is crash-safe (``liveshop.shared.rebuilds``).
+
+The runtime is the top of ``liveshop.shared``'s own layers (below it the consumer, the transaction,
+the outbox relay and the journal; pyproject.toml ``[tool.importlinter]``): the modules below know it
+only as Protocols (the journal, its replayer, the metrics and the scheduler).
 """
 
 from __future__ import annotations
@@ -23,89 +24,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
-from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, Topic
-from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka import KafkaBroker
 
 from liveshop.contracts.events.journal import JOURNAL
 from liveshop.contracts.topics import TOPICS, dead_letter_topic
-from liveshop.shared import db, entropy, migrations
-from liveshop.shared.consumer import ConsumerRunner, EventRouter, RetryLater
+from liveshop.shared import db, entropy, migrations, rebuilds, subscriber
+from liveshop.shared.consumer import ConsumerRunner, EventRouter
 from liveshop.shared.errors import Conflict, Unavailable
 from liveshop.shared.faults import Backoff, Fault, classify
-from liveshop.shared.journal import JournalReplayer
-from liveshop.shared.kafka_auth import KafkaAuth, aiokafka_kwargs
+from liveshop.shared.journal_replay import JournalReplayer
+from liveshop.shared.kafka_admin import MAX_MESSAGE_BYTES, ensure_topics
 from liveshop.shared.metrics import ServiceMetrics
-from liveshop.shared.outbox import MAX_MESSAGE_BYTES, OutboxRelay, make_producer
+from liveshop.shared.outbox import OutboxRelay, make_producer
 from liveshop.shared.scheduler import Job, JobScheduler, PeriodicJob
 from liveshop.shared.settings import ServiceSettings
 from liveshop.shared.tx import Transaction, transaction
 
 log = logging.getLogger(__name__)
-#: FastStream's own access log (one line per message) is noise at INFO; errors still show.
-_fs_log = logging.getLogger("liveshop.faststream")
-_fs_log.setLevel(logging.WARNING)
-
-
-async def _raw_decoder(message: Any) -> Any:
-    """Leave decoding to :class:`ConsumerRunner`: FastStream must not parse (or choke on) bodies."""
-    return None
-
 
 __all__ = ["Job", "PeriodicJob", "ServiceRuntime", "ensure_topics"]
-
-
-#: CreateTopics error codes: the topic exists (fine), or this principal may not create it.
-_TOPIC_EXISTS, _TOPIC_AUTHZ, _CLUSTER_AUTHZ = 36, 29, 31
-
-
-async def ensure_topics(
-    bootstrap: str,
-    names: dict[str, int],
-    configs: dict[str, dict[str, str]] | None = None,
-    *,
-    auth: KafkaAuth | None = None,
-    replication_factor: int | None = None,
-) -> None:
-    """Create the topics of ``names`` that do not exist. On a secured cluster a service principal
-    sees (DESCRIBE) its namespace's topics and may only create its dead-letter topics: the others
-    are created by provisioning (``liveshop.shared.kafka_acl``), and a missing one is an error.
-
-    ``replication_factor``: a service passes its ``KAFKA_REPLICATION_FACTOR`` setting; other callers
-    (the CLI) default to the ``KAFKA_REPLICATION_FACTOR`` environment variable, else 1."""
-    configs = configs or {}
-    if replication_factor is None:
-        replication_factor = int(os.environ.get("KAFKA_REPLICATION_FACTOR") or 1)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000, **aiokafka_kwargs(auth))
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        new = [
-            NewTopic(n, num_partitions=p, replication_factor=replication_factor, topic_configs=configs.get(n, {}))
-            for n, p in names.items()
-            if n not in existing
-        ]
-        if new:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                resp = await admin.create_topics(new)
-                refused = [t[0] for t in resp.topic_errors if t[1] in (_TOPIC_AUTHZ, _CLUSTER_AUTHZ)]
-                if refused:
-                    who = auth.principal if auth is not None else None
-                    raise PermissionError(
-                        f"Kafka principal {who} may not create topics {sorted(refused)}: provision the "
-                        "namespace first (`liveshop kafka provision --namespace NS`, docs/security.md#kafka)"
-                    )
-    finally:
-        await admin.close()
 
 
 class ServiceRuntime:
@@ -161,36 +103,12 @@ class ServiceRuntime:
     async def start(self) -> None:
         """Connect to PostgreSQL and Kafka and start relaying and consuming; raises if either is
         unreachable. Each step is done once: calling it again after a failure goes on from there."""
-        s = self.settings
         if self.pool is None:
-            pool = await db.create_pool(s.database_url, self.schema, min_size=s.db_pool_min, max_size=s.db_pool_max)
-            try:
-                packages = ["liveshop.shared.sql"] + ([self.migrations_package] if self.migrations_package else [])
-                await migrations.apply(pool, self.schema, packages)
-            except BaseException:
-                pool.terminate()
-                raise
-            self.pool = pool  # only now: requests never see a schema without its tables
+            await self._connect_postgres()
         if not self._topics_ready:
-            topics = {t.qualified(self.namespace): t.partitions for t in TOPICS.values()}
-            for r in self.routers:
-                topics[dead_letter_topic(r.name, self.namespace)] = 1
-            # a journal entry holds a whole consumed batch: allow records up to the relay's maximum
-            big = {JOURNAL.qualified(self.namespace): {"max.message.bytes": str(MAX_MESSAGE_BYTES)}}
-            await ensure_topics(
-                s.kafka_bootstrap_servers, topics, big, auth=self.kafka_auth,
-                replication_factor=s.kafka_replication_factor,
-            )  # fmt: skip
-            self._topics_ready = True
+            await self._create_topics()
         if self.producer is None:
-            producer = make_producer(s.kafka_bootstrap_servers, f"{self.schema}-producer", auth=self.kafka_auth)
-            try:
-                await producer.start()
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await producer.stop()
-                raise
-            self.producer = producer
+            await self._start_producer()
         if self.replay_mode:
             # Re-run the journal instead of consuming, scheduling or relaying (docs/replay.md).
             for router in self.routers:
@@ -199,22 +117,69 @@ class ServiceRuntime:
             self._replay_task = asyncio.create_task(self.replayer.run(), name=f"{self.service}-replay")
             self.started = True
             return
-        await self._finish_interrupted_rebuilds()
+        assert self.pool is not None
+        await rebuilds.finish_interrupted(
+            self.pool,
+            self.routers,
+            settings=self.settings,
+            auth=self.kafka_auth,
+            service=self.service,
+            after_reset=self.after_rebuild_reset,
+        )
         if self.relay is None:
-            relay = OutboxRelay(
-                self.pool,
-                self.producer,
-                self.schema,
-                batch_size=s.outbox_batch_size,
-                poll_interval=s.outbox_poll_interval_s,
-            )
-            relay.observe = self.metrics.observe_publish
-            await relay.start()
-            self.relay = relay
+            await self._start_relay()
         if self.broker is None:
             await self._start_broker()
         self.scheduler.start()
         self.started = True
+
+    async def _connect_postgres(self) -> None:
+        s = self.settings
+        pool = await db.create_pool(s.database_url, self.schema, min_size=s.db_pool_min, max_size=s.db_pool_max)
+        try:
+            packages = ["liveshop.shared.sql"] + ([self.migrations_package] if self.migrations_package else [])
+            await migrations.apply(pool, self.schema, packages)
+        except BaseException:
+            pool.terminate()
+            raise
+        self.pool = pool  # only now: requests never see a schema without its tables
+
+    async def _create_topics(self) -> None:
+        s = self.settings
+        topics = {t.qualified(self.namespace): t.partitions for t in TOPICS.values()}
+        for r in self.routers:
+            topics[dead_letter_topic(r.name, self.namespace)] = 1
+        # a journal entry holds a whole consumed batch: allow records up to the relay's maximum
+        big = {JOURNAL.qualified(self.namespace): {"max.message.bytes": str(MAX_MESSAGE_BYTES)}}
+        await ensure_topics(
+            s.kafka_bootstrap_servers, topics, big, auth=self.kafka_auth, replication_factor=s.kafka_replication_factor
+        )
+        self._topics_ready = True
+
+    async def _start_producer(self) -> None:
+        s = self.settings
+        producer = make_producer(s.kafka_bootstrap_servers, f"{self.schema}-producer", auth=self.kafka_auth)
+        try:
+            await producer.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            raise
+        self.producer = producer
+
+    async def _start_relay(self) -> None:
+        assert self.pool is not None
+        s = self.settings
+        relay = OutboxRelay(
+            self.pool,
+            self.producer,
+            self.schema,
+            batch_size=s.outbox_batch_size,
+            poll_interval=s.outbox_poll_interval_s,
+        )
+        relay.observe = self.metrics.observe_publish
+        await relay.start()
+        self.relay = relay
 
     def start_in_background(self) -> asyncio.Task[None]:
         """Start without waiting for the infrastructure: retry :meth:`start` with capped, jittered
@@ -272,14 +237,7 @@ class ServiceRuntime:
     async def _start_broker(self) -> None:
         if not self.routers:
             return
-        s = self.settings
-        self.broker = KafkaBroker(
-            # a list: FastStream passes one string as a single host ("h1:p1,h2:p2" would not resolve)
-            [h.strip() for h in s.kafka_bootstrap_servers.split(",") if h.strip()],
-            client_id=f"{self.schema}-consumer",
-            logger=_fs_log,
-            security=self.kafka_auth.faststream(),
-        )
+        self.broker = subscriber.make_broker(self.settings, f"{self.schema}-consumer", self.kafka_auth)
         for router in self.routers:
             self._subscribe(router)
         try:
@@ -314,7 +272,7 @@ class ServiceRuntime:
             done: dict[str, list[str]] = {}
             try:
                 groups = [self.settings.consumer_group(r.name) for r in chosen]
-                busy = await self._busy_groups(groups, wait_s=5.0)
+                busy = await rebuilds.busy_groups(self.settings, groups, auth=self.kafka_auth, wait_s=5.0)
                 if busy:
                     raise Conflict(
                         "REBUILD_GROUP_ACTIVE",
@@ -322,74 +280,19 @@ class ServiceRuntime:
                         groups=busy,
                     )
                 for r in chosen:
-                    async with self.pool.acquire() as conn:
-                        await conn.execute(
-                            "INSERT INTO projection_rebuilds (consumer) VALUES ($1) "
-                            "ON CONFLICT (consumer) DO UPDATE SET requested_at = now()",
-                            r.name,
-                        )
-                    await self._finish_rebuild(r)
+                    await rebuilds.mark(self.pool, r)
+                    await rebuilds.finish(
+                        self.pool,
+                        r,
+                        settings=self.settings,
+                        auth=self.kafka_auth,
+                        service=self.service,
+                        after_reset=self.after_rebuild_reset,
+                    )
                     done[r.name] = list(r.projections)
             finally:
                 await self._start_broker()
             return done
-
-    async def _busy_groups(self, groups: list[str], *, wait_s: float) -> dict[str, int]:
-        """The groups with live members (group -> member count), waiting up to ``wait_s`` for
-        members that are leaving (this instance's own consumers, just stopped)."""
-        from liveshop.shared.replay import group_members
-
-        deadline = asyncio.get_running_loop().time() + wait_s
-        while True:
-            members = await group_members(self.settings.kafka_bootstrap_servers, groups, auth=self.kafka_auth)
-            busy = {g: n for g, n in members.items() if n > 0}
-            if not busy or asyncio.get_running_loop().time() >= deadline:
-                return busy
-            await asyncio.sleep(0.2)
-
-    async def _finish_rebuild(self, r: EventRouter) -> None:
-        """Offsets first, then the projections and inbox entries with the marker, in one transaction:
-        whenever the process dies, either nothing was emptied (the marker says: do it again) or all."""
-        from liveshop.shared.replay import reset_group_to_earliest
-
-        assert self.pool is not None
-        topics = [t.qualified(self.namespace) for t in r.topics()] + sorted(r.extra_topics)
-        await reset_group_to_earliest(
-            self.settings.kafka_bootstrap_servers,
-            self.settings.consumer_group(r.name),
-            topics,
-            auth=self.kafka_auth,
-        )
-        if self.after_rebuild_reset is not None:
-            self.after_rebuild_reset(r.name)
-        async with self.pool.acquire() as conn, conn.transaction():
-            for table in r.projections:
-                await conn.execute(f'TRUNCATE TABLE "{table}"')
-            await conn.execute("DELETE FROM inbox WHERE consumer = $1", r.name)
-            await conn.execute("DELETE FROM projection_rebuilds WHERE consumer = $1", r.name)
-        log.info("%s: projections of %s rebuilt from the beginning of %s", self.service, r.name, topics)
-
-    async def _finish_interrupted_rebuilds(self) -> None:
-        """At start, before consuming: finish the rebuilds a previous process began (see module doc)."""
-        assert self.pool is not None
-        pending = [row["consumer"] for row in await self.pool.fetch("SELECT consumer FROM projection_rebuilds")]
-        for name in pending:
-            router = next((r for r in self.routers if r.name == name), None)
-            if router is None:
-                log.warning("%s: an interrupted rebuild of unknown consumer %s is dropped", self.service, name)
-                await self.pool.execute("DELETE FROM projection_rebuilds WHERE consumer = $1", name)
-                continue
-            busy = await self._busy_groups([self.settings.consumer_group(name)], wait_s=0)
-            if busy:
-                log.warning(
-                    "%s: an interrupted rebuild of %s waits: other instances consume in its group (%s)",
-                    self.service,
-                    name,
-                    busy,
-                )
-                continue
-            log.warning("%s: finishing the rebuild of %s interrupted by a crash", self.service, name)
-            await self._finish_rebuild(router)
 
     def _runner(self, router: EventRouter) -> ConsumerRunner:
         assert self.pool is not None
@@ -413,38 +316,9 @@ class ServiceRuntime:
 
     def _subscribe(self, router: EventRouter) -> None:
         assert self.broker is not None and self.pool is not None
-        group = self.settings.consumer_group(router.name)
         runner = self._runner(router)
         names = [t.qualified(self.namespace) for t in router.topics()] + sorted(router.extra_topics)
-
-        async def consume(message: KafkaMessage) -> None:
-            raw = message.raw_message
-            records = raw if isinstance(raw, tuple) else (raw,)
-            runner.kafka_consumer = message.consumer  # for the lag metric (high watermarks)
-            try:
-                await runner.process_records(records)
-            except RetryLater:
-                # A transient failure outlasted the poll's budget: rewind each partition to its
-                # first unfinished record and return (the ack commits what is finished); the next
-                # poll redelivers the rest. The consumer stays within max.poll.interval.
-                for (topic, partition), offset in runner.resume_offsets(records).items():
-                    message.consumer.seek(TopicPartition(topic, partition), offset)
-
-        self.broker.subscriber(
-            # start() created the topics (or provisioning did): FastStream must not try to (a service
-            # principal may not create them, docs/security.md#kafka)
-            *(Topic(n, declare=False) for n in names),
-            group_id=group,
-            batch=True,
-            max_records=200,
-            batch_timeout_ms=20,
-            auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            decoder=_raw_decoder,
-            max_poll_interval_ms=self.settings.consumer_max_poll_interval_ms,
-            session_timeout_ms=10_000,
-            heartbeat_interval_ms=1_000,
-        )(consume)
+        subscriber.subscribe(self.broker, runner, names, self.settings)
 
     # ---- helpers for services ---------------------------------------------------------------
 

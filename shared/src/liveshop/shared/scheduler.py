@@ -26,18 +26,37 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import asyncpg
 
 from liveshop.shared import entropy
-
-if TYPE_CHECKING:
-    from liveshop.shared.runtime import ServiceRuntime
+from liveshop.shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
-Job = Callable[["ServiceRuntime"], Awaitable[Any]]
+#: A periodic job: called with the service's ``liveshop.shared.runtime.ServiceRuntime``.
+Job = Callable[[Any], Awaitable[Any]]
+
+
+class ScheduledService(Protocol):
+    """What the scheduler needs of a service (``ServiceRuntime``, which sits above this module)."""
+
+    @property
+    def service(self) -> str: ...
+
+    @property
+    def schema(self) -> str: ...
+
+    @property
+    def settings(self) -> ServiceSettings: ...
+
+    @property
+    def journal_enabled(self) -> bool: ...
+
+    @property
+    def journal_sealer(self) -> entropy.Sealer | None: ...
+
 
 #: How long a lease check (or taking a lease) may take before the connection counts as lost.
 LEASE_TIMEOUT_S = 5.0
@@ -58,7 +77,7 @@ def lease_key(schema: str, job: str) -> str:
 class JobScheduler:
     """Runs ``jobs`` for ``runtime``, each one only while this instance holds its lease."""
 
-    def __init__(self, runtime: ServiceRuntime, jobs: list[PeriodicJob]) -> None:
+    def __init__(self, runtime: ScheduledService, jobs: list[PeriodicJob]) -> None:
         self.runtime = runtime
         self.jobs = jobs
         #: job name -> whether this instance holds the job's lease (the metric reads it).

@@ -80,7 +80,13 @@ class ServiceSettings(BaseSettings):
         return f"{self.namespace}_{name}" if self.namespace else name
 
     def kafka_auth(self) -> KafkaAuth:
-        return KafkaAuth.from_settings(self)
+        return KafkaAuth(
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_sasl_username,
+            password=self.kafka_sasl_password.get_secret_value(),
+            ssl_cafile=self.kafka_ssl_cafile,
+        )
 
     def auth(self) -> AuthSettings:
         return AuthSettings(

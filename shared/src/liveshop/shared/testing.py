@@ -5,6 +5,23 @@ from the same resolver as ``liveshop dev up`` (env vars, a running dev stack, Do
 processes started for the session and stopped after it). Every test gets a fresh namespace:
 its topics are ``<ns>.liveshop.*`` and its schemas ``<ns>_<service>``, so tests never see
 each other's data.
+
+liveshop's own tests: ``infra`` (session), ``namespace``, ``settings_for(service, **overrides)``,
+``kafka_reader(topic, min_count)``, and :func:`eventually`.
+
+The testing kit for teams that consume liveshop topics (docs/consumers.md#testing-kit-pytest):
+
+- ``liveshop_kafka`` (session): bootstrap servers of a real broker, found or started by the same
+  resolver (env vars, a running ``liveshop dev up`` stack, Docker, or a local Kafka from Maven
+  Central jars); ``liveshop_infra`` is the whole resolved infrastructure (the session's ``infra``).
+- ``liveshop_kafka_auth`` (session): the credentials to connect with (a ``KafkaAuth``: the local
+  stack requires SASL/SCRAM); ``liveshop_kafka_auth.aiokafka()`` gives aiokafka's keyword
+  arguments, e.g. ``AIOKafkaConsumer(..., bootstrap_servers=liveshop_kafka, **liveshop_kafka_auth.aiokafka())``.
+- ``liveshop_namespace``: a fresh topic prefix per test, so tests never see each other's records.
+- ``replay_recording``: ``await replay_recording(path)`` replays a JSON Lines recording (made with
+  ``liveshop topics record``) into this test's namespace; returns the number of records.
+- ``wait_caught_up``: ``await wait_caught_up(group_id, topics)`` waits until a consumer group has
+  committed every record currently on those topics.
 """
 
 from __future__ import annotations
@@ -13,13 +30,16 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from liveshop.shared import replay
 from liveshop.shared.auth import DevIssuer
 from liveshop.shared.devstack.resolver import Infra, resolve
+from liveshop.shared.kafka_admin import consumer_lag
 from liveshop.shared.kafka_auth import KafkaAuth, aiokafka_kwargs
 from liveshop.shared.settings import ServiceSettings
 
@@ -131,3 +151,57 @@ async def kafka_reader(infra: Infra) -> AsyncIterator[Callable[..., Awaitable[li
         )
 
     yield read
+
+
+# ---- the consumer testing kit (teams that consume liveshop topics) ------------------------------
+
+
+@pytest.fixture(scope="session")
+def liveshop_infra(infra: Infra) -> Infra:
+    """The resolved infrastructure (one broker per session: the session's ``infra``)."""
+    return infra
+
+
+@pytest.fixture(scope="session")
+def liveshop_kafka(liveshop_infra: Infra) -> str:
+    return str(liveshop_infra.kafka_bootstrap_servers)
+
+
+@pytest.fixture(scope="session")
+def liveshop_kafka_auth(liveshop_infra: Infra) -> KafkaAuth:
+    """A ``liveshop.shared.kafka_auth.KafkaAuth``: a super user on the local stack."""
+    return liveshop_infra.kafka_auth()
+
+
+@pytest.fixture
+def liveshop_namespace() -> str:
+    return "c" + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def replay_recording(
+    liveshop_kafka: str, liveshop_kafka_auth: KafkaAuth, liveshop_namespace: str
+) -> Callable[[Path], Awaitable[int]]:
+    async def run(path: Path) -> int:
+        return await replay.replay(liveshop_kafka, Path(path), namespace=liveshop_namespace, auth=liveshop_kafka_auth)
+
+    return run
+
+
+async def _caught_up(bootstrap: str, auth: KafkaAuth, group: str, topics: list[str]) -> bool:
+    lags = [lag for lag in await consumer_lag(bootstrap, [group], auth=auth) if lag.topic in topics]
+    seen = {lag.topic for lag in lags}
+    return set(topics) <= seen and all(lag.lag == 0 for lag in lags)
+
+
+@pytest.fixture
+def wait_caught_up(liveshop_kafka: str, liveshop_kafka_auth: KafkaAuth) -> Callable[..., Awaitable[None]]:
+    async def wait(group: str, topics: list[str], timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if await _caught_up(liveshop_kafka, liveshop_kafka_auth, group, topics):
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"consumer group {group} did not catch up on {topics} within {timeout:.0f}s")
+
+    return wait

@@ -20,6 +20,7 @@ from liveshop.contracts import codec
 from liveshop.contracts.base import Envelope, Event
 from liveshop.shared import entropy, journal, telemetry
 from liveshop.shared.db import Connection
+from liveshop.shared.db import outbox_channel as outbox_channel
 
 
 class Transaction:
@@ -99,24 +100,6 @@ class Transaction:
             event_id,
         )
         return row is not None
-
-
-async def write_outbox(conn: Connection, env: Envelope, namespace: str, schema: str) -> None:
-    rec = codec.to_record(env, namespace)
-    await conn.execute(
-        "INSERT INTO outbox (event_id, topic, key, headers, payload, trace) VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb)",
-        env.id,
-        rec.topic,
-        rec.key.decode(),
-        json.dumps([[k, v.decode()] for k, v in rec.headers]),
-        rec.value,
-        telemetry.outbox_trace(env.data.key()),
-    )
-    await conn.execute("SELECT pg_notify($1, '')", outbox_channel(schema))
-
-
-def outbox_channel(schema: str) -> str:
-    return f"outbox_{schema}"
 
 
 @asynccontextmanager

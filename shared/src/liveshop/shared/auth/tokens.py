@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from liveshop.shared.auth.principal import ACTORS, OPERATOR_ROLES, Principal
 from liveshop.shared.errors import Unauthorized
+from liveshop.shared.paths import project_root
 
 DEV_ISSUER = "liveshop-dev"
 DEV_AUDIENCE = "liveshop"
@@ -174,8 +175,6 @@ def _default_dir() -> Path:
     env = os.environ.get("LIVESHOP_AUTH_DIR")
     if env:
         return Path(env)
-    from liveshop.shared.devstack.paths import project_root
-
     return project_root() / ".liveshop" / "auth"
 
 

@@ -31,10 +31,10 @@ import tarfile
 import time
 from typing import TYPE_CHECKING, Any
 
+from liveshop.shared.devstack.infra import Infra
+
 if TYPE_CHECKING:
     from testcontainers.core.container import DockerContainer
-
-    from liveshop.shared.devstack.resolver import Infra
 
 KAFKA_IMAGE = "apache/kafka:4.1.1"
 POSTGRES_IMAGE = "postgres:18"
@@ -201,8 +201,6 @@ def start(timeout: float = START_TIMEOUT_S) -> Infra:  # pragma: no cover - need
 
     PLAINTEXT without ACLs (no SASL set-up here): clients use no credentials and ``provision`` only
     creates topics; the ACL tests skip. Use the local stack for the secured set-up."""
-    from liveshop.shared.devstack.resolver import Infra
-
     password = secrets.token_hex(16)
     kafka = kafka_container()
     pg = postgres_container(password)

@@ -1,7 +1,7 @@
 """A single-node Apache Kafka 4.x broker (KRaft) run from its Maven Central jars with ``java``.
 
 No Docker, no tarball: Maven resolves ``org.apache.kafka:kafka_2.13`` and a log4j2 SLF4J binding
-once into ``.cache/kafka/<version>/libs``; the broker listens on 127.0.0.1 on free ports and is
+once into ``.cache/kafka/<version>/libs`` (:mod:`.kafka_jars`); the broker listens on 127.0.0.1 on free ports and is
 ready when a metadata request succeeds.
 
 Security (docs/security.md#kafka): the client listener is ``SASL_PLAINTEXT`` with SCRAM-SHA-512 and
@@ -15,45 +15,24 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import shutil
 import subprocess
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from liveshop.shared.devstack.paths import cache_dir, write_private
+from liveshop.shared.devstack.kafka_jars import KAFKA_VERSION as KAFKA_VERSION
+from liveshop.shared.devstack.kafka_jars import MissingTool as MissingTool
+from liveshop.shared.devstack.kafka_jars import ensure_jars as ensure_jars
+from liveshop.shared.devstack.kafka_jars import require
 from liveshop.shared.devstack.procs import alive, free_port, spawn, stop_tree, wait_port
 from liveshop.shared.kafka_auth import KafkaAuth, SaslMechanism
-
-KAFKA_VERSION = "4.1.1"
-LOG4J_VERSION = "2.26.1"
-SLF4J_VERSION = "2.0.17"
+from liveshop.shared.paths import write_private
 
 ADMIN = "admin"
 #: SCRAM users of a local stack: the super user, one principal per service, the shared ISV principal.
 USERS = (ADMIN, "svc-order", "svc-promotion", "svc-wallet", "svc-fulfillment", "isv")
 MECHANISM: SaslMechanism = "SCRAM-SHA-512"
-
-_POM = """<?xml version="1.0" encoding="UTF-8"?>
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>dev.liveshop</groupId>
-  <artifactId>local-kafka</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
-    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId>
-      <version>{kafka}</version></dependency>
-    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-api</artifactId>
-      <version>{slf4j}</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j2-impl</artifactId>
-      <version>{log4j}</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId>
-      <version>{log4j}</version></dependency>
-  </dependencies>
-</project>
-"""
 
 _LOG4J2 = """status = warn
 appender.file.type = File
@@ -68,46 +47,6 @@ logger.kafka.level = INFO
 logger.server.name = kafka.server.KafkaRaftServer
 logger.server.level = INFO
 """
-
-
-class MissingTool(RuntimeError):
-    pass
-
-
-def _require(tool: str, hint: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        raise MissingTool(f"`{tool}` not found on PATH. {hint}")
-    return path
-
-
-def ensure_jars(version: str = KAFKA_VERSION) -> Path:
-    """Resolve the broker's jars once (Maven Central) and return the folder holding them."""
-    base = cache_dir() / "kafka" / version
-    libs = base / "libs"
-    done = base / ".resolved"
-    if done.exists() and any(libs.glob("kafka_2.13-*.jar")):
-        return libs
-    java_hint = "Install a Java 17+ runtime, e.g. `apt-get install -y openjdk-17-jre-headless`."
-    _require("java", java_hint)
-    mvn = _require("mvn", "Install Apache Maven, e.g. `apt-get install -y maven` (it fetches the Kafka jars).")
-    base.mkdir(parents=True, exist_ok=True)
-    pom = base / "pom.xml"
-    pom.write_text(_POM.format(kafka=version, log4j=LOG4J_VERSION, slf4j=SLF4J_VERSION), encoding="utf-8")
-    if libs.exists():
-        shutil.rmtree(libs)
-    cmd = [
-        mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-        f"-DoutputDirectory={libs}", "-DincludeScope=runtime",
-    ]  # fmt: skip
-    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if res.returncode != 0:
-        raise RuntimeError(f"Maven could not resolve Kafka {version}:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
-    # Kafka pulls slf4j 1.7 transitively; the log4j2 binding needs 2.x: keep only the newest.
-    for old in libs.glob("slf4j-api-1.*.jar"):
-        old.unlink()
-    done.write_text(version, encoding="utf-8")
-    return libs
 
 
 @dataclass
@@ -148,16 +87,8 @@ def _cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
-def start(data_dir: Path, *, port: int | None = None, heap: str = "768m", timeout: float = 90.0) -> KafkaProcess:
-    libs = ensure_jars()
-    java = _require("java", "Install a Java 17+ runtime, e.g. `apt-get install -y openjdk-17-jre-headless`.")
-    port = port or free_port()
-    cport = free_port()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    logs = data_dir / "logs"
-    logs.mkdir(exist_ok=True)
-    users = _users(data_dir)
-    admin_pw = users[ADMIN]
+def _jaas(admin_pw: str) -> tuple[str, str]:
+    """The client listener's SCRAM and the controller listener's PLAIN login, both as ``admin``."""
     scram_jaas = (
         f'org.apache.kafka.common.security.scram.ScramLoginModule required username="{ADMIN}" password="{admin_pw}";'
     )
@@ -165,6 +96,77 @@ def start(data_dir: Path, *, port: int | None = None, heap: str = "768m", timeou
         "org.apache.kafka.common.security.plain.PlainLoginModule required "
         f'username="{ADMIN}" password="{admin_pw}" user_{ADMIN}="{admin_pw}";'
     )
+    return scram_jaas, plain_jaas
+
+
+def _security_props(port: int, cport: int, admin_pw: str) -> list[str]:
+    """server.properties lines of the listeners, SASL and the authorizer (one node or a cluster alike)."""
+    scram_jaas, plain_jaas = _jaas(admin_pw)
+    return [
+        f"listeners=SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
+        f"advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names=CONTROLLER",
+        "listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+        "inter.broker.listener.name=SASL_PLAINTEXT",
+        f"sasl.enabled.mechanisms={MECHANISM}",
+        f"sasl.mechanism.inter.broker.protocol={MECHANISM}",
+        f"listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config={scram_jaas}",
+        "sasl.mechanism.controller.protocol=PLAIN",
+        "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
+        f"listener.name.controller.plain.sasl.jaas.config={plain_jaas}",
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        f"super.users=User:{ADMIN}",
+        "allow.everyone.if.no.acl.found=false",
+    ]
+
+
+def _java_command(java: str, libs: Path, node_dir: Path, xms: str, heap: str, *extra: str) -> list[str]:
+    """The ``java`` command line up to the main class; writes the node's log4j2 configuration
+    (``logs/server.log``)."""
+    log4j = node_dir / "log4j2.properties"
+    log4j.write_text(_LOG4J2.format(log=node_dir / "logs" / "server.log"), encoding="utf-8")
+    return [
+        java,
+        f"-Xms{xms}",
+        f"-Xmx{heap}",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        *extra,
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={log4j}",
+        "-cp",
+        f"{libs}/*",
+    ]
+
+
+def _format_storage(
+    jvm: list[str], node_dir: Path, cluster_id: str, props: Path, users: dict[str, str], *, standalone: bool, what: str
+) -> None:
+    """``StorageTool format`` once per data dir, adding the SCRAM users."""
+    if (node_dir / "data" / "meta.properties").exists():
+        return
+    scram = [a for u in USERS for a in ("--add-scram", f"{MECHANISM}=[name={u},password={users[u]}]")]
+    fmt = subprocess.run(
+        [*jvm, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(props)]
+        + (["--standalone"] if standalone else [])
+        + scram,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if fmt.returncode != 0:
+        raise RuntimeError(f"kafka storage format{what} failed:\n{fmt.stdout}\n{fmt.stderr}")
+
+
+def start(data_dir: Path, *, port: int | None = None, heap: str = "768m", timeout: float = 90.0) -> KafkaProcess:
+    libs = ensure_jars()
+    java = require("java", "Install a Java 17+ runtime, e.g. `apt-get install -y openjdk-17-jre-headless`.")
+    port = port or free_port()
+    cport = free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    logs = data_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    users = _users(data_dir)
     props = data_dir / "server.properties"
     write_private(
         props,
@@ -173,20 +175,7 @@ def start(data_dir: Path, *, port: int | None = None, heap: str = "768m", timeou
                 "process.roles=broker,controller",
                 "node.id=1",
                 f"controller.quorum.bootstrap.servers=127.0.0.1:{cport}",
-                f"listeners=SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
-                f"advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{port}",
-                "controller.listener.names=CONTROLLER",
-                "listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
-                "inter.broker.listener.name=SASL_PLAINTEXT",
-                f"sasl.enabled.mechanisms={MECHANISM}",
-                f"sasl.mechanism.inter.broker.protocol={MECHANISM}",
-                f"listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config={scram_jaas}",
-                "sasl.mechanism.controller.protocol=PLAIN",
-                "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
-                f"listener.name.controller.plain.sasl.jaas.config={plain_jaas}",
-                "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-                f"super.users=User:{ADMIN}",
-                "allow.everyone.if.no.acl.found=false",
+                *_security_props(port, cport, users[ADMIN]),
                 f"log.dirs={data_dir / 'data'}",
                 "num.partitions=3",
                 "auto.create.topics.enable=true",
@@ -204,31 +193,8 @@ def start(data_dir: Path, *, port: int | None = None, heap: str = "768m", timeou
             ]
         ),
     )
-    log4j = data_dir / "log4j2.properties"
-    log4j.write_text(_LOG4J2.format(log=logs / "server.log"), encoding="utf-8")
-    cp = f"{libs}/*"
-    jvm = [
-        java, "-Xms256m", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-        "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={log4j}", "-cp", cp,
-    ]  # fmt: skip
-    if not (data_dir / "data" / "meta.properties").exists():
-        fmt = subprocess.run(
-            [
-                *jvm,
-                "kafka.tools.StorageTool",
-                "format",
-                f"--cluster-id={_cluster_id()}",
-                "-c",
-                str(props),
-                "--standalone",
-                *(a for u in USERS for a in ("--add-scram", f"{MECHANISM}=[name={u},password={users[u]}]")),
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if fmt.returncode != 0:
-            raise RuntimeError(f"kafka storage format failed:\n{fmt.stdout}\n{fmt.stderr}")
+    jvm = _java_command(java, libs, data_dir, "256m", heap)
+    _format_storage(jvm, data_dir, _cluster_id(), props, users, standalone=True, what="")
     pid = spawn([*jvm, "kafka.Kafka", str(props)], logs / "stdout.log")
     proc = KafkaProcess(pid=pid, port=port, controller_port=cport, data_dir=data_dir, users=users)
     try:
@@ -242,20 +208,26 @@ def start(data_dir: Path, *, port: int | None = None, heap: str = "768m", timeou
 
 def wait_ready(bootstrap: str, timeout: float = 60.0, *, auth: KafkaAuth | None = None) -> None:
     """Ready = a metadata request succeeds (the broker has joined its own KRaft quorum)."""
+    if not _wait_for_brokers(bootstrap, 1, timeout, auth=auth, interval=0.3):
+        raise TimeoutError(f"Kafka at {bootstrap} did not answer a metadata request within {timeout:.0f}s")
+
+
+def _wait_for_brokers(bootstrap: str, count: int, timeout: float, *, auth: KafkaAuth | None, interval: float) -> bool:
+    """Until a metadata request lists ``count`` live brokers (True), or ``timeout`` (False)."""
     import asyncio
 
     from aiokafka.admin import AIOKafkaAdminClient
 
     kwargs = auth.aiokafka() if auth is not None else {}
 
-    async def probe() -> bool:
+    async def probe() -> int:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000, **kwargs)
         try:
             await admin.start()
             meta = await admin.describe_cluster()
-            return bool(meta.get("brokers"))
+            return len(meta.get("brokers") or [])
         except Exception:
-            return False
+            return 0
         finally:
             try:
                 await admin.close()
@@ -264,10 +236,10 @@ def wait_ready(bootstrap: str, timeout: float = 60.0, *, auth: KafkaAuth | None 
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if asyncio.run(probe()):
-            return
-        time.sleep(0.3)
-    raise TimeoutError(f"Kafka at {bootstrap} did not answer a metadata request within {timeout:.0f}s")
+        if asyncio.run(probe()) >= count:
+            return True
+        time.sleep(interval)
+    return False
 
 
 def stop(proc_pid: int | None) -> None:
@@ -334,21 +306,13 @@ def start_cluster(
     replicated defaults: replication factor ``min(3, nodes)`` for new topics and the internal ones,
     ``min.insync.replicas`` = RF - 1 (at least 1) unless given. :func:`start` (one node) is unchanged."""
     libs = ensure_jars()
-    java = _require("java", "Install a Java 17+ runtime, e.g. `apt-get install -y openjdk-17-jre-headless`.")
+    java = require("java", "Install a Java 17+ runtime, e.g. `apt-get install -y openjdk-17-jre-headless`.")
     data_dir.mkdir(parents=True, exist_ok=True)
     users = _users(data_dir)
-    admin_pw = users[ADMIN]
     rf = min(3, nodes)
     min_isr = min_insync_replicas if min_insync_replicas is not None else max(1, rf - 1)
     ports = [(free_port(), free_port()) for _ in range(nodes)]
     voters = ",".join(f"{i + 1}@127.0.0.1:{c}" for i, (_, c) in enumerate(ports))
-    scram_jaas = (
-        f'org.apache.kafka.common.security.scram.ScramLoginModule required username="{ADMIN}" password="{admin_pw}";'
-    )
-    plain_jaas = (
-        "org.apache.kafka.common.security.plain.PlainLoginModule required "
-        f'username="{ADMIN}" password="{admin_pw}" user_{ADMIN}="{admin_pw}";'
-    )
     cluster_id = _cluster_id()
     out: list[KafkaNode] = []
     for i, (port, cport) in enumerate(ports):
@@ -357,62 +321,9 @@ def start_cluster(
         logs = ndir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         props = ndir / "server.properties"
-        write_private(
-            props,
-            "\n".join(
-                [
-                    "process.roles=broker,controller",
-                    f"node.id={node_id}",
-                    f"controller.quorum.voters={voters}",
-                    f"listeners=SASL_PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
-                    f"advertised.listeners=SASL_PLAINTEXT://127.0.0.1:{port}",
-                    "controller.listener.names=CONTROLLER",
-                    "listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
-                    "inter.broker.listener.name=SASL_PLAINTEXT",
-                    f"sasl.enabled.mechanisms={MECHANISM}",
-                    f"sasl.mechanism.inter.broker.protocol={MECHANISM}",
-                    f"listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config={scram_jaas}",
-                    "sasl.mechanism.controller.protocol=PLAIN",
-                    "listener.name.controller.sasl.enabled.mechanisms=PLAIN",
-                    f"listener.name.controller.plain.sasl.jaas.config={plain_jaas}",
-                    "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-                    f"super.users=User:{ADMIN}",
-                    "allow.everyone.if.no.acl.found=false",
-                    f"log.dirs={ndir / 'data'}",
-                    "num.partitions=3",
-                    "auto.create.topics.enable=false",
-                    f"default.replication.factor={rf}",
-                    f"min.insync.replicas={min_isr}",
-                    f"offsets.topic.replication.factor={rf}",
-                    "offsets.topic.num.partitions=6",
-                    f"transaction.state.log.replication.factor={rf}",
-                    f"transaction.state.log.min.isr={min_isr}",
-                    f"share.coordinator.state.topic.replication.factor={rf}",
-                    f"share.coordinator.state.topic.min.isr={min_isr}",
-                    "unclean.leader.election.enable=false",
-                    "group.initial.rebalance.delay.ms=0",
-                    "num.network.threads=2",
-                    "num.io.threads=2",
-                    "",
-                ]
-            ),
-        )
-        log4j = ndir / "log4j2.properties"
-        log4j.write_text(_LOG4J2.format(log=logs / "server.log"), encoding="utf-8")
-        jvm = [
-            java, "-Xms128m", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:TieredStopAtLevel=1",
-            "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*",
-        ]  # fmt: skip
-        if not (ndir / "data" / "meta.properties").exists():
-            fmt = subprocess.run(
-                [
-                    *jvm, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(props),
-                    *(a for u in USERS for a in ("--add-scram", f"{MECHANISM}=[name={u},password={users[u]}]")),
-                ],
-                capture_output=True, text=True, check=False,
-            )  # fmt: skip
-            if fmt.returncode != 0:
-                raise RuntimeError(f"kafka storage format of node {node_id} failed:\n{fmt.stdout}\n{fmt.stderr}")
+        write_private(props, _cluster_node_props(node_id, voters, port, cport, users[ADMIN], ndir, rf, min_isr))
+        jvm = _java_command(java, libs, ndir, "128m", heap, "-XX:TieredStopAtLevel=1")
+        _format_storage(jvm, ndir, cluster_id, props, users, standalone=False, what=f" of node {node_id}")
         cmd = [*jvm, "kafka.Kafka", str(props)]
         pid = spawn(cmd, logs / "stdout.log")
         out.append(KafkaNode(node_id=node_id, pid=pid, port=port, controller_port=cport, data_dir=ndir, cmd=cmd))
@@ -429,31 +340,37 @@ def start_cluster(
     return cluster
 
 
+def _cluster_node_props(
+    node_id: int, voters: str, port: int, cport: int, admin_pw: str, ndir: Path, rf: int, min_isr: int
+) -> str:
+    """server.properties of one node of :func:`start_cluster` (replicated defaults, no auto-created topics)."""
+    return "\n".join(
+        [
+            "process.roles=broker,controller",
+            f"node.id={node_id}",
+            f"controller.quorum.voters={voters}",
+            *_security_props(port, cport, admin_pw),
+            f"log.dirs={ndir / 'data'}",
+            "num.partitions=3",
+            "auto.create.topics.enable=false",
+            f"default.replication.factor={rf}",
+            f"min.insync.replicas={min_isr}",
+            f"offsets.topic.replication.factor={rf}",
+            "offsets.topic.num.partitions=6",
+            f"transaction.state.log.replication.factor={rf}",
+            f"transaction.state.log.min.isr={min_isr}",
+            f"share.coordinator.state.topic.replication.factor={rf}",
+            f"share.coordinator.state.topic.min.isr={min_isr}",
+            "unclean.leader.election.enable=false",
+            "group.initial.rebalance.delay.ms=0",
+            "num.network.threads=2",
+            "num.io.threads=2",
+            "",
+        ]
+    )
+
+
 def wait_brokers(bootstrap: str, count: int, timeout: float = 60.0, *, auth: KafkaAuth | None = None) -> None:
     """Until a metadata request lists ``count`` live brokers."""
-    import asyncio
-
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    kwargs = auth.aiokafka() if auth is not None else {}
-
-    async def probe() -> int:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000, **kwargs)
-        try:
-            await admin.start()
-            meta = await admin.describe_cluster()
-            return len(meta.get("brokers") or [])
-        except Exception:
-            return 0
-        finally:
-            try:
-                await admin.close()
-            except Exception:
-                pass
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if asyncio.run(probe()) >= count:
-            return
-        time.sleep(0.5)
-    raise TimeoutError(f"Kafka at {bootstrap} did not show {count} brokers within {timeout:.0f}s")
+    if not _wait_for_brokers(bootstrap, count, timeout, auth=auth, interval=0.5):
+        raise TimeoutError(f"Kafka at {bootstrap} did not show {count} brokers within {timeout:.0f}s")

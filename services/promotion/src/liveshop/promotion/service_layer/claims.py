@@ -34,7 +34,7 @@ from liveshop.promotion.service_layer.handlers import envelope_claims, views
 from liveshop.promotion.service_layer.unit_of_work import UnitOfWork, VoucherRow
 from liveshop.shared import entropy, journal
 from liveshop.shared.errors import Conflict as SharedConflict
-from liveshop.shared.http import request_hash
+from liveshop.shared.idempotency import request_hash
 
 UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 #: The journal's name for one group-committed batch of claims.

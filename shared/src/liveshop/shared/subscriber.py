@@ -1,0 +1,73 @@
+"""The FastStream side of consuming: one Kafka broker per service process and, per event router, one
+subscriber (its consumer group) that hands each fetched batch to the router's :class:`ConsumerRunner`.
+
+At least once: batches of up to 200 records, offsets committed (``NACK_ON_ERROR``) only after the
+runner returned, i.e. after the effects (or dead-letter records) are durable. FastStream does not
+decode the bodies (the runner does) and does not create topics (the runtime or provisioning did).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiokafka import TopicPartition
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, Topic
+from faststream.kafka.annotations import KafkaMessage
+
+from liveshop.shared.consumer import ConsumerRunner, RetryLater
+from liveshop.shared.kafka_auth import KafkaAuth
+from liveshop.shared.settings import ServiceSettings
+
+#: FastStream's own access log (one line per message) is noise at INFO; errors still show.
+_fs_log = logging.getLogger("liveshop.faststream")
+_fs_log.setLevel(logging.WARNING)
+
+
+async def _raw_decoder(message: Any) -> Any:
+    """Leave decoding to :class:`ConsumerRunner`: FastStream must not parse (or choke on) bodies."""
+    return None
+
+
+def make_broker(settings: ServiceSettings, client_id: str, auth: KafkaAuth) -> KafkaBroker:
+    return KafkaBroker(
+        # a list: FastStream passes one string as a single host ("h1:p1,h2:p2" would not resolve)
+        [h.strip() for h in settings.kafka_bootstrap_servers.split(",") if h.strip()],
+        client_id=client_id,
+        logger=_fs_log,
+        security=auth.faststream(),
+    )
+
+
+def subscribe(broker: KafkaBroker, runner: ConsumerRunner, topics: list[str], settings: ServiceSettings) -> None:
+    """Subscribe ``runner``'s consumer group to ``topics``."""
+
+    async def consume(message: KafkaMessage) -> None:
+        raw = message.raw_message
+        records = raw if isinstance(raw, tuple) else (raw,)
+        runner.kafka_consumer = message.consumer  # for the lag metric (high watermarks)
+        try:
+            await runner.process_records(records)
+        except RetryLater:
+            # A transient failure outlasted the poll's budget: rewind each partition to its
+            # first unfinished record and return (the ack commits what is finished); the next
+            # poll redelivers the rest. The consumer stays within max.poll.interval.
+            for (topic, partition), offset in runner.resume_offsets(records).items():
+                message.consumer.seek(TopicPartition(topic, partition), offset)
+
+    broker.subscriber(
+        # start() created the topics (or provisioning did): FastStream must not try to (a service
+        # principal may not create them, docs/security.md#kafka)
+        *(Topic(n, declare=False) for n in topics),
+        group_id=runner.group,
+        batch=True,
+        max_records=200,
+        batch_timeout_ms=20,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=_raw_decoder,
+        max_poll_interval_ms=settings.consumer_max_poll_interval_ms,
+        session_timeout_ms=10_000,
+        heartbeat_interval_ms=1_000,
+    )(consume)

@@ -34,7 +34,7 @@ from liveshop.contracts import codec
 from liveshop.contracts.common import Channel, ChannelKind, OrderLine, OrderStatus, PaymentMethod, ProductType
 from liveshop.contracts.events.order import ORDER, OrderPlaced
 from liveshop.promotion import bootstrap
-from liveshop.promotion.adapters.repositories import PgUnitOfWork
+from liveshop.promotion.adapters.unit_of_work import PgUnitOfWork
 from liveshop.promotion.domain.errors import PromotionError
 from liveshop.promotion.service_layer import commands as cmds
 from liveshop.promotion.service_layer.claims import EnvelopeClaims

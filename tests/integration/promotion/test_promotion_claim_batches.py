@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from liveshop.promotion.adapters.repositories import PgUnitOfWork
+from liveshop.promotion.adapters.unit_of_work import PgUnitOfWork
 from liveshop.promotion.domain.errors import PromotionError
 from liveshop.promotion.service_layer import commands as cmds
 from liveshop.promotion.service_layer.claims import EnvelopeClaims

@@ -13,11 +13,7 @@ from liveshop.promotion.service_layer.handlers.common import COUPON_CREATE, WALL
 from liveshop.promotion.service_layer.handlers.coupon_budget import coupon_funded, coupon_refused
 from liveshop.promotion.service_layer.handlers.envelope_events import save_activity
 from liveshop.promotion.service_layer.handlers.funding import request_release
-from liveshop.promotion.service_layer.unit_of_work import (
-    HELD,
-    REFUSED,
-    UnitOfWork,
-)
+from liveshop.promotion.service_layer.unit_of_work import HELD, REFUSED, UnitOfWork
 
 
 async def on_budget_held(uow: UnitOfWork, ev: b.BudgetHeld, now: datetime) -> None:
@@ -93,3 +89,8 @@ async def on_budget_settled(uow: UnitOfWork, request_id: str, ok: bool, detail: 
     req = await uow.budget.get(request_id, lock=True)
     if req is not None and req.status == "REQUESTED":
         await uow.budget.decide(request_id, "DONE" if ok else "REFUSED", detail, now)
+
+
+async def on_budget_released(uow: UnitOfWork, ev: b.BudgetReleased, now: datetime) -> None:
+    """The wallet gave a released budget back to the streamer."""
+    await on_budget_settled(uow, ev.request_id, True, {"total_held": ev.total_held}, now)

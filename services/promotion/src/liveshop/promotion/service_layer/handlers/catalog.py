@@ -6,10 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from liveshop.contracts.events.catalog import DistributionChanged, ProductChanged, StreamerBound
-from liveshop.promotion.service_layer.unit_of_work import (
-    ProductRow,
-    UnitOfWork,
-)
+from liveshop.promotion.service_layer.unit_of_work import ProductRow, UnitOfWork
 
 
 async def on_product_changed(uow: UnitOfWork, ev: ProductChanged) -> None:

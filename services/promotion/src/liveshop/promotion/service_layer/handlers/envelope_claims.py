@@ -11,11 +11,7 @@ from liveshop.promotion.domain.errors import Code, Conflict, InvalidInput, NotFo
 from liveshop.promotion.service_layer import commands as cmds
 from liveshop.promotion.service_layer.handlers.common import RED_ENVELOPE
 from liveshop.promotion.service_layer.handlers.envelopes import require_funded, tick_activity
-from liveshop.promotion.service_layer.unit_of_work import (
-    AVAILABLE,
-    UnitOfWork,
-    VoucherRow,
-)
+from liveshop.promotion.service_layer.unit_of_work import AVAILABLE, UnitOfWork, VoucherRow
 
 
 class ClaimInvariantViolated(RuntimeError):

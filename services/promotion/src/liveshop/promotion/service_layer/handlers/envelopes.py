@@ -14,13 +14,7 @@ from liveshop.promotion.service_layer.handlers.common import WALLET_DECIDES
 from liveshop.promotion.service_layer.handlers.envelope_events import save_activity
 from liveshop.promotion.service_layer.handlers.funding import request_hold
 from liveshop.promotion.service_layer.handlers.views import activity_public_view, activity_view
-from liveshop.promotion.service_layer.unit_of_work import (
-    AWAITING_HOLD,
-    HELD,
-    REFUSED,
-    LoadedActivity,
-    UnitOfWork,
-)
+from liveshop.promotion.service_layer.unit_of_work import AWAITING_HOLD, HELD, REFUSED, LoadedActivity, UnitOfWork
 from liveshop.shared.auth import Principal
 
 

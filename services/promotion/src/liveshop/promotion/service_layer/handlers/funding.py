@@ -6,10 +6,7 @@ from datetime import datetime
 
 from liveshop.contracts.events import budget as b
 from liveshop.promotion.domain import red_envelope as re
-from liveshop.promotion.service_layer.unit_of_work import (
-    BudgetRequest,
-    UnitOfWork,
-)
+from liveshop.promotion.service_layer.unit_of_work import BudgetRequest, UnitOfWork
 from liveshop.shared import entropy
 
 

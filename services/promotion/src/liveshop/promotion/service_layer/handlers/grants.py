@@ -8,11 +8,7 @@ from typing import Any
 from liveshop.promotion.domain.errors import Code, InvalidInput
 from liveshop.promotion.service_layer import commands as cmds
 from liveshop.promotion.service_layer import mapping as m
-from liveshop.promotion.service_layer.unit_of_work import (
-    AVAILABLE,
-    UnitOfWork,
-    VoucherRow,
-)
+from liveshop.promotion.service_layer.unit_of_work import AVAILABLE, UnitOfWork, VoucherRow
 
 #: Default most a platform operator hands one buyer in one grant or platform coupon (fen; 1000 yuan).
 #: The service's setting ``PROMOTION_MAX_GRANT_FEN`` overrides it.

@@ -7,10 +7,7 @@ from datetime import datetime
 from liveshop.promotion.domain.errors import Code, InvalidInput
 from liveshop.promotion.service_layer import commands as cmds
 from liveshop.promotion.service_layer import mapping as m
-from liveshop.promotion.service_layer.unit_of_work import (
-    PromotionRow,
-    UnitOfWork,
-)
+from liveshop.promotion.service_layer.unit_of_work import PromotionRow, UnitOfWork
 
 
 async def create_promotion(uow: UnitOfWork, cmd: cmds.CreatePromotion, now: datetime) -> PromotionRow:

@@ -12,13 +12,7 @@ from liveshop.promotion.domain.pricing import AppliedDiscount, CartLine, Pricing
 from liveshop.promotion.domain.pricing import price_order as engine_price_order
 from liveshop.promotion.domain.vouchers import Reason, Voucher
 from liveshop.promotion.service_layer import mapping as m
-from liveshop.promotion.service_layer.unit_of_work import (
-    RESERVED,
-    USED,
-    PricingRecord,
-    UnitOfWork,
-    VoucherRow,
-)
+from liveshop.promotion.service_layer.unit_of_work import RESERVED, USED, PricingRecord, UnitOfWork, VoucherRow
 from liveshop.shared.auth import Principal
 
 

@@ -3,19 +3,16 @@ set-based for batches: one statement per table whatever the batch size)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from liveshop.contracts import codec
-from liveshop.contracts.base import Envelope, Event
 from liveshop.fulfillment.adapters.rows import facts_from_row, report_from_json, report_json, track_from_row
 from liveshop.fulfillment.domain.isv import Authorisation, Isv
 from liveshop.fulfillment.domain.reports import OrderFacts
-from liveshop.fulfillment.domain.tracks import CANONICAL_EVENT, OrderTimeline, Track
+from liveshop.fulfillment.domain.tracks import OrderTimeline, Track
 from liveshop.fulfillment.service_layer.mapping import track_event_id
 from liveshop.fulfillment.service_layer.unit_of_work import (
     Context,
@@ -25,46 +22,13 @@ from liveshop.fulfillment.service_layer.unit_of_work import (
     NewTrack,
     RejectionRecord,
 )
-from liveshop.shared import entropy
-from liveshop.shared.tx import Transaction, outbox_channel
+from liveshop.shared.tx import Transaction
 
 _ORDER_COLS = "order_id, merchant_id, buyer_id, paid_at, cancelled_at, shipped_at, delivered_at"
 _TRACK_SELECT = (
     "SELECT t.order_id, o.merchant_id, t.status, t.occurred_at, t.recorded_at, t.isv_id, t.request_id, t.operator,"
     " t.waybill_no, t.carrier FROM tracks t JOIN orders o USING (order_id)"
 )
-
-
-async def publish_many(tx: Transaction, events: Sequence[tuple[Event, str | None]]) -> list[Envelope]:
-    """Write many outbox rows in one statement (same rows as ``Transaction.publish``) and notify once.
-
-    ``events`` are (event, id or None for a fresh one).
-    """
-    if not events:
-        return []
-    envs = [
-        codec.envelope(ev, source=tx.source, id=eid or str(entropy.uuid4()), time=entropy.now()) for ev, eid in events
-    ]
-    recs = [codec.to_record(e, tx.namespace) for e in envs]
-    await tx.conn.execute(
-        "INSERT INTO outbox (event_id, topic, key, headers, payload) "
-        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::bytea[])",
-        [e.id for e in envs],
-        [r.topic for r in recs],
-        [r.key.decode() for r in recs],
-        [json.dumps([[k, v.decode()] for k, v in r.headers]) for r in recs],
-        [r.value for r in recs],
-    )
-    await tx.conn.execute("SELECT pg_notify($1, '')", outbox_channel(tx.schema))
-    tx.published.extend(envs)
-    return envs
-
-
-_STATUS_OF_EVENT = {event: status.value for status, event in CANONICAL_EVENT.items()}
-
-
-def _status_of(env: Envelope) -> str:
-    return _STATUS_OF_EVENT[type(env.data).__name__]
 
 
 class PgReports:
@@ -134,43 +98,33 @@ class PgReports:
         await self._hold(effects.held)
         await self._release(effects.released)
         await self._reject(effects.rejections)
-        if effects.events:
-            await publish_many(self.tx, [(e, None) for e in effects.events])
-        elif inserted:
-            await self.conn.execute("SELECT pg_notify($1, '')", outbox_channel(self.tx.schema))
+        # the outbox rows (the new tracks' canonical events, then the others) go with the transaction's
+        # other events in its one outbox statement, which also wakes the relay
+        new = [n for n in effects.tracks if (n.track.order_id, n.track.status.value) in inserted]
+        await self.tx.publish_many(
+            [n.event for n in new], ids=[track_event_id(n.track.order_id, n.track.status) for n in new]
+        )
+        await self.tx.publish_many(effects.events)
         return inserted
 
     async def _insert_tracks(self, new: Sequence[NewTrack]) -> set[tuple[str, str]]:
         """One statement: the tracks, and for those actually inserted (the primary key is the last
-        guard against a double track) the buyer's message and the canonical event."""
+        guard against a double track) the buyer's message. Returns the (order_id, status) inserted."""
         if not new:
             return set()
         ts = [n.track for n in new]
-        envs = [
-            codec.envelope(
-                n.event,
-                source=self.tx.source,
-                id=track_event_id(n.track.order_id, n.track.status),
-                time=entropy.now(),
-            )
-            for n in new
-        ]
-        recs = [codec.to_record(e, self.tx.namespace) for e in envs]
         rows = await self.conn.fetch(
             "WITH input AS ("
             " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[],"
-            "  $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],"
-            "  $12::text[], $13::text[], $14::text[], $15::jsonb[], $16::bytea[])"
+            "  $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])"
             "  AS i(order_id, status, occurred_at, recorded_at, request_id, isv_id, operator, waybill_no, carrier,"
-            "   text, buyer_id, event_id, topic, key, headers, payload)),"
+            "   text, buyer_id)),"
             " t AS (INSERT INTO tracks (order_id, status, occurred_at, recorded_at, request_id, isv_id, operator,"
             "  waybill_no, carrier, text) SELECT order_id, status, occurred_at, recorded_at, request_id, isv_id,"
             "  operator, waybill_no, carrier, text FROM input ON CONFLICT DO NOTHING RETURNING order_id, status),"
             " m AS (INSERT INTO service_messages (buyer_id, order_id, status, text, occurred_at)"
             "  SELECT i.buyer_id, i.order_id, i.status, i.text, i.occurred_at FROM input i JOIN t USING (order_id, status)"
-            "  ON CONFLICT DO NOTHING),"
-            " e AS (INSERT INTO outbox (event_id, topic, key, headers, payload)"
-            "  SELECT i.event_id, i.topic, i.key, i.headers, i.payload FROM input i JOIN t USING (order_id, status))"
+            "  ON CONFLICT DO NOTHING)"
             " SELECT order_id, status FROM t",
             [t.order_id for t in ts],
             [t.status.value for t in ts],
@@ -183,15 +137,8 @@ class PgReports:
             [t.carrier for t in ts],
             [t.buyer_text for t in ts],
             [n.buyer_id for n in new],
-            [e.id for e in envs],
-            [r.topic for r in recs],
-            [r.key.decode() for r in recs],
-            [json.dumps([[k, v.decode()] for k, v in r.headers]) for r in recs],
-            [r.value for r in recs],
         )
-        inserted = {(r["order_id"], r["status"]) for r in rows}
-        self.tx.published.extend(e for e in envs if (e.data.key(), _status_of(e)) in inserted)
-        return inserted
+        return {(r["order_id"], r["status"]) for r in rows}
 
     async def _update_orders(self, orders: Iterable[OrderFacts]) -> None:
         """One statement for the whole batch (ids in sorted order: the rows were locked that way)."""

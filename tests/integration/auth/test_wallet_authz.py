@@ -29,10 +29,11 @@ from liveshop.shared.devstack.resolver import Infra
 from liveshop.shared.runtime import ServiceRuntime
 from liveshop.shared.settings import ServiceSettings
 from liveshop.wallet import bootstrap, provider
+from liveshop.wallet.adapters.bnpl_bills import PgBnplUnitOfWork
 from liveshop.wallet.adapters.fee_invoices import PgFeeInvoices
 from liveshop.wallet.adapters.repository import PgUnitOfWork
-from liveshop.wallet.bnpl import service_layer as bnpl_sl
 from liveshop.wallet.domain.model import TopUpChannel
+from liveshop.wallet.service_layer import bnpl as bnpl_sl
 from liveshop.wallet.service_layer import fee_invoices as fee_sl
 from liveshop.wallet.service_layer import handlers
 from tests.authn import bearer
@@ -116,7 +117,7 @@ async def _seed(rt: ServiceRuntime) -> dict[str, Any]:
             order_id="o2", status=OrderStatus.PAID, occurred_at=now, buyer_id="b1", merchant_id="m1",
             payment_method=PaymentMethod.BNPL, funding=funding, payment_id="pay_o2", paid_at=now, paid_amount=0,
         )  # fmt: skip
-        await bnpl_sl.on_order_paid(bnpl_sl.Uow(tx), paid, now)
+        await bnpl_sl.on_order_paid(PgBnplUnitOfWork(tx), paid, now)
     return ids
 
 

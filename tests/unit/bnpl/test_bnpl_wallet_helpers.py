@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from liveshop.wallet.bnpl.config import PolicySeconds
-from liveshop.wallet.bnpl.service_layer import apply_discount
 from liveshop.wallet.domain.bnpl.bill import BillDiscount, BillStatus, BnplBill, CollectionPolicy, Initiator
 from liveshop.wallet.domain.bnpl.errors import BillError
+from liveshop.wallet.service_layer.bnpl import apply_discount
+from liveshop.wallet.service_layer.bnpl_policy import PolicySeconds
 from liveshop.wallet.settings import WalletSettings
 
 T0 = datetime(2022, 6, 1, tzinfo=UTC)

@@ -9,28 +9,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 
-from liveshop.shared import entropy
 from liveshop.shared.http import create_app
-from liveshop.shared.runtime import PeriodicJob, ServiceRuntime
+from liveshop.shared.runtime import ServiceRuntime
 from liveshop.shared.settings import ServiceSettings
 from liveshop.wallet import provider
-from liveshop.wallet.adapters.repository import PgUnitOfWork
-from liveshop.wallet.bnpl import wiring as bnpl_wiring
-from liveshop.wallet.entrypoints import consumers, fee_invoices, http
-from liveshop.wallet.service_layer import handlers
+from liveshop.wallet.entrypoints import bnpl_http, consumers, fee_invoices, http, jobs
 from liveshop.wallet.settings import WalletSettings
 
 SERVICE = "wallet"
-
-
-async def expire_pending(runtime: ServiceRuntime) -> None:
-    """Void timed-out pending transfers (payment holds at the order's pay-by), in batches."""
-    while True:
-        async with runtime.transaction() as tx:
-            done = await handlers.expire_payments(PgUnitOfWork(tx), entropy.now())
-        if len(done) < 1000:
-            return
-
 
 #: Validation failures that are a reason code of their own (the rest answer ``INVALID_REQUEST``).
 REASON_CODES = ("AMOUNT_TOO_LARGE",)
@@ -49,16 +35,16 @@ def build(
     else:
         secret = provider_secret if isinstance(provider_secret, SecretStr) else SecretStr(provider_secret)
         s = WalletSettings.from_base(settings or WalletSettings(), wallet_provider_secret=secret)
+    bnpl_default_policy = s.bnpl_default_policy()
     runtime = ServiceRuntime(
         s,
         service=SERVICE,
         migrations_package="liveshop.wallet.migrations",
-        routers=[consumers.payments, consumers.budgets, *bnpl_wiring.routers(s)],
-        jobs=[PeriodicJob("expire-pending", s.wallet_expiry_interval_s, expire_pending), *bnpl_wiring.jobs(s)],
+        routers=consumers.routers(bnpl_default_policy),
+        jobs=jobs.jobs(s),
     )
-    app = create_app(
-        runtime, [http.router, fee_invoices.router, *bnpl_wiring.http_routers(s)], title="liveshop wallet service"
-    )
+    app = create_app(runtime, [http.router, fee_invoices.router, bnpl_http.router], title="liveshop wallet service")
+    app.state.bnpl_default_policy = bnpl_default_policy
 
     # the payment provider's signed callbacks (liveshop.wallet.provider): Principal(service, payment-provider)
     app.state.authenticators.append(provider.authenticator(s.wallet_provider_secret))

@@ -13,7 +13,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from liveshop.shared.settings import ServiceSettings
-from liveshop.wallet.bnpl.config import DAY, PolicySeconds
+from liveshop.wallet.service_layer.bnpl_policy import DAY, PolicySeconds
 
 
 def _or_bnpl(name: str) -> AliasChoices:

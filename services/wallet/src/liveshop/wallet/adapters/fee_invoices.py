@@ -5,7 +5,13 @@ from __future__ import annotations
 import asyncpg
 
 from liveshop.shared.db import Connection
-from liveshop.wallet.domain.fee_invoice import FeeEntry, FeeInvoice, FeeInvoiceStatus
+from liveshop.wallet.domain.fee_invoice import (
+    FeeEntry,
+    FeeInvoice,
+    FeeInvoiceCode,
+    FeeInvoiceRefusal,
+    FeeInvoiceStatus,
+)
 
 _ENTRY_COLUMNS = "t.top_up_id, t.channel, e.fee AS fee, t.amount, t.created_at"
 
@@ -63,11 +69,22 @@ class PgFeeInvoices:
         return (await self._with_entries([row]))[0]
 
     async def save_resolution(self, inv: FeeInvoice) -> None:
-        await self.conn.execute(
-            """UPDATE fee_invoices SET status = $2, invoice_number = $3, reject_reason = $4, resolved_at = $5,
-                                       resolved_by = $6 WHERE invoice_id = $1""",
-            inv.invoice_id, inv.status.value, inv.invoice_number, inv.reject_reason, inv.resolved_at, inv.resolved_by,
-        )  # fmt: skip
+        """Raises ``INVOICE_NUMBER_IN_USE`` when the same number was issued concurrently (the unique index)."""
+        try:
+            await self.conn.execute(
+                """UPDATE fee_invoices SET status = $2, invoice_number = $3, reject_reason = $4, resolved_at = $5,
+                                           resolved_by = $6 WHERE invoice_id = $1""",
+                inv.invoice_id,
+                inv.status.value,
+                inv.invoice_number,
+                inv.reject_reason,
+                inv.resolved_at,
+                inv.resolved_by,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise FeeInvoiceRefusal(
+                FeeInvoiceCode.INVOICE_NUMBER_IN_USE, f"invoice number {inv.invoice_number!r} was already given"
+            ) from exc
         if inv.status is FeeInvoiceStatus.REJECTED:
             await self.conn.execute("UPDATE fee_invoice_entries SET live = false WHERE invoice_id = $1", inv.invoice_id)
 

@@ -1,4 +1,9 @@
-"""Wallet subscribers: thin (decode the contract → service-layer handler in the runner's transaction).
+"""Wallet subscribers: thin — a table of handlers per consumer group, each run in the runner's transaction
+with a unit of work and the current time.
+
+Three consumer groups: ``wallet-payments`` (payment requests, cancellations, refused captures),
+``wallet-budgets`` (red-envelope budgets asked for by promotion) and ``wallet-bnpl`` (the 先用后付 bills: order
+events, the campaign's budget and its first-order discount).
 
 A refusal (a ``WalletError``, the kernel's ``DomainError``) that escapes a handler is dead-lettered at once as a
 business refusal; a ledger write that lost a race (``CONCURRENT_ID_CONFLICT``) is not one: it becomes
@@ -7,21 +12,35 @@ business refusal; a ledger write that lost a race (``CONCURRENT_ID_CONFLICT``) i
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
-from liveshop.contracts.base import Envelope
+from liveshop.contracts.base import Envelope, Event
+from liveshop.contracts.events.bnpl import BnplCampaignCreated, BnplFirstOrderDiscountGranted
 from liveshop.contracts.events.budget import BudgetHoldRequested, BudgetReleaseRequested, RedEnvelopeRedeemed
-from liveshop.contracts.events.order import OrderCancelled, OrderPaymentRequested, OrderTransitionRejected
+from liveshop.contracts.events.order import (
+    OrderCancelled,
+    OrderMarkedDelivered,
+    OrderMarkedShipped,
+    OrderPaid,
+    OrderPaymentRequested,
+    OrderTransitionRejected,
+)
 from liveshop.shared import entropy
 from liveshop.shared.consumer import EventRouter
 from liveshop.shared.errors import PermanentError
 from liveshop.shared.tx import Transaction
+from liveshop.wallet.adapters.bnpl_bills import PgBnplUnitOfWork
 from liveshop.wallet.adapters.repository import PgUnitOfWork
 from liveshop.wallet.domain.errors import ErrorCode, LedgerError
-from liveshop.wallet.service_layer import handlers
-from liveshop.wallet.service_layer.unit_of_work import UnitOfWork
+from liveshop.wallet.service_layer import bnpl, handlers
+from liveshop.wallet.service_layer.bnpl_policy import PolicySeconds
+
+U = TypeVar("U")
+#: A handler: ``(unit of work, the event's contract, now)``.
+Handler = Callable[[U, Any, datetime], Awaitable[Any]]
 
 
 class LostRace(Exception):
@@ -37,15 +56,15 @@ def lost_race(exc: LedgerError) -> LostRace | None:
     return LostRace(str(exc)) if exc.code is ErrorCode.CONCURRENT_ID_CONFLICT else None
 
 
-payments = EventRouter("wallet-payments")
-budgets = EventRouter("wallet-budgets")
+def _router(
+    name: str, table: Mapping[type[Event], Handler[U]], unit_of_work: Callable[[Transaction], U]
+) -> EventRouter:
+    by_type = {event.EVENT_TYPE: fn for event, fn in table.items()}
+    router = EventRouter(name)
 
-
-def _bind(router: EventRouter, event: type[Any], fn: Callable[[UnitOfWork, Any, datetime], Awaitable[Any]]) -> None:
     async def handle(env: Envelope, tx: Transaction) -> None:
-        assert isinstance(env.data, event)
         try:
-            await fn(PgUnitOfWork(tx), env.data, entropy.now())
+            await by_type[env.type](unit_of_work(tx), env.data, entropy.now())
         except handlers.RequestConflict as e:
             raise PermanentError("REQUEST_ID_REUSED", str(e)) from e
         except LedgerError as e:
@@ -53,12 +72,32 @@ def _bind(router: EventRouter, event: type[Any], fn: Callable[[UnitOfWork, Any, 
                 raise retry from None
             raise
 
-    router.on(event)(handle)
+    router.on(*table)(handle)
+    return router
 
 
-_bind(payments, OrderPaymentRequested, handlers.request_payment)
-_bind(payments, OrderCancelled, handlers.cancel_order)
-_bind(payments, OrderTransitionRejected, handlers.refund_rejected_capture)
-_bind(budgets, BudgetHoldRequested, handlers.hold_budget)
-_bind(budgets, BudgetReleaseRequested, handlers.release_budget)
-_bind(budgets, RedEnvelopeRedeemed, handlers.redeem_envelope)
+def routers(bnpl_default_policy: PolicySeconds) -> list[EventRouter]:
+    """``bnpl_default_policy``: the settings' collection policy (the platform may override it at run time)."""
+    payments: dict[type[Event], Handler[Any]] = {
+        OrderPaymentRequested: handlers.request_payment,
+        OrderCancelled: handlers.cancel_order,
+        OrderTransitionRejected: handlers.refund_rejected_capture,
+    }
+    budgets: dict[type[Event], Handler[Any]] = {
+        BudgetHoldRequested: handlers.hold_budget,
+        BudgetReleaseRequested: handlers.release_budget,
+        RedEnvelopeRedeemed: handlers.redeem_envelope,
+    }
+    bills: dict[type[Event], Handler[Any]] = {
+        OrderPaid: bnpl.on_order_paid,
+        OrderMarkedShipped: bnpl.on_order_shipped,
+        OrderMarkedDelivered: partial(bnpl.on_order_delivered, default=bnpl_default_policy),
+        OrderCancelled: bnpl.on_order_cancelled,
+        BnplFirstOrderDiscountGranted: bnpl.on_discount_granted,
+        BnplCampaignCreated: bnpl.on_campaign_created,
+    }
+    return [
+        _router("wallet-payments", payments, PgUnitOfWork),
+        _router("wallet-budgets", budgets, PgUnitOfWork),
+        _router("wallet-bnpl", bills, PgBnplUnitOfWork),
+    ]

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import asyncpg
-
-from liveshop.wallet.adapters.fee_invoices import PgFeeInvoices
 from liveshop.wallet.domain.fee_invoice import FeeInvoice, FeeInvoiceCode, FeeInvoiceRefusal
+from liveshop.wallet.service_layer.unit_of_work import FeeInvoiceRepository
 
 
 async def request_invoice(
-    repo: PgFeeInvoices,
+    repo: FeeInvoiceRepository,
     streamer_id: str,
     *,
     invoice_id: str,
@@ -30,7 +28,7 @@ async def request_invoice(
     return inv
 
 
-async def _open_invoice(repo: PgFeeInvoices, invoice_id: str) -> FeeInvoice:
+async def _open_invoice(repo: FeeInvoiceRepository, invoice_id: str) -> FeeInvoice:
     inv = await repo.get(invoice_id, for_update=True)
     if inv is None:
         raise FeeInvoiceRefusal(FeeInvoiceCode.UNKNOWN_FEE_INVOICE, f"no fee invoice {invoice_id!r}")
@@ -38,7 +36,7 @@ async def _open_invoice(repo: PgFeeInvoices, invoice_id: str) -> FeeInvoice:
 
 
 async def issue_invoice(
-    repo: PgFeeInvoices, invoice_id: str, invoice_number: str, *, by: str, now: datetime
+    repo: FeeInvoiceRepository, invoice_id: str, invoice_number: str, *, by: str, now: datetime
 ) -> FeeInvoice:
     inv = await _open_invoice(repo, invoice_id)
     inv.issue(invoice_number, by=by, at=now)
@@ -49,17 +47,12 @@ async def issue_invoice(
             f"invoice number {invoice_number!r} was already given to invoice {other}",
             invoice_id=other,
         )
-    try:
-        await repo.save_resolution(inv)
-    except asyncpg.UniqueViolationError as exc:  # the same number issued concurrently
-        raise FeeInvoiceRefusal(
-            FeeInvoiceCode.INVOICE_NUMBER_IN_USE, f"invoice number {invoice_number!r} was already given"
-        ) from exc
+    await repo.save_resolution(inv)  # the same number issued concurrently: INVOICE_NUMBER_IN_USE too
     return inv
 
 
 async def reject_invoice(
-    repo: PgFeeInvoices, invoice_id: str, reason: str | None, *, by: str, now: datetime
+    repo: FeeInvoiceRepository, invoice_id: str, reason: str | None, *, by: str, now: datetime
 ) -> FeeInvoice:
     """Rejected: its fees are free again (the streamer may request a new invoice of them)."""
     inv = await _open_invoice(repo, invoice_id)

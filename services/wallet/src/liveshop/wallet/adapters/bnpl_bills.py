@@ -1,4 +1,5 @@
-"""asyncpg repository of the wallet's BNPL bills (tables ``bnpl_*``, migration 0100_bnpl_bills.sql)."""
+"""asyncpg repository of the wallet's 先用后付 bills (tables ``bnpl_*``, migration 0100_bnpl_bills.sql), and the
+BNPL unit of work inside the runtime's transaction."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import json
 from datetime import datetime
 from typing import Any
 
+from liveshop.contracts.base import Event
 from liveshop.shared.db import Connection
-from liveshop.wallet.bnpl.config import PolicySeconds
+from liveshop.shared.tx import Transaction
+from liveshop.wallet.adapters.ledger_pg import PgLedger
+from liveshop.wallet.adapters.repository import PgWalletRepository
 from liveshop.wallet.domain.bnpl.bill import (
     AttemptOutcome,
     BillDiscount,
@@ -17,9 +21,8 @@ from liveshop.wallet.domain.bnpl.bill import (
     Initiator,
 )
 from liveshop.wallet.domain.bnpl.reminders import ServiceMessage
-
-SUCCEED = "SUCCEED"
-FAIL = "FAIL"
+from liveshop.wallet.service_layer.bnpl_policy import PolicySeconds
+from liveshop.wallet.service_layer.unit_of_work import SUCCEED
 
 
 def _ts(v: datetime | None) -> str | None:
@@ -232,3 +235,17 @@ class PgBillRepo:
             p.model_dump_json(),
             now,
         )
+
+
+class PgBnplUnitOfWork:
+    """The BNPL handlers' unit of work in the runtime's transaction: bills, ledger, records and outbox commit
+    together."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self.tx = tx
+        self.bills = PgBillRepo(tx.conn)
+        self.ledger = PgLedger(tx.conn)
+        self.wallet = PgWalletRepository(tx.conn)
+
+    async def publish(self, event: Event, *, id: str | None = None) -> None:
+        await self.tx.publish(event, id=id)

@@ -1,5 +1,5 @@
-"""Handlers of the wallet's BNPL bills (docs/bnpl.md §4). One transaction each (``Uow``): the bill, its
-service messages and its events (``liveshop.bnpl.checkout``) commit together.
+"""Handlers of the wallet's BNPL bills (docs/bnpl.md §4). One transaction each (a :class:`BnplUnitOfWork`): the
+bill, its service messages and its events (``liveshop.bnpl.checkout``) commit together.
 
 - ``OrderPaid`` (BNPL) -> the bill for ``funding.buyer_payable``; the order's discounts are listed on it by
   funder, so the buyer sees goods amount, every discount and what is owed;
@@ -38,11 +38,6 @@ from liveshop.contracts.common import PaymentMethod
 from liveshop.contracts.events import bnpl as ev
 from liveshop.contracts.events.order import OrderCancelled, OrderMarkedDelivered, OrderMarkedShipped, OrderPaid
 from liveshop.shared.errors import NotFound
-from liveshop.shared.tx import Transaction
-from liveshop.wallet.adapters.ledger_pg import PgLedger
-from liveshop.wallet.adapters.repository import PgWalletRepository
-from liveshop.wallet.bnpl.adapters import FAIL, PgBillRepo
-from liveshop.wallet.bnpl.config import PolicySeconds
 from liveshop.wallet.domain import Account, AccountCode, Transfer, TransferCode, TransferRecord
 from liveshop.wallet.domain.bnpl import bill as dom
 from liveshop.wallet.domain.bnpl.errors import BillError
@@ -60,6 +55,8 @@ from liveshop.wallet.domain.model import (
     campaign_funding_transfer_id,
     refund_transfer_id,
 )
+from liveshop.wallet.service_layer.bnpl_policy import PolicySeconds
+from liveshop.wallet.service_layer.unit_of_work import FAIL, BnplUnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -69,36 +66,37 @@ PAYMENT_DECLINED = "PAYMENT_DECLINED"
 CHANNEL_TIMEOUT = "CHANNEL_TIMEOUT"
 
 
-class Uow:
-    def __init__(self, tx: Transaction) -> None:
-        self.tx = tx
-        self.repo = PgBillRepo(tx.conn)
-        self.ledger = PgLedger(tx.conn)
-        self.wallet = PgWalletRepository(tx.conn)
-
-    async def publish(self, event: Event, *, id: str | None = None) -> None:
-        await self.tx.publish(event, id=id)
-
-
 def bill_id_for(order_id: str) -> str:
     return f"bill_{order_id}"
 
 
-async def policy(uow: Uow, default: PolicySeconds) -> PolicySeconds:
+async def policy(uow: BnplUnitOfWork, default: PolicySeconds) -> PolicySeconds:
     """The platform's collection policy: its run-time override, else ``default`` (the settings')."""
-    return await uow.repo.policy_override() or default
+    return await uow.bills.policy_override() or default
 
 
-async def _flush(uow: Uow, b: dom.BnplBill, now: datetime) -> None:
+async def set_policy(uow: BnplUnitOfWork, p: PolicySeconds, now: datetime) -> None:
+    """The platform overrides the collection policy (bills delivered from now on). The domain checks it first
+    (``BillInvalidInput`` ``INVALID_POLICY``)."""
+    p.validate_domain()
+    await uow.bills.set_policy(p, now)
+
+
+async def set_behaviour(uow: BnplUnitOfWork, buyer_id: str, behaviour: str, now: datetime) -> None:
+    """The simulated payment channel: whether this buyer's collections succeed (``SUCCEED``) or fail (``FAIL``)."""
+    await uow.bills.set_behaviour(buyer_id, behaviour, now)
+
+
+async def _flush(uow: BnplUnitOfWork, b: dom.BnplBill, now: datetime) -> None:
     """Save the bill, then publish its new events and store the service messages they produce."""
-    await uow.repo.save(b)
+    await uow.bills.save(b)
     for e in b.events:
         contract = _contract(b, e)
         if contract is not None:
             await uow.publish(contract)
         msg = message_for(b, e)
         if msg is not None:
-            await uow.repo.add_message(msg, b.order_id, now)
+            await uow.bills.add_message(msg, b.order_id, now)
     b.events.clear()
 
 
@@ -142,7 +140,7 @@ def apply_discount(b: dom.BnplBill, d: dom.BillDiscount) -> bool:
 # ================================================================================== ledger
 
 
-async def _ensure(uow: Uow, accounts: list[Account]) -> None:
+async def _ensure(uow: BnplUnitOfWork, accounts: list[Account]) -> None:
     for r in await uow.ledger.create_accounts(accounts):
         r.unwrap()
 
@@ -151,7 +149,7 @@ def _receivable(buyer_id: str) -> Account:
     return Account.standard(buyer_bnpl(buyer_id), AccountCode.BUYER_BNPL_RECEIVABLE, user_data=buyer_id)
 
 
-async def on_campaign_created(uow: Uow, e: ev.BnplCampaignCreated, now: datetime) -> None:
+async def on_campaign_created(uow: BnplUnitOfWork, e: ev.BnplCampaignCreated, now: datetime) -> None:
     """The campaign's budget enters the ledger: ``platform:external`` -> ``platform:campaign:<id>`` (protected:
     a discount beyond what is left is refused by the ledger itself, a second guard behind promotion's)."""
     await _ensure(
@@ -171,7 +169,7 @@ async def on_campaign_created(uow: Uow, e: ev.BnplCampaignCreated, now: datetime
 
 
 async def _post_discount(
-    uow: Uow, b: dom.BnplBill, d: dom.BillDiscount, campaign_id: str | None, now: datetime
+    uow: BnplUnitOfWork, b: dom.BnplBill, d: dom.BillDiscount, campaign_id: str | None, now: datetime
 ) -> None:
     """芝麻先用后付立减 in the ledger: the campaign budget pays ``d.amount`` of the buyer's receivable."""
     if campaign_id is None:  # a discount stored before the ledger posting existed
@@ -185,7 +183,7 @@ async def _post_discount(
     (await uow.ledger.create_transfers([t], now=now))[0].unwrap()
 
 
-async def _post_collection(uow: Uow, b: dom.BnplBill, now: datetime) -> None:
+async def _post_collection(uow: BnplUnitOfWork, b: dom.BnplBill, now: datetime) -> None:
     """The buyer's payment source clears the bill's part of the receivable (once per order)."""
     if b.amount_owed <= 0:
         return
@@ -215,7 +213,7 @@ def _receivable_moves(order_id: str) -> dict[str, int]:
     }
 
 
-async def ledger_of_bill(uow: Uow, b: dom.BnplBill) -> dict[str, Any]:
+async def ledger_of_bill(uow: BnplUnitOfWork, b: dom.BnplBill) -> dict[str, Any]:
     """What the ledger says about this bill: the receivable's outstanding amount for the order (equal to the
     bill's ``amount_due`` while open, 0 once collected or cancelled) and each transfer."""
     moves = _receivable_moves(b.order_id)
@@ -231,7 +229,7 @@ async def ledger_of_bill(uow: Uow, b: dom.BnplBill) -> dict[str, Any]:
     }
 
 
-async def _refunded(uow: Uow, order_id: str) -> bool:
+async def _refunded(uow: BnplUnitOfWork, order_id: str) -> bool:
     p = await uow.wallet.get_payment(order_id)
     return p is not None and p.status is PaymentStatus.REFUNDED
 
@@ -239,10 +237,10 @@ async def _refunded(uow: Uow, order_id: str) -> bool:
 # ============================================================================ order events
 
 
-async def on_order_paid(uow: Uow, e: OrderPaid, now: datetime) -> None:
+async def on_order_paid(uow: BnplUnitOfWork, e: OrderPaid, now: datetime) -> None:
     if e.payment_method is not PaymentMethod.BNPL:
         return
-    if await uow.repo.bill_by_order(e.order_id) is not None:
+    if await uow.bills.bill_by_order(e.order_id) is not None:
         return
     f = e.funding
     discounts = [
@@ -264,7 +262,7 @@ async def on_order_paid(uow: Uow, e: OrderPaid, now: datetime) -> None:
         discounts=discounts,
         at=e.paid_at,
     )
-    pending = await uow.repo.take_pending_discount(e.order_id)
+    pending = await uow.bills.take_pending_discount(e.order_id)
     if pending is not None and apply_discount(b, pending[0]):
         await _post_discount(uow, b, pending[0], pending[1], now)
         created = b.events[0]
@@ -273,11 +271,11 @@ async def on_order_paid(uow: Uow, e: OrderPaid, now: datetime) -> None:
     await _flush(uow, b, now)
 
 
-async def on_discount_granted(uow: Uow, e: ev.BnplFirstOrderDiscountGranted, now: datetime) -> None:
+async def on_discount_granted(uow: BnplUnitOfWork, e: ev.BnplFirstOrderDiscountGranted, now: datetime) -> None:
     d = dom.BillDiscount(e.discount_type, e.label, e.amount, e.funder)
-    b = await uow.repo.bill_by_order(e.order_id, lock=True)
+    b = await uow.bills.bill_by_order(e.order_id, lock=True)
     if b is None:
-        await uow.repo.add_pending_discount(e.order_id, d, now, e.campaign_id)
+        await uow.bills.add_pending_discount(e.order_id, d, now, e.campaign_id)
         return
     if await _refunded(uow, e.order_id):
         # cancelled before shipping and already refunded: promotion releases the grant, nothing to post
@@ -287,7 +285,7 @@ async def on_discount_granted(uow: Uow, e: ev.BnplFirstOrderDiscountGranted, now
         log.warning("wallet-bnpl: discount for %s not applied (bill %s)", e.order_id, b.status)
         return
     await _post_discount(uow, b, d, e.campaign_id, now)
-    await uow.repo.save(b)
+    await uow.bills.save(b)
     await uow.publish(
         ev.BnplBillAmountChanged(
             order_id=b.order_id, bill_id=b.bill_id, buyer_id=b.buyer_id, amount_owed=b.amount_owed,
@@ -296,8 +294,8 @@ async def on_discount_granted(uow: Uow, e: ev.BnplFirstOrderDiscountGranted, now
     )  # fmt: skip
 
 
-async def on_order_shipped(uow: Uow, e: OrderMarkedShipped, now: datetime) -> None:
-    b = await uow.repo.bill_by_order(e.order_id, lock=True)
+async def on_order_shipped(uow: BnplUnitOfWork, e: OrderMarkedShipped, now: datetime) -> None:
+    b = await uow.bills.bill_by_order(e.order_id, lock=True)
     if b is None:
         return
     try:
@@ -308,8 +306,11 @@ async def on_order_shipped(uow: Uow, e: OrderMarkedShipped, now: datetime) -> No
     await _flush(uow, b, now)
 
 
-async def on_order_delivered(uow: Uow, e: OrderMarkedDelivered, default: PolicySeconds, now: datetime) -> None:
-    b = await uow.repo.bill_by_order(e.order_id, lock=True)
+async def on_order_delivered(
+    uow: BnplUnitOfWork, e: OrderMarkedDelivered, now: datetime, *, default: PolicySeconds
+) -> None:
+    """Delivery starts the repayment term (the platform's policy now: ``default`` unless overridden)."""
+    b = await uow.bills.bill_by_order(e.order_id, lock=True)
     if b is None:
         return
     try:
@@ -320,9 +321,9 @@ async def on_order_delivered(uow: Uow, e: OrderMarkedDelivered, default: PolicyS
     await _flush(uow, b, now)
 
 
-async def on_order_cancelled(uow: Uow, e: OrderCancelled, now: datetime) -> None:
-    await uow.repo.take_pending_discount(e.order_id)
-    b = await uow.repo.bill_by_order(e.order_id, lock=True)
+async def on_order_cancelled(uow: BnplUnitOfWork, e: OrderCancelled, now: datetime) -> None:
+    await uow.bills.take_pending_discount(e.order_id)
+    b = await uow.bills.bill_by_order(e.order_id, lock=True)
     if b is None:
         return
     try:
@@ -336,11 +337,11 @@ async def on_order_cancelled(uow: Uow, e: OrderCancelled, now: datetime) -> None
 # ================================================================================== collection
 
 
-async def _charge_refused(uow: Uow, buyer_id: str) -> str | None:
+async def _charge_refused(uow: BnplUnitOfWork, buyer_id: str) -> str | None:
     """The simulated channel's answer to charging the buyer: ``None`` (paid) or the failure code. The buyer's
     payment instrument decides (the one ONLINE payments use); the operators' repayment-behaviour switch
     ``FAIL`` forces a failure whatever the instrument says."""
-    if await uow.repo.behaviour(buyer_id) == FAIL:
+    if await uow.bills.behaviour(buyer_id) == FAIL:
         return SIMULATED_FAILURE
     instrument = await uow.wallet.instrument(buyer_id)
     if instrument is InstrumentBehaviour.DECLINE:
@@ -351,7 +352,7 @@ async def _charge_refused(uow: Uow, buyer_id: str) -> str | None:
 
 
 async def _attempt(
-    uow: Uow, b: dom.BnplBill, initiator: dom.Initiator, cp: dom.CollectionPolicy, now: datetime
+    uow: BnplUnitOfWork, b: dom.BnplBill, initiator: dom.Initiator, cp: dom.CollectionPolicy, now: datetime
 ) -> None:
     """Run one collection attempt: charge the buyer's (simulated) payment instrument; on success the ledger
     moves the amount owed from the buyer's payment source into the receivable (``BNPL_COLLECTION``)."""
@@ -366,9 +367,17 @@ async def _attempt(
         b.collection_succeeded(attempt_id, now)
 
 
-async def collect_one(uow: Uow, order_id: str, default: PolicySeconds, now: datetime) -> None:
+async def bills_to_visit(uow: BnplUnitOfWork, now: datetime, limit: int) -> list[str]:
+    """The collector's work list (order ids, each once): bills whose automatic attempt is due, then bills that
+    may need a reminder or the overdue check."""
+    due = await uow.bills.collectable(now, limit)
+    waiting = await uow.bills.awaiting(limit)
+    return list(dict.fromkeys([*due, *waiting]))
+
+
+async def collect_one(uow: BnplUnitOfWork, order_id: str, default: PolicySeconds, now: datetime) -> None:
     """Scheduler step for one bill: automatic attempt if due, the overdue safety net, then reminders."""
-    b = await uow.repo.bill_by_order(order_id, lock=True)
+    b = await uow.bills.bill_by_order(order_id, lock=True)
     if b is None:
         return
     ps = await policy(uow, default)
@@ -377,17 +386,17 @@ async def collect_one(uow: Uow, order_id: str, default: PolicySeconds, now: date
         if b.next_attempt_at is not None and b.next_attempt_at <= now:
             await _attempt(uow, b, dom.Initiator.AUTO, cp, now)
         else:
-            for m in due_reminders(b, ps.reminders(), now, await uow.repo.sent_keys(b.bill_id)):
-                await uow.repo.add_message(m, b.order_id, now)
+            for m in due_reminders(b, ps.reminders(), now, await uow.bills.sent_keys(b.bill_id)):
+                await uow.bills.add_message(m, b.order_id, now)
     await _flush(uow, b, now)
 
 
 async def repay(
-    uow: Uow, order_id: str, default: PolicySeconds, now: datetime, *, buyer_id: str | None = None
+    uow: BnplUnitOfWork, order_id: str, default: PolicySeconds, now: datetime, *, buyer_id: str | None = None
 ) -> dict[str, Any]:
     """主动还款: the buyer repays now (after delivery, also when overdue). ``buyer_id``: the caller; another
     buyer's bill answers as a missing one (existence does not leak)."""
-    b = await uow.repo.bill_by_order(order_id, lock=True)
+    b = await uow.bills.bill_by_order(order_id, lock=True)
     if b is None or (buyer_id is not None and b.buyer_id != buyer_id):
         raise NotFound("BILL_NOT_FOUND", "账单不存在", order_id=order_id)
     await _attempt(uow, b, dom.Initiator.BUYER, (await policy(uow, default)).collection(), now)
@@ -433,18 +442,18 @@ def bill_json(b: dom.BnplBill) -> dict[str, Any]:
     }
 
 
-async def bill_view(uow: Uow, order_id: str, *, buyer_id: str | None = None) -> dict[str, Any]:
+async def bill_view(uow: BnplUnitOfWork, order_id: str, *, buyer_id: str | None = None) -> dict[str, Any]:
     """The bill of ``order_id``; with ``buyer_id`` only if it is that buyer's (else: not found)."""
-    b = await uow.repo.bill_by_order(order_id)
+    b = await uow.bills.bill_by_order(order_id)
     if b is None or (buyer_id is not None and b.buyer_id != buyer_id):
         raise NotFound("BILL_NOT_FOUND", "账单不存在", order_id=order_id)
     return {**bill_json(b), "ledger": await ledger_of_bill(uow, b)}
 
 
-async def buyer_bills_view(uow: Uow, buyer_id: str) -> dict[str, Any]:
+async def buyer_bills_view(uow: BnplUnitOfWork, buyer_id: str) -> dict[str, Any]:
     """The buyer's bills, each with its ledger side, and the receivable's balance (what the buyer owes in all:
     the sum of ``amount_due`` over the open bills)."""
-    bills = [{**bill_json(b), "ledger": await ledger_of_bill(uow, b)} for b in await uow.repo.bills_of(buyer_id)]
+    bills = [{**bill_json(b), "ledger": await ledger_of_bill(uow, b)} for b in await uow.bills.bills_of(buyer_id)]
     found = await uow.ledger.lookup_accounts([buyer_bnpl(buyer_id)])
     return {
         "bills": bills,

@@ -1,7 +1,8 @@
-"""The BNPL collection policy in seconds (the settings' default: ``WalletSettings.bnpl_default_policy()``).
+"""The 先用后付 collection policy in seconds (JSON-friendly, validated), mapped to the domain's policies.
 
-The platform can override the collection policy at run time (``PUT /bnpl/admin/collection-policy``, stored in
-``bnpl_collection_policy``); it applies to bills delivered after the change (``due_at`` is fixed at delivery).
+Its default comes from the settings (``WalletSettings.bnpl_default_policy()``); the platform can override it
+at run time (``PUT /bnpl/admin/collection-policy``, stored in ``bnpl_collection_policy``): an override applies to
+bills delivered after the change (``due_at`` is fixed at delivery).
 """
 
 from __future__ import annotations

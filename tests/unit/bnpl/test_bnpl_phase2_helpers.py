@@ -9,8 +9,16 @@ from liveshop.promotion.domain.bnpl.campaign import CampaignBudget
 from liveshop.promotion.service_layer.bnpl.first_order import reservation
 
 
-@pytest.mark.parametrize(("total", "granted_before", "asked", "floor"), [(10_000, 0, 500, 100), (10_000, 9_700, 500, 100),
-                         (10_000, 9_950, 500, 100), (10_000, 9_950, 30, 30), (10_000, 10_000, 1, 1)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("total", "granted_before", "asked", "floor"),
+    [
+        (10_000, 0, 500, 100),
+        (10_000, 9_700, 500, 100),
+        (10_000, 9_950, 500, 100),
+        (10_000, 9_950, 30, 30),
+        (10_000, 10_000, 1, 1),
+    ],
+)
 def test_sql_reservation_answer_matches_the_in_memory_budget(
     total: int, granted_before: int, asked: int, floor: int
 ) -> None:

@@ -110,16 +110,27 @@ def reservation(requested: int, granted: int) -> camp.Reservation:
 
 async def _no_campaign(uow: BnplUnitOfWork, e: OrderPaid, now: datetime) -> dict[str, Any]:
     await uow.campaigns.save_outcome(
-        order_id=e.order_id, campaign_id=None, buyer_id=e.buyer_id, merchant_id=e.merchant_id, granted=0,
-        drawn=None, reasons=[], message=NO_CAMPAIGN_MESSAGE, draw=None, at=now,
-    )  # fmt: skip
+        order_id=e.order_id,
+        campaign_id=None,
+        buyer_id=e.buyer_id,
+        merchant_id=e.merchant_id,
+        granted=0,
+        drawn=None,
+        reasons=[],
+        message=NO_CAMPAIGN_MESSAGE,
+        draw=None,
+        at=now,
+    )
     await uow.publish(
         ev.BnplFirstOrderDiscountNotGranted(
-            order_id=e.order_id, buyer_id=e.buyer_id, reason_code=NO_CAMPAIGN, reason=NO_CAMPAIGN_MESSAGE,
+            order_id=e.order_id,
+            buyer_id=e.buyer_id,
+            reason_code=NO_CAMPAIGN,
+            reason=NO_CAMPAIGN_MESSAGE,
             decided_at=now,
         ),
         id=f"bnpl-first-order:{e.order_id}",
-    )  # fmt: skip
+    )
     return {"granted": 0, "reason_code": NO_CAMPAIGN}
 
 

@@ -48,19 +48,32 @@ async def _until(promo: Promo, voucher_id: str, status: str, amount: int, what: 
 def _paid(order_id: str, funding: dict[str, Any]) -> OrderPaid:
     now = datetime.now(UTC)
     return OrderPaid(
-        order_id=order_id, status=OrderStatus.PAID, occurred_at=now, buyer_id=BUYER, merchant_id="m1",
-        payment_method=PaymentMethod.ONLINE, funding=FundingSplit(**funding), payment_id="pay-" + order_id, paid_at=now,
-    )  # fmt: skip
+        order_id=order_id,
+        status=OrderStatus.PAID,
+        occurred_at=now,
+        buyer_id=BUYER,
+        merchant_id="m1",
+        payment_method=PaymentMethod.ONLINE,
+        funding=FundingSplit(**funding),
+        payment_id="pay-" + order_id,
+        paid_at=now,
+    )
 
 
 def _cancelled(order_id: str, *, was_paid: bool) -> OrderCancelled:
     return OrderCancelled(
-        order_id=order_id, status=OrderStatus.FAILED, occurred_at=datetime.now(UTC), buyer_id=BUYER, merchant_id="m1",
-        reason_code="BUYER_CANCELLED", reason="changed my mind",
-        previous_status=OrderStatus.PAID if was_paid else OrderStatus.PENDING_PAYMENT, was_paid=was_paid,
+        order_id=order_id,
+        status=OrderStatus.FAILED,
+        occurred_at=datetime.now(UTC),
+        buyer_id=BUYER,
+        merchant_id="m1",
+        reason_code="BUYER_CANCELLED",
+        reason="changed my mind",
+        previous_status=OrderStatus.PAID if was_paid else OrderStatus.PENDING_PAYMENT,
+        was_paid=was_paid,
         refund_required=was_paid,
         compensations=["RELEASE_VOUCHERS", "REFUND_PAYMENT"] if was_paid else ["RELEASE_VOUCHERS"],
-    )  # fmt: skip
+    )
 
 
 async def _send(promo: Promo, *envs: Envelope) -> None:

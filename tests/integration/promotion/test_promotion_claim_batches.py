@@ -54,8 +54,16 @@ async def test_one_transaction_mixed_outcomes(settings_for: Callable[..., Servic
         async with rt.transaction() as tx:
             out = await envelope_claims.claim_envelopes(PgUnitOfWork(tx), aid, batch, datetime.now(UTC))
         codes = [o.voucher_id if isinstance(o, VoucherRow) else o.code for o in out]
-        assert codes == ["e0", "e1", "e2", "CLAIM_LIMIT_REACHED", "CLAIM_LIMIT_REACHED", "SOLD_OUT", "SOLD_OUT",
-                         "SOLD_OUT"]  # fmt: skip
+        assert codes == [
+            "e0",
+            "e1",
+            "e2",
+            "CLAIM_LIMIT_REACHED",
+            "CLAIM_LIMIT_REACHED",
+            "SOLD_OUT",
+            "SOLD_OUT",
+            "SOLD_OUT",
+        ]
         claimed = await rt.pool.fetchval("SELECT claimed FROM re_activities WHERE activity_id=$1", aid)
         counters = dict(await rt.pool.fetch("SELECT viewer_id, n FROM re_viewer_claims WHERE activity_id=$1", aid))
         events = await rt.pool.fetchval(

@@ -86,17 +86,32 @@ async def test_two_quantity_edits_in_flight_keep_the_hold_equal_to_the_quantity(
 def _paid(order_id: str, funding: dict[str, Any]) -> OrderPaid:
     now = datetime.now(UTC)
     return OrderPaid(
-        order_id=order_id, status=OrderStatus.PAID, occurred_at=now, buyer_id="b1", merchant_id="m1",
-        payment_method=PaymentMethod.ONLINE, funding=FundingSplit(**funding), payment_id="pay-" + order_id, paid_at=now,
-    )  # fmt: skip
+        order_id=order_id,
+        status=OrderStatus.PAID,
+        occurred_at=now,
+        buyer_id="b1",
+        merchant_id="m1",
+        payment_method=PaymentMethod.ONLINE,
+        funding=FundingSplit(**funding),
+        payment_id="pay-" + order_id,
+        paid_at=now,
+    )
 
 
 def _cancelled_after_payment(order_id: str, at: datetime) -> OrderCancelled:
     return OrderCancelled(
-        order_id=order_id, status=OrderStatus.FAILED, occurred_at=at, buyer_id="b1", merchant_id="m1",
-        reason_code="BUYER_CANCELLED", reason="changed my mind", previous_status=OrderStatus.PAID,
-        was_paid=True, refund_required=True, compensations=["RELEASE_VOUCHERS", "REFUND_PAYMENT"],
-    )  # fmt: skip
+        order_id=order_id,
+        status=OrderStatus.FAILED,
+        occurred_at=at,
+        buyer_id="b1",
+        merchant_id="m1",
+        reason_code="BUYER_CANCELLED",
+        reason="changed my mind",
+        previous_status=OrderStatus.PAID,
+        was_paid=True,
+        refund_required=True,
+        compensations=["RELEASE_VOUCHERS", "REFUND_PAYMENT"],
+    )
 
 
 async def _envelopes(promo: Promo) -> dict[str, dict[str, Any]]:
@@ -173,8 +188,9 @@ async def test_a_refunded_envelope_goes_back_to_the_buyer_within_validity_else_t
         await eventually(expired, what="the late-refunded envelope closed")
 
         def refund_releases() -> list[b.BudgetReleaseRequested]:
-            return [e for e in promo.wallet.seen
-                    if isinstance(e, b.BudgetReleaseRequested) and e.reason == "ORDER_REFUNDED"]  # fmt: skip
+            return [
+                e for e in promo.wallet.seen if isinstance(e, b.BudgetReleaseRequested) and e.reason == "ORDER_REFUNDED"
+            ]
 
         async def released() -> bool:
             return len(refund_releases()) == 1

@@ -49,10 +49,17 @@ async def test_a_late_order_placed_after_its_cancellation_reserves_nothing(
         env: str = r.json()["voucher_id"]
 
         cancelled = OrderCancelled(
-            order_id="late1", status=OrderStatus.FAILED, occurred_at=datetime.now(UTC), buyer_id="b1",
-            merchant_id="m1", reason_code="PAYMENT_TIMEOUT", reason="not paid in time",
-            previous_status=OrderStatus.PENDING_PAYMENT, was_paid=False, compensations=["RELEASE_VOUCHERS"],
-        )  # fmt: skip
+            order_id="late1",
+            status=OrderStatus.FAILED,
+            occurred_at=datetime.now(UTC),
+            buyer_id="b1",
+            merchant_id="m1",
+            reason_code="PAYMENT_TIMEOUT",
+            reason="not paid in time",
+            previous_status=OrderStatus.PENDING_PAYMENT,
+            was_paid=False,
+            compensations=["RELEASE_VOUCHERS"],
+        )
         await _send(promo, cancelled, "late1-cancelled")
         await _send(promo, placed("late1", "b1", [("p1", 20_000, 1)], vouchers=[env]), "late1-placed")
 

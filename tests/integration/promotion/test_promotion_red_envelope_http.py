@@ -23,8 +23,15 @@ async def test_lifecycle_budget_and_bad_input(settings_for: Callable[..., Servic
         await promo.seed_catalog(streamer="s2", merchant="m2", products={"p2": "PHYSICAL"})
         await promo.seed_catalog(streamer="s_nocap", merchant="m1", products={}, capability=False)
         await promo.seed_catalog(streamer="s3", merchant="m1", products={})
-        base: dict[str, Any] = {"name": "宠爱红包", "face_value": 500, "quantity": 10, "issue_mode": "MANUAL",
-                "valid_seconds_after_claim": 3600, "product_ids": ["p1"], "per_viewer_limit": 1}  # fmt: skip
+        base: dict[str, Any] = {
+            "name": "宠爱红包",
+            "face_value": 500,
+            "quantity": 10,
+            "issue_mode": "MANUAL",
+            "valid_seconds_after_claim": 3600,
+            "product_ids": ["p1"],
+            "per_viewer_limit": 1,
+        }
         path = "/streamers/s1/red-envelopes"
         # admission and create refusals: nothing is created, nothing is requested from the wallet
         await _refused(promo, "POST", path, {**base, "face_value": 0}, 422, "NON_POSITIVE_FACE_VALUE")
@@ -35,9 +42,16 @@ async def test_lifecycle_budget_and_bad_input(settings_for: Callable[..., Servic
         await _refused(promo, "POST", path, {**base, "product_ids": ["nope"]}, 422, "UNKNOWN_PRODUCT")
         await _refused(promo, "POST", "/streamers/s_nocap/red-envelopes", base, 403, "NO_DISTRIBUTION_CAPABILITY")
         # out-of-bounds input: 422 with a reason code before anything runs (never a 500)
-        for bad in ({"product_ids": ["p" * 65]}, {"product_ids": ["p1"] * 101}, {"face_value": 10**12 + 1},
-                    {"quantity": 10**7}, {"valid_seconds_after_claim": 10**12}, {"name": "n" * 201},
-                    {"per_viewer_limit": 10**6}, {"issue_mode": "M" * 33}):  # fmt: skip
+        for bad in (
+            {"product_ids": ["p" * 65]},
+            {"product_ids": ["p1"] * 101},
+            {"face_value": 10**12 + 1},
+            {"quantity": 10**7},
+            {"valid_seconds_after_claim": 10**12},
+            {"name": "n" * 201},
+            {"per_viewer_limit": 10**6},
+            {"issue_mode": "M" * 33},
+        ):
             await _refused(promo, "POST", path, {**base, **bad}, 422, "INVALID_REQUEST")
         r = await promo.http.post(f"/streamers/{'s' * 65}/red-envelopes", json=base, headers=bearer("streamer", "s1"))
         assert r.status_code == 403 and r.json()["code"] == "NOT_YOUR_RESOURCE", r.text

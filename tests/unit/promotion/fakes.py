@@ -114,10 +114,19 @@ class FakeActivities:
             if v.source_id == activity_id and (claim_ids is None or v.voucher_id in claim_ids):
                 assert v.valid_from is not None and v.valid_until is not None
                 a.claims[v.voucher_id] = re.Claim(
-                    v.voucher_id, v.buyer_id, re.ClaimChannel(v.channel or "POPUP"), v.claimed_at, v.valid_from,
-                    v.valid_until, VOUCHER_TO_CLAIM_STATUS[v.status], v.order_id, v.amount, v.order_gmv, v.used_at,
+                    v.voucher_id,
+                    v.buyer_id,
+                    re.ClaimChannel(v.channel or "POPUP"),
+                    v.claimed_at,
+                    v.valid_from,
+                    v.valid_until,
+                    VOUCHER_TO_CLAIM_STATUS[v.status],
+                    v.order_id,
+                    v.amount,
+                    v.order_gmv,
+                    v.used_at,
                     int(v.params["amount"]) if "amount" in v.params else None,
-                )  # fmt: skip
+                )
                 a.claims_by_viewer[v.buyer_id] = a.claims_by_viewer.get(v.buyer_id, 0) + 1
         return LoadedActivity(a, funding, detail, claim_ids is not None, len(a.ledger), claimed=claimed)
 
@@ -129,8 +138,12 @@ class FakeActivities:
         for c in a.claims.values():
             v = self.vouchers.rows[c.claim_id]
             v.status, v.order_id, v.amount, v.order_gmv, v.used_at = (
-                CLAIM_TO_VOUCHER_STATUS[c.status], c.order_id, c.amount, c.order_gmv, c.used_at
-            )  # fmt: skip
+                CLAIM_TO_VOUCHER_STATUS[c.status],
+                c.order_id,
+                c.amount,
+                c.order_gmv,
+                c.used_at,
+            )
             if c.value is not None:
                 v.params = {**v.params, "amount": c.value}
         self.ledger[a.activity_id].extend(a.ledger[loaded.loaded_ledger :])
@@ -202,9 +215,10 @@ class FakeOffers:
 
     async def coupons_due(self, now: datetime, limit: int) -> list[str]:
         return sorted(
-            c.id for c in self.coupons.values()
+            c.id
+            for c in self.coupons.values()
             if c.funding == "HELD" and c.expired_at is None and c.valid_until is not None and c.valid_until <= now
-        )[:limit]  # fmt: skip
+        )[:limit]
 
     async def reserved_amount(self, coupon_id: str) -> int:
         return 0  # set by the test that needs it (the fake does not see the vouchers)

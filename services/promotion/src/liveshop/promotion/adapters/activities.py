@@ -83,12 +83,26 @@ class PgActivities:
         await self.conn.execute(
             f"INSERT INTO re_activities ({_ACTIVITY_COLS}) VALUES"
             " ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,NULL,$16,$17,$18,$19,0)",
-            activity.activity_id, activity.streamer_id, activity.name, activity.face_value, activity.quantity,
-            activity.issue_mode.value, activity.scheduled_at, v.starts_at, v.ends_at,
-            int(v.duration.total_seconds()) if v.duration else None, sorted(activity.product_ids),
-            activity.per_viewer_limit, activity.created_at, activity.status.value, funding, activity.issued_at,
-            activity.ended_at, activity.end_reason.value if activity.end_reason else None, activity.version,
-        )  # fmt: skip
+            activity.activity_id,
+            activity.streamer_id,
+            activity.name,
+            activity.face_value,
+            activity.quantity,
+            activity.issue_mode.value,
+            activity.scheduled_at,
+            v.starts_at,
+            v.ends_at,
+            int(v.duration.total_seconds()) if v.duration else None,
+            sorted(activity.product_ids),
+            activity.per_viewer_limit,
+            activity.created_at,
+            activity.status.value,
+            funding,
+            activity.issued_at,
+            activity.ended_at,
+            activity.end_reason.value if activity.end_reason else None,
+            activity.version,
+        )
 
     async def get(
         self, activity_id: str, *, lock: bool = False, claim_ids: Sequence[str] | None = None
@@ -148,19 +162,35 @@ class PgActivities:
             await self.conn.execute(
                 "UPDATE re_activities SET quantity=$2, status=$3, issued_at=$4, ended_at=$5, end_reason=$6,"
                 " version=$7, funding=$8, funding_detail=$9::jsonb WHERE activity_id=$1",
-                a.activity_id, a.quantity, a.status.value, a.issued_at, a.ended_at,
-                a.end_reason.value if a.end_reason else None, a.version, loaded.funding,
+                a.activity_id,
+                a.quantity,
+                a.status.value,
+                a.issued_at,
+                a.ended_at,
+                a.end_reason.value if a.end_reason else None,
+                a.version,
+                loaded.funding,
                 dumps(loaded.funding_detail) if loaded.funding_detail is not None else None,
-            )  # fmt: skip
+            )
         changed = [c for cid, c in a.claims.items() if loaded.loaded_claims.get(cid) != _claim_state(c)]
         if changed:
             await self.conn.executemany(
                 "UPDATE vouchers SET status=$2, order_id=$3, amount=$4, order_gmv=$5, used_at=$6,"
                 " params = CASE WHEN $7::bigint IS NULL THEN params"
                 " ELSE jsonb_set(params, '{amount}', to_jsonb($7::bigint)) END WHERE voucher_id=$1",
-                [(c.claim_id, CLAIM_TO_VOUCHER_STATUS[c.status], c.order_id, c.amount, c.order_gmv, c.used_at,
-                  c.value) for c in changed],
-            )  # fmt: skip
+                [
+                    (
+                        c.claim_id,
+                        CLAIM_TO_VOUCHER_STATUS[c.status],
+                        c.order_id,
+                        c.amount,
+                        c.order_gmv,
+                        c.used_at,
+                        c.value,
+                    )
+                    for c in changed
+                ],
+            )
         new = a.ledger[loaded.loaded_ledger :]
         if new:
             await self.conn.executemany(

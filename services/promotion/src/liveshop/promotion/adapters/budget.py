@@ -18,9 +18,15 @@ class PgBudget:
         await self.conn.execute(
             "INSERT INTO re_budget_requests (request_id, activity_id, kind, amount, target_quantity, status,"
             " detail, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7::jsonb,$8)",
-            request.request_id, request.activity_id, request.kind, request.amount, request.target_quantity,
-            request.status, dumps(request.detail) if request.detail is not None else None, request.created_at,
-        )  # fmt: skip
+            request.request_id,
+            request.activity_id,
+            request.kind,
+            request.amount,
+            request.target_quantity,
+            request.status,
+            dumps(request.detail) if request.detail is not None else None,
+            request.created_at,
+        )
 
     async def get(self, request_id: str, *, lock: bool = False) -> BudgetRequest | None:
         r = await self.conn.fetchrow(

@@ -21,17 +21,27 @@ class PgCatalog:
             " price=EXCLUDED.price, product_type=EXCLUDED.product_type, status=EXCLUDED.status,"
             " distribution_allowed=EXCLUDED.distribution_allowed, version=EXCLUDED.version,"
             " changed_at=EXCLUDED.changed_at WHERE products.version < EXCLUDED.version",
-            row.product_id, row.merchant_id, row.title, row.price, row.product_type, row.status,
-            row.distribution_allowed, row.version, row.changed_at,
-        )  # fmt: skip
+            row.product_id,
+            row.merchant_id,
+            row.title,
+            row.price,
+            row.product_type,
+            row.status,
+            row.distribution_allowed,
+            row.version,
+            row.changed_at,
+        )
 
     async def set_distribution(self, product_id: str, streamer_id: str, allowed: bool, at: datetime) -> None:
         await self.conn.execute(
             "INSERT INTO distributions (product_id, streamer_id, allowed, changed_at) VALUES ($1,$2,$3,$4)"
             " ON CONFLICT (product_id, streamer_id) DO UPDATE SET allowed=EXCLUDED.allowed,"
             " changed_at=EXCLUDED.changed_at WHERE distributions.changed_at <= EXCLUDED.changed_at",
-            product_id, streamer_id, allowed, at,
-        )  # fmt: skip
+            product_id,
+            streamer_id,
+            allowed,
+            at,
+        )
 
     async def bind_streamer(self, streamer_id: str, merchant_id: str | None, version: int, at: datetime) -> None:
         await self.conn.execute(
@@ -39,16 +49,21 @@ class PgCatalog:
             " ON CONFLICT (streamer_id) DO UPDATE SET merchant_id=EXCLUDED.merchant_id,"
             " bound_version=EXCLUDED.bound_version, updated_at=EXCLUDED.updated_at"
             " WHERE streamers.bound_version < EXCLUDED.bound_version",
-            streamer_id, merchant_id, version, at,
-        )  # fmt: skip
+            streamer_id,
+            merchant_id,
+            version,
+            at,
+        )
 
     async def set_capability(self, streamer_id: str, capable: bool, at: datetime) -> None:
         await self.conn.execute(
             "INSERT INTO streamers (streamer_id, distribution_capability, updated_at) VALUES ($1,$2,$3)"
             " ON CONFLICT (streamer_id) DO UPDATE SET distribution_capability=EXCLUDED.distribution_capability,"
             " updated_at=EXCLUDED.updated_at",
-            streamer_id, capable, at,
-        )  # fmt: skip
+            streamer_id,
+            capable,
+            at,
+        )
 
     async def get_streamer(self, streamer_id: str) -> StreamerRow | None:
         row = await self.conn.fetchrow(

@@ -22,9 +22,15 @@ class PgOffers:
         await self.conn.execute(
             "INSERT INTO promotions (promotion_id, kind, merchant_id, name, params, valid_from, valid_until,"
             " created_at) VALUES ($1,$2,$3,$4,$5::jsonb,$6,$7,$8)",
-            row.id, row.kind, row.owner_id, row.name, dumps(row.params), row.valid_from, row.valid_until,
+            row.id,
+            row.kind,
+            row.owner_id,
+            row.name,
+            dumps(row.params),
+            row.valid_from,
+            row.valid_until,
             row.created_at,
-        )  # fmt: skip
+        )
 
     async def automatic(self, merchant_id: str) -> list[PromotionRow]:
         rows = await self.conn.fetch(
@@ -38,11 +44,25 @@ class PgOffers:
         await self.conn.execute(
             f"INSERT INTO coupons ({_COUPON_COLS}) VALUES ($1,$2,$3,$4,$5::jsonb,$6,$7,$8,$9,$10,$11,$12,$13::jsonb,"
             "$14,$15,$16,$17,$18)",
-            row.id, row.kind, row.owner_id, row.name, dumps(row.params), row.valid_from, row.valid_until,
-            row.created_at, row.quantity, row.claimed, row.per_buyer_limit, row.funding,
-            dumps(row.funding_detail) if row.funding_detail is not None else None, row.budget_held,
-            row.budget_spent, row.budget_released, row.ended_at, row.expired_at,
-        )  # fmt: skip
+            row.id,
+            row.kind,
+            row.owner_id,
+            row.name,
+            dumps(row.params),
+            row.valid_from,
+            row.valid_until,
+            row.created_at,
+            row.quantity,
+            row.claimed,
+            row.per_buyer_limit,
+            row.funding,
+            dumps(row.funding_detail) if row.funding_detail is not None else None,
+            row.budget_held,
+            row.budget_spent,
+            row.budget_released,
+            row.ended_at,
+            row.expired_at,
+        )
 
     async def get_coupon(self, coupon_id: str, *, lock: bool = False) -> PromotionRow | None:
         sql = f"SELECT {_COUPON_COLS} FROM coupons WHERE coupon_id=$1" + (" FOR UPDATE" if lock else "")
@@ -50,18 +70,39 @@ class PgOffers:
         if r is None:
             return None
         return PromotionRow(
-            r[0], r[1], r[2], r[3], loads(r[4]), r[5], r[6], r[7], r[8], r[9], r[10], funding=r[11],
-            funding_detail=loads(r[12]) if r[12] is not None else None, budget_held=r[13], budget_spent=r[14],
-            budget_released=r[15], ended_at=r[16], expired_at=r[17],
-        )  # fmt: skip
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            loads(r[4]),
+            r[5],
+            r[6],
+            r[7],
+            r[8],
+            r[9],
+            r[10],
+            funding=r[11],
+            funding_detail=loads(r[12]) if r[12] is not None else None,
+            budget_held=r[13],
+            budget_spent=r[14],
+            budget_released=r[15],
+            ended_at=r[16],
+            expired_at=r[17],
+        )
 
     async def save_coupon_budget(self, row: PromotionRow) -> None:
         await self.conn.execute(
             "UPDATE coupons SET funding=$2, funding_detail=$3::jsonb, budget_held=$4, budget_spent=$5,"
             " budget_released=$6, ended_at=$7, expired_at=$8 WHERE coupon_id=$1",
-            row.id, row.funding, dumps(row.funding_detail) if row.funding_detail is not None else None,
-            row.budget_held, row.budget_spent, row.budget_released, row.ended_at, row.expired_at,
-        )  # fmt: skip
+            row.id,
+            row.funding,
+            dumps(row.funding_detail) if row.funding_detail is not None else None,
+            row.budget_held,
+            row.budget_spent,
+            row.budget_released,
+            row.ended_at,
+            row.expired_at,
+        )
 
     async def coupons_due(self, now: datetime, limit: int) -> list[str]:
         rows = await self.conn.fetch(

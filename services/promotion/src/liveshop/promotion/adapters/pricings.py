@@ -25,9 +25,14 @@ class PgPricings:
         await self.conn.execute(
             "INSERT INTO order_pricings (order_id, buyer_id, merchant_id, outcome, payable, result, priced_at)"
             " VALUES ($1,$2,$3,$4,$5,$6::jsonb,$7) ON CONFLICT (order_id) DO NOTHING",
-            record.order_id, record.buyer_id, record.merchant_id, record.outcome, record.payable,
-            dumps(record.result), record.priced_at,
-        )  # fmt: skip
+            record.order_id,
+            record.buyer_id,
+            record.merchant_id,
+            record.outcome,
+            record.payable,
+            dumps(record.result),
+            record.priced_at,
+        )
 
     async def mark_settled(self, order_id: str, settled: str) -> None:
         await self.conn.execute(

@@ -49,9 +49,15 @@ async def grant_balance(body: GrantIn, request: Request, idempotency_key: Idempo
 
         async def create() -> tuple[int, Any]:
             cmd = cmds.GrantBalance(
-                voucher_id=common.new_id("g"), buyer_id=body.buyer_id, kind=body.kind, amount=body.amount,
-                label=body.label, threshold=body.threshold, valid_from=body.valid_from, valid_until=body.valid_until,
-            )  # fmt: skip
+                voucher_id=common.new_id("g"),
+                buyer_id=body.buyer_id,
+                kind=body.kind,
+                amount=body.amount,
+                label=body.label,
+                threshold=body.threshold,
+                valid_from=body.valid_from,
+                valid_until=body.valid_until,
+            )
             row = await grants.grant_balance(uow, cmd, entropy.now(), ceiling=max_grant(request))
             return 201, views.voucher_view(row)
 

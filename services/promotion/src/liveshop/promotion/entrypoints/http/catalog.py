@@ -22,5 +22,10 @@ async def catalog_product(product_id: PathId, request: Request) -> dict[str, Any
         found = (await uow.catalog.get_products([product_id])).get(product_id)
     if found is None:
         raise NotFound(Code.UNKNOWN_PRODUCT, "the promotion service does not know this product (yet)")
-    return {"product_id": found.product_id, "merchant_id": found.merchant_id, "product_type": found.product_type,
-            "status": found.status, "version": found.version}  # fmt: skip
+    return {
+        "product_id": found.product_id,
+        "merchant_id": found.merchant_id,
+        "product_type": found.product_type,
+        "status": found.status,
+        "version": found.version,
+    }

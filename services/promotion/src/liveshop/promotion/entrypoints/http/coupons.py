@@ -55,15 +55,29 @@ async def _create_coupon(
 
         async def create() -> tuple[int, Any]:
             cmd = cmds.CreateCoupon(
-                coupon_id=common.new_id("cp"), kind=kind, issuer_id=issuer, name=body.name, amount=body.amount,
-                quantity=body.quantity, per_buyer_limit=body.per_buyer_limit, threshold=body.threshold,
+                coupon_id=common.new_id("cp"),
+                kind=kind,
+                issuer_id=issuer,
+                name=body.name,
+                amount=body.amount,
+                quantity=body.quantity,
+                per_buyer_limit=body.per_buyer_limit,
+                threshold=body.threshold,
                 product_ids=tuple(body.product_ids) if body.product_ids is not None else None,
                 merchant_ids=tuple(merchant_ids) if merchant_ids is not None else None,
-                valid_from=body.valid_from, valid_until=body.valid_until,
-            )  # fmt: skip
+                valid_from=body.valid_from,
+                valid_until=body.valid_until,
+            )
             row = await coupons.create_coupon(uow, cmd, entropy.now(), ceiling=ceiling)
-            return 201, {"coupon_id": row.id, "kind": row.kind, "issuer_id": row.owner_id, "name": row.name,
-                         "params": row.params, "quantity": row.quantity, "per_buyer_limit": row.per_buyer_limit}  # fmt: skip
+            return 201, {
+                "coupon_id": row.id,
+                "kind": row.kind,
+                "issuer_id": row.owner_id,
+                "name": row.name,
+                "params": row.params,
+                "quantity": row.quantity,
+                "per_buyer_limit": row.per_buyer_limit,
+            }
 
         _, resp = await idempotent(uow.tx, f"coupon:{kind}:{issuer}", key, body.model_dump(mode="json"), create)
     result: dict[str, Any] = resp

@@ -46,19 +46,34 @@ class MultiItemIn(Body):
 
 
 async def _create_promotion(
-    request: Request, kind: str, merchant_id: str, body: FlashSaleIn | FullReductionIn | MultiItemIn,
-    params: dict[str, Any], key: str | None,
-) -> dict[str, Any]:  # fmt: skip
+    request: Request,
+    kind: str,
+    merchant_id: str,
+    body: FlashSaleIn | FullReductionIn | MultiItemIn,
+    params: dict[str, Any],
+    key: str | None,
+) -> dict[str, Any]:
     """Automatic offers (no claim step). ``Idempotency-Key``: same key + body → the first offer; other body → 409."""
     async with unit_of_work(request) as uow:
 
         async def create() -> tuple[int, Any]:
             cmd = cmds.CreatePromotion(
-                common.new_id("pr"), kind, merchant_id, body.name, params, body.valid_from, body.valid_until,
-            )  # fmt: skip
+                common.new_id("pr"),
+                kind,
+                merchant_id,
+                body.name,
+                params,
+                body.valid_from,
+                body.valid_until,
+            )
             row = await offers.create_promotion(uow, cmd, entropy.now())
-            return 201, {"promotion_id": row.id, "kind": row.kind, "merchant_id": row.owner_id, "name": row.name,
-                         "params": row.params}  # fmt: skip
+            return 201, {
+                "promotion_id": row.id,
+                "kind": row.kind,
+                "merchant_id": row.owner_id,
+                "name": row.name,
+                "params": row.params,
+            }
 
         _, resp = await idempotent(uow.tx, f"promotion:{kind}:{merchant_id}", key, body.model_dump(mode="json"), create)
     result: dict[str, Any] = resp

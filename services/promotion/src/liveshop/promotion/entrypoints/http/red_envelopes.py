@@ -110,12 +110,19 @@ async def create_activity(
 
         async def create() -> tuple[int, Any]:
             cmd = cmds.CreateActivity(
-                activity_id=common.new_id("re"), streamer_id=streamer_id, name=body.name,
-                face_value=body.face_value, quantity=body.quantity, issue_mode=body.issue_mode,
-                product_ids=tuple(body.product_ids), per_viewer_limit=body.per_viewer_limit,
-                scheduled_at=body.scheduled_at, valid_from=body.valid_from, valid_until=body.valid_until,
+                activity_id=common.new_id("re"),
+                streamer_id=streamer_id,
+                name=body.name,
+                face_value=body.face_value,
+                quantity=body.quantity,
+                issue_mode=body.issue_mode,
+                product_ids=tuple(body.product_ids),
+                per_viewer_limit=body.per_viewer_limit,
+                scheduled_at=body.scheduled_at,
+                valid_from=body.valid_from,
+                valid_until=body.valid_until,
                 valid_seconds_after_claim=body.valid_seconds_after_claim,
-            )  # fmt: skip
+            )
             loaded = await envelopes.create_activity(uow, cmd, entropy.now())
             return 201, {"activity_id": loaded.activity.activity_id}
 

@@ -47,10 +47,14 @@ async def release_coupon_budget(
     await uow.budget.add(BudgetRequest(request_id, coupon.id, COUPON_RELEASE, amount, "REQUESTED", now))
     await uow.publish(
         b.BudgetReleaseRequested(
-            activity_id=coupon.id, streamer_id=coupon.owner_id, request_id=request_id, occurred_at=now,
-            amount=amount, reason=reason,
+            activity_id=coupon.id,
+            streamer_id=coupon.owner_id,
+            request_id=request_id,
+            occurred_at=now,
+            amount=amount,
+            reason=reason,
         )
-    )  # fmt: skip
+    )
 
 
 async def coupon_spent(uow: UnitOfWork, row: VoucherRow, order_id: str, merchant_id: str, now: datetime) -> None:
@@ -67,11 +71,17 @@ async def coupon_spent(uow: UnitOfWork, row: VoucherRow, order_id: str, merchant
     await uow.offers.save_coupon_budget(coupon)
     await uow.publish(
         b.RedEnvelopeRedeemed(
-            activity_id=coupon.id, streamer_id=coupon.owner_id, request_id=request_id, occurred_at=now,
-            order_id=order_id, merchant_id=merchant_id, envelope_id=row.voucher_id, amount=row.amount,
+            activity_id=coupon.id,
+            streamer_id=coupon.owner_id,
+            request_id=request_id,
+            occurred_at=now,
+            order_id=order_id,
+            merchant_id=merchant_id,
+            envelope_id=row.voucher_id,
+            amount=row.amount,
             discount_type=DiscountType.STREAMER_COUPON,
         )
-    )  # fmt: skip
+    )
 
 
 async def coupon_back(uow: UnitOfWork, row: VoucherRow, order_id: str, *, refunded: bool, now: datetime) -> str:

@@ -82,7 +82,9 @@ def _validity(cmd: cmds.CreateActivity) -> re.UseValidity:
     return re.UseValidity.window(cmd.valid_from, cmd.valid_until)
 
 
-async def _candidates(uow: UnitOfWork, streamer: re.StreamerProfile, own_merchant: str | None, ids: Sequence[str]) -> list[re.CandidateProduct]:  # fmt: skip
+async def _candidates(
+    uow: UnitOfWork, streamer: re.StreamerProfile, own_merchant: str | None, ids: Sequence[str]
+) -> list[re.CandidateProduct]:
     if not streamer.has_distribution_capability:
         re.check_admission(streamer, [])  # raises NO_DISTRIBUTION_CAPABILITY first
     products = await uow.catalog.get_products(list(ids))

@@ -144,10 +144,15 @@ def _buyer_vouchers(
         used = row.status == USED or (row.status == RESERVED and row.order_id != ev.order_id)
         vouchers.append(
             m.to_voucher(
-                row.kind, vid, row.params, valid_from=row.valid_from, valid_until=row.valid_until,
-                owner_id=row.buyer_id, used=used,
+                row.kind,
+                vid,
+                row.params,
+                valid_from=row.valid_from,
+                valid_until=row.valid_until,
+                owner_id=row.buyer_id,
+                used=used,
             )
-        )  # fmt: skip
+        )
         labels[vid] = f"{m.TYPE_LABELS[row.kind]} {row.label}".strip()
     return vouchers, labels
 
@@ -159,9 +164,15 @@ async def _automatic_offers(uow: UnitOfWork, ev: OrderPlaced, vouchers: list[Vou
         if promo.kind == "FLASH_SALE" and promo.params.get("product_id") not in product_ids:
             continue
         vouchers.append(
-            m.to_voucher(promo.kind, promo.id, promo.params, valid_from=promo.valid_from,
-                         valid_until=promo.valid_until, owner_id=None)
-        )  # fmt: skip
+            m.to_voucher(
+                promo.kind,
+                promo.id,
+                promo.params,
+                valid_from=promo.valid_from,
+                valid_until=promo.valid_until,
+                owner_id=None,
+            )
+        )
         labels[promo.id] = f"{m.TYPE_LABELS[promo.kind]} {promo.name}".strip()
 
 

@@ -101,38 +101,53 @@ async def on_order_cancelled(uow: UnitOfWork, ev: OrderCancelled, now: datetime)
         if row.order_id != ev.order_id or row.voucher_id in given_back:
             continue
         if row.status == USED and ev.was_paid:
-            if row.kind == RED_ENVELOPE:
-                loaded = await uow.activities.get(row.source_id, claim_ids=(row.voucher_id,))
-                assert loaded is not None
-                # Decided at the cancellation time, as the order service's message to the buyer is.
-                loaded.activity.refund_use(claim_id=row.voucher_id, order_id=ev.order_id, now=ev.occurred_at)
-                await save_activity(uow, loaded, now)
-            else:
-                back = AVAILABLE
-                if row.kind == STREAMER_COUPON:
-                    back = await coupon_back(uow, row, ev.order_id, refunded=True, now=now)
-                row.status, row.order_id, row.amount, row.order_gmv, row.used_at = back, None, 0, 0, None
-                await uow.vouchers.update(row)
-            continue
-        if row.status != RESERVED:
-            continue
-        if row.kind == RED_ENVELOPE:
-            loaded = await uow.activities.get(row.source_id, claim_ids=(row.voucher_id,))
-            assert loaded is not None
-            loaded.activity.release_reservation(claim_id=row.voucher_id, order_id=ev.order_id, now=ev.occurred_at)
-            await save_activity(uow, loaded, now)
-        else:
-            back = AVAILABLE
-            if row.kind == STREAMER_COUPON:
-                back = await coupon_back(uow, row, ev.order_id, refunded=False, now=now)
-            row.status, row.order_id, row.amount, row.order_gmv = back, None, 0, 0
-            await uow.vouchers.update(row)
+            await _refund_use(uow, row, ev, now)
+        elif row.status == RESERVED:
+            await _release_reservation(uow, row, ev, now)
     if await uow.pricings.get(ev.order_id) is None:
         # Cancelled before this service priced it: a tombstone, so that an OrderPlaced handled after the
         # cancellation (redriven from a dead-letter topic, or delivered late) finds the order answered
         # and reserves nothing (price_order). One consumer group handles both, one order at a time.
         await uow.pricings.add(
-            PricingRecord(ev.order_id, ev.buyer_id, ev.merchant_id, "CANCELLED", None,
-                          {"order_id": ev.order_id, "reason_code": ev.reason_code}, now)
-        )  # fmt: skip
+            PricingRecord(
+                ev.order_id,
+                ev.buyer_id,
+                ev.merchant_id,
+                "CANCELLED",
+                None,
+                {"order_id": ev.order_id, "reason_code": ev.reason_code},
+                now,
+            )
+        )
     await uow.pricings.mark_settled(ev.order_id, "CANCELLED")
+
+
+async def _refund_use(uow: UnitOfWork, row: VoucherRow, ev: OrderCancelled, now: datetime) -> None:
+    """A voucher the paid, now cancelled order used comes back (a red envelope: as its activity decides)."""
+    if row.kind == RED_ENVELOPE:
+        loaded = await uow.activities.get(row.source_id, claim_ids=(row.voucher_id,))
+        assert loaded is not None
+        # Decided at the cancellation time, as the order service's message to the buyer is.
+        loaded.activity.refund_use(claim_id=row.voucher_id, order_id=ev.order_id, now=ev.occurred_at)
+        await save_activity(uow, loaded, now)
+        return
+    back = AVAILABLE
+    if row.kind == STREAMER_COUPON:
+        back = await coupon_back(uow, row, ev.order_id, refunded=True, now=now)
+    row.status, row.order_id, row.amount, row.order_gmv, row.used_at = back, None, 0, 0, None
+    await uow.vouchers.update(row)
+
+
+async def _release_reservation(uow: UnitOfWork, row: VoucherRow, ev: OrderCancelled, now: datetime) -> None:
+    """A voucher the unpaid, now cancelled order reserved is usable again (or expires)."""
+    if row.kind == RED_ENVELOPE:
+        loaded = await uow.activities.get(row.source_id, claim_ids=(row.voucher_id,))
+        assert loaded is not None
+        loaded.activity.release_reservation(claim_id=row.voucher_id, order_id=ev.order_id, now=ev.occurred_at)
+        await save_activity(uow, loaded, now)
+        return
+    back = AVAILABLE
+    if row.kind == STREAMER_COUPON:
+        back = await coupon_back(uow, row, ev.order_id, refunded=False, now=now)
+    row.status, row.order_id, row.amount, row.order_gmv = back, None, 0, 0
+    await uow.vouchers.update(row)

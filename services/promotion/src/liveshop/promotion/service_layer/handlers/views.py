@@ -56,8 +56,19 @@ def activity_public_view(loaded: LoadedActivity) -> dict[str, Any]:
     """What a viewer may know of an issued activity (what the live-room popup shows): no budget,
     quantity, claim counts or funding (the streamer's wallet)."""
     full = activity_view(loaded)
-    keep = ("activity_id", "streamer_id", "name", "status", "face_value", "issue_mode", "use_validity",
-            "product_ids", "per_viewer_limit", "issued_at", "ended_at")  # fmt: skip
+    keep = (
+        "activity_id",
+        "streamer_id",
+        "name",
+        "status",
+        "face_value",
+        "issue_mode",
+        "use_validity",
+        "product_ids",
+        "per_viewer_limit",
+        "issued_at",
+        "ended_at",
+    )
     return {k: full[k] for k in keep}
 
 

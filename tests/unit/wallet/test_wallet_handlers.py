@@ -21,7 +21,6 @@ from liveshop.contracts.events.budget import (
 from liveshop.contracts.events.order import OrderCancelled, OrderPaymentRequested, OrderTransitionRejected
 from liveshop.contracts.events.payment import PaymentCaptured, PaymentFailed, PaymentRefunded
 from liveshop.contracts.events.wallet import SecureWalletUpgraded
-from liveshop.wallet.adapters.memory import MemoryUnitOfWork
 from liveshop.wallet.domain import (
     CHART,
     AccountCode,
@@ -55,6 +54,8 @@ from liveshop.wallet.domain.model import (
     subsidy_transfer_id,
 )
 from liveshop.wallet.service_layer import handlers as h
+
+from .fakes import MemoryUnitOfWork
 
 T0 = datetime(2025, 6, 18, 12, 0, tzinfo=UTC)
 

@@ -17,7 +17,6 @@ Topics are created here by the super user, so services never need CREATE beyond 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterable, Mapping
 from typing import cast
@@ -167,15 +166,3 @@ def provision(
         create_topics(bootstrap, auth, ns)
         if acls:
             create_acls(bootstrap, auth, ns, principals=principals)
-
-
-async def provision_async(
-    bootstrap: str,
-    auth: KafkaAuth,
-    namespaces: Iterable[str],
-    *,
-    acls: bool = True,
-    principals: Mapping[str, str] | None = None,
-) -> None:
-    """:func:`provision` off the event loop (confluent-kafka's admin client blocks)."""
-    await asyncio.to_thread(provision, bootstrap, auth, list(namespaces), acls=acls, principals=principals)

@@ -25,8 +25,8 @@ from liveshop.shared.kafka_auth import PLAINTEXT, KafkaAuth, aiokafka_kwargs
 #: The largest record the outbox relay sends (the journal topic is created to accept it).
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
-#: CreateTopics error codes: the topic exists (fine), or this principal may not create it.
-_TOPIC_EXISTS, _TOPIC_AUTHZ, _CLUSTER_AUTHZ = 36, 29, 31
+#: CreateTopics error codes: this principal may not create the topic (an existing topic is fine).
+_TOPIC_AUTHZ, _CLUSTER_AUTHZ = 29, 31
 
 
 async def ensure_topics(

@@ -90,10 +90,6 @@ class Infra:
         user = PRINCIPALS.get(service)
         return self.kafka_auth(user if user in self.kafka_users else None)
 
-    def service_env(self, service: str) -> dict[str, str]:
-        """The environment of a service process: :meth:`env` with the service's own Kafka principal."""
-        return {**self.env(), **self.service_kafka_auth(service).env()}
-
     def provision(self, namespace: str) -> None:
         """Create ``namespace``'s topics and, where the stack has the liveshop principals, their ACLs."""
         kafka_acl.provision(

@@ -55,8 +55,10 @@ async def test_batch_handler_falls_back_to_one_by_one_and_decode_hook_can_declin
     await producer.start()
     try:
         topic = ORDER.qualified(namespace)
-        envs = [codec.envelope(OrderCompleted(order_id=o, status=OrderStatus.COMPLETED, occurred_at=utcnow()), source="t")
-                for o in ["a", "b", "poison", "c"]]  # fmt: skip
+        envs = [
+            codec.envelope(OrderCompleted(order_id=o, status=OrderStatus.COMPLETED, occurred_at=utcnow()), source="t")
+            for o in ["a", "b", "poison", "c"]
+        ]
         records = [codec.to_record(e, namespace) for e in [*envs, envs[0]]]  # the last one: a redelivery of "a"
         for value in (b"answerable", b"unanswerable"):
             await producer.send(topic, value, key=b"k", partition=0)

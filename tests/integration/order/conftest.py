@@ -198,8 +198,11 @@ async def order_svc(start_order: StartOrder) -> OrderService:
 
 
 def coupon(amount: int, funder: Funder = Funder.MERCHANT, voucher_id: str = "v1", **kw: Any) -> AppliedDiscount:
-    kind = {Funder.MERCHANT: DiscountType.MERCHANT_COUPON, Funder.PLATFORM: DiscountType.PLATFORM_COUPON,
-            Funder.STREAMER: DiscountType.STREAMER_RED_ENVELOPE}[funder]  # fmt: skip
+    kind = {
+        Funder.MERCHANT: DiscountType.MERCHANT_COUPON,
+        Funder.PLATFORM: DiscountType.PLATFORM_COUPON,
+        Funder.STREAMER: DiscountType.STREAMER_RED_ENVELOPE,
+    }[funder]
     allocations = [LineAllocation(**a) for a in kw.pop("allocations", [])]
     return AppliedDiscount(
         discount_type=kind, funder=funder, amount=amount, voucher_id=voucher_id, allocations=allocations, **kw

@@ -31,9 +31,13 @@ async def test_bnpl_declined_cancels_the_order_with_the_reason(order_svc: OrderS
     oid = await s.order("b2", [(tea, 1)], payment_method="BNPL")
     await s.send(
         BnplCheckoutDeclined(
-            order_id=oid, buyer_id="b2", merchant_id="m1", reason_code="BUYER_NOT_ELIGIBLE",
-            reason="the buyer cannot use BNPL yet", decided_at=now(),
+            order_id=oid,
+            buyer_id="b2",
+            merchant_id="m1",
+            reason_code="BUYER_NOT_ELIGIBLE",
+            reason="the buyer cannot use BNPL yet",
+            decided_at=now(),
         )
-    )  # fmt: skip
+    )
     d = await s.wait_status(oid, 80)
     assert d["failure_code"] == "BNPL_DECLINED" and "BUYER_NOT_ELIGIBLE" in d["failure_reason"]

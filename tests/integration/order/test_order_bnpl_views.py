@@ -30,9 +30,16 @@ from .conftest import OrderService, now
 
 def _draw(value: int) -> BnplDrawRecord:
     return BnplDrawRecord(
-        algorithm="HMAC-SHA256/JSON-CTR/U64-REJECTION/v1", seed_id="seed-c1", seed_commitment="00" * 32,
-        input='["c1","b1","o1"]', low=100, high=8800, attempts=1, block0_hex="00" * 32, value=value,
-    )  # fmt: skip
+        algorithm="HMAC-SHA256/JSON-CTR/U64-REJECTION/v1",
+        seed_id="seed-c1",
+        seed_commitment="00" * 32,
+        input='["c1","b1","o1"]',
+        low=100,
+        high=8800,
+        attempts=1,
+        block0_hex="00" * 32,
+        value=value,
+    )
 
 
 async def test_first_order_discount_on_the_order_and_in_the_messages(order_svc: OrderService) -> None:
@@ -51,10 +58,16 @@ async def test_first_order_discount_on_the_order_and_in_the_messages(order_svc: 
 
     await s.send(
         BnplFirstOrderDiscountGranted(
-            order_id=oid, buyer_id="b1", merchant_id="m1", campaign_id="c1", amount=888, drawn=888,
-            draw=_draw(888), granted_at=now(),
+            order_id=oid,
+            buyer_id="b1",
+            merchant_id="m1",
+            campaign_id="c1",
+            amount=888,
+            drawn=888,
+            draw=_draw(888),
+            granted_at=now(),
         )
-    )  # fmt: skip
+    )
 
     async def discounted() -> dict[str, Any] | None:
         d = await s.detail(oid)
@@ -62,9 +75,14 @@ async def test_first_order_discount_on_the_order_and_in_the_messages(order_svc: 
 
     d = await eventually(discounted, what="芝麻先用后付立减 on the order")
     assert d["bnpl"]["first_order_discount"] == {
-        "discount_type": "BNPL_FIRST_ORDER", "label": "芝麻先用后付立减", "group": "平台优惠", "funder": "PLATFORM",
-        "funder_label": "平台", "amount": 888, "campaign_id": "c1",
-    }  # fmt: skip
+        "discount_type": "BNPL_FIRST_ORDER",
+        "label": "芝麻先用后付立减",
+        "group": "平台优惠",
+        "funder": "PLATFORM",
+        "funder_label": "平台",
+        "amount": 888,
+        "campaign_id": "c1",
+    }
     assert d["bnpl"]["pay_after_delivery"] == 5990 - 888
     assert d["bnpl"]["first_order_outcome"]["granted"] is True
 
@@ -74,10 +92,16 @@ async def test_first_order_discount_on_the_order_and_in_the_messages(order_svc: 
     # a redelivery under another event id does not tell the buyer twice
     await s.send(
         BnplFirstOrderDiscountGranted(
-            order_id=oid, buyer_id="b1", merchant_id="m1", campaign_id="c1", amount=888, drawn=888,
-            draw=_draw(888), granted_at=now(),
+            order_id=oid,
+            buyer_id="b1",
+            merchant_id="m1",
+            campaign_id="c1",
+            amount=888,
+            drawn=888,
+            draw=_draw(888),
+            granted_at=now(),
         )
-    )  # fmt: skip
+    )
     # a later fact of the same order on the same topic (the wallet's bill notice) is a barrier: once it shows,
     # the redelivered grant was handled
     await s.send(BnplBillDue(order_id=oid, bill_id=f"bill_{oid}", buyer_id="b1", amount_owed=5102, due_at=now()))
@@ -112,17 +136,28 @@ async def test_products_say_whether_bnpl_is_offered_right_now(order_svc: OrderSe
     await s.send(BnplOpened(merchant_id="m1", agreement_version="v1", opened_at=t))
     await s.send(
         BnplActivityConfirmed(
-            merchant_id="m1", activity_id="a1", name="长期", validity="LONG_TERM", product_ids=[long_term],
-            starts_at=t, confirmed_at=t,
+            merchant_id="m1",
+            activity_id="a1",
+            name="长期",
+            validity="LONG_TERM",
+            product_ids=[long_term],
+            starts_at=t,
+            confirmed_at=t,
         )
-    )  # fmt: skip
+    )
     window_end = now() + timedelta(seconds=3)
     await s.send(
         BnplActivityConfirmed(
-            merchant_id="m1", activity_id="a2", name="短期", validity="SHORT_TERM", product_ids=[short_term],
-            starts_at=t - timedelta(minutes=1), ends_at=window_end, confirmed_at=t,
+            merchant_id="m1",
+            activity_id="a2",
+            name="短期",
+            validity="SHORT_TERM",
+            product_ids=[short_term],
+            starts_at=t - timedelta(minutes=1),
+            ends_at=window_end,
+            confirmed_at=t,
         )
-    )  # fmt: skip
+    )
 
     async def offered(pid: str, expect: bool) -> dict[str, Any] | None:
         p = await _bnpl(s, f"/products/{pid}")

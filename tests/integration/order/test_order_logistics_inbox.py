@@ -99,9 +99,13 @@ async def test_bnpl_bill_notices_reach_the_one_inbox(order_svc: OrderService) ->
     await s.send(due)
     await s.send(due)
     failed = BnplBillCollectionFailed(
-        order_id=oid, bill_id=f"bill_{oid}", buyer_id="b8", attempt_id="a1", failure_code="INSUFFICIENT_FUNDS",
+        order_id=oid,
+        bill_id=f"bill_{oid}",
+        buyer_id="b8",
+        attempt_id="a1",
+        failure_code="INSUFFICIENT_FUNDS",
         failed_at=now() + timedelta(seconds=1),
-    )  # fmt: skip
+    )
     await s.send(failed)
 
     async def two() -> list[dict[str, Any]] | None:

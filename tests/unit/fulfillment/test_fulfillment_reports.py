@@ -127,9 +127,17 @@ def test_delivered_is_accepted_after_shipment() -> None:
         {"operator": "x" * 65},
         {"occurred_at": datetime(2025, 1, 1, 8, 5)},  # noqa: DTZ001  (naive)
     ],
-    ids=["empty-request-id", "long-request-id", "blank-isv", "empty-merchant", "padded-order", "no-status",
-         "long-operator", "naive-time"],
-)  # fmt: skip
+    ids=[
+        "empty-request-id",
+        "long-request-id",
+        "blank-isv",
+        "empty-merchant",
+        "padded-order",
+        "no-status",
+        "long-operator",
+        "naive-time",
+    ],
+)
 def test_malformed_report(changes: dict[str, Any]) -> None:
     assert code_of(judge(report(**changes))) is ReasonCode.MALFORMED_REPORT
 
@@ -509,9 +517,17 @@ def test_parse_accepts_z_and_offsets() -> None:
         ),
         (b"\xff\xfe", (None, None, None)),
     ],
-    ids=["not-json", "not-object", "missing-fields", "naive-time", "bad-time", "unknown-field", "number-id",
-         "bad-utf8"],
-)  # fmt: skip
+    ids=[
+        "not-json",
+        "not-object",
+        "missing-fields",
+        "naive-time",
+        "bad-time",
+        "unknown-field",
+        "number-id",
+        "bad-utf8",
+    ],
+)
 def test_parse_malformed_keeps_what_identifies_the_report(
     body: bytes, salvaged: tuple[str | None, str | None, str | None]
 ) -> None:

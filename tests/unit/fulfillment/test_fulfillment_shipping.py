@@ -61,8 +61,15 @@ def test_the_merchant_ships_once_and_a_retry_with_the_same_parcel_answers_the_sh
 )
 def test_who_and_what_may_be_shipped(order: OrderFacts | None, merchant: str, kind: type, code: str) -> None:
     with pytest.raises(kind) as err:
-        ship(order=order, timeline=paid_timeline(), merchant_id=merchant, carrier="SF", waybill_no="SF1",
-             waybill_merchants=set(), now=at(60))  # fmt: skip
+        ship(
+            order=order,
+            timeline=paid_timeline(),
+            merchant_id=merchant,
+            carrier="SF",
+            waybill_no="SF1",
+            waybill_merchants=set(),
+            now=at(60),
+        )
     assert isinstance(err.value, FulfillmentError) and err.value.code == code
 
 
@@ -81,17 +88,38 @@ def test_an_isv_shipment_blocks_the_merchant_and_a_foreign_waybill_is_refused() 
         )
     assert err.value.details["shipped_by"] == "ISV"
     with pytest.raises(Conflict) as err:
-        ship(order=ORDER, timeline=paid_timeline(), merchant_id="m1", carrier="SF", waybill_no="SF1",
-             waybill_merchants={"m2"}, now=at(60))  # fmt: skip
+        ship(
+            order=ORDER,
+            timeline=paid_timeline(),
+            merchant_id="m1",
+            carrier="SF",
+            waybill_no="SF1",
+            waybill_merchants={"m2"},
+            now=at(60),
+        )
     assert err.value.code == "WAYBILL_IN_USE"
     # one parcel for several orders of the same shop (合并发货) is fine
-    ok = ship(order=ORDER, timeline=paid_timeline(), merchant_id="m1", carrier="SF", waybill_no="SF1",
-              waybill_merchants={"m1"}, now=at(60))  # fmt: skip
+    ok = ship(
+        order=ORDER,
+        timeline=paid_timeline(),
+        merchant_id="m1",
+        carrier="SF",
+        waybill_no="SF1",
+        waybill_merchants={"m1"},
+        now=at(60),
+    )
     assert ok.new
     for bad in ("", " SF", "S\x00F", "x" * 65):
         with pytest.raises(InvalidInput):
-            ship(order=ORDER, timeline=paid_timeline(), merchant_id="m1", carrier=bad, waybill_no="W",
-                 waybill_merchants=set(), now=at(60))  # fmt: skip
+            ship(
+                order=ORDER,
+                timeline=paid_timeline(),
+                merchant_id="m1",
+                carrier=bad,
+                waybill_no="W",
+                waybill_merchants=set(),
+                now=at(60),
+            )
 
 
 def test_the_isv_cannot_ship_an_order_the_merchant_shipped() -> None:
@@ -139,9 +167,23 @@ def test_carrier_reports_that_are_refused(status: str, minutes: float, code: str
     t = paid_timeline()
     ship(order=ORDER, timeline=t, merchant_id="m1", carrier="SF", waybill_no="SF1", waybill_merchants=set(), now=at(60))
     with pytest.raises(FulfillmentError) as err:
-        deliver(parcels=[(ORDER, t)], carrier="SF", waybill_no="SF1", status=status, occurred_at=at(minutes),
-                now=at(600), clock_skew=SKEW)  # fmt: skip
+        deliver(
+            parcels=[(ORDER, t)],
+            carrier="SF",
+            waybill_no="SF1",
+            status=status,
+            occurred_at=at(minutes),
+            now=at(600),
+            clock_skew=SKEW,
+        )
     assert err.value.code == code
     with pytest.raises(NotFound):
-        deliver(parcels=[], carrier="SF", waybill_no="NOPE", status="DELIVERED", occurred_at=at(100), now=at(600),
-                clock_skew=SKEW)  # fmt: skip
+        deliver(
+            parcels=[],
+            carrier="SF",
+            waybill_no="NOPE",
+            status="DELIVERED",
+            occurred_at=at(100),
+            now=at(600),
+            clock_skew=SKEW,
+        )

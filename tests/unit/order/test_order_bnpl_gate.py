@@ -15,10 +15,14 @@ T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
 def order(method: PaymentMethod = PaymentMethod.BNPL) -> Order:
     o = Order.place(
-        order_id="o-1", buyer_id="b-1",
+        order_id="o-1",
+        buyer_id="b-1",
         lines=(OrderLine(1, "p-1", "m-1", "围巾", ProductType.PHYSICAL, 1000, 1),),
-        channel=Channel(ChannelKind.SHOP), voucher_ids=(), payment_method=method, now=T0,
-    )  # fmt: skip
+        channel=Channel(ChannelKind.SHOP),
+        voucher_ids=(),
+        payment_method=method,
+        now=T0,
+    )
     o.pull_events()
     return o
 

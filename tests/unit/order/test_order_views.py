@@ -373,14 +373,21 @@ def test_pricing_round_trips_through_storage_form() -> None:
 
 def _paid_then_cancelled(valid_until: datetime, cancel_at: datetime) -> tuple[Order, OrderCancelled]:
     envelope = AppliedDiscount(
-        DiscountType.STREAMER_RED_ENVELOPE, Funder.STREAMER, 500, "re-1", "宠爱红包 直播间宠粉",
-        (LineAllocation(1, 500),), valid_until=valid_until,
-    )  # fmt: skip
+        DiscountType.STREAMER_RED_ENVELOPE,
+        Funder.STREAMER,
+        500,
+        "re-1",
+        "宠爱红包 直播间宠粉",
+        (LineAllocation(1, 500),),
+        valid_until=valid_until,
+    )
     pricing = Pricing(
-        funding=FundingSplit(item_total=25_001, buyer_payable=24_501, merchant_funded=0, streamer_funded=500,
-                             platform_funded=0),
-        discounts=(envelope,), priced_at=at(1),
-    )  # fmt: skip
+        funding=FundingSplit(
+            item_total=25_001, buyer_payable=24_501, merchant_funded=0, streamer_funded=500, platform_funded=0
+        ),
+        discounts=(envelope,),
+        priced_at=at(1),
+    )
     order = new_order()
     assert order.apply_pricing(pricing, source_event_id="e").applied
     order.capture_payment(
@@ -417,20 +424,25 @@ def test_pricing_rejected_message_promises_nothing_back() -> None:
 
 def test_order_detail_lists_dropped_vouchers_and_round_trips_them() -> None:
     pricing = Pricing(
-        funding=PRICING.funding, discounts=DISCOUNTS, priced_at=at(1),
+        funding=PRICING.funding,
+        discounts=DISCOUNTS,
+        priced_at=at(1),
         dropped_vouchers=(
             DroppedVoucher("sc-1", "SUPERSEDED_BY_BETTER_COUPON", "mc-1 takes more off", superseded_by="mc-1"),
             DroppedVoucher("pc-old", "EXPIRED", "the voucher has expired"),
         ),
-    )  # fmt: skip
+    )
     order = new_order()
     assert order.apply_pricing(pricing, source_event_id="e").applied
     view = order_detail(order, buyer_id=BUYER)
     assert [(d.voucher_id, d.reason_code, d.superseded_by) for d in view.dropped_vouchers] == [
-        ("sc-1", "SUPERSEDED_BY_BETTER_COUPON", "mc-1"), ("pc-old", "EXPIRED", None),
-    ]  # fmt: skip
+        ("sc-1", "SUPERSEDED_BY_BETTER_COUPON", "mc-1"),
+        ("pc-old", "EXPIRED", None),
+    ]
     assert Pricing.from_dict(json.loads(json.dumps(pricing.to_dict()))) == pricing
-    dated = Pricing(funding=PRICING.funding, priced_at=at(1), discounts=(
-        AppliedDiscount(DiscountType.PLATFORM_COUPON, Funder.PLATFORM, 1_001, "pc-1", valid_until=at(90)),
-    ))  # fmt: skip
+    dated = Pricing(
+        funding=PRICING.funding,
+        priced_at=at(1),
+        discounts=(AppliedDiscount(DiscountType.PLATFORM_COUPON, Funder.PLATFORM, 1_001, "pc-1", valid_until=at(90)),),
+    )
     assert Pricing.from_dict(json.loads(json.dumps(dated.to_dict()))) == dated

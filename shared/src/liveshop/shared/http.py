@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse, Response
 from liveshop.shared import idempotency, openapi, statehash
 from liveshop.shared.auth import TokenVerifier, allow, operator, public
 from liveshop.shared.errors import DomainError, NotFound
-from liveshop.shared.idempotency import request_hash as request_hash
 from liveshop.shared.journal import JournalMiddleware
 from liveshop.shared.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from liveshop.shared.observe import ObservabilityMiddleware

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import httpx
+from aiokafka.errors import KafkaError
 
 from liveshop.cli import console
 from liveshop.cli.console import CliError, UsageError
@@ -133,7 +134,14 @@ async def wait_settled(
                 unpublished += await conn.fetchval(
                     f'SELECT count(*) FROM "{namespace}_{s}".outbox WHERE published_at IS NULL'
                 )
-            lags = await replay.consumer_lag(bootstrap, prefix=namespace + ".", auth=auth)
+            try:
+                lags = await replay.consumer_lag(bootstrap, prefix=namespace + ".", auth=auth)
+            except KafkaError as exc:  # e.g. a restarted broker still loading its groups: look again
+                if not exc.retriable:
+                    raise
+                quiet = 0
+                await asyncio.sleep(0.3)
+                continue
             quiet = quiet + 1 if unpublished == 0 and all(x.lag == 0 for x in lags) else 0
             await asyncio.sleep(0.3)
     finally:

@@ -462,7 +462,13 @@ async def _void_hold(uow: UnitOfWork, payment: Payment, now: datetime) -> None:
         )
     )[0]
     if result.error is not None and result.error.code is ErrorCode.PENDING_EXPIRED:
-        # timed out at pay-by: expire it now if the job has not yet
+        # timed out at pay-by: expire it now if the job has not yet. The expiry job changes the payment
+        # without the order's lock: read it again, after the ledger's locks (so as the job committed it),
+        # else a replay (job first in the journal) would find it EXPIRED and write nothing (docs/replay.md#limits)
+        current = await uow.repo.get_payment(payment.order_id)
+        if current is not None and current.status is PaymentStatus.EXPIRED:
+            payment.status, payment.updated_at = current.status, current.updated_at
+            return
         await uow.ledger.expire_pending(now)
         payment.status = PaymentStatus.EXPIRED
     else:

@@ -27,7 +27,8 @@ from liveshop.wallet.adapters.repository import PgUnitOfWork
 from liveshop.wallet.domain import LedgerError, Transfer
 from liveshop.wallet.domain.errors import WalletRefusal
 from liveshop.wallet.domain.model import InstrumentBehaviour, TopUpChannel, channel_fee, streamer_wallet
-from liveshop.wallet.service_layer import handlers as h
+from liveshop.wallet.service_layer import commands
+from liveshop.wallet.service_layer.handlers import budgets, common, payments, top_ups
 from liveshop.wallet.service_layer.unit_of_work import UnitOfWork
 
 WORKERS = 8
@@ -74,36 +75,72 @@ class Scenario:
         r = self.rnd
         s = r.choice(STREAMERS)
         activity = f"act-{s}-{r.randrange(2)}"
-        kind = r.choice(["top_up", "top_up", "confirm", "hold", "hold", "release", "pay", "pay", "pay", "redeem",
-                         "cancel", "cancel", "expire", "pending", "resolve"])  # fmt: skip
+        kind = r.choice(
+            [
+                "top_up",
+                "top_up",
+                "confirm",
+                "hold",
+                "hold",
+                "release",
+                "pay",
+                "pay",
+                "pay",
+                "redeem",
+                "cancel",
+                "cancel",
+                "expire",
+                "pending",
+                "resolve",
+            ]
+        )
         now = datetime.now(UTC)
         if kind == "top_up":
             ch = r.choice(list(TopUpChannel))
             amount = r.randrange(1, 20_000)
             tid = self.uid(f"w{worker}-tu")
             self.top_ups.append((tid, ch, amount))
-            return kind, lambda u, t: h.top_up(u, h.TopUpWallet(s, ch, amount, top_up_id=tid), t)
+            return kind, lambda u, t: top_ups.top_up(u, commands.TopUpWallet(s, ch, amount, top_up_id=tid), t)
         if kind == "confirm" and self.top_ups:
             (tid, ch, amount), confirm = r.choice(self.top_ups), r.random() < 0.8
             if ch.via_provider:  # the payment provider's callback (sometimes with a wrong amount: refused)
                 charged = amount + channel_fee(ch, amount) + (1 if r.random() < 0.1 else 0)
-                return kind, lambda u, t: h.resolve_provider_top_up(
+                return kind, lambda u, t: top_ups.resolve_provider_top_up(
                     u, tid, succeeded=confirm, charged=charged, by="payment-provider", now=t
                 )
-            return kind, lambda u, t: h.resolve_offline_top_up(u, tid, confirm=confirm, by="fin", now=t)
+            return kind, lambda u, t: top_ups.resolve_offline_top_up(u, tid, confirm=confirm, by="fin", now=t)
         if kind == "hold":
-            ev = BudgetHoldRequested(activity_id=activity, streamer_id=s, request_id=self.uid("h"), occurred_at=now,
-                                     amount=r.randrange(1, 15_000))  # fmt: skip
-            return kind, lambda u, t: h.hold_budget(u, ev, t)
+            ev = BudgetHoldRequested(
+                activity_id=activity,
+                streamer_id=s,
+                request_id=self.uid("h"),
+                occurred_at=now,
+                amount=r.randrange(1, 15_000),
+            )
+            return kind, lambda u, t: budgets.hold_budget(u, ev, t)
         if kind == "release":
-            rel = BudgetReleaseRequested(activity_id=activity, streamer_id=s, request_id=self.uid("r"),
-                                         occurred_at=now, amount=r.randrange(1, 5_000), reason="x")  # fmt: skip
-            return kind, lambda u, t: h.release_budget(u, rel, t)
+            rel = BudgetReleaseRequested(
+                activity_id=activity,
+                streamer_id=s,
+                request_id=self.uid("r"),
+                occurred_at=now,
+                amount=r.randrange(1, 5_000),
+                reason="x",
+            )
+            return kind, lambda u, t: budgets.release_budget(u, rel, t)
         if kind == "redeem" and self.orders:
             order_id, _ = r.choice(self.orders)
-            red = RedEnvelopeRedeemed(activity_id=activity, streamer_id=s, request_id=self.uid("u"), occurred_at=now,
-                                      order_id=order_id, merchant_id="m0", envelope_id="e", amount=r.randrange(1, 800))  # fmt: skip
-            return kind, lambda u, t: h.redeem_envelope(u, red, t)
+            red = RedEnvelopeRedeemed(
+                activity_id=activity,
+                streamer_id=s,
+                request_id=self.uid("u"),
+                occurred_at=now,
+                order_id=order_id,
+                merchant_id="m0",
+                envelope_id="e",
+                amount=r.randrange(1, 800),
+            )
+            return kind, lambda u, t: budgets.redeem_envelope(u, red, t)
         if kind == "pay":
             buyer = r.choice(list(BUYERS))
             order_id = self.uid(f"w{worker}-o")
@@ -111,30 +148,47 @@ class Scenario:
             payable, platform = r.randrange(0, 10_000), r.choice([0, 0, r.randrange(1, 900)])
             method = PaymentMethod.BNPL if r.random() < 0.15 else PaymentMethod.ONLINE
             ev_pay = OrderPaymentRequested(
-                order_id=order_id, status=OrderStatus.PENDING_PAYMENT, occurred_at=now, buyer_id=buyer,
-                merchant_id=r.choice(["m0", "m1"]), payment_method=method, pay_by=now + timedelta(seconds=r.choice([1, 600])),
-                funding=FundingSplit(item_total=payable + platform, buyer_payable=payable, merchant_funded=0,
-                                     streamer_funded=0, platform_funded=platform),
-            )  # fmt: skip
-            return kind, lambda u, t: h.request_payment(u, ev_pay, t)
+                order_id=order_id,
+                status=OrderStatus.PENDING_PAYMENT,
+                occurred_at=now,
+                buyer_id=buyer,
+                merchant_id=r.choice(["m0", "m1"]),
+                payment_method=method,
+                pay_by=now + timedelta(seconds=r.choice([1, 600])),
+                funding=FundingSplit(
+                    item_total=payable + platform,
+                    buyer_payable=payable,
+                    merchant_funded=0,
+                    streamer_funded=0,
+                    platform_funded=platform,
+                ),
+            )
+            return kind, lambda u, t: payments.request_payment(u, ev_pay, t)
         if kind == "cancel" and self.orders:
             order_id, buyer = r.choice(self.orders)
             paid = r.random() < 0.5
             ev_c = OrderCancelled(
-                order_id=order_id, status=OrderStatus.FAILED, occurred_at=now, buyer_id=buyer, merchant_id="m0",
-                reason_code="X", reason="x", previous_status=OrderStatus.PAID if paid else OrderStatus.PENDING_PAYMENT,
+                order_id=order_id,
+                status=OrderStatus.FAILED,
+                occurred_at=now,
+                buyer_id=buyer,
+                merchant_id="m0",
+                reason_code="X",
+                reason="x",
+                previous_status=OrderStatus.PAID if paid else OrderStatus.PENDING_PAYMENT,
                 was_paid=paid,
-            )  # fmt: skip
-            return kind, lambda u, t: h.cancel_order(u, ev_c, t)
+            )
+            return kind, lambda u, t: payments.cancel_order(u, ev_c, t)
         if kind == "expire":
             later = now + timedelta(seconds=r.choice([0, 5, 3600]))
-            return kind, lambda u, t: h.expire_payments(u, later)
+            return kind, lambda u, t: payments.expire_payments(u, later)
         if kind == "pending":
             pid = self.uid("p")
             self.pendings.append(pid)
             amount, timeout = r.randrange(1, 3_000), r.choice([0, 1])
-            tr = Transfer.pending(pid, streamer_wallet(s), f"activity:{activity}:hold", amount, "RESERVE",
-                                  timeout=timeout)  # fmt: skip
+            tr = Transfer.pending(
+                pid, streamer_wallet(s), f"activity:{activity}:hold", amount, "RESERVE", timeout=timeout
+            )
             return kind, lambda u, t: u.ledger.create_transfers([tr], now=t)
         if kind == "resolve" and self.pendings:
             pid = r.choice(self.pendings)
@@ -144,7 +198,7 @@ class Scenario:
                 else Transfer.void(self.uid("void"), pid)
             )
             return kind, lambda u, t: u.ledger.create_transfers([tr], now=t)
-        return "top_up", lambda u, t: h.top_up(u, h.TopUpWallet(s, TopUpChannel.WECHAT_QR, 1_000), t)
+        return "top_up", lambda u, t: top_ups.top_up(u, commands.TopUpWallet(s, TopUpChannel.WECHAT_QR, 1_000), t)
 
 
 async def run(pool: asyncpg.Pool[Any], schema: str, op: Op) -> str:
@@ -154,7 +208,7 @@ async def run(pool: asyncpg.Pool[Any], schema: str, op: Op) -> str:
             async with transaction(pool, source="wallet", namespace="t", schema=schema) as tx:
                 await op(PgUnitOfWork(tx), datetime.now(UTC))
             return "ok"
-        except (WalletRefusal, h.RequestConflict):
+        except (WalletRefusal, common.RequestConflict):
             return "refused"
         except LedgerError as e:
             if e.code.value != "CONCURRENT_ID_CONFLICT":
@@ -173,7 +227,7 @@ async def test_random_concurrent_operations_keep_the_ledger_sound(
     scenario = Scenario(seed)
     async with transaction(p, source="wallet", namespace="t", schema=schema) as tx:
         for buyer, behaviour in BUYERS.items():
-            await h.set_instrument(PgUnitOfWork(tx), buyer, behaviour)
+            await payments.set_instrument(PgUnitOfWork(tx), buyer, behaviour)
     outcomes: dict[str, int] = {}
     for _ in range(ROUNDS):
 

@@ -36,7 +36,8 @@ from liveshop.wallet.domain.model import (
     red_envelope_transfer_id,
     refund_transfer_id,
 )
-from liveshop.wallet.service_layer import handlers as h
+from liveshop.wallet.service_layer import commands
+from liveshop.wallet.service_layer.handlers import budgets, payments, top_ups
 from liveshop.wallet.service_layer.unit_of_work import UnitOfWork
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -68,40 +69,64 @@ async def _paid_envelope_order(pool: asyncpg.Pool[Any], schema: str) -> None:
     """Streamer s1's activity a1 holds 10,000; order o1 (merchant m1) is captured: 9,000 from the buyer."""
 
     async def setup(uow: UnitOfWork) -> None:
-        t = await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, 20_000), T0)
-        await h.resolve_provider_top_up(uow, t.top_up_id, succeeded=True, charged=20_000, by="provider", now=T0)
-        await h.hold_budget(
-            uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
-                                     amount=10_000), T0,
-        )  # fmt: skip
-        await h.request_payment(
+        t = await top_ups.top_up(uow, commands.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, 20_000), T0)
+        await top_ups.resolve_provider_top_up(uow, t.top_up_id, succeeded=True, charged=20_000, by="provider", now=T0)
+        await budgets.hold_budget(
+            uow,
+            BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0, amount=10_000),
+            T0,
+        )
+        await payments.request_payment(
             uow,
             OrderPaymentRequested(
-                order_id="o1", status=OrderStatus.PENDING_PAYMENT, occurred_at=T0, buyer_id="b1", merchant_id="m1",
-                payment_method=PaymentMethod.ONLINE, pay_by=T0 + timedelta(minutes=30),
-                funding=FundingSplit(item_total=9_000 + ENVELOPE, buyer_payable=9_000, merchant_funded=0,
-                                     streamer_funded=ENVELOPE, platform_funded=0),
+                order_id="o1",
+                status=OrderStatus.PENDING_PAYMENT,
+                occurred_at=T0,
+                buyer_id="b1",
+                merchant_id="m1",
+                payment_method=PaymentMethod.ONLINE,
+                pay_by=T0 + timedelta(minutes=30),
+                funding=FundingSplit(
+                    item_total=9_000 + ENVELOPE,
+                    buyer_payable=9_000,
+                    merchant_funded=0,
+                    streamer_funded=ENVELOPE,
+                    platform_funded=0,
+                ),
             ),
             T0,
-        )  # fmt: skip
+        )
 
     await _in_tx(pool, schema, setup)
 
 
 def _redeem(uow: UnitOfWork) -> Awaitable[Any]:
     ev = RedEnvelopeRedeemed(
-        activity_id="a1", streamer_id="s1", request_id="use-1", occurred_at=T0, order_id="o1", merchant_id="m1",
-        envelope_id="e1", amount=ENVELOPE,
-    )  # fmt: skip
-    return h.redeem_envelope(uow, ev, T0 + timedelta(seconds=1))
+        activity_id="a1",
+        streamer_id="s1",
+        request_id="use-1",
+        occurred_at=T0,
+        order_id="o1",
+        merchant_id="m1",
+        envelope_id="e1",
+        amount=ENVELOPE,
+    )
+    return budgets.redeem_envelope(uow, ev, T0 + timedelta(seconds=1))
 
 
 def _refund(uow: UnitOfWork) -> Awaitable[Any]:
     ev = OrderCancelled(
-        order_id="o1", status=OrderStatus.FAILED, occurred_at=T0, buyer_id="b1", merchant_id="m1",
-        reason_code="BUYER_CANCELLED", reason="buyer", previous_status=OrderStatus.PAID, was_paid=True,
-    )  # fmt: skip
-    return h.cancel_order(uow, ev, T0 + timedelta(seconds=1))
+        order_id="o1",
+        status=OrderStatus.FAILED,
+        occurred_at=T0,
+        buyer_id="b1",
+        merchant_id="m1",
+        reason_code="BUYER_CANCELLED",
+        reason="buyer",
+        previous_status=OrderStatus.PAID,
+        was_paid=True,
+    )
+    return payments.cancel_order(uow, ev, T0 + timedelta(seconds=1))
 
 
 async def _waiting_for_a_lock(pool: asyncpg.Pool[Any], pid: int, task: asyncio.Task[None]) -> None:
@@ -156,9 +181,11 @@ async def _assert_merchant_owed_nothing(pool: asyncpg.Pool[Any]) -> None:
 
 @pytest.mark.parametrize(
     "first_second",
-    [pytest.param((_redeem, _refund), id="redemption-commits-first"),
-     pytest.param((_refund, _redeem), id="refund-commits-first")],
-)  # fmt: skip
+    [
+        pytest.param((_redeem, _refund), id="redemption-commits-first"),
+        pytest.param((_refund, _redeem), id="refund-commits-first"),
+    ],
+)
 async def test_a_redemption_and_the_refund_of_its_order_interleaved_leave_the_merchant_nothing(
     pool: tuple[asyncpg.Pool[Any], str], first_second: tuple[Op, Op]
 ) -> None:

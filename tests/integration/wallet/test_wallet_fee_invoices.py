@@ -55,8 +55,10 @@ async def test_fee_invoice_request_issue_and_reject(wallet: Wallet) -> None:  # 
     rej = await w.http.post(f"/admin/fee-invoices/{inv['invoice_id']}/reject", json={"reason": "税号有误"}, headers=FIN)
     assert rej.status_code == 200, rej.text
     assert (rej.json()["status"], rej.json()["reject_reason"], rej.json()["resolved_by"]) == (
-        "REJECTED", "税号有误", "op_fin",
-    )  # fmt: skip
+        "REJECTED",
+        "税号有误",
+        "op_fin",
+    )
     assert (await _invoices(w))["invoiceable"] == 300
     for verb, body in (("reject", {}), ("issue", {"invoice_number": "1"})):
         r = await w.http.post(f"/admin/fee-invoices/{inv['invoice_id']}/{verb}", json=body, headers=FIN)
@@ -73,8 +75,10 @@ async def test_fee_invoice_request_issue_and_reject(wallet: Wallet) -> None:  # 
     issued = await w.http.post(f"/admin/fee-invoices/{inv2}/issue", json={"invoice_number": number}, headers=FIN)
     assert issued.status_code == 200, issued.text
     assert (issued.json()["status"], issued.json()["status_label"], issued.json()["invoice_number"]) == (
-        "ISSUED", "已开票", number,
-    )  # fmt: skip
+        "ISSUED",
+        "已开票",
+        number,
+    )
     for verb, body in (("issue", {"invoice_number": "24440000000000099999"}), ("reject", {})):
         r = await w.http.post(f"/admin/fee-invoices/{inv2}/{verb}", json=body, headers=FIN)
         assert (r.status_code, r.json()["code"]) == (409, "FEE_INVOICE_ALREADY_ISSUED"), r.text

@@ -98,28 +98,65 @@ def decode_all(records: list[Any]) -> list[Event]:
     return [codec.decode(r.headers, r.value).data for r in records]
 
 
-def payment_requested(order_id: str, buyer: str, *, payable: int, platform: int = 0, streamer: int = 0,
-                      method: PaymentMethod = PaymentMethod.ONLINE, pay_in: timedelta = timedelta(minutes=30),
-                      merchant: str = "m1", coupon: int = 0, streamer_id: str | None = None,
-                      ) -> OrderPaymentRequested:  # fmt: skip
+def payment_requested(
+    order_id: str,
+    buyer: str,
+    *,
+    payable: int,
+    platform: int = 0,
+    streamer: int = 0,
+    method: PaymentMethod = PaymentMethod.ONLINE,
+    pay_in: timedelta = timedelta(minutes=30),
+    merchant: str = "m1",
+    coupon: int = 0,
+    streamer_id: str | None = None,
+) -> OrderPaymentRequested:
     """``coupon``: a streamer coupon (主播红包) of ``streamer_id``, on top of ``streamer`` (宠爱红包)."""
     now = datetime.now(UTC)
-    discounts = [AppliedDiscount(discount_type=DiscountType.STREAMER_COUPON, funder=Funder.STREAMER, amount=coupon,
-                                 voucher_id=f"sc-{order_id}")] if coupon else []  # fmt: skip
+    discounts = (
+        [
+            AppliedDiscount(
+                discount_type=DiscountType.STREAMER_COUPON,
+                funder=Funder.STREAMER,
+                amount=coupon,
+                voucher_id=f"sc-{order_id}",
+            )
+        ]
+        if coupon
+        else []
+    )
     return OrderPaymentRequested(
-        order_id=order_id, status=OrderStatus.PENDING_PAYMENT, occurred_at=now, buyer_id=buyer, merchant_id=merchant,
-        payment_method=method, pay_by=now + pay_in, streamer_id=streamer_id, discounts=discounts,
-        funding=FundingSplit(item_total=payable + platform + streamer + coupon, buyer_payable=payable,
-                             merchant_funded=0, streamer_funded=streamer + coupon, platform_funded=platform),
-    )  # fmt: skip
+        order_id=order_id,
+        status=OrderStatus.PENDING_PAYMENT,
+        occurred_at=now,
+        buyer_id=buyer,
+        merchant_id=merchant,
+        payment_method=method,
+        pay_by=now + pay_in,
+        streamer_id=streamer_id,
+        discounts=discounts,
+        funding=FundingSplit(
+            item_total=payable + platform + streamer + coupon,
+            buyer_payable=payable,
+            merchant_funded=0,
+            streamer_funded=streamer + coupon,
+            platform_funded=platform,
+        ),
+    )
 
 
 def cancelled(order_id: str, buyer: str, *, was_paid: bool, merchant: str = "m1") -> OrderCancelled:
     return OrderCancelled(
-        order_id=order_id, status=OrderStatus.FAILED, occurred_at=datetime.now(UTC), buyer_id=buyer,
-        merchant_id=merchant, reason_code="BUYER_CANCELLED" if was_paid else "PAYMENT_TIMEOUT", reason="test",
-        previous_status=OrderStatus.PAID if was_paid else OrderStatus.PENDING_PAYMENT, was_paid=was_paid,
-    )  # fmt: skip
+        order_id=order_id,
+        status=OrderStatus.FAILED,
+        occurred_at=datetime.now(UTC),
+        buyer_id=buyer,
+        merchant_id=merchant,
+        reason_code="BUYER_CANCELLED" if was_paid else "PAYMENT_TIMEOUT",
+        reason="test",
+        previous_status=OrderStatus.PAID if was_paid else OrderStatus.PENDING_PAYMENT,
+        was_paid=was_paid,
+    )
 
 
 async def test_bad_inputs_over_http_are_refused_with_a_reason_and_change_nothing(wallet: Wallet) -> None:
@@ -134,47 +171,135 @@ async def test_bad_inputs_over_http_are_refused_with_a_reason_and_change_nothing
         assert (await http.get("/admin/ledger/invariants")).json()["totals"] == before
 
     for amount in (0, -100):
-        await expect("POST", "/streamers/s1/wallet/top-ups", 422, "NON_POSITIVE_AMOUNT",
-                     json={"channel": "WECHAT_QR", "amount": amount})  # fmt: skip
-        await expect("POST", "/admin/ledger/transfers", 422, "NON_POSITIVE_AMOUNT",
-                     json={"id": "t-bad", "debit_account_id": "streamer:s1:wallet",
-                           "credit_account_id": "platform:external", "amount": amount, "code": "X"})  # fmt: skip
+        await expect(
+            "POST",
+            "/streamers/s1/wallet/top-ups",
+            422,
+            "NON_POSITIVE_AMOUNT",
+            json={"channel": "WECHAT_QR", "amount": amount},
+        )
+        await expect(
+            "POST",
+            "/admin/ledger/transfers",
+            422,
+            "NON_POSITIVE_AMOUNT",
+            json={
+                "id": "t-bad",
+                "debit_account_id": "streamer:s1:wallet",
+                "credit_account_id": "platform:external",
+                "amount": amount,
+                "code": "X",
+            },
+        )
     # bounds: money over 10**12 fen, ids over 64 (ledger ids over 128), batches over 1000, pages over 500
-    await expect("POST", "/streamers/s1/wallet/top-ups", 422, "AMOUNT_TOO_LARGE",
-                 json={"channel": "WECHAT_QR", "amount": 10**12 + 1})  # fmt: skip
-    await expect("POST", "/admin/ledger/transfers", 422, "AMOUNT_TOO_LARGE",
-                 json={"id": "t-big", "debit_account_id": "platform:external",
-                       "credit_account_id": "streamer:s1:wallet", "amount": 2**70, "code": "X"})  # fmt: skip
-    await expect("POST", "/admin/ledger/transfers", 422, "INVALID_REQUEST",
-                 json={"id": "t" * 129, "debit_account_id": "platform:external",
-                       "credit_account_id": "streamer:s1:wallet", "amount": 1, "code": "X"})  # fmt: skip
-    one = {"id": "t-b", "debit_account_id": "platform:external", "credit_account_id": "streamer:s1:wallet",
-           "amount": 1, "code": "X"}  # fmt: skip
-    await expect("POST", "/admin/ledger/transfers/batch", 422, "INVALID_REQUEST",
-                 json={"transfers": [{**one, "id": f"t-b{i}"} for i in range(1001)]})  # fmt: skip
-    await expect("GET", "/merchants/" + "m" * 65 + "/settlement", 422, "INVALID_REQUEST",
-                 headers=operator_headers("finance"))  # fmt: skip
+    await expect(
+        "POST",
+        "/streamers/s1/wallet/top-ups",
+        422,
+        "AMOUNT_TOO_LARGE",
+        json={"channel": "WECHAT_QR", "amount": 10**12 + 1},
+    )
+    await expect(
+        "POST",
+        "/admin/ledger/transfers",
+        422,
+        "AMOUNT_TOO_LARGE",
+        json={
+            "id": "t-big",
+            "debit_account_id": "platform:external",
+            "credit_account_id": "streamer:s1:wallet",
+            "amount": 2**70,
+            "code": "X",
+        },
+    )
+    await expect(
+        "POST",
+        "/admin/ledger/transfers",
+        422,
+        "INVALID_REQUEST",
+        json={
+            "id": "t" * 129,
+            "debit_account_id": "platform:external",
+            "credit_account_id": "streamer:s1:wallet",
+            "amount": 1,
+            "code": "X",
+        },
+    )
+    one = {
+        "id": "t-b",
+        "debit_account_id": "platform:external",
+        "credit_account_id": "streamer:s1:wallet",
+        "amount": 1,
+        "code": "X",
+    }
+    await expect(
+        "POST",
+        "/admin/ledger/transfers/batch",
+        422,
+        "INVALID_REQUEST",
+        json={"transfers": [{**one, "id": f"t-b{i}"} for i in range(1001)]},
+    )
+    await expect(
+        "GET", "/merchants/" + "m" * 65 + "/settlement", 422, "INVALID_REQUEST", headers=operator_headers("finance")
+    )
     await expect("GET", "/streamers/s1/wallet/statement?limit=501", 422, "INVALID_REQUEST")
-    await expect("POST", "/admin/ledger/transfers", 404, "UNKNOWN_ACCOUNT",
-                 json={"id": "t1", "debit_account_id": "streamer:s1:wallet", "credit_account_id": "nobody",
-                       "amount": 1, "code": "X"})  # fmt: skip
-    await expect("POST", "/admin/ledger/transfers", 422, "EXCEEDS_CREDITS",
-                 json={"id": "t1", "debit_account_id": "streamer:s1:wallet", "credit_account_id": "platform:external",
-                       "amount": 10_001, "code": "WITHDRAW"})  # fmt: skip
+    await expect(
+        "POST",
+        "/admin/ledger/transfers",
+        404,
+        "UNKNOWN_ACCOUNT",
+        json={
+            "id": "t1",
+            "debit_account_id": "streamer:s1:wallet",
+            "credit_account_id": "nobody",
+            "amount": 1,
+            "code": "X",
+        },
+    )
+    await expect(
+        "POST",
+        "/admin/ledger/transfers",
+        422,
+        "EXCEEDS_CREDITS",
+        json={
+            "id": "t1",
+            "debit_account_id": "streamer:s1:wallet",
+            "credit_account_id": "platform:external",
+            "amount": 10_001,
+            "code": "WITHDRAW",
+        },
+    )
     # two-phase: pending 5000 from the wallet, posting more is refused, void, then posting is refused
-    pending = {"id": "p1", "kind": "PENDING", "debit_account_id": "streamer:s1:wallet",
-               "credit_account_id": "platform:external", "amount": 5_000, "code": "RESERVE"}  # fmt: skip
+    pending = {
+        "id": "p1",
+        "kind": "PENDING",
+        "debit_account_id": "streamer:s1:wallet",
+        "credit_account_id": "platform:external",
+        "amount": 5_000,
+        "code": "RESERVE",
+    }
     assert (await http.post("/admin/ledger/transfers", json=pending)).status_code == 201
     assert (await http.post("/admin/ledger/transfers", json=pending)).status_code == 200  # same id, same content
-    await expect("POST", "/admin/ledger/transfers", 409, "ID_REUSED_WITH_DIFFERENT_CONTENT",
-                 json={**pending, "amount": 4_000})  # fmt: skip
-    await expect("POST", "/admin/ledger/transfers", 422, "EXCEEDS_PENDING",
-                 json={"id": "p1-post", "kind": "POST", "pending_id": "p1", "amount": 5_001})  # fmt: skip
+    await expect(
+        "POST", "/admin/ledger/transfers", 409, "ID_REUSED_WITH_DIFFERENT_CONTENT", json={**pending, "amount": 4_000}
+    )
+    await expect(
+        "POST",
+        "/admin/ledger/transfers",
+        422,
+        "EXCEEDS_PENDING",
+        json={"id": "p1-post", "kind": "POST", "pending_id": "p1", "amount": 5_001},
+    )
     assert (
         await http.post("/admin/ledger/transfers", json={"id": "p1-void", "kind": "VOID", "pending_id": "p1"})
     ).is_success
-    await expect("POST", "/admin/ledger/transfers", 409, "PENDING_ALREADY_VOIDED",
-                 json={"id": "p1-post", "kind": "POST", "pending_id": "p1"})  # fmt: skip
+    await expect(
+        "POST",
+        "/admin/ledger/transfers",
+        409,
+        "PENDING_ALREADY_VOIDED",
+        json={"id": "p1-post", "kind": "POST", "pending_id": "p1"},
+    )
     # expired: a 1-second pending, posted after its timeout
     short = {**pending, "id": "p2", "timeout": 1, "amount": 100}
     assert (await http.post("/admin/ledger/transfers", json=short)).status_code == 201
@@ -184,8 +309,13 @@ async def test_bad_inputs_over_http_are_refused_with_a_reason_and_change_nothing
         return bool(t["pending_status"] == "EXPIRED")
 
     await eventually(expired, timeout=10, what="the pending transfer to expire")
-    await expect("POST", "/admin/ledger/transfers", 409, "PENDING_EXPIRED",
-                 json={"id": "p2-post", "kind": "POST", "pending_id": "p2"})  # fmt: skip
+    await expect(
+        "POST",
+        "/admin/ledger/transfers",
+        409,
+        "PENDING_EXPIRED",
+        json={"id": "p2-post", "kind": "POST", "pending_id": "p2"},
+    )
     # offline transfer confirmed twice
     r = await http.post("/streamers/s1/wallet/top-ups", json={"channel": "OFFLINE_TRANSFER", "amount": 20_000})
     top_up_id = r.json()["top_up_id"]
@@ -194,8 +324,9 @@ async def test_bad_inputs_over_http_are_refused_with_a_reason_and_change_nothing
     r = await http.post(f"/admin/top-ups/{top_up_id}/confirm", json={"by": "finance-1"})
     # the operator is the token's subject, whatever the body says
     assert r.status_code == 200 and (r.json()["status"], r.json()["resolved_by"]) == ("COMPLETED", "op_test")
-    await expect("POST", f"/admin/top-ups/{top_up_id}/confirm", 409, "TOP_UP_ALREADY_CONFIRMED",
-                 json={"by": "finance-1"})  # fmt: skip
+    await expect(
+        "POST", f"/admin/top-ups/{top_up_id}/confirm", 409, "TOP_UP_ALREADY_CONFIRMED", json={"by": "finance-1"}
+    )
     await expect("POST", "/admin/top-ups/nope/confirm", 404, "UNKNOWN_TOP_UP", json={"by": "finance-1"})
     # idempotency key: same body → first result; other body → 409
     body = {"channel": "WECHAT_QR", "amount": 10_000}
@@ -203,8 +334,14 @@ async def test_bad_inputs_over_http_are_refused_with_a_reason_and_change_nothing
     again = await http.post("/streamers/s1/wallet/top-ups", json=body, headers={"Idempotency-Key": "k1"})
     assert first.json() == again.json() and first.json()["fee"] == 100
     assert (await wallet.provider_confirms(first.json()))["status"] == "COMPLETED"
-    await expect("POST", "/streamers/s1/wallet/top-ups", 409, "IDEMPOTENCY_KEY_REUSED",
-                 json={**body, "amount": 1}, headers={"Idempotency-Key": "k1"})  # fmt: skip
+    await expect(
+        "POST",
+        "/streamers/s1/wallet/top-ups",
+        409,
+        "IDEMPOTENCY_KEY_REUSED",
+        json={**body, "amount": 1},
+        headers={"Idempotency-Key": "k1"},
+    )
     w = (await http.get("/streamers/s1/wallet")).json()
     assert (w["available"], w["held"], w["pending_top_ups"]) == (40_000, 0, 0)
     assert w["channel_fees_invoiceable"] == 100
@@ -220,22 +357,38 @@ async def test_payments_budgets_and_settlement_driven_by_events(wallet: Wallet, 
     hold = BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="h1", occurred_at=now, amount=3_000)
     too_big = BudgetHoldRequested(activity_id="a2", streamer_id="s1", request_id="h2", occurred_at=now, amount=99_000)
     await wallet.send(
-        hold, hold, too_big,  # redelivered hold: one effect, one answer
+        hold,
+        hold,
+        too_big,  # redelivered hold: one effect, one answer
         payment_requested("o1", "b1", payable=9_000, platform=500, streamer=500),
         payment_requested("o2", "b-decline", payable=1_000),
         payment_requested("o3", "b-slow", payable=2_000),
         payment_requested("o4", "b1", payable=4_000, method=PaymentMethod.BNPL),
         payment_requested("o5", "b1", payable=3_000, platform=200),
-    )  # fmt: skip
+    )
     await wallet.send(
-        RedEnvelopeRedeemed(activity_id="a1", streamer_id="s1", request_id="u1", occurred_at=now, order_id="o1",
-                            merchant_id="m1", envelope_id="e1", amount=500),
-        BudgetReleaseRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=now, amount=1_000,
-                               reason="UNCLAIMED_AT_END"),
+        RedEnvelopeRedeemed(
+            activity_id="a1",
+            streamer_id="s1",
+            request_id="u1",
+            occurred_at=now,
+            order_id="o1",
+            merchant_id="m1",
+            envelope_id="e1",
+            amount=500,
+        ),
+        BudgetReleaseRequested(
+            activity_id="a1",
+            streamer_id="s1",
+            request_id="r1",
+            occurred_at=now,
+            amount=1_000,
+            reason="UNCLAIMED_AT_END",
+        ),
         cancelled("o3", "b-slow", was_paid=False),
         cancelled("o5", "b1", was_paid=True),
         cancelled("o5", "b1", was_paid=True),
-    )  # fmt: skip
+    )
 
     async def settled() -> dict[str, Any] | None:
         r = await http.get("/merchants/m1/settlement")
@@ -250,10 +403,20 @@ async def test_payments_budgets_and_settlement_driven_by_events(wallet: Wallet, 
     body = await eventually(settled, timeout=30, what="settlement of the scenario orders")
     by = {o["order_id"]: o for o in body["orders"]}
     assert by["o1"] | {"payment_status": None} == {
-        "order_id": "o1", "payment_status": None, "method": "ONLINE", "buyer_paid": 9_000, "bnpl_receivable": 0,
-        "platform_funded": 500, "streamer_funded": 500, "streamer_red_envelopes": 500, "streamer_coupons": 0,
-        "gross": 10_000, "expected_gross": 10_000, "refunded": 0, "net": 10_000,
-    }  # fmt: skip
+        "order_id": "o1",
+        "payment_status": None,
+        "method": "ONLINE",
+        "buyer_paid": 9_000,
+        "bnpl_receivable": 0,
+        "platform_funded": 500,
+        "streamer_funded": 500,
+        "streamer_red_envelopes": 500,
+        "streamer_coupons": 0,
+        "gross": 10_000,
+        "expected_gross": 10_000,
+        "refunded": 0,
+        "net": 10_000,
+    }
     assert (by["o4"]["bnpl_receivable"], by["o4"]["buyer_paid"], by["o4"]["net"]) == (4_000, 0, 4_000)
     assert (by["o5"]["gross"], by["o5"]["net"]) == (3_200, 0)
     assert "o2" not in by  # declined: nothing owed
@@ -263,8 +426,13 @@ async def test_payments_budgets_and_settlement_driven_by_events(wallet: Wallet, 
 
     payments = decode_all(await kafka_reader(PAYMENTS.qualified(ns), min_count=5))
     kinds = sorted((type(e).__name__, e.key()) for e in payments)
-    assert kinds == [("PaymentCaptured", "o1"), ("PaymentCaptured", "o4"), ("PaymentCaptured", "o5"),
-                     ("PaymentFailed", "o2"), ("PaymentRefunded", "o5")]  # fmt: skip
+    assert kinds == [
+        ("PaymentCaptured", "o1"),
+        ("PaymentCaptured", "o4"),
+        ("PaymentCaptured", "o5"),
+        ("PaymentFailed", "o2"),
+        ("PaymentRefunded", "o5"),
+    ]
     answers = sorted(
         (type(e).__name__, e.activity_id)
         for e in decode_all(await kafka_reader(BUDGETS.qualified(ns), min_count=9))
@@ -276,9 +444,11 @@ async def test_payments_budgets_and_settlement_driven_by_events(wallet: Wallet, 
     stmt = (await http.get("/streamers/s1/wallet/statement")).json()["lines"]
     # the top-up: pending until the provider's callback, then posted
     assert [(line["code"], line["amount"], line["kind"], line["available_after"]) for line in stmt] == [
-        ("TOP_UP", 10_000, "PENDING", 0), ("TOP_UP", 10_000, "RESOLUTION", 10_000),
-        ("ACTIVITY_HOLD", -3_000, "POSTED", 7_000), ("ACTIVITY_RELEASE", 1_000, "POSTED", 8_000),
-    ]  # fmt: skip
+        ("TOP_UP", 10_000, "PENDING", 0),
+        ("TOP_UP", 10_000, "RESOLUTION", 10_000),
+        ("ACTIVITY_HOLD", -3_000, "POSTED", 7_000),
+        ("ACTIVITY_RELEASE", 1_000, "POSTED", 8_000),
+    ]
     report = await wallet.invariants()
     assert report["problems"] == []
 
@@ -289,12 +459,20 @@ async def test_streamer_coupon_is_owed_to_the_merchant_by_the_streamer_and_refun
     http = wallet.http
     assert (await http.get("/streamers/sc-1/wallet")).status_code == 404  # nothing yet
     await wallet.send(
-        payment_requested("sc-o1", "sc-b1", payable=8_000, platform=300, coupon=1_500, streamer_id="sc-1",
-                          merchant="sc-m1"),
-        payment_requested("sc-o2", "sc-b2", payable=4_000, coupon=1_000, streamer_id="sc-1", merchant="sc-m1",
-                          method=PaymentMethod.BNPL),
+        payment_requested(
+            "sc-o1", "sc-b1", payable=8_000, platform=300, coupon=1_500, streamer_id="sc-1", merchant="sc-m1"
+        ),
+        payment_requested(
+            "sc-o2",
+            "sc-b2",
+            payable=4_000,
+            coupon=1_000,
+            streamer_id="sc-1",
+            merchant="sc-m1",
+            method=PaymentMethod.BNPL,
+        ),
         payment_requested("sc-o3", "sc-b3", payable=2_000, coupon=700, streamer_id=None, merchant="sc-m1"),
-    )  # fmt: skip
+    )
 
     async def settlement(ready: Callable[[dict[str, Any]], bool]) -> dict[str, dict[str, Any]]:
         async def probe() -> dict[str, dict[str, Any]] | None:
@@ -307,10 +485,18 @@ async def test_streamer_coupon_is_owed_to_the_merchant_by_the_streamer_and_refun
     by = await settlement(lambda by: {"sc-o1", "sc-o2", "sc-o3"} <= set(by))
     o1, o2, o3 = by["sc-o1"], by["sc-o2"], by["sc-o3"]
     assert (o1["buyer_paid"], o1["platform_funded"], o1["streamer_coupons"], o1["streamer_funded"]) == (
-        8_000, 300, 1_500, 1_500)  # fmt: skip
+        8_000,
+        300,
+        1_500,
+        1_500,
+    )
     assert o1["gross"] == o1["expected_gross"] == 9_800 and o1["net"] == 9_800
     assert (o2["bnpl_receivable"], o2["streamer_coupons"], o2["gross"], o2["expected_gross"]) == (
-        4_000, 1_000, 5_000, 5_000)  # fmt: skip
+        4_000,
+        1_000,
+        5_000,
+        5_000,
+    )
     # an event without streamer_id (older producer): the coupon is not moved, the gap stays visible
     assert (o3["streamer_coupons"], o3["gross"], o3["expected_gross"]) == (0, 2_000, 2_700)
     w = (await http.get("/streamers/sc-1/wallet")).json()
@@ -359,11 +545,13 @@ async def test_online_top_up_is_credited_only_by_the_providers_signed_callback(w
     refusals = [
         (provider.signed_callback("another-secret-0123456789", t["top_up_id"], 10_100), "SIGNATURE_INVALID"),
         ((body.replace(b"10100", b"99999"), headers), "SIGNATURE_INVALID"),  # body changed after signing
-        (provider.signed_callback(PROVIDER_SECRET, t["top_up_id"], 10_100, timestamp=time.time() - 600),
-         "SIGNATURE_EXPIRED"),
+        (
+            provider.signed_callback(PROVIDER_SECRET, t["top_up_id"], 10_100, timestamp=time.time() - 600),
+            "SIGNATURE_EXPIRED",
+        ),
         ((body, {"Content-Type": "application/json"}), "UNAUTHENTICATED"),
         ((body, {**headers, provider.TIMESTAMP_HEADER: "soon"}), "SIGNATURE_INVALID"),
-    ]  # fmt: skip
+    ]
     for (b, h), code in refusals:
         resp = await callback(b, h)
         assert (resp.status_code, resp.json()["code"]) == (401, code), resp.text
@@ -378,7 +566,10 @@ async def test_online_top_up_is_credited_only_by_the_providers_signed_callback(w
 
     resp = await callback(body, headers)
     assert (resp.status_code, resp.json()["status"], resp.json()["resolved_by"]) == (
-        200, "COMPLETED", "payment-provider")  # fmt: skip
+        200,
+        "COMPLETED",
+        "payment-provider",
+    )
     again = await callback(body, headers)  # at-least-once delivery: the same answer, credited once
     assert again.status_code == 200 and again.json() == resp.json()
     w = (await http.get("/streamers/cb-s1/wallet")).json()

@@ -9,20 +9,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from liveshop.wallet.domain.bnpl.bill import (
+from liveshop.wallet.domain.bnpl.bill import BillDiscount, BillStatus, BnplBill, CollectionPolicy, Initiator
+from liveshop.wallet.domain.bnpl.errors import BillError
+from liveshop.wallet.domain.bnpl.events import (
     BillCancelled,
     BillCollected,
     BillCollectionFailed,
     BillCreated,
-    BillDiscount,
     BillDue,
     BillOverdue,
-    BillStatus,
-    BnplBill,
-    CollectionPolicy,
-    Initiator,
 )
-from liveshop.wallet.domain.bnpl.errors import BillError
 
 T0 = datetime(2022, 6, 5, 2, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

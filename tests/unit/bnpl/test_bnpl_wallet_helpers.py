@@ -9,8 +9,8 @@ import pytest
 
 from liveshop.wallet.domain.bnpl.bill import BillDiscount, BillStatus, BnplBill, CollectionPolicy, Initiator
 from liveshop.wallet.domain.bnpl.errors import BillError
-from liveshop.wallet.service_layer.bnpl import apply_discount
 from liveshop.wallet.service_layer.bnpl_policy import PolicySeconds
+from liveshop.wallet.service_layer.handlers.bnpl_bills import apply_discount
 from liveshop.wallet.settings import WalletSettings
 
 T0 = datetime(2022, 6, 1, tzinfo=UTC)
@@ -19,9 +19,14 @@ CAMPAIGN = BillDiscount("BNPL_FIRST_ORDER", "芝麻先用后付立减", 1234, "P
 
 def _bill() -> BnplBill:
     return BnplBill.create(
-        bill_id="b1", order_id="o1", buyer_id="u1", merchant_id="m1", goods_amount=5990,
-        discounts=[BillDiscount("MERCHANT_FUNDED", "商家优惠", 500, "MERCHANT")], at=T0,
-    )  # fmt: skip
+        bill_id="b1",
+        order_id="o1",
+        buyer_id="u1",
+        merchant_id="m1",
+        goods_amount=5990,
+        discounts=[BillDiscount("MERCHANT_FUNDED", "商家优惠", 500, "MERCHANT")],
+        at=T0,
+    )
 
 
 def test_campaign_discount_lowers_what_is_owed_once() -> None:

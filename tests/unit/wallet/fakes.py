@@ -195,10 +195,10 @@ class FakeBnplUnitOfWork:
     payments handlers post ``BNPL_ORDER``, the bill handlers the discount and the collection)."""
 
     def __init__(self, payments: MemoryUnitOfWork | None = None) -> None:
-        shared = payments or MemoryUnitOfWork()
+        self.payments = payments or MemoryUnitOfWork()
         self.bills = FakeBillRepo()
-        self.ledger = shared.ledger
-        self.wallet = shared.repo
+        self.ledger = self.payments.ledger
+        self.wallet = self.payments.repo
         self.events: list[Event] = []
 
     async def publish(self, event: Event, *, id: str | None = None) -> None:

@@ -53,7 +53,8 @@ from liveshop.wallet.domain.model import (
     streamer_wallet,
     subsidy_transfer_id,
 )
-from liveshop.wallet.service_layer import handlers as h
+from liveshop.wallet.service_layer import commands
+from liveshop.wallet.service_layer.handlers import budgets, common, payments, secure_wallet, top_ups
 
 from .fakes import MemoryUnitOfWork
 
@@ -62,8 +63,10 @@ T0 = datetime(2025, 6, 18, 12, 0, tzinfo=UTC)
 
 async def fund(uow: MemoryUnitOfWork, streamer_id: str, amount: int) -> None:
     """An online-banking top-up confirmed by the payment provider's callback."""
-    t = await h.top_up(uow, h.TopUpWallet(streamer_id, TopUpChannel.ONLINE_BANKING, amount), T0)
-    await h.resolve_provider_top_up(uow, t.top_up_id, succeeded=True, charged=amount, by="payment-provider", now=T0)
+    t = await top_ups.top_up(uow, commands.TopUpWallet(streamer_id, TopUpChannel.ONLINE_BANKING, amount), T0)
+    await top_ups.resolve_provider_top_up(
+        uow, t.top_up_id, succeeded=True, charged=amount, by="payment-provider", now=T0
+    )
 
 
 def sound(uow: MemoryUnitOfWork) -> None:
@@ -80,28 +83,56 @@ def avail(uow: MemoryUnitOfWork, account_id: str) -> int:
 
 
 def payment_requested(
-    order_id: str = "o1", *, payable: int = 9_000, platform: int = 500, streamer: int = 500, merchant: int = 0,
-    method: PaymentMethod = PaymentMethod.ONLINE, buyer: str = "b1", coupons: tuple[int, ...] = (),
+    order_id: str = "o1",
+    *,
+    payable: int = 9_000,
+    platform: int = 500,
+    streamer: int = 500,
+    merchant: int = 0,
+    method: PaymentMethod = PaymentMethod.ONLINE,
+    buyer: str = "b1",
+    coupons: tuple[int, ...] = (),
     streamer_id: str | None = None,
-) -> OrderPaymentRequested:  # fmt: skip
+) -> OrderPaymentRequested:
     """``coupons``: streamer coupons (主播红包) of ``streamer_id``, on top of ``streamer`` (宠爱红包)."""
     total = payable + platform + streamer + merchant + sum(coupons)
     return OrderPaymentRequested(
-        order_id=order_id, status=OrderStatus.PENDING_PAYMENT, occurred_at=T0, buyer_id=buyer, merchant_id="m1",
-        payment_method=method, pay_by=T0 + timedelta(minutes=30), streamer_id=streamer_id,
-        funding=FundingSplit(item_total=total, buyer_payable=payable, merchant_funded=merchant,
-                             streamer_funded=streamer + sum(coupons), platform_funded=platform),
-        discounts=[AppliedDiscount(discount_type=DiscountType.STREAMER_COUPON, funder=Funder.STREAMER, amount=c,
-                                   voucher_id=f"sc{i}") for i, c in enumerate(coupons)],
-    )  # fmt: skip
+        order_id=order_id,
+        status=OrderStatus.PENDING_PAYMENT,
+        occurred_at=T0,
+        buyer_id=buyer,
+        merchant_id="m1",
+        payment_method=method,
+        pay_by=T0 + timedelta(minutes=30),
+        streamer_id=streamer_id,
+        funding=FundingSplit(
+            item_total=total,
+            buyer_payable=payable,
+            merchant_funded=merchant,
+            streamer_funded=streamer + sum(coupons),
+            platform_funded=platform,
+        ),
+        discounts=[
+            AppliedDiscount(
+                discount_type=DiscountType.STREAMER_COUPON, funder=Funder.STREAMER, amount=c, voucher_id=f"sc{i}"
+            )
+            for i, c in enumerate(coupons)
+        ],
+    )
 
 
 def cancelled(order_id: str = "o1", *, was_paid: bool) -> OrderCancelled:
     return OrderCancelled(
-        order_id=order_id, status=OrderStatus.FAILED, occurred_at=T0, buyer_id="b1", merchant_id="m1",
-        reason_code="BUYER_CANCELLED", reason="buyer", previous_status=OrderStatus.PAID if was_paid else
-        OrderStatus.PENDING_PAYMENT, was_paid=was_paid,
-    )  # fmt: skip
+        order_id=order_id,
+        status=OrderStatus.FAILED,
+        occurred_at=T0,
+        buyer_id="b1",
+        merchant_id="m1",
+        reason_code="BUYER_CANCELLED",
+        reason="buyer",
+        previous_status=OrderStatus.PAID if was_paid else OrderStatus.PENDING_PAYMENT,
+        was_paid=was_paid,
+    )
 
 
 # ------------------------------------------------------------------------------------------ top-ups
@@ -115,28 +146,28 @@ def test_qr_fee_is_one_percent_half_up(amount: int, fee: int) -> None:
 
 async def test_qr_top_up_is_pending_until_the_provider_confirms_then_records_the_fee() -> None:
     uow = MemoryUnitOfWork()
-    t = await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ALIPAY_QR, 100_000), T0)
+    t = await top_ups.top_up(uow, commands.TopUpWallet("s1", TopUpChannel.ALIPAY_QR, 100_000), T0)
     w = uow.ledger.ledger.balance(streamer_wallet("s1"))
     assert (t.status, t.fee, w.available, w.pending_in) == (TopUpStatus.PENDING_CONFIRMATION, 1_000, 0, 100_000)
     assert uow.ledger.ledger.balance(PLATFORM_CHANNEL_FEES).posted == 0
     # the streamer can't confirm it, and finance's offline confirmation does not apply either
     with pytest.raises(WalletRefusal) as e:
-        await h.resolve_offline_top_up(uow, t.top_up_id, confirm=True, by="op", now=T0)
+        await top_ups.resolve_offline_top_up(uow, t.top_up_id, confirm=True, by="op", now=T0)
     assert e.value.code is WalletCode.TOP_UP_NOT_CONFIRMABLE
     # the provider must name what it collected: amount + fee
     with pytest.raises(WalletRefusal) as e:
-        await h.resolve_provider_top_up(uow, t.top_up_id, succeeded=True, charged=100_000, by="pp", now=T0)
+        await top_ups.resolve_provider_top_up(uow, t.top_up_id, succeeded=True, charged=100_000, by="pp", now=T0)
     assert e.value.code is WalletCode.TOP_UP_AMOUNT_MISMATCH
     assert avail(uow, streamer_wallet("s1")) == 0
-    done = await h.resolve_provider_top_up(uow, t.top_up_id, succeeded=True, charged=101_000, by="pp", now=T0)
+    done = await top_ups.resolve_provider_top_up(uow, t.top_up_id, succeeded=True, charged=101_000, by="pp", now=T0)
     assert (done.status, done.resolved_by) == (TopUpStatus.COMPLETED, "pp")
     assert avail(uow, streamer_wallet("s1")) == 100_000
     assert uow.ledger.ledger.balance(PLATFORM_CHANNEL_FEES).posted == 1_000
     # a redelivered callback: the same answer, nothing moves twice; the opposite outcome is refused
-    again = await h.resolve_provider_top_up(uow, t.top_up_id, succeeded=True, charged=101_000, by="pp", now=T0)
+    again = await top_ups.resolve_provider_top_up(uow, t.top_up_id, succeeded=True, charged=101_000, by="pp", now=T0)
     assert again.status is TopUpStatus.COMPLETED
     with pytest.raises(WalletRefusal) as e:
-        await h.resolve_provider_top_up(uow, t.top_up_id, succeeded=False, charged=0, by="pp", now=T0)
+        await top_ups.resolve_provider_top_up(uow, t.top_up_id, succeeded=False, charged=0, by="pp", now=T0)
     assert e.value.code is WalletCode.TOP_UP_ALREADY_CONFIRMED
     assert avail(uow, streamer_wallet("s1")) == 100_000
     assert uow.ledger.ledger.balance(PLATFORM_CHANNEL_FEES).posted == 1_000
@@ -145,26 +176,28 @@ async def test_qr_top_up_is_pending_until_the_provider_confirms_then_records_the
 
 async def test_failed_provider_payment_credits_nothing() -> None:
     uow = MemoryUnitOfWork()
-    t = await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, 5_000), T0)
-    failed = await h.resolve_provider_top_up(uow, t.top_up_id, succeeded=False, charged=0, by="pp", now=T0)
+    t = await top_ups.top_up(uow, commands.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, 5_000), T0)
+    failed = await top_ups.resolve_provider_top_up(uow, t.top_up_id, succeeded=False, charged=0, by="pp", now=T0)
     assert failed.status is TopUpStatus.REJECTED
     w = uow.ledger.ledger.balance(streamer_wallet("s1"))
     assert (w.available, w.pending_in) == (0, 0)
-    assert (await h.resolve_provider_top_up(uow, t.top_up_id, succeeded=False, charged=0, by="pp", now=T0)) == failed
+    assert (
+        await top_ups.resolve_provider_top_up(uow, t.top_up_id, succeeded=False, charged=0, by="pp", now=T0)
+    ) == failed
     with pytest.raises(WalletRefusal) as e:
-        await h.resolve_provider_top_up(uow, t.top_up_id, succeeded=True, charged=5_000, by="pp", now=T0)
+        await top_ups.resolve_provider_top_up(uow, t.top_up_id, succeeded=True, charged=5_000, by="pp", now=T0)
     assert e.value.code is WalletCode.TOP_UP_ALREADY_REJECTED
     with pytest.raises(WalletRefusal) as e:
-        await h.resolve_provider_top_up(uow, "tu_nope", succeeded=True, charged=5_000, by="pp", now=T0)
+        await top_ups.resolve_provider_top_up(uow, "tu_nope", succeeded=True, charged=5_000, by="pp", now=T0)
     assert e.value.code is WalletCode.UNKNOWN_TOP_UP
     sound(uow)
 
 
 async def test_the_provider_cannot_confirm_an_offline_transfer() -> None:
     uow = MemoryUnitOfWork()
-    t = await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.OFFLINE_TRANSFER, 5_000), T0)
+    t = await top_ups.top_up(uow, commands.TopUpWallet("s1", TopUpChannel.OFFLINE_TRANSFER, 5_000), T0)
     with pytest.raises(WalletRefusal) as e:
-        await h.resolve_provider_top_up(uow, t.top_up_id, succeeded=True, charged=5_000, by="pp", now=T0)
+        await top_ups.resolve_provider_top_up(uow, t.top_up_id, succeeded=True, charged=5_000, by="pp", now=T0)
     assert e.value.code is WalletCode.TOP_UP_NOT_CONFIRMABLE
     assert avail(uow, streamer_wallet("s1")) == 0
 
@@ -173,7 +206,7 @@ async def test_the_provider_cannot_confirm_an_offline_transfer() -> None:
 async def test_top_up_over_the_maximum_is_refused(amount: int) -> None:
     uow = MemoryUnitOfWork()
     with pytest.raises(WalletRefusal) as e:
-        await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, amount), T0)
+        await top_ups.top_up(uow, commands.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, amount), T0)
     assert (e.value.code, e.value.http_status) == (WalletCode.AMOUNT_TOO_LARGE, 422)
     assert uow.repo.top_ups == {}
     await fund(uow, "s1", MAX_AMOUNT)  # the maximum itself is fine
@@ -182,13 +215,13 @@ async def test_top_up_over_the_maximum_is_refused(amount: int) -> None:
 
 async def test_offline_transfer_is_pending_until_finance_confirms_once() -> None:
     uow = MemoryUnitOfWork()
-    t = await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.OFFLINE_TRANSFER, 50_000, "bank-ref-1"), T0)
+    t = await top_ups.top_up(uow, commands.TopUpWallet("s1", TopUpChannel.OFFLINE_TRANSFER, 50_000, "bank-ref-1"), T0)
     w = uow.ledger.ledger.balance(streamer_wallet("s1"))
     assert (t.status, w.available, w.pending_in) == (TopUpStatus.PENDING_CONFIRMATION, 0, 50_000)
-    await h.resolve_offline_top_up(uow, t.top_up_id, confirm=True, by="finance", now=T0)
+    await top_ups.resolve_offline_top_up(uow, t.top_up_id, confirm=True, by="finance", now=T0)
     assert avail(uow, streamer_wallet("s1")) == 50_000
     with pytest.raises(WalletRefusal) as e:
-        await h.resolve_offline_top_up(uow, t.top_up_id, confirm=True, by="finance", now=T0)
+        await top_ups.resolve_offline_top_up(uow, t.top_up_id, confirm=True, by="finance", now=T0)
     assert e.value.code is WalletCode.TOP_UP_ALREADY_CONFIRMED
     assert avail(uow, streamer_wallet("s1")) == 50_000
     sound(uow)
@@ -196,19 +229,19 @@ async def test_offline_transfer_is_pending_until_finance_confirms_once() -> None
 
 async def test_rejected_offline_transfer_credits_nothing() -> None:
     uow = MemoryUnitOfWork()
-    t = await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.OFFLINE_TRANSFER, 50_000), T0)
-    await h.resolve_offline_top_up(uow, t.top_up_id, confirm=False, by="finance", now=T0)
+    t = await top_ups.top_up(uow, commands.TopUpWallet("s1", TopUpChannel.OFFLINE_TRANSFER, 50_000), T0)
+    await top_ups.resolve_offline_top_up(uow, t.top_up_id, confirm=False, by="finance", now=T0)
     w = uow.ledger.ledger.balance(streamer_wallet("s1"))
     assert (w.available, w.pending_in) == (0, 0)
     with pytest.raises(WalletRefusal):
-        await h.resolve_offline_top_up(uow, t.top_up_id, confirm=True, by="finance", now=T0)
+        await top_ups.resolve_offline_top_up(uow, t.top_up_id, confirm=True, by="finance", now=T0)
 
 
 @pytest.mark.parametrize("amount", [0, -5])
 async def test_non_positive_top_up_is_refused(amount: int) -> None:
     uow = MemoryUnitOfWork()
     with pytest.raises(LedgerError) as e:
-        await h.top_up(uow, h.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, amount), T0)
+        await top_ups.top_up(uow, commands.TopUpWallet("s1", TopUpChannel.ONLINE_BANKING, amount), T0)
     assert e.value.code is ErrorCode.NON_POSITIVE_AMOUNT
     assert uow.repo.top_ups == {}
 
@@ -219,17 +252,29 @@ async def test_non_positive_top_up_is_refused(amount: int) -> None:
 async def test_successful_payment_owes_the_merchant_buyer_plus_platform_plus_streamer() -> None:
     uow = MemoryUnitOfWork()
     await fund(uow, "s1", 10_000)
-    await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
-                                                 amount=2_000), T0)  # fmt: skip
-    p = await h.request_payment(uow, payment_requested(), T0)
+    await budgets.hold_budget(
+        uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0, amount=2_000), T0
+    )
+    p = await payments.request_payment(uow, payment_requested(), T0)
     assert p.status is PaymentStatus.CAPTURED
     (ev,) = [e for e in uow.events if isinstance(e, PaymentCaptured)]
     assert (ev.amount, ev.payment_id) == (9_000, "pay_o1")
     assert uow.ledger.ledger.pending_status(hold_transfer_id("o1")) is PendingStatus.POSTED
     assert bal(uow, merchant_settlement("m1")) == 9_500  # buyer + platform; the streamer's part comes next
-    await h.redeem_envelope(
-        uow, RedEnvelopeRedeemed(activity_id="a1", streamer_id="s1", request_id="use-1", occurred_at=T0,
-                                 order_id="o1", merchant_id="m1", envelope_id="e1", amount=500), T0)  # fmt: skip
+    await budgets.redeem_envelope(
+        uow,
+        RedEnvelopeRedeemed(
+            activity_id="a1",
+            streamer_id="s1",
+            request_id="use-1",
+            occurred_at=T0,
+            order_id="o1",
+            merchant_id="m1",
+            envelope_id="e1",
+            amount=500,
+        ),
+        T0,
+    )
     assert bal(uow, merchant_settlement("m1")) == 10_000 == 9_000 + 500 + 500
     assert bal(uow, activity_hold("a1")) == 1_500
     sound(uow)
@@ -237,16 +282,16 @@ async def test_successful_payment_owes_the_merchant_buyer_plus_platform_plus_str
 
 async def test_redelivered_payment_request_has_no_second_effect() -> None:
     uow = MemoryUnitOfWork()
-    await h.request_payment(uow, payment_requested(), T0)
-    await h.request_payment(uow, payment_requested(), T0 + timedelta(seconds=5))
+    await payments.request_payment(uow, payment_requested(), T0)
+    await payments.request_payment(uow, payment_requested(), T0 + timedelta(seconds=5))
     assert len([e for e in uow.events if isinstance(e, PaymentCaptured)]) == 1
     assert bal(uow, merchant_settlement("m1")) == 9_500
 
 
 async def test_declined_payment_moves_nothing_and_answers_failed() -> None:
     uow = MemoryUnitOfWork()
-    await h.set_instrument(uow, "b1", InstrumentBehaviour.DECLINE)
-    p = await h.request_payment(uow, payment_requested(), T0)
+    await payments.set_instrument(uow, "b1", InstrumentBehaviour.DECLINE)
+    p = await payments.request_payment(uow, payment_requested(), T0)
     assert p.status is PaymentStatus.FAILED
     (ev,) = uow.events
     assert isinstance(ev, PaymentFailed) and ev.reason_code == "PAYMENT_DECLINED"
@@ -255,11 +300,11 @@ async def test_declined_payment_moves_nothing_and_answers_failed() -> None:
 
 async def test_timeout_leaves_a_pending_hold_that_cancellation_voids() -> None:
     uow = MemoryUnitOfWork()
-    await h.set_instrument(uow, "b1", InstrumentBehaviour.TIMEOUT)
-    p = await h.request_payment(uow, payment_requested(), T0)
+    await payments.set_instrument(uow, "b1", InstrumentBehaviour.TIMEOUT)
+    p = await payments.request_payment(uow, payment_requested(), T0)
     assert p.status is PaymentStatus.AUTHORIZING and uow.events == []
     assert uow.ledger.ledger.balance(merchant_settlement("m1")).pending_in == 9_000
-    p = await h.cancel_order(uow, cancelled(was_paid=False), T0 + timedelta(minutes=1))
+    p = await payments.cancel_order(uow, cancelled(was_paid=False), T0 + timedelta(minutes=1))
     assert p.status is PaymentStatus.VOIDED
     s = uow.ledger.ledger.balance(merchant_settlement("m1"))
     assert (s.pending_in, s.posted) == (0, 0)
@@ -268,12 +313,12 @@ async def test_timeout_leaves_a_pending_hold_that_cancellation_voids() -> None:
 
 async def test_timeout_hold_expires_at_pay_by() -> None:
     uow = MemoryUnitOfWork()
-    await h.set_instrument(uow, "b1", InstrumentBehaviour.TIMEOUT)
-    await h.request_payment(uow, payment_requested(), T0)
-    assert await h.expire_payments(uow, T0 + timedelta(minutes=29)) == []
-    assert len(await h.expire_payments(uow, T0 + timedelta(minutes=30))) == 1
+    await payments.set_instrument(uow, "b1", InstrumentBehaviour.TIMEOUT)
+    await payments.request_payment(uow, payment_requested(), T0)
+    assert await payments.expire_payments(uow, T0 + timedelta(minutes=29)) == []
+    assert len(await payments.expire_payments(uow, T0 + timedelta(minutes=30))) == 1
     assert uow.repo.payments["o1"].status is PaymentStatus.EXPIRED
-    p = await h.cancel_order(uow, cancelled(was_paid=False), T0 + timedelta(minutes=31))
+    p = await payments.cancel_order(uow, cancelled(was_paid=False), T0 + timedelta(minutes=31))
     assert p.status is PaymentStatus.EXPIRED
     assert uow.ledger.ledger.balance(merchant_settlement("m1")).pending_in == 0
     sound(uow)
@@ -282,14 +327,26 @@ async def test_timeout_hold_expires_at_pay_by() -> None:
 async def test_refund_reverses_exactly_every_transfer_of_the_order() -> None:
     uow = MemoryUnitOfWork()
     await fund(uow, "s1", 10_000)
-    await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
-                                                 amount=2_000), T0)  # fmt: skip
-    await h.request_payment(uow, payment_requested(), T0)
-    await h.redeem_envelope(
-        uow, RedEnvelopeRedeemed(activity_id="a1", streamer_id="s1", request_id="use-1", occurred_at=T0,
-                                 order_id="o1", merchant_id="m1", envelope_id="e1", amount=500), T0)  # fmt: skip
-    await h.cancel_order(uow, cancelled(was_paid=True), T0)
-    await h.cancel_order(uow, cancelled(was_paid=True), T0)  # redelivery
+    await budgets.hold_budget(
+        uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0, amount=2_000), T0
+    )
+    await payments.request_payment(uow, payment_requested(), T0)
+    await budgets.redeem_envelope(
+        uow,
+        RedEnvelopeRedeemed(
+            activity_id="a1",
+            streamer_id="s1",
+            request_id="use-1",
+            occurred_at=T0,
+            order_id="o1",
+            merchant_id="m1",
+            envelope_id="e1",
+            amount=500,
+        ),
+        T0,
+    )
+    await payments.cancel_order(uow, cancelled(was_paid=True), T0)
+    await payments.cancel_order(uow, cancelled(was_paid=True), T0)  # redelivery
     assert [type(e) for e in uow.events].count(PaymentRefunded) == 1
     assert bal(uow, merchant_settlement("m1")) == 0
     assert bal(uow, activity_hold("a1")) == 2_000
@@ -300,13 +357,25 @@ async def test_refund_reverses_exactly_every_transfer_of_the_order() -> None:
 async def test_envelope_use_after_the_refund_is_reversed_at_once() -> None:
     uow = MemoryUnitOfWork()
     await fund(uow, "s1", 10_000)
-    await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
-                                                 amount=2_000), T0)  # fmt: skip
-    await h.request_payment(uow, payment_requested(), T0)
-    await h.cancel_order(uow, cancelled(was_paid=True), T0)
-    await h.redeem_envelope(
-        uow, RedEnvelopeRedeemed(activity_id="a1", streamer_id="s1", request_id="use-1", occurred_at=T0,
-                                 order_id="o1", merchant_id="m1", envelope_id="e1", amount=500), T0)  # fmt: skip
+    await budgets.hold_budget(
+        uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0, amount=2_000), T0
+    )
+    await payments.request_payment(uow, payment_requested(), T0)
+    await payments.cancel_order(uow, cancelled(was_paid=True), T0)
+    await budgets.redeem_envelope(
+        uow,
+        RedEnvelopeRedeemed(
+            activity_id="a1",
+            streamer_id="s1",
+            request_id="use-1",
+            occurred_at=T0,
+            order_id="o1",
+            merchant_id="m1",
+            envelope_id="e1",
+            amount=500,
+        ),
+        T0,
+    )
     assert bal(uow, merchant_settlement("m1")) == 0
     assert bal(uow, activity_hold("a1")) == 2_000
     sound(uow)
@@ -314,17 +383,25 @@ async def test_envelope_use_after_the_refund_is_reversed_at_once() -> None:
 
 async def test_rejected_capture_is_refunded() -> None:
     uow = MemoryUnitOfWork()
-    await h.request_payment(uow, payment_requested(), T0)
-    rej = OrderTransitionRejected(order_id="o1", status=OrderStatus.FAILED, occurred_at=T0, attempted="PAID",
-                                  reason_code="ORDER_CLOSED", reason="late", source_event_id="x", requires_refund=True)  # fmt: skip
-    await h.refund_rejected_capture(uow, rej, T0)
+    await payments.request_payment(uow, payment_requested(), T0)
+    rej = OrderTransitionRejected(
+        order_id="o1",
+        status=OrderStatus.FAILED,
+        occurred_at=T0,
+        attempted="PAID",
+        reason_code="ORDER_CLOSED",
+        reason="late",
+        source_event_id="x",
+        requires_refund=True,
+    )
+    await payments.refund_rejected_capture(uow, rej, T0)
     assert uow.repo.payments["o1"].status is PaymentStatus.REFUNDED
     assert bal(uow, merchant_settlement("m1")) == 0
 
 
 async def test_bnpl_order_pays_zero_now_and_records_the_receivable() -> None:
     uow = MemoryUnitOfWork()
-    p = await h.request_payment(uow, payment_requested(method=PaymentMethod.BNPL), T0)
+    p = await payments.request_payment(uow, payment_requested(method=PaymentMethod.BNPL), T0)
     (ev,) = uow.events
     assert isinstance(ev, PaymentCaptured) and (ev.amount, ev.method) == (0, PaymentMethod.BNPL)
     assert p.status is PaymentStatus.CAPTURED
@@ -338,22 +415,29 @@ async def test_bnpl_order_pays_zero_now_and_records_the_receivable() -> None:
 
 def test_settlement_transfers_move_the_streamer_coupons_from_the_streamer_payable() -> None:
     ev = payment_requested(platform=300, streamer=0, coupons=(700, 100), streamer_id="s1")
-    platform, coupon = h._settlement_transfers(ev)
-    assert (platform.id, platform.debit_account_id, platform.amount) == (subsidy_transfer_id("o1"), PLATFORM_SUBSIDY,
-                                                                         300)  # fmt: skip
+    platform, coupon = payments._settlement_transfers(ev)
+    assert (platform.id, platform.debit_account_id, platform.amount) == (
+        subsidy_transfer_id("o1"),
+        PLATFORM_SUBSIDY,
+        300,
+    )
     assert coupon.id == streamer_coupon_transfer_id("o1") == "order:o1:streamer-coupon"
-    assert (coupon.debit_account_id, coupon.credit_account_id) == (streamer_coupon_payable("s1"),
-                                                                   merchant_settlement("m1"))  # fmt: skip
+    assert (coupon.debit_account_id, coupon.credit_account_id) == (
+        streamer_coupon_payable("s1"),
+        merchant_settlement("m1"),
+    )
     assert (coupon.amount, coupon.code, coupon.user_data) == (800, TransferCode.STREAMER_COUPON, "o1")
     # only the platform part when nothing was funded by a coupon (a 宠爱红包 arrives as RedEnvelopeRedeemed)
-    assert [t.id for t in h._settlement_transfers(payment_requested(streamer_id="s1"))] == [subsidy_transfer_id("o1")]
-    assert h._settlement_transfers(payment_requested(platform=0, streamer=0, streamer_id="s1")) == []
+    assert [t.id for t in payments._settlement_transfers(payment_requested(streamer_id="s1"))] == [
+        subsidy_transfer_id("o1")
+    ]
+    assert payments._settlement_transfers(payment_requested(platform=0, streamer=0, streamer_id="s1")) == []
 
 
 def test_settlement_transfers_without_streamer_id_keep_the_old_behaviour(caplog: pytest.LogCaptureFixture) -> None:
     ev = payment_requested(platform=0, streamer=0, coupons=(700,), streamer_id=None)
     with caplog.at_level(logging.WARNING):
-        assert h._settlement_transfers(ev) == []
+        assert payments._settlement_transfers(ev) == []
     assert "no streamer_id" in caplog.text and "o1" in caplog.text
 
 
@@ -366,7 +450,7 @@ def test_the_coupon_payable_is_an_unprotected_debit_account() -> None:
 async def test_streamer_coupon_is_owed_to_the_merchant_on_capture_and_by_the_streamer(method: PaymentMethod) -> None:
     uow = MemoryUnitOfWork()
     ev = payment_requested(payable=8_500, platform=500, streamer=0, coupons=(1_000,), streamer_id="s1", method=method)
-    p = await h.request_payment(uow, ev, T0)
+    p = await payments.request_payment(uow, ev, T0)
     assert p.status is PaymentStatus.CAPTURED
     # the merchant is owed the full price: buyer (or BNPL receivable) + platform + the streamer's coupon
     assert bal(uow, merchant_settlement("m1")) == 10_000 == ev.funding.item_total
@@ -375,21 +459,21 @@ async def test_streamer_coupon_is_owed_to_the_merchant_on_capture_and_by_the_str
     assert payable.account.user_data == "s1" and payable.account.code is AccountCode.STREAMER_COUPON_PAYABLE
     (rec,) = uow.ledger.ledger.lookup_transfers([streamer_coupon_transfer_id("o1")])
     assert (rec.amount, rec.code, rec.user_data) == (1_000, TransferCode.STREAMER_COUPON, "o1")
-    await h.request_payment(uow, ev, T0 + timedelta(seconds=1))  # redelivery: no second effect
+    await payments.request_payment(uow, ev, T0 + timedelta(seconds=1))  # redelivery: no second effect
     assert uow.ledger.ledger.balance(streamer_coupon_payable("s1")).posted == 1_000
     sound(uow)
 
 
 async def test_streamer_coupon_is_not_moved_before_capture_nor_on_decline() -> None:
     uow = MemoryUnitOfWork()
-    await h.set_instrument(uow, "b1", InstrumentBehaviour.TIMEOUT)
-    await h.set_instrument(uow, "b2", InstrumentBehaviour.DECLINE)
-    await h.request_payment(uow, payment_requested("o1", coupons=(1_000,), streamer_id="s1"), T0)
-    await h.request_payment(uow, payment_requested("o2", buyer="b2", coupons=(1_000,), streamer_id="s1"), T0)
+    await payments.set_instrument(uow, "b1", InstrumentBehaviour.TIMEOUT)
+    await payments.set_instrument(uow, "b2", InstrumentBehaviour.DECLINE)
+    await payments.request_payment(uow, payment_requested("o1", coupons=(1_000,), streamer_id="s1"), T0)
+    await payments.request_payment(uow, payment_requested("o2", buyer="b2", coupons=(1_000,), streamer_id="s1"), T0)
     assert (
         uow.ledger.ledger.lookup_transfers([streamer_coupon_transfer_id("o1"), streamer_coupon_transfer_id("o2")]) == []
     )
-    await h.cancel_order(uow, cancelled("o1", was_paid=False), T0)
+    await payments.cancel_order(uow, cancelled("o1", was_paid=False), T0)
     assert bal(uow, merchant_settlement("m1")) == 0
     sound(uow)
 
@@ -397,51 +481,81 @@ async def test_streamer_coupon_is_not_moved_before_capture_nor_on_decline() -> N
 async def test_refund_reverses_the_streamer_coupon_too() -> None:
     uow = MemoryUnitOfWork()
     await fund(uow, "s1", 10_000)
-    await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
-                                                 amount=2_000), T0)  # fmt: skip
-    await h.request_payment(uow, payment_requested(coupons=(800,), streamer_id="s1"), T0)
-    await h.redeem_envelope(
-        uow, RedEnvelopeRedeemed(activity_id="a1", streamer_id="s1", request_id="use-1", occurred_at=T0,
-                                 order_id="o1", merchant_id="m1", envelope_id="e1", amount=500), T0)  # fmt: skip
+    await budgets.hold_budget(
+        uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0, amount=2_000), T0
+    )
+    await payments.request_payment(uow, payment_requested(coupons=(800,), streamer_id="s1"), T0)
+    await budgets.redeem_envelope(
+        uow,
+        RedEnvelopeRedeemed(
+            activity_id="a1",
+            streamer_id="s1",
+            request_id="use-1",
+            occurred_at=T0,
+            order_id="o1",
+            merchant_id="m1",
+            envelope_id="e1",
+            amount=500,
+        ),
+        T0,
+    )
     assert bal(uow, merchant_settlement("m1")) == 9_000 + 500 + 500 + 800
     assert uow.ledger.ledger.balance(streamer_coupon_payable("s1")).posted == 800
-    await h.cancel_order(uow, cancelled(was_paid=True), T0)
-    await h.cancel_order(uow, cancelled(was_paid=True), T0)  # redelivery
+    await payments.cancel_order(uow, cancelled(was_paid=True), T0)
+    await payments.cancel_order(uow, cancelled(was_paid=True), T0)  # redelivery
     assert [type(e) for e in uow.events].count(PaymentRefunded) == 1
     assert bal(uow, merchant_settlement("m1")) == 0
     assert uow.ledger.ledger.balance(streamer_coupon_payable("s1")).posted == 0
     (rev,) = uow.ledger.ledger.lookup_transfers([refund_transfer_id(streamer_coupon_transfer_id("o1"))])
-    assert (rev.debit_account_id, rev.credit_account_id, rev.amount) == (merchant_settlement("m1"),
-                                                                         streamer_coupon_payable("s1"), 800)  # fmt: skip
+    assert (rev.debit_account_id, rev.credit_account_id, rev.amount) == (
+        merchant_settlement("m1"),
+        streamer_coupon_payable("s1"),
+        800,
+    )
     assert (bal(uow, activity_hold("a1")), avail(uow, streamer_wallet("s1"))) == (2_000, 8_000)
     sound(uow)
 
 
 def coupon_used(order_id: str = "o1", amount: int = 800, request_id: str = "c1:redeem:v1:o1") -> RedEnvelopeRedeemed:
     """Promotion's use of a streamer coupon (主播红包) of batch ``c1``: settled from the batch's hold."""
-    return RedEnvelopeRedeemed(activity_id="c1", streamer_id="s1", request_id=request_id, occurred_at=T0,
-                               order_id=order_id, merchant_id="m1", envelope_id="v1", amount=amount,
-                               discount_type=DiscountType.STREAMER_COUPON)  # fmt: skip
+    return RedEnvelopeRedeemed(
+        activity_id="c1",
+        streamer_id="s1",
+        request_id=request_id,
+        occurred_at=T0,
+        order_id=order_id,
+        merchant_id="m1",
+        envelope_id="v1",
+        amount=amount,
+        discount_type=DiscountType.STREAMER_COUPON,
+    )
 
 
 async def test_a_funded_streamer_coupon_settles_the_coupon_payable_from_the_batch_hold() -> None:
     uow = MemoryUnitOfWork()
     await fund(uow, "s1", 10_000)
-    await h.hold_budget(uow, BudgetHoldRequested(activity_id="c1", streamer_id="s1", request_id="c1:create",
-                                                 occurred_at=T0, amount=8_000), T0)  # fmt: skip
-    await h.request_payment(uow, payment_requested(streamer=0, coupons=(800,), streamer_id="s1"), T0)
+    await budgets.hold_budget(
+        uow,
+        BudgetHoldRequested(activity_id="c1", streamer_id="s1", request_id="c1:create", occurred_at=T0, amount=8_000),
+        T0,
+    )
+    await payments.request_payment(uow, payment_requested(streamer=0, coupons=(800,), streamer_id="s1"), T0)
     assert bal(uow, streamer_coupon_payable("s1")) == 800  # the merchant is paid at capture, never refused
-    await h.redeem_envelope(uow, coupon_used(), T0)
-    await h.redeem_envelope(uow, coupon_used(), T0)  # redelivered: no second move
+    await budgets.redeem_envelope(uow, coupon_used(), T0)
+    await budgets.redeem_envelope(uow, coupon_used(), T0)  # redelivered: no second move
     assert bal(uow, merchant_settlement("m1")) == 9_000 + 500 + 800
     assert (bal(uow, streamer_coupon_payable("s1")), bal(uow, activity_hold("c1"))) == (0, 7_200)
     assert avail(uow, streamer_wallet("s1")) == 2_000  # out of the held budget, not the free balance
     (rec,) = uow.ledger.ledger.lookup_transfers([red_envelope_transfer_id("c1", "c1:redeem:v1:o1")])
     assert (rec.debit_account_id, rec.credit_account_id, rec.code, rec.user_data) == (
-        activity_hold("c1"), streamer_coupon_payable("s1"), TransferCode.STREAMER_COUPON_BUDGET, "o1")  # fmt: skip
+        activity_hold("c1"),
+        streamer_coupon_payable("s1"),
+        TransferCode.STREAMER_COUPON_BUDGET,
+        "o1",
+    )
     sound(uow)
     # refunded: the merchant gives everything back, the payable is square, the amount is back in the hold
-    await h.cancel_order(uow, cancelled(was_paid=True), T0)
+    await payments.cancel_order(uow, cancelled(was_paid=True), T0)
     assert bal(uow, merchant_settlement("m1")) == 0
     assert (bal(uow, streamer_coupon_payable("s1")), bal(uow, activity_hold("c1"))) == (0, 8_000)
     sound(uow)
@@ -450,11 +564,14 @@ async def test_a_funded_streamer_coupon_settles_the_coupon_payable_from_the_batc
 async def test_a_streamer_coupon_use_after_the_refund_is_reversed_at_once() -> None:
     uow = MemoryUnitOfWork()
     await fund(uow, "s1", 10_000)
-    await h.hold_budget(uow, BudgetHoldRequested(activity_id="c1", streamer_id="s1", request_id="c1:create",
-                                                 occurred_at=T0, amount=8_000), T0)  # fmt: skip
-    await h.request_payment(uow, payment_requested(streamer=0, coupons=(800,), streamer_id="s1"), T0)
-    await h.cancel_order(uow, cancelled(was_paid=True), T0)
-    await h.redeem_envelope(uow, coupon_used(), T0)
+    await budgets.hold_budget(
+        uow,
+        BudgetHoldRequested(activity_id="c1", streamer_id="s1", request_id="c1:create", occurred_at=T0, amount=8_000),
+        T0,
+    )
+    await payments.request_payment(uow, payment_requested(streamer=0, coupons=(800,), streamer_id="s1"), T0)
+    await payments.cancel_order(uow, cancelled(was_paid=True), T0)
+    await budgets.redeem_envelope(uow, coupon_used(), T0)
     assert (bal(uow, merchant_settlement("m1")), bal(uow, streamer_coupon_payable("s1"))) == (0, 0)
     assert bal(uow, activity_hold("c1")) == 8_000
     sound(uow)
@@ -463,10 +580,13 @@ async def test_a_streamer_coupon_use_after_the_refund_is_reversed_at_once() -> N
 async def test_a_streamer_coupon_use_beyond_the_hold_leaves_it_owed_on_the_payable() -> None:
     uow = MemoryUnitOfWork()
     await fund(uow, "s1", 10_000)
-    await h.hold_budget(uow, BudgetHoldRequested(activity_id="c1", streamer_id="s1", request_id="c1:create",
-                                                 occurred_at=T0, amount=500), T0)  # fmt: skip
-    await h.request_payment(uow, payment_requested(streamer=0, coupons=(800,), streamer_id="s1"), T0)
-    await h.redeem_envelope(uow, coupon_used(), T0)
+    await budgets.hold_budget(
+        uow,
+        BudgetHoldRequested(activity_id="c1", streamer_id="s1", request_id="c1:create", occurred_at=T0, amount=500),
+        T0,
+    )
+    await payments.request_payment(uow, payment_requested(streamer=0, coupons=(800,), streamer_id="s1"), T0)
+    await budgets.redeem_envelope(uow, coupon_used(), T0)
     ev = uow.events[-1]
     assert isinstance(ev, RedEnvelopeRedemptionRejected) and ev.reason_code == "EXCEEDS_HOLD"
     assert (bal(uow, streamer_coupon_payable("s1")), bal(uow, activity_hold("c1"))) == (800, 500)
@@ -475,8 +595,8 @@ async def test_a_streamer_coupon_use_beyond_the_hold_leaves_it_owed_on_the_payab
 
 async def test_order_cancelled_before_payment_request_ignores_a_late_request() -> None:
     uow = MemoryUnitOfWork()
-    await h.cancel_order(uow, cancelled(was_paid=False), T0)
-    p = await h.request_payment(uow, payment_requested(), T0)
+    await payments.cancel_order(uow, cancelled(was_paid=False), T0)
+    p = await payments.request_payment(uow, payment_requested(), T0)
     assert p.status is PaymentStatus.CANCELLED and uow.events == []
 
 
@@ -487,8 +607,8 @@ async def test_hold_without_balance_is_rejected_with_the_available_amount() -> N
     uow = MemoryUnitOfWork()
     await fund(uow, "s1", 1_000)
     req = BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0, amount=5_000)
-    await h.hold_budget(uow, req, T0)
-    await h.hold_budget(uow, req, T0)  # redelivered: same answer, no second event
+    await budgets.hold_budget(uow, req, T0)
+    await budgets.hold_budget(uow, req, T0)  # redelivered: same answer, no second event
     (ev,) = uow.events
     assert isinstance(ev, BudgetHoldRejected)
     assert (ev.reason_code, ev.available) == ("INSUFFICIENT_BALANCE", 1_000)
@@ -498,19 +618,22 @@ async def test_hold_without_balance_is_rejected_with_the_available_amount() -> N
 async def test_hold_and_release_answer_with_totals() -> None:
     uow = MemoryUnitOfWork()
     await fund(uow, "s1", 10_000)
-    await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
-                                                 amount=6_000), T0)  # fmt: skip
+    await budgets.hold_budget(
+        uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0, amount=6_000), T0
+    )
     held = uow.events[-1]
     assert isinstance(held, BudgetHeld) and (held.total_held, held.available_after) == (6_000, 4_000)
-    rel = BudgetReleaseRequested(activity_id="a1", streamer_id="s1", request_id="r2", occurred_at=T0, amount=2_500,
-                                 reason="UNCLAIMED_AT_END")  # fmt: skip
-    await h.release_budget(uow, rel, T0)
+    rel = BudgetReleaseRequested(
+        activity_id="a1", streamer_id="s1", request_id="r2", occurred_at=T0, amount=2_500, reason="UNCLAIMED_AT_END"
+    )
+    await budgets.release_budget(uow, rel, T0)
     released = uow.events[-1]
     assert isinstance(released, BudgetReleased) and released.total_held == 3_500
     assert avail(uow, streamer_wallet("s1")) == 6_500
-    too_much = BudgetReleaseRequested(activity_id="a1", streamer_id="s1", request_id="r3", occurred_at=T0,
-                                      amount=9_999, reason="x")  # fmt: skip
-    await h.release_budget(uow, too_much, T0)
+    too_much = BudgetReleaseRequested(
+        activity_id="a1", streamer_id="s1", request_id="r3", occurred_at=T0, amount=9_999, reason="x"
+    )
+    await budgets.release_budget(uow, too_much, T0)
     rejected = uow.events[-1]
     assert isinstance(rejected, BudgetReleaseRejected) and rejected.reason_code == "EXCEEDS_HOLD"
     assert bal(uow, activity_hold("a1")) == 3_500
@@ -520,22 +643,38 @@ async def test_hold_and_release_answer_with_totals() -> None:
 async def test_budget_request_id_reused_with_other_content_is_a_conflict() -> None:
     uow = MemoryUnitOfWork()
     await fund(uow, "s1", 10_000)
-    await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
-                                                 amount=1_000), T0)  # fmt: skip
-    with pytest.raises(h.RequestConflict):
-        await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1",
-                                                     occurred_at=T0, amount=2_000), T0)  # fmt: skip
+    await budgets.hold_budget(
+        uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0, amount=1_000), T0
+    )
+    with pytest.raises(common.RequestConflict):
+        await budgets.hold_budget(
+            uow,
+            BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0, amount=2_000),
+            T0,
+        )
     assert bal(uow, activity_hold("a1")) == 1_000
 
 
 async def test_redemption_beyond_the_hold_is_rejected() -> None:
     uow = MemoryUnitOfWork()
     await fund(uow, "s1", 10_000)
-    await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
-                                                 amount=100), T0)  # fmt: skip
-    await h.redeem_envelope(
-        uow, RedEnvelopeRedeemed(activity_id="a1", streamer_id="s1", request_id="u", occurred_at=T0, order_id="o1",
-                                 merchant_id="m1", envelope_id="e1", amount=500), T0)  # fmt: skip
+    await budgets.hold_budget(
+        uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0, amount=100), T0
+    )
+    await budgets.redeem_envelope(
+        uow,
+        RedEnvelopeRedeemed(
+            activity_id="a1",
+            streamer_id="s1",
+            request_id="u",
+            occurred_at=T0,
+            order_id="o1",
+            merchant_id="m1",
+            envelope_id="e1",
+            amount=500,
+        ),
+        T0,
+    )
     ev = uow.events[-1]
     assert isinstance(ev, RedEnvelopeRedemptionRejected) and ev.reason_code == "EXCEEDS_HOLD"
     assert bal(uow, activity_hold("a1")) == 100
@@ -545,10 +684,12 @@ async def test_activity_of_another_streamer_is_refused() -> None:
     uow = MemoryUnitOfWork()
     for s in ("s1", "s2"):
         await fund(uow, s, 10_000)
-    await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0,
-                                                 amount=100), T0)  # fmt: skip
-    await h.hold_budget(uow, BudgetHoldRequested(activity_id="a1", streamer_id="s2", request_id="r2", occurred_at=T0,
-                                                 amount=100), T0)  # fmt: skip
+    await budgets.hold_budget(
+        uow, BudgetHoldRequested(activity_id="a1", streamer_id="s1", request_id="r1", occurred_at=T0, amount=100), T0
+    )
+    await budgets.hold_budget(
+        uow, BudgetHoldRequested(activity_id="a1", streamer_id="s2", request_id="r2", occurred_at=T0, amount=100), T0
+    )
     ev = uow.events[-1]
     assert isinstance(ev, BudgetHoldRejected) and ev.reason_code == "ACTIVITY_OF_ANOTHER_STREAMER"
     assert avail(uow, streamer_wallet("s2")) == 10_000
@@ -559,10 +700,10 @@ async def test_activity_of_another_streamer_is_refused() -> None:
 
 async def test_secure_wallet_upgrade_publishes_once() -> None:
     uow = MemoryUnitOfWork()
-    assert (await h.secure_wallet(uow, "m1")).status.value == "NOT_UPGRADED"
+    assert (await secure_wallet.secure_wallet(uow, "m1")).status.value == "NOT_UPGRADED"
     with pytest.raises(WalletRefusal):
-        await h.upgrade_secure_wallet(uow, "m1", agreement_accepted=False, legal_name=None, now=T0)
-    await h.upgrade_secure_wallet(uow, "m1", agreement_accepted=True, legal_name="茶馆", now=T0)
-    await h.upgrade_secure_wallet(uow, "m1", agreement_accepted=True, legal_name="茶馆", now=T0)
+        await secure_wallet.upgrade_secure_wallet(uow, "m1", agreement_accepted=False, legal_name=None, now=T0)
+    await secure_wallet.upgrade_secure_wallet(uow, "m1", agreement_accepted=True, legal_name="茶馆", now=T0)
+    await secure_wallet.upgrade_secure_wallet(uow, "m1", agreement_accepted=True, legal_name="茶馆", now=T0)
     assert [type(e) for e in uow.events] == [SecureWalletUpgraded]
-    assert (await h.secure_wallet(uow, "m1")).status.value == "UPGRADED"
+    assert (await secure_wallet.secure_wallet(uow, "m1")).status.value == "UPGRADED"

@@ -18,11 +18,19 @@ _ENTRY_COLUMNS = "t.top_up_id, t.channel, e.fee AS fee, t.amount, t.created_at"
 
 def _invoice(r: asyncpg.Record, entries: list[FeeEntry]) -> FeeInvoice:
     return FeeInvoice(
-        invoice_id=r["invoice_id"], streamer_id=r["streamer_id"], amount=r["amount"],
-        status=FeeInvoiceStatus(r["status"]), title=r["title"], tax_id=r["tax_id"], requested_at=r["requested_at"],
-        entries=entries, invoice_number=r["invoice_number"], reject_reason=r["reject_reason"],
-        resolved_at=r["resolved_at"], resolved_by=r["resolved_by"],
-    )  # fmt: skip
+        invoice_id=r["invoice_id"],
+        streamer_id=r["streamer_id"],
+        amount=r["amount"],
+        status=FeeInvoiceStatus(r["status"]),
+        title=r["title"],
+        tax_id=r["tax_id"],
+        requested_at=r["requested_at"],
+        entries=entries,
+        invoice_number=r["invoice_number"],
+        reject_reason=r["reject_reason"],
+        resolved_at=r["resolved_at"],
+        resolved_by=r["resolved_by"],
+    )
 
 
 def _entry(r: asyncpg.Record) -> FeeEntry:
@@ -53,8 +61,14 @@ class PgFeeInvoices:
         await self.conn.execute(
             """INSERT INTO fee_invoices (invoice_id, streamer_id, amount, status, title, tax_id, requested_at)
                VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-            inv.invoice_id, inv.streamer_id, inv.amount, inv.status.value, inv.title, inv.tax_id, inv.requested_at,
-        )  # fmt: skip
+            inv.invoice_id,
+            inv.streamer_id,
+            inv.amount,
+            inv.status.value,
+            inv.title,
+            inv.tax_id,
+            inv.requested_at,
+        )
         await self.conn.executemany(
             "INSERT INTO fee_invoice_entries (invoice_id, top_up_id, fee) VALUES ($1, $2, $3)",
             [(inv.invoice_id, e.top_up_id, e.fee) for e in inv.entries],

@@ -41,16 +41,15 @@ import asyncpg
 
 from liveshop.shared import entropy
 from liveshop.shared.db import Connection
-from liveshop.wallet.domain.accounts import Account, AccountBalance, AccountCode, AccountFlags, Balances, Side
+from liveshop.wallet.adapters import ledger_sql as sql
+from liveshop.wallet.domain.accounts import Account, AccountBalance, Balances, Side
 from liveshop.wallet.domain.engine import (
-    AccountResult,
-    Changes,
-    LedgerState,
     execute_accounts,
     execute_expiry,
     execute_transfers,
 )
 from liveshop.wallet.domain.errors import ErrorCode, LedgerError
+from liveshop.wallet.domain.state import AccountResult, Changes, LedgerState
 from liveshop.wallet.domain.transfers import (
     TWO_PHASE_RESOLUTION,
     PendingStatus,
@@ -67,94 +66,6 @@ MIGRATIONS_PACKAGE = "liveshop.wallet.migrations"
 def migration_sql() -> str:
     """The text of ``0001_ledger.sql`` (for tests and tools that set up a schema by hand)."""
     return resources.files(MIGRATIONS_PACKAGE).joinpath("0001_ledger.sql").read_text(encoding="utf-8")
-
-
-_ACCOUNT_COLS = "id, code, flags, ledger, user_data, debits_pending, debits_posted, credits_pending, credits_posted"
-_TRANSFER_COLS = (
-    "t.id, t.debit_account_id, t.credit_account_id, t.amount, t.code, t.flags, t.pending_id, t.timeout, "
-    "t.user_data, t.created_at, t.expires_at, t.request_hash"
-)
-
-_LOCK_ACCOUNTS = f"SELECT {_ACCOUNT_COLS} FROM ledger_accounts WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
-# The accounts named by the batch plus those of the pending transfers it resolves (transfers are
-# immutable, so reading their accounts at any snapshot is fine), locked in id order.
-_LOCK_BATCH_ACCOUNTS = f"""
-SELECT {_ACCOUNT_COLS} FROM ledger_accounts
-WHERE id = ANY($1::text[])
-   OR id IN (SELECT debit_account_id FROM ledger_transfers WHERE id = ANY($2::text[])
-             UNION ALL
-             SELECT credit_account_id FROM ledger_transfers WHERE id = ANY($2::text[]))
-ORDER BY id FOR UPDATE"""
-_SELECT_ACCOUNTS = f"SELECT {_ACCOUNT_COLS} FROM ledger_accounts WHERE id = ANY($1::text[])"
-_SELECT_TRANSFERS = (
-    f"SELECT {_TRANSFER_COLS}, p.status FROM ledger_transfers t "
-    "LEFT JOIN ledger_pending p ON p.transfer_id = t.id WHERE t.id = ANY($1::text[])"
-)
-
-_WRITE = """
-WITH new_transfers AS (
-    INSERT INTO ledger_transfers (id, debit_account_id, credit_account_id, amount, code, flags, pending_id,
-                                  timeout, user_data, created_at, expires_at, request_hash)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::int[], $7::text[],
-                         $8::int[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[])
-    RETURNING 1
-), new_entries AS (
-    INSERT INTO ledger_entries (account_id, transfer_id, side, debits_pending, debits_posted, credits_pending,
-                                credits_posted)
-    SELECT u.account_id, u.transfer_id, u.side, u.dp, u.dpo, u.cp, u.cpo
-    FROM unnest($13::text[], $14::text[], $15::text[], $16::bigint[], $17::bigint[], $18::bigint[], $19::bigint[])
-         WITH ORDINALITY AS u(account_id, transfer_id, side, dp, dpo, cp, cpo, ord)
-    ORDER BY u.ord
-    RETURNING 1
-), new_balances AS (
-    UPDATE ledger_accounts a
-    SET debits_pending = a.debits_pending + u.dp,
-        debits_posted = a.debits_posted + u.dpo,
-        credits_pending = a.credits_pending + u.cp,
-        credits_posted = a.credits_posted + u.cpo
-    FROM unnest($20::text[], $21::bigint[], $22::bigint[], $23::bigint[], $24::bigint[]) AS u(id, dp, dpo, cp, cpo)
-    WHERE a.id = u.id
-    RETURNING 1
-), new_pending AS (
-    INSERT INTO ledger_pending (transfer_id, status, expires_at, resolved_by)
-    SELECT * FROM unnest($25::text[], $26::text[], $27::timestamptz[], $28::text[])
-    ON CONFLICT (transfer_id) DO UPDATE SET status = EXCLUDED.status, resolved_by = EXCLUDED.resolved_by
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM new_transfers) AS transfers,
-       (SELECT count(*) FROM new_balances) AS balances
-"""
-
-
-def _account(r: asyncpg.Record) -> Account:
-    return Account(
-        id=r["id"],
-        code=AccountCode(r["code"]),
-        flags=AccountFlags(r["flags"]),
-        ledger=r["ledger"],
-        user_data=r["user_data"],
-    )
-
-
-def _balances(r: asyncpg.Record) -> Balances:
-    return Balances(r["debits_pending"], r["debits_posted"], r["credits_pending"], r["credits_posted"])
-
-
-def _transfer(r: asyncpg.Record) -> TransferRecord:
-    return TransferRecord(
-        id=r["id"],
-        debit_account_id=r["debit_account_id"],
-        credit_account_id=r["credit_account_id"],
-        amount=r["amount"],
-        code=r["code"],
-        flags=TransferFlags(r["flags"]),
-        pending_id=r["pending_id"],
-        timeout=r["timeout"],
-        user_data=r["user_data"],
-        timestamp=r["created_at"],
-        expires_at=r["expires_at"],
-        request_hash=r["request_hash"],
-    )
 
 
 class PgLedger:
@@ -176,8 +87,8 @@ class PgLedger:
             return []
         ids = sorted({a.id for a in accounts if isinstance(a.id, str)})
         state = LedgerState()
-        for r in await self._conn.fetch(_SELECT_ACCOUNTS, ids):
-            state.accounts[r["id"]] = _account(r)
+        for r in await self._conn.fetch(sql.SELECT_ACCOUNTS, ids):
+            state.accounts[r["id"]] = sql.account(r)
         results, created = execute_accounts(state, accounts)
         if not created:
             return results
@@ -198,7 +109,7 @@ class PgLedger:
         if not lost:
             return results
         # Created concurrently by another transaction between our read and our insert.
-        winners = {r["id"]: _account(r) for r in await self._conn.fetch(_SELECT_ACCOUNTS, [a.id for a in lost])}
+        winners = {r["id"]: sql.account(r) for r in await self._conn.fetch(sql.SELECT_ACCOUNTS, [a.id for a in lost])}
         fixed: list[AccountResult] = []
         for res in results:
             if res.created and res.id not in inserted:
@@ -223,8 +134,8 @@ class PgLedger:
 
     async def lookup_accounts(self, ids: Iterable[str]) -> list[AccountBalance]:
         wanted = list(ids)
-        rows = {r["id"]: r for r in await self._conn.fetch(_SELECT_ACCOUNTS, wanted)}
-        return [AccountBalance(_account(rows[i]), _balances(rows[i])) for i in wanted if i in rows]
+        rows = {r["id"]: r for r in await self._conn.fetch(sql.SELECT_ACCOUNTS, wanted)}
+        return [AccountBalance(sql.account(rows[i]), sql.balances(rows[i])) for i in wanted if i in rows]
 
     async def balance(self, account_id: str) -> AccountBalance:
         found = await self.lookup_accounts([account_id])
@@ -233,8 +144,8 @@ class PgLedger:
         return found[0]
 
     async def all_accounts(self) -> list[AccountBalance]:
-        rows = await self._conn.fetch(f"SELECT {_ACCOUNT_COLS} FROM ledger_accounts ORDER BY id")
-        return [AccountBalance(_account(r), _balances(r)) for r in rows]
+        rows = await self._conn.fetch(f"SELECT {sql.ACCOUNT_COLS} FROM ledger_accounts ORDER BY id")
+        return [AccountBalance(sql.account(r), sql.balances(r)) for r in rows]
 
     # ---------------------------------------------------------------------------------- transfers
 
@@ -290,16 +201,16 @@ class PgLedger:
 
     async def lookup_transfers(self, ids: Iterable[str]) -> list[TransferRecord]:
         wanted = list(ids)
-        rows = {r["id"]: _transfer(r) for r in await self._conn.fetch(_SELECT_TRANSFERS, wanted)}
+        rows = {r["id"]: sql.transfer(r) for r in await self._conn.fetch(sql.SELECT_TRANSFERS, wanted)}
         return [rows[i] for i in wanted if i in rows]
 
     async def all_transfers(self) -> list[TransferRecord]:
         rows = await self._conn.fetch(
-            f"SELECT {_TRANSFER_COLS} FROM ledger_transfers t "
+            f"SELECT {sql.TRANSFER_COLS} FROM ledger_transfers t "
             "JOIN (SELECT transfer_id, min(seq) AS seq FROM ledger_entries GROUP BY transfer_id) e "
             "ON e.transfer_id = t.id ORDER BY e.seq"
         )
-        return [_transfer(r) for r in rows]
+        return [sql.transfer(r) for r in rows]
 
     async def pending_status(self, pending_id: str) -> PendingStatus:
         status = await self._conn.fetchval("SELECT status FROM ledger_pending WHERE transfer_id = $1", pending_id)
@@ -331,7 +242,7 @@ class PgLedger:
                 flags=TransferFlags(r["flags"]),
                 user_data=r["user_data"],
                 timestamp=r["created_at"],
-                balances=_balances(r),
+                balances=sql.balances(r),
             )
             for r in rows
         ]
@@ -343,13 +254,13 @@ class PgLedger:
         conn = self._conn
         state = LedgerState()
         if account_ids or pending_ids:
-            for r in await conn.fetch(_LOCK_BATCH_ACCOUNTS, sorted(account_ids), sorted(pending_ids)):
-                state.accounts[r["id"]] = _account(r)
-                state.balances[r["id"]] = _balances(r)
+            for r in await conn.fetch(sql.LOCK_BATCH_ACCOUNTS, sorted(account_ids), sorted(pending_ids)):
+                state.accounts[r["id"]] = sql.account(r)
+                state.balances[r["id"]] = sql.balances(r)
         ids = sorted(transfer_ids | pending_ids)
         rows: list[asyncpg.Record] = []
         while ids:
-            rows = await conn.fetch(_SELECT_TRANSFERS, ids)
+            rows = await conn.fetch(sql.SELECT_TRANSFERS, ids)
             # A pending transfer committed by another transaction while we waited for our locks has
             # accounts we may not hold yet: lock them too (rare; out of order, so it may deadlock,
             # which PostgreSQL detects) and read again.
@@ -362,11 +273,11 @@ class PgLedger:
             }
             if not missing:
                 break
-            for r in await conn.fetch(_LOCK_ACCOUNTS, sorted(missing)):
-                state.accounts[r["id"]] = _account(r)
-                state.balances[r["id"]] = _balances(r)
+            for r in await conn.fetch(sql.LOCK_ACCOUNTS, sorted(missing)):
+                state.accounts[r["id"]] = sql.account(r)
+                state.balances[r["id"]] = sql.balances(r)
         for r in rows:
-            rec = _transfer(r)
+            rec = sql.transfer(r)
             state.transfers[rec.id] = rec
             if r["status"] is not None:
                 state.pending[rec.id] = PendingStatus(r["status"])
@@ -376,7 +287,7 @@ class PgLedger:
         if not changes:
             return
         ts = changes.transfers
-        deltas = _balance_deltas(original, changes)
+        deltas = sql.balance_deltas(original, changes)
         resolved_by = {t.pending_id: t.id for t in ts if t.pending_id is not None}
         pend_ids = list(changes.pending)
         pend_status = [changes.pending[p].value for p in pend_ids]
@@ -385,7 +296,7 @@ class PgLedger:
         es = changes.entries
         try:
             row = await self._conn.fetchrow(
-                _WRITE,
+                sql.WRITE,
                 [t.id for t in ts],
                 [t.debit_account_id for t in ts],
                 [t.credit_account_id for t in ts],
@@ -424,17 +335,3 @@ class PgLedger:
         assert row is not None
         if row["transfers"] != len(ts) or row["balances"] != len(deltas):
             raise RuntimeError(f"ledger write mismatch: {dict(row)} for {len(ts)} transfers, {len(deltas)} accounts")
-
-
-def _balance_deltas(original: dict[str, Balances], changes: Changes) -> dict[str, Balances]:
-    """Per account, final balances minus the balances read (under lock) before the batch."""
-    out: dict[str, Balances] = {}
-    for acc in sorted(changes.balances):
-        final, start = changes.balances[acc], original[acc]
-        out[acc] = Balances(
-            final.debits_pending - start.debits_pending,
-            final.debits_posted - start.debits_posted,
-            final.credits_pending - start.credits_pending,
-            final.credits_posted - start.credits_posted,
-        )
-    return out

@@ -25,27 +25,48 @@ from liveshop.wallet.domain.model import (
 
 def _payment(r: asyncpg.Record) -> Payment:
     return Payment(
-        order_id=r["order_id"], buyer_id=r["buyer_id"], merchant_id=r["merchant_id"], method=r["method"],
-        amount=r["amount"], buyer_payable=r["buyer_payable"], platform_funded=r["platform_funded"],
-        streamer_funded=r["streamer_funded"], status=PaymentStatus(r["status"]), created_at=r["created_at"],
-        updated_at=r["updated_at"] or r["created_at"], reason_code=r["reason_code"],
-    )  # fmt: skip
+        order_id=r["order_id"],
+        buyer_id=r["buyer_id"],
+        merchant_id=r["merchant_id"],
+        method=r["method"],
+        amount=r["amount"],
+        buyer_payable=r["buyer_payable"],
+        platform_funded=r["platform_funded"],
+        streamer_funded=r["streamer_funded"],
+        status=PaymentStatus(r["status"]),
+        created_at=r["created_at"],
+        updated_at=r["updated_at"] or r["created_at"],
+        reason_code=r["reason_code"],
+    )
 
 
 def _top_up(r: asyncpg.Record) -> TopUp:
     return TopUp(
-        top_up_id=r["top_up_id"], streamer_id=r["streamer_id"], channel=TopUpChannel(r["channel"]), amount=r["amount"],
-        fee=r["fee"], status=TopUpStatus(r["status"]), reference=r["reference"], created_at=r["created_at"],
-        resolved_at=r["resolved_at"], resolved_by=r["resolved_by"],
-    )  # fmt: skip
+        top_up_id=r["top_up_id"],
+        streamer_id=r["streamer_id"],
+        channel=TopUpChannel(r["channel"]),
+        amount=r["amount"],
+        fee=r["fee"],
+        status=TopUpStatus(r["status"]),
+        reference=r["reference"],
+        created_at=r["created_at"],
+        resolved_at=r["resolved_at"],
+        resolved_by=r["resolved_by"],
+    )
 
 
 def _budget_op(r: asyncpg.Record) -> BudgetOp:
     return BudgetOp(
-        request_id=r["request_id"], activity_id=r["activity_id"], streamer_id=r["streamer_id"],
-        kind=BudgetOpKind(r["kind"]), amount=r["amount"], order_id=r["order_id"], outcome=BudgetOutcome(r["outcome"]),
-        reason_code=r["reason_code"], created_at=r["created_at"],
-    )  # fmt: skip
+        request_id=r["request_id"],
+        activity_id=r["activity_id"],
+        streamer_id=r["streamer_id"],
+        kind=BudgetOpKind(r["kind"]),
+        amount=r["amount"],
+        order_id=r["order_id"],
+        outcome=BudgetOutcome(r["outcome"]),
+        reason_code=r["reason_code"],
+        created_at=r["created_at"],
+    )
 
 
 class PgWalletRepository:
@@ -71,9 +92,20 @@ class PgWalletRepository:
                VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
                ON CONFLICT (payment_id) DO UPDATE SET status = EXCLUDED.status, reason_code = EXCLUDED.reason_code,
                    updated_at = EXCLUDED.updated_at""",
-            p.payment_id, p.order_id, p.buyer_id, p.merchant_id, p.method, p.amount, p.status.value, p.created_at,
-            p.buyer_payable, p.platform_funded, p.streamer_funded, p.reason_code, p.updated_at,
-        )  # fmt: skip
+            p.payment_id,
+            p.order_id,
+            p.buyer_id,
+            p.merchant_id,
+            p.method,
+            p.amount,
+            p.status.value,
+            p.created_at,
+            p.buyer_payable,
+            p.platform_funded,
+            p.streamer_funded,
+            p.reason_code,
+            p.updated_at,
+        )
 
     async def get_top_up(self, top_up_id: str) -> TopUp | None:
         r = await self.conn.fetchrow("SELECT * FROM top_ups WHERE top_up_id = $1 FOR UPDATE", top_up_id)
@@ -86,9 +118,17 @@ class PgWalletRepository:
                VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)
                ON CONFLICT (top_up_id) DO UPDATE SET status = EXCLUDED.status, resolved_at = EXCLUDED.resolved_at,
                    resolved_by = EXCLUDED.resolved_by""",
-            t.top_up_id, t.streamer_id, t.channel.value, t.amount, t.fee, t.status.value, t.reference, t.created_at,
-            t.resolved_at, t.resolved_by,
-        )  # fmt: skip
+            t.top_up_id,
+            t.streamer_id,
+            t.channel.value,
+            t.amount,
+            t.fee,
+            t.status.value,
+            t.reference,
+            t.created_at,
+            t.resolved_at,
+            t.resolved_by,
+        )
 
     async def get_budget_op(self, activity_id: str, request_id: str) -> BudgetOp | None:
         r = await self.conn.fetchrow(
@@ -101,9 +141,16 @@ class PgWalletRepository:
             """INSERT INTO budget_ops (activity_id, request_id, streamer_id, kind, amount, order_id, outcome,
                                        reason_code, created_at)
                VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)""",
-            op.activity_id, op.request_id, op.streamer_id, op.kind.value, op.amount, op.order_id, op.outcome.value,
-            op.reason_code, op.created_at,
-        )  # fmt: skip
+            op.activity_id,
+            op.request_id,
+            op.streamer_id,
+            op.kind.value,
+            op.amount,
+            op.order_id,
+            op.outcome.value,
+            op.reason_code,
+            op.created_at,
+        )
 
     async def redemptions_of_order(self, order_id: str) -> list[BudgetOp]:
         rows = await self.conn.fetch(

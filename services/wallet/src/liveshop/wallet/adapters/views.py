@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
+import asyncpg
+
 from liveshop.shared import entropy
 from liveshop.shared.db import Connection
 from liveshop.wallet.adapters.ledger_pg import PgLedger
@@ -132,35 +134,34 @@ async def merchant_settlement_view(conn: Connection, merchant_id: str) -> dict[s
             merchant_id,
         )
     }
-    orders = []
-    for r in rows:
-        p = payments.get(r["order_id"])
-        streamer_funded = r["red_envelopes"] + r["streamer_coupons"]
-        gross = r["buyer_paid"] + r["bnpl"] + r["platform_funded"] + streamer_funded
-        orders.append(
-            {
-                "order_id": r["order_id"],
-                "payment_status": p["status"] if p else None,
-                "method": p["method"] if p else None,
-                "buyer_paid": int(r["buyer_paid"]),
-                "bnpl_receivable": int(r["bnpl"]),
-                "platform_funded": int(r["platform_funded"]),
-                "streamer_funded": int(streamer_funded),
-                "streamer_red_envelopes": int(r["red_envelopes"]),
-                "streamer_coupons": int(r["streamer_coupons"]),
-                "gross": int(gross),
-                "expected_gross": int(p["expected"]) if p else None,
-                "refunded": int(r["refunded"]),
-                "net": int(gross - r["refunded"]),
-            }
-        )
     a = found[0]
     return {
         "merchant_id": merchant_id,
         "account_id": acc,
         "balance": a.posted,
         "pending_in": a.pending_in,
-        "orders": orders,
+        "orders": [_settlement_line(r, payments.get(r["order_id"])) for r in rows],
+    }
+
+
+def _settlement_line(r: asyncpg.Record, p: asyncpg.Record | None) -> dict[str, Any]:
+    """One order of the merchant's settlement: its transfers (``r``) next to its payment (``p``, if any)."""
+    streamer_funded = r["red_envelopes"] + r["streamer_coupons"]
+    gross = r["buyer_paid"] + r["bnpl"] + r["platform_funded"] + streamer_funded
+    return {
+        "order_id": r["order_id"],
+        "payment_status": p["status"] if p else None,
+        "method": p["method"] if p else None,
+        "buyer_paid": int(r["buyer_paid"]),
+        "bnpl_receivable": int(r["bnpl"]),
+        "platform_funded": int(r["platform_funded"]),
+        "streamer_funded": int(streamer_funded),
+        "streamer_red_envelopes": int(r["red_envelopes"]),
+        "streamer_coupons": int(r["streamer_coupons"]),
+        "gross": int(gross),
+        "expected_gross": int(p["expected"]) if p else None,
+        "refunded": int(r["refunded"]),
+        "net": int(gross - r["refunded"]),
     }
 
 
@@ -192,7 +193,6 @@ ORDER BY a.id
 
 async def ledger_invariants(conn: Connection) -> dict[str, Any]:
     """The ``audit()`` checks, in SQL over the live tables (run in one REPEATABLE READ snapshot by the caller)."""
-    problems: list[str] = []
     totals = await conn.fetchrow(
         """SELECT count(*) AS accounts,
                   coalesce(sum(debits_pending), 0) AS dp, coalesce(sum(debits_posted), 0) AS dpo,
@@ -200,6 +200,33 @@ async def ledger_invariants(conn: Connection) -> dict[str, Any]:
            FROM ledger_accounts"""
     )
     assert totals is not None
+    problems = await _problems(conn, totals)
+    transfers = await conn.fetchval("SELECT count(*) FROM ledger_transfers")
+    return {
+        "ok": not problems,
+        "checked_at": entropy.now().isoformat(),
+        "accounts": int(totals["accounts"]),
+        "transfers": int(transfers),
+        "totals": {
+            "debits_pending": int(totals["dp"]),
+            "debits_posted": int(totals["dpo"]),
+            "credits_pending": int(totals["cp"]),
+            "credits_posted": int(totals["cpo"]),
+        },
+        "checks": [
+            "sum over all accounts is zero (posted and pending debits equal credits)",
+            "no protected account beyond its limit, no negative counter",
+            "every account's balances equal the sum of its transfers",
+            "every account's last statement line equals its balances",
+            "every pending transfer's status agrees with its resolution",
+        ],
+        "problems": problems,
+    }
+
+
+async def _problems(conn: Connection, totals: asyncpg.Record) -> list[str]:
+    """What breaks the ledger's invariants, in the order of ``checks``."""
+    problems: list[str] = []
     if totals["dpo"] != totals["cpo"]:
         problems.append(f"posted debits {totals['dpo']} != posted credits {totals['cpo']}")
     if totals["dp"] != totals["cp"]:
@@ -224,8 +251,11 @@ async def ledger_invariants(conn: Connection) -> dict[str, Any]:
            ORDER BY e.account_id, e.seq DESC"""
     ):
         if (r["debits_pending"], r["debits_posted"], r["credits_pending"], r["credits_posted"]) != (
-            r["a_dp"], r["a_dpo"], r["a_cp"], r["a_cpo"]
-        ):  # fmt: skip
+            r["a_dp"],
+            r["a_dpo"],
+            r["a_cp"],
+            r["a_cpo"],
+        ):
             problems.append(f"{r['account_id']}: last statement line differs from the account's balances")
     bad_pending = await conn.fetchval(
         """SELECT count(*) FROM ledger_pending p
@@ -233,24 +263,4 @@ async def ledger_invariants(conn: Connection) -> dict[str, Any]:
     )
     if bad_pending:
         problems.append(f"{bad_pending} pending transfers whose status disagrees with their resolution")
-    transfers = await conn.fetchval("SELECT count(*) FROM ledger_transfers")
-    return {
-        "ok": not problems,
-        "checked_at": entropy.now().isoformat(),
-        "accounts": int(totals["accounts"]),
-        "transfers": int(transfers),
-        "totals": {
-            "debits_pending": int(totals["dp"]),
-            "debits_posted": int(totals["dpo"]),
-            "credits_pending": int(totals["cp"]),
-            "credits_posted": int(totals["cpo"]),
-        },
-        "checks": [
-            "sum over all accounts is zero (posted and pending debits equal credits)",
-            "no protected account beyond its limit, no negative counter",
-            "every account's balances equal the sum of its transfers",
-            "every account's last statement line equals its balances",
-            "every pending transfer's status agrees with its resolution",
-        ],
-        "problems": problems,
-    }
+    return problems

@@ -11,9 +11,9 @@ from liveshop.wallet.domain.accounts import (
     Balances,
     Side,
 )
-from liveshop.wallet.domain.engine import AccountResult, Changes, LedgerState
 from liveshop.wallet.domain.errors import ErrorCode, LedgerError, WalletError
 from liveshop.wallet.domain.ledger import Ledger
+from liveshop.wallet.domain.state import AccountResult, Changes, LedgerState
 from liveshop.wallet.domain.transfers import (
     PendingStatus,
     StatementEntry,

@@ -1,6 +1,6 @@
 """The ledger's rules, applied to a :class:`LedgerState`.
 
-This module is the single statement of the rules. The in-memory :class:`~.ledger.Ledger` runs it
+This module (with :mod:`.validation`, the shape checks) is the single statement of the rules. The in-memory :class:`~.ledger.Ledger` runs it
 over its whole state; the PostgreSQL adapter runs it over the part of the state a batch touches
 (accounts locked ``FOR UPDATE``, the transfers named by the batch) and writes back the
 :class:`Changes`.
@@ -19,23 +19,19 @@ Order of checks for one transfer (the first failing check gives the error code):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from liveshop.wallet.domain.accounts import (
-    MAX_ID_LENGTH,
-    MAX_INT64,
     RESERVED_ID_PREFIX,
     Account,
-    AccountCode,
     AccountFlags,
     Balances,
     Side,
 )
 from liveshop.wallet.domain.errors import ErrorCode, LedgerError
+from liveshop.wallet.domain.state import AccountResult, Changes, EntryDraft, LedgerState
 from liveshop.wallet.domain.transfers import (
     EXPIRY_CODE,
-    MAX_TIMEOUT_SECONDS,
     PendingStatus,
     Transfer,
     TransferFlags,
@@ -43,8 +39,7 @@ from liveshop.wallet.domain.transfers import (
     TransferResult,
     request_hash,
 )
-
-MAX_USER_DATA_LENGTH = 256
+from liveshop.wallet.domain.validation import validate_account, validate_transfer_shape
 
 # Plain-int masks for the hot path (IntFlag arithmetic is slow).
 _LINKED = int(TransferFlags.LINKED)
@@ -56,97 +51,7 @@ _DMNEC = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
 _CMNED = int(AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)
 
 
-@dataclass
-class LedgerState:
-    """Accounts, balances, transfers and the status of pending transfers.
-
-    For the SQL adapter this holds only what a batch needs; the rules never look further.
-    """
-
-    accounts: dict[str, Account] = field(default_factory=dict)
-    balances: dict[str, Balances] = field(default_factory=dict)
-    transfers: dict[str, TransferRecord] = field(default_factory=dict)
-    pending: dict[str, PendingStatus] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class EntryDraft:
-    """A statement line before it gets its sequence number."""
-
-    account_id: str
-    transfer_id: str
-    side: Side
-    balances: Balances
-
-
-@dataclass
-class Changes:
-    """What a batch changed: to be persisted by an adapter, in this order."""
-
-    transfers: list[TransferRecord] = field(default_factory=list)
-    entries: list[EntryDraft] = field(default_factory=list)
-    balances: dict[str, Balances] = field(default_factory=dict)
-    pending: dict[str, PendingStatus] = field(default_factory=dict)
-
-    def __bool__(self) -> bool:
-        return bool(self.transfers)
-
-
-@dataclass(frozen=True, slots=True)
-class AccountResult:
-    index: int
-    id: str
-    account: Account | None = None
-    error: LedgerError | None = None
-    created: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def unwrap(self) -> Account:
-        if self.error is not None:
-            raise self.error
-        assert self.account is not None
-        return self.account
-
-
 # --------------------------------------------------------------------------------------------- accounts
-
-
-def validate_id(value: object, what: str = "id") -> None:
-    if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH or value != value.strip():
-        raise LedgerError(
-            ErrorCode.INVALID_ID,
-            f"{what} must be a non-empty string of at most {MAX_ID_LENGTH} characters without surrounding spaces",
-            value=repr(value),
-        )
-    if value.startswith(RESERVED_ID_PREFIX):
-        raise LedgerError(ErrorCode.INVALID_ID, f"{what} must not start with {RESERVED_ID_PREFIX!r}")
-
-
-def _validate_account(a: Account) -> None:
-    validate_id(a.id)
-    if not isinstance(a.code, AccountCode):
-        raise LedgerError(ErrorCode.INVALID_ACCOUNT_CODE, f"unknown account code {a.code!r}")
-    if not isinstance(a.ledger, str) or not a.ledger or len(a.ledger) > 16:
-        raise LedgerError(ErrorCode.INVALID_LEDGER, "ledger must be a non-empty string of at most 16 characters")
-    if not isinstance(a.flags, int) or int(a.flags) & ~3:
-        raise LedgerError(ErrorCode.FLAGS_ARE_MUTUALLY_EXCLUSIVE, f"unknown account flags {a.flags!r}")
-    both = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
-    if a.flags & both == both:
-        raise LedgerError(
-            ErrorCode.FLAGS_ARE_MUTUALLY_EXCLUSIVE,
-            "an account cannot have both DEBITS_MUST_NOT_EXCEED_CREDITS and CREDITS_MUST_NOT_EXCEED_DEBITS",
-        )
-    _validate_user_data(a.user_data)
-
-
-def _validate_user_data(value: object) -> None:
-    if value is not None and (not isinstance(value, str) or len(value) > MAX_USER_DATA_LENGTH):
-        raise LedgerError(
-            ErrorCode.INVALID_USER_DATA, f"user_data must be a string of at most {MAX_USER_DATA_LENGTH} characters"
-        )
 
 
 def execute_accounts(state: LedgerState, accounts: Sequence[Account]) -> tuple[list[AccountResult], list[Account]]:
@@ -155,7 +60,7 @@ def execute_accounts(state: LedgerState, accounts: Sequence[Account]) -> tuple[l
     created: list[Account] = []
     for i, a in enumerate(accounts):
         try:
-            _validate_account(a)
+            validate_account(a)
             existing = state.accounts.get(a.id)
             if existing is not None:
                 if existing != a:
@@ -209,52 +114,6 @@ class _Overlay:
         changes.pending.update(self.pending)
         changes.transfers.extend(self.new)
         changes.entries.extend(self.entries)
-
-
-def _is_amount(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _validate_transfer_shape(t: Transfer) -> None:
-    validate_id(t.id)
-    if not isinstance(t.flags, int) or int(t.flags) & ~15:
-        raise LedgerError(ErrorCode.FLAGS_ARE_MUTUALLY_EXCLUSIVE, f"unknown transfer flags {t.flags!r}")
-    flags = int(t.flags)
-    if (flags & (_PENDING | _RESOLVES)) not in (0, _PENDING, _POST, _VOID):
-        raise LedgerError(ErrorCode.FLAGS_ARE_MUTUALLY_EXCLUSIVE, "at most one of PENDING, POST_PENDING, VOID_PENDING")
-    resolves = bool(flags & _RESOLVES)
-    if resolves:
-        if t.amount is not None and (not _is_amount(t.amount) or t.amount <= 0):
-            raise LedgerError(
-                ErrorCode.NON_POSITIVE_AMOUNT, "amount must be a positive integer of fen, or None for all"
-            )
-    elif not _is_amount(t.amount) or t.amount is None or t.amount <= 0:
-        raise LedgerError(ErrorCode.NON_POSITIVE_AMOUNT, "amount must be a positive integer of fen", amount=t.amount)
-    if t.amount is not None and t.amount > MAX_INT64:
-        raise LedgerError(ErrorCode.OVERFLOW, "amount exceeds a 64-bit integer")
-    if not _is_amount(t.timeout) or t.timeout < 0 or t.timeout > MAX_TIMEOUT_SECONDS:
-        raise LedgerError(ErrorCode.INVALID_TIMEOUT, f"timeout must be 0..{MAX_TIMEOUT_SECONDS} seconds")
-    if t.timeout and not flags & _PENDING:
-        raise LedgerError(ErrorCode.TIMEOUT_REQUIRES_PENDING, "only a PENDING transfer can have a timeout")
-    if resolves:
-        if t.pending_id is None:
-            raise LedgerError(ErrorCode.PENDING_ID_REQUIRED, "POST_PENDING / VOID_PENDING need pending_id")
-        validate_id(t.pending_id, "pending_id")
-        if t.pending_id == t.id:
-            raise LedgerError(ErrorCode.PENDING_ID_NOT_ALLOWED, "a transfer cannot resolve itself")
-        for acc in (t.debit_account_id, t.credit_account_id):
-            if acc != "":
-                validate_id(acc, "account id")
-    else:
-        if t.pending_id is not None:
-            raise LedgerError(ErrorCode.PENDING_ID_NOT_ALLOWED, "pending_id is only for POST_PENDING / VOID_PENDING")
-        validate_id(t.debit_account_id, "debit_account_id")
-        validate_id(t.credit_account_id, "credit_account_id")
-    if not isinstance(t.code, str) or len(t.code) > 64 or (not resolves and not t.code):
-        raise LedgerError(ErrorCode.INVALID_CODE, "code must be a non-empty string of at most 64 characters")
-    if t.code == EXPIRY_CODE:
-        raise LedgerError(ErrorCode.INVALID_CODE, f"code {EXPIRY_CODE!r} is reserved for the ledger")
-    _validate_user_data(t.user_data)
 
 
 def _violation(b: Balances, flags: int) -> ErrorCode | None:
@@ -396,7 +255,7 @@ def _apply_resolution(o: _Overlay, t: Transfer, h: str, now: datetime, *, expiry
 
 
 def _apply_one(o: _Overlay, t: Transfer, now: datetime) -> tuple[TransferRecord, bool]:
-    _validate_transfer_shape(t)
+    validate_transfer_shape(t)
     h = request_hash(t)
     existing = o.transfer(t.id)
     if existing is not None:
@@ -443,7 +302,7 @@ def execute_transfers(
             t = batch[i]
             try:
                 if open_chain and i == chain[-1]:
-                    _validate_transfer_shape(t)
+                    validate_transfer_shape(t)
                     raise LedgerError(
                         ErrorCode.LINKED_EVENT_CHAIN_OPEN, "the batch ends inside a linked chain (LINKED set)"
                     )

@@ -108,9 +108,15 @@ class FeeInvoice:
                 streamer_id=streamer_id,
             )
         return cls(
-            invoice_id=invoice_id, streamer_id=streamer_id, amount=sum(e.fee for e in entries),
-            status=FeeInvoiceStatus.REQUESTED, title=title, tax_id=tax_id, requested_at=at, entries=entries,
-        )  # fmt: skip
+            invoice_id=invoice_id,
+            streamer_id=streamer_id,
+            amount=sum(e.fee for e in entries),
+            status=FeeInvoiceStatus.REQUESTED,
+            title=title,
+            tax_id=tax_id,
+            requested_at=at,
+            entries=entries,
+        )
 
     def _open(self) -> None:
         if self.status is FeeInvoiceStatus.ISSUED:
@@ -127,12 +133,18 @@ class FeeInvoice:
     def issue(self, invoice_number: str, *, by: str, at: datetime) -> None:
         self._open()
         self.status, self.invoice_number, self.resolved_by, self.resolved_at = (
-            FeeInvoiceStatus.ISSUED, invoice_number, by, at,
-        )  # fmt: skip
+            FeeInvoiceStatus.ISSUED,
+            invoice_number,
+            by,
+            at,
+        )
 
     def reject(self, reason: str | None, *, by: str, at: datetime) -> None:
         """Rejected: its fee entries are free again (a new request covers them)."""
         self._open()
         self.status, self.reject_reason, self.resolved_by, self.resolved_at = (
-            FeeInvoiceStatus.REJECTED, reason, by, at,
-        )  # fmt: skip
+            FeeInvoiceStatus.REJECTED,
+            reason,
+            by,
+            at,
+        )

@@ -11,15 +11,13 @@ from datetime import datetime
 
 from liveshop.wallet.domain.accounts import Account, AccountBalance
 from liveshop.wallet.domain.engine import (
-    AccountResult,
-    Changes,
-    LedgerState,
     due_pendings,
     execute_accounts,
     execute_expiry,
     execute_transfers,
 )
 from liveshop.wallet.domain.errors import ErrorCode, LedgerError
+from liveshop.wallet.domain.state import AccountResult, Changes, LedgerState
 from liveshop.wallet.domain.transfers import (
     PendingStatus,
     StatementEntry,

@@ -35,8 +35,9 @@ from liveshop.shared.tx import Transaction
 from liveshop.wallet.adapters.bnpl_bills import PgBnplUnitOfWork
 from liveshop.wallet.adapters.repository import PgUnitOfWork
 from liveshop.wallet.domain.errors import ErrorCode, LedgerError
-from liveshop.wallet.service_layer import bnpl, handlers
 from liveshop.wallet.service_layer.bnpl_policy import PolicySeconds
+from liveshop.wallet.service_layer.handlers import bnpl_bills, bnpl_ledger, budgets, payments
+from liveshop.wallet.service_layer.handlers.common import RequestConflict
 
 U = TypeVar("U")
 #: A handler: ``(unit of work, the event's contract, now)``.
@@ -65,7 +66,7 @@ def _router(
     async def handle(env: Envelope, tx: Transaction) -> None:
         try:
             await by_type[env.type](unit_of_work(tx), env.data, entropy.now())
-        except handlers.RequestConflict as e:
+        except RequestConflict as e:
             raise PermanentError("REQUEST_ID_REUSED", str(e)) from e
         except LedgerError as e:
             if (retry := lost_race(e)) is not None:
@@ -78,26 +79,26 @@ def _router(
 
 def routers(bnpl_default_policy: PolicySeconds) -> list[EventRouter]:
     """``bnpl_default_policy``: the settings' collection policy (the platform may override it at run time)."""
-    payments: dict[type[Event], Handler[Any]] = {
-        OrderPaymentRequested: handlers.request_payment,
-        OrderCancelled: handlers.cancel_order,
-        OrderTransitionRejected: handlers.refund_rejected_capture,
+    payment_table: dict[type[Event], Handler[Any]] = {
+        OrderPaymentRequested: payments.request_payment,
+        OrderCancelled: payments.cancel_order,
+        OrderTransitionRejected: payments.refund_rejected_capture,
     }
-    budgets: dict[type[Event], Handler[Any]] = {
-        BudgetHoldRequested: handlers.hold_budget,
-        BudgetReleaseRequested: handlers.release_budget,
-        RedEnvelopeRedeemed: handlers.redeem_envelope,
+    budget_table: dict[type[Event], Handler[Any]] = {
+        BudgetHoldRequested: budgets.hold_budget,
+        BudgetReleaseRequested: budgets.release_budget,
+        RedEnvelopeRedeemed: budgets.redeem_envelope,
     }
-    bills: dict[type[Event], Handler[Any]] = {
-        OrderPaid: bnpl.on_order_paid,
-        OrderMarkedShipped: bnpl.on_order_shipped,
-        OrderMarkedDelivered: partial(bnpl.on_order_delivered, default=bnpl_default_policy),
-        OrderCancelled: bnpl.on_order_cancelled,
-        BnplFirstOrderDiscountGranted: bnpl.on_discount_granted,
-        BnplCampaignCreated: bnpl.on_campaign_created,
+    bill_table: dict[type[Event], Handler[Any]] = {
+        OrderPaid: bnpl_bills.on_order_paid,
+        OrderMarkedShipped: bnpl_bills.on_order_shipped,
+        OrderMarkedDelivered: partial(bnpl_bills.on_order_delivered, default=bnpl_default_policy),
+        OrderCancelled: bnpl_bills.on_order_cancelled,
+        BnplFirstOrderDiscountGranted: bnpl_bills.on_discount_granted,
+        BnplCampaignCreated: bnpl_ledger.on_campaign_created,
     }
     return [
-        _router("wallet-payments", payments, PgUnitOfWork),
-        _router("wallet-budgets", budgets, PgUnitOfWork),
-        _router("wallet-bnpl", bills, PgBnplUnitOfWork),
+        _router("wallet-payments", payment_table, PgUnitOfWork),
+        _router("wallet-budgets", budget_table, PgUnitOfWork),
+        _router("wallet-bnpl", bill_table, PgBnplUnitOfWork),
     ]

@@ -16,7 +16,7 @@ from liveshop.shared.runtime import PeriodicJob, ServiceRuntime
 from liveshop.wallet.adapters.bnpl_bills import PgBnplUnitOfWork
 from liveshop.wallet.adapters.repository import PgUnitOfWork
 from liveshop.wallet.domain.bnpl.errors import BillError
-from liveshop.wallet.service_layer import bnpl, handlers
+from liveshop.wallet.service_layer.handlers import bnpl_collection, payments
 from liveshop.wallet.settings import WalletSettings
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ async def expire_pending(runtime: ServiceRuntime) -> None:
     """Void timed-out pending transfers (payment holds at the order's pay-by), in batches."""
     while True:
         async with runtime.transaction() as tx:
-            done = await handlers.expire_payments(PgUnitOfWork(tx), entropy.now())
+            done = await payments.expire_payments(PgUnitOfWork(tx), entropy.now())
         if len(done) < EXPIRY_BATCH:
             return
 
@@ -40,11 +40,11 @@ def jobs(settings: WalletSettings) -> list[PeriodicJob]:
     async def bnpl_collector(rt: ServiceRuntime) -> None:
         now = entropy.now()
         async with rt.transaction() as tx:
-            order_ids = await bnpl.bills_to_visit(PgBnplUnitOfWork(tx), now, batch)
+            order_ids = await bnpl_collection.bills_to_visit(PgBnplUnitOfWork(tx), now, batch)
         for order_id in order_ids:
             try:
                 async with rt.transaction() as tx:
-                    await bnpl.collect_one(PgBnplUnitOfWork(tx), order_id, default, now)
+                    await bnpl_collection.collect_one(PgBnplUnitOfWork(tx), order_id, default, now)
             except BillError as exc:
                 log.warning("wallet-bnpl: collector on %s refused: %s", order_id, exc)
 

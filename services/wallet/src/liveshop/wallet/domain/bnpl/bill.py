@@ -52,6 +52,15 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from liveshop.wallet.domain.bnpl.errors import BillCode, BillConflict, BillInvalidInput, require_utc
+from liveshop.wallet.domain.bnpl.events import (
+    BillCancelled,
+    BillCollected,
+    BillCollectionFailed,
+    BillCreated,
+    BillDue,
+    BillEvent,
+    BillOverdue,
+)
 
 
 class BillStatus(StrEnum):
@@ -123,72 +132,6 @@ class CollectionAttempt:
     outcome: AttemptOutcome = AttemptOutcome.PENDING
     finished_at: datetime | None = None
     failure_code: str | None = None
-
-
-# --- events ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class BillCreated:
-    bill_id: str
-    order_id: str
-    buyer_id: str
-    amount_owed: int
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class BillDue:
-    bill_id: str
-    order_id: str
-    buyer_id: str
-    amount_owed: int
-    due_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class BillCollectionFailed:
-    bill_id: str
-    order_id: str
-    buyer_id: str
-    attempt_id: str
-    failure_code: str
-    next_attempt_at: datetime | None
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class BillOverdue:
-    """Promotion suspends the buyer's BNPL on this event."""
-
-    bill_id: str
-    order_id: str
-    buyer_id: str
-    amount_owed: int
-    due_at: datetime
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class BillCollected:
-    bill_id: str
-    order_id: str
-    buyer_id: str
-    amount: int
-    attempt_id: str | None
-    was_overdue: bool
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class BillCancelled:
-    bill_id: str
-    order_id: str
-    buyer_id: str
-    at: datetime
-
-
-BillEvent = BillCreated | BillDue | BillCollectionFailed | BillOverdue | BillCollected | BillCancelled
 
 
 @dataclass(slots=True)

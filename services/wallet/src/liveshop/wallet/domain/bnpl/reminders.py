@@ -21,17 +21,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
-from liveshop.wallet.domain.bnpl.bill import (
+from liveshop.wallet.domain.bnpl.bill import BillStatus, BnplBill
+from liveshop.wallet.domain.bnpl.errors import BillCode, BillInvalidInput, require_utc
+from liveshop.wallet.domain.bnpl.events import (
     BillCancelled,
     BillCollected,
     BillCollectionFailed,
     BillDue,
     BillEvent,
     BillOverdue,
-    BillStatus,
-    BnplBill,
 )
-from liveshop.wallet.domain.bnpl.errors import BillCode, BillInvalidInput, require_utc
 
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 

@@ -14,35 +14,29 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from liveshop.shared import entropy
-from liveshop.shared.auth import allow, current_principal, operator, streamer
+from liveshop.shared.auth import allow, current_principal, streamer
 from liveshop.shared.http import idempotent
-from liveshop.shared.runtime import ServiceRuntime
 from liveshop.wallet.adapters.fee_invoices import PgFeeInvoices
 from liveshop.wallet.domain.fee_invoice import STATUS_LABELS, FeeInvoice, FeeInvoiceStatus
-from liveshop.wallet.service_layer import fee_invoices as sl
+from liveshop.wallet.entrypoints.http.common import FINANCE, Body, PlatformId, rt
+from liveshop.wallet.service_layer.handlers import fee_invoices as sl
 
 router = APIRouter()
 
-FINANCE = operator("finance")
-MAX_ID = 64
+#: Invoices in one answer.
 MAX_PAGE = 200
-PlatformId = Annotated[str, Path(min_length=1, max_length=MAX_ID)]
 #: An invoice number as the tax system gives it (e.g. 8 to 20 digits for a 数电票); letters and dashes allowed.
 InvoiceNumber = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")
 ]
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class FeeInvoiceIn(_Body):
+class FeeInvoiceIn(Body):
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)] | None = Field(
         default=None, description="发票抬头 (the payer's name on the invoice); default: none given"
     )
@@ -51,38 +45,47 @@ class FeeInvoiceIn(_Body):
     )
 
 
-class IssueIn(_Body):
+class IssueIn(Body):
     invoice_number: InvoiceNumber
 
 
-class RejectIn(_Body):
+class RejectIn(Body):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
 
 
 def invoice_json(inv: FeeInvoice) -> dict[str, Any]:
     return {
-        "invoice_id": inv.invoice_id, "streamer_id": inv.streamer_id, "amount": inv.amount,
-        "status": inv.status.value, "status_label": STATUS_LABELS[inv.status], "title": inv.title,
-        "tax_id": inv.tax_id, "invoice_number": inv.invoice_number, "reject_reason": inv.reject_reason,
+        "invoice_id": inv.invoice_id,
+        "streamer_id": inv.streamer_id,
+        "amount": inv.amount,
+        "status": inv.status.value,
+        "status_label": STATUS_LABELS[inv.status],
+        "title": inv.title,
+        "tax_id": inv.tax_id,
+        "invoice_number": inv.invoice_number,
+        "reject_reason": inv.reject_reason,
         "requested_at": inv.requested_at.isoformat(),
-        "resolved_at": inv.resolved_at.isoformat() if inv.resolved_at else None, "resolved_by": inv.resolved_by,
+        "resolved_at": inv.resolved_at.isoformat() if inv.resolved_at else None,
+        "resolved_by": inv.resolved_by,
         "fees": [
-            {"top_up_id": e.top_up_id, "channel": e.channel, "fee": e.fee, "top_up_amount": e.top_up_amount,
-             "top_up_at": e.created_at.isoformat()}
+            {
+                "top_up_id": e.top_up_id,
+                "channel": e.channel,
+                "fee": e.fee,
+                "top_up_amount": e.top_up_amount,
+                "top_up_at": e.created_at.isoformat(),
+            }
             for e in inv.entries
         ],
-    }  # fmt: skip
-
-
-def _rt(request: Request) -> ServiceRuntime:
-    rt: ServiceRuntime = request.app.state.runtime
-    return rt
+    }
 
 
 @router.post(
-    "/streamers/{streamer_id}/wallet/fee-invoices", status_code=201, tags=["streamer wallet"],
+    "/streamers/{streamer_id}/wallet/fee-invoices",
+    status_code=201,
+    tags=["streamer wallet"],
     dependencies=[allow(streamer("streamer_id"))],
-)  # fmt: skip
+)
 async def request_fee_invoice(
     streamer_id: PlatformId,
     request: Request,
@@ -91,7 +94,7 @@ async def request_fee_invoice(
 ) -> JSONResponse:
     """An invoice of the channel fees not yet invoiced (each fee is invoiced at most once)."""
     body = body or FeeInvoiceIn()
-    async with _rt(request).transaction() as tx:
+    async with rt(request).transaction() as tx:
         if idempotency_key:
             invoice_id = "fi_" + hashlib.sha256(f"{streamer_id}\x00{idempotency_key}".encode()).hexdigest()[:20]
         else:
@@ -99,9 +102,13 @@ async def request_fee_invoice(
 
         async def create() -> tuple[int, Any]:
             inv = await sl.request_invoice(
-                PgFeeInvoices(tx.conn), streamer_id, invoice_id=invoice_id, title=body.title, tax_id=body.tax_id,
+                PgFeeInvoices(tx.conn),
+                streamer_id,
+                invoice_id=invoice_id,
+                title=body.title,
+                tax_id=body.tax_id,
                 now=entropy.now(),
-            )  # fmt: skip
+            )
             return 201, invoice_json(inv)
 
         status, response = await idempotent(
@@ -111,14 +118,15 @@ async def request_fee_invoice(
 
 
 @router.get(
-    "/streamers/{streamer_id}/wallet/fee-invoices", tags=["streamer wallet"],
+    "/streamers/{streamer_id}/wallet/fee-invoices",
+    tags=["streamer wallet"],
     dependencies=[allow(streamer("streamer_id"), FINANCE)],
-)  # fmt: skip
+)
 async def list_fee_invoices(
     streamer_id: PlatformId, request: Request, limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50
 ) -> dict[str, Any]:
     """The streamer's invoices (newest first) and the fees still invoiceable."""
-    async with _rt(request).transaction() as tx:
+    async with rt(request).transaction() as tx:
         repo = PgFeeInvoices(tx.conn)
         invoices = await repo.of_streamer(streamer_id, limit=limit)
         uncovered = await repo.uncovered_fees(streamer_id)
@@ -137,7 +145,7 @@ async def fee_invoice_queue(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> dict[str, Any]:
     """Invoices with the given status (default ``REQUESTED``: finance's queue), oldest first."""
-    async with _rt(request).transaction() as tx:
+    async with rt(request).transaction() as tx:
         invoices = await PgFeeInvoices(tx.conn).with_status(status, limit=limit)
     return {"invoices": [invoice_json(i) for i in invoices]}
 
@@ -146,7 +154,7 @@ async def fee_invoice_queue(
 async def issue_fee_invoice(invoice_id: PlatformId, body: IssueIn, request: Request) -> dict[str, Any]:
     """Finance issued the invoice: ``ISSUED`` with its number (unique), ``resolved_by`` the operator."""
     by = current_principal(request).sub
-    async with _rt(request).transaction() as tx:
+    async with rt(request).transaction() as tx:
         inv = await sl.issue_invoice(PgFeeInvoices(tx.conn), invoice_id, body.invoice_number, by=by, now=entropy.now())
     return invoice_json(inv)
 
@@ -155,7 +163,7 @@ async def issue_fee_invoice(invoice_id: PlatformId, body: IssueIn, request: Requ
 async def reject_fee_invoice(invoice_id: PlatformId, request: Request, body: RejectIn | None = None) -> dict[str, Any]:
     """Finance refuses the request (e.g. a wrong tax id): ``REJECTED``; its fees can be requested again."""
     by = current_principal(request).sub
-    async with _rt(request).transaction() as tx:
+    async with rt(request).transaction() as tx:
         inv = await sl.reject_invoice(
             PgFeeInvoices(tx.conn), invoice_id, body.reason if body else None, by=by, now=entropy.now()
         )

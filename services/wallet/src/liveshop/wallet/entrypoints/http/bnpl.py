@@ -21,8 +21,8 @@ from liveshop.shared.auth import allow, buyer, current_principal, operator
 from liveshop.shared.errors import DomainError
 from liveshop.shared.runtime import ServiceRuntime
 from liveshop.wallet.adapters.bnpl_bills import PgBnplUnitOfWork
-from liveshop.wallet.service_layer import bnpl
 from liveshop.wallet.service_layer.bnpl_policy import PolicySeconds
+from liveshop.wallet.service_layer.handlers import bnpl_bills, bnpl_collection, bnpl_views
 from liveshop.wallet.service_layer.unit_of_work import BnplUnitOfWork
 
 router = APIRouter(prefix="/bnpl")
@@ -59,19 +59,19 @@ async def _run(request: Request, fn: Callable[[BnplUnitOfWork], Awaitable[Any]])
 async def bill(order_id: PlatformId, request: Request) -> Any:
     """The buyer's bill (账单): goods amount, every discount (incl. 芝麻先用后付立减), amount due, due date."""
     owner = _own_bills(request)
-    return await _run(request, lambda u: bnpl.bill_view(u, order_id, buyer_id=owner))
+    return await _run(request, lambda u: bnpl_views.bill_view(u, order_id, buyer_id=owner))
 
 
 @router.post("/bills/{order_id}/repay", tags=["bnpl bills"], dependencies=[allow(buyer())])
 async def repay(order_id: PlatformId, request: Request) -> Any:
     """主动还款 (simulated with the buyer's repayment behaviour): the bill's buyer only."""
     owner, default = current_principal(request).sub, _default_policy(request)
-    return await _run(request, lambda u: bnpl.repay(u, order_id, default, entropy.now(), buyer_id=owner))
+    return await _run(request, lambda u: bnpl_collection.repay(u, order_id, default, entropy.now(), buyer_id=owner))
 
 
 @router.get("/buyers/{buyer_id}/bills", tags=["bnpl bills"], dependencies=[allow(buyer("buyer_id"))])
 async def bills(buyer_id: PlatformId, request: Request) -> Any:
-    return await _run(request, lambda u: bnpl.buyer_bills_view(u, buyer_id))
+    return await _run(request, lambda u: bnpl_views.buyer_bills_view(u, buyer_id))
 
 
 @router.get("/buyers/{buyer_id}/messages", tags=["bnpl bills"], dependencies=[allow(buyer("buyer_id"))])
@@ -89,14 +89,14 @@ async def messages(buyer_id: PlatformId, request: Request) -> Any:
 )
 async def behaviour(buyer_id: PlatformId, body: BehaviourIn, request: Request) -> Any:
     """Simulated payment channel: whether this buyer's collections succeed (default) or fail."""
-    await _run(request, lambda u: bnpl.set_behaviour(u, buyer_id, body.behaviour, entropy.now()))
+    await _run(request, lambda u: bnpl_bills.set_behaviour(u, buyer_id, body.behaviour, entropy.now()))
     return {"buyer_id": buyer_id, "behaviour": body.behaviour}
 
 
 @router.get("/admin/collection-policy", tags=["bnpl admin"], dependencies=[allow(operator("finance"))])
 async def get_policy(request: Request) -> Any:
     default = _default_policy(request)
-    return (await _run(request, lambda u: bnpl.policy(u, default))).model_dump()
+    return (await _run(request, lambda u: bnpl_bills.policy(u, default))).model_dump()
 
 
 @router.put("/admin/collection-policy", tags=["bnpl admin"], dependencies=[allow(operator("finance"))])
@@ -107,5 +107,5 @@ async def put_policy(body: dict[str, Any], request: Request) -> Any:
         p = PolicySeconds(**body)
     except (ValidationError, TypeError) as exc:
         raise DomainError("INVALID_POLICY", str(exc)) from exc
-    await _run(request, lambda u: bnpl.set_policy(u, p, entropy.now()))
+    await _run(request, lambda u: bnpl_bills.set_policy(u, p, entropy.now()))
     return p.model_dump()

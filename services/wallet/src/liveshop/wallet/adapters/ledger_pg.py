@@ -43,11 +43,7 @@ from liveshop.shared import entropy
 from liveshop.shared.db import Connection
 from liveshop.wallet.adapters import ledger_sql as sql
 from liveshop.wallet.domain.accounts import Account, AccountBalance, Balances, Side
-from liveshop.wallet.domain.engine import (
-    execute_accounts,
-    execute_expiry,
-    execute_transfers,
-)
+from liveshop.wallet.domain.engine import execute_accounts, execute_expiry, execute_transfers
 from liveshop.wallet.domain.errors import ErrorCode, LedgerError
 from liveshop.wallet.domain.state import AccountResult, Changes, LedgerState
 from liveshop.wallet.domain.transfers import (

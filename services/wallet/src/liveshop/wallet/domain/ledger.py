@@ -10,12 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from liveshop.wallet.domain.accounts import Account, AccountBalance
-from liveshop.wallet.domain.engine import (
-    due_pendings,
-    execute_accounts,
-    execute_expiry,
-    execute_transfers,
-)
+from liveshop.wallet.domain.engine import due_pendings, execute_accounts, execute_expiry, execute_transfers
 from liveshop.wallet.domain.errors import ErrorCode, LedgerError
 from liveshop.wallet.domain.state import AccountResult, Changes, LedgerState
 from liveshop.wallet.domain.transfers import (

@@ -11,9 +11,7 @@ from pydantic_core import PydanticCustomError
 from liveshop.shared.auth import Principal, operator
 from liveshop.shared.runtime import ServiceRuntime
 from liveshop.wallet.domain.accounts import MAX_ID_LENGTH as LEDGER_ID_LENGTH
-from liveshop.wallet.domain.model import (
-    MAX_AMOUNT,
-)
+from liveshop.wallet.domain.model import MAX_AMOUNT
 
 #: The platform's id limit (buyers, streamers, merchants, orders, top-ups); ledger ids may be longer.
 MAX_ID = 64

@@ -26,9 +26,7 @@ from liveshop.wallet.domain import (
     TransferResult,
 )
 from liveshop.wallet.domain.accounts import MAX_ID_LENGTH as LEDGER_ID_LENGTH
-from liveshop.wallet.domain.model import (
-    PLATFORM_EXTERNAL,
-)
+from liveshop.wallet.domain.model import PLATFORM_EXTERNAL
 from liveshop.wallet.domain.transfers import MAX_TIMEOUT_SECONDS
 from liveshop.wallet.domain.validation import MAX_USER_DATA_LENGTH
 from liveshop.wallet.entrypoints.http.common import (

@@ -12,15 +12,8 @@ from liveshop.shared.auth import allow, merchant
 from liveshop.shared.errors import NotFound
 from liveshop.wallet.adapters import views
 from liveshop.wallet.adapters.repository import PgUnitOfWork
-from liveshop.wallet.domain.model import (
-    SecureWallet,
-)
-from liveshop.wallet.entrypoints.http.common import (
-    FINANCE,
-    Body,
-    PlatformId,
-    rt,
-)
+from liveshop.wallet.domain.model import SecureWallet
+from liveshop.wallet.entrypoints.http.common import FINANCE, Body, PlatformId, rt
 from liveshop.wallet.service_layer.handlers import secure_wallet
 
 router = APIRouter()

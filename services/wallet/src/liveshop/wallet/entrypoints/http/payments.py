@@ -10,16 +10,8 @@ from pydantic import Field
 from liveshop.shared.auth import allow, buyer, current_principal, operator
 from liveshop.shared.errors import NotFound
 from liveshop.wallet.adapters.repository import PgUnitOfWork
-from liveshop.wallet.domain.model import (
-    InstrumentBehaviour,
-    Payment,
-)
-from liveshop.wallet.entrypoints.http.common import (
-    Body,
-    PlatformId,
-    owner_or_operator,
-    rt,
-)
+from liveshop.wallet.domain.model import InstrumentBehaviour, Payment
+from liveshop.wallet.entrypoints.http.common import Body, PlatformId, owner_or_operator, rt
 from liveshop.wallet.service_layer.handlers import payments
 
 router = APIRouter()

@@ -16,10 +16,7 @@ from liveshop.shared.errors import NotFound
 from liveshop.shared.http import idempotent
 from liveshop.wallet.adapters import views
 from liveshop.wallet.adapters.repository import PgUnitOfWork
-from liveshop.wallet.domain.model import (
-    TopUp,
-    TopUpChannel,
-)
+from liveshop.wallet.domain.model import TopUp, TopUpChannel
 from liveshop.wallet.entrypoints.http.common import (
     FINANCE,
     MAX_ID,

@@ -42,13 +42,9 @@ from liveshop.wallet.domain.bnpl import bill as dom
 from liveshop.wallet.domain.bnpl import events as bill_events
 from liveshop.wallet.domain.bnpl.errors import BillError
 from liveshop.wallet.domain.bnpl.reminders import message_for
-from liveshop.wallet.domain.model import (
-    PaymentStatus,
-)
+from liveshop.wallet.domain.model import PaymentStatus
 from liveshop.wallet.service_layer.bnpl_policy import PolicySeconds
-from liveshop.wallet.service_layer.handlers.bnpl_ledger import (
-    post_discount,
-)
+from liveshop.wallet.service_layer.handlers.bnpl_ledger import post_discount
 from liveshop.wallet.service_layer.unit_of_work import BnplUnitOfWork
 
 log = logging.getLogger(__name__)

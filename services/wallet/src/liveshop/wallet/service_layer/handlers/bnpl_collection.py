@@ -4,26 +4,18 @@ operators' repayment-behaviour switch."""
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Any
 
 from liveshop.shared.errors import NotFound
 from liveshop.wallet.domain.bnpl import bill as dom
 from liveshop.wallet.domain.bnpl.reminders import due_reminders
-from liveshop.wallet.domain.model import (
-    InstrumentBehaviour,
-)
+from liveshop.wallet.domain.model import InstrumentBehaviour
 from liveshop.wallet.service_layer.bnpl_policy import PolicySeconds
 from liveshop.wallet.service_layer.handlers.bnpl_bills import flush, policy
-from liveshop.wallet.service_layer.handlers.bnpl_ledger import (
-    ledger_of_bill,
-    post_collection,
-)
+from liveshop.wallet.service_layer.handlers.bnpl_ledger import ledger_of_bill, post_collection
 from liveshop.wallet.service_layer.handlers.bnpl_views import bill_json
 from liveshop.wallet.service_layer.unit_of_work import FAIL, BnplUnitOfWork
-
-log = logging.getLogger(__name__)
 
 SIMULATED_FAILURE = "INSUFFICIENT_FUNDS"
 PAYMENT_DECLINED = "PAYMENT_DECLINED"

@@ -3,20 +3,13 @@ buyer's bills and what the buyer owes in all."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from liveshop.shared.errors import NotFound
 from liveshop.wallet.domain.bnpl import bill as dom
-from liveshop.wallet.domain.model import (
-    buyer_bnpl,
-)
-from liveshop.wallet.service_layer.handlers.bnpl_ledger import (
-    ledger_of_bill,
-)
+from liveshop.wallet.domain.model import buyer_bnpl
+from liveshop.wallet.service_layer.handlers.bnpl_ledger import ledger_of_bill
 from liveshop.wallet.service_layer.unit_of_work import BnplUnitOfWork
-
-log = logging.getLogger(__name__)
 
 
 def bill_json(b: dom.BnplBill) -> dict[str, Any]:

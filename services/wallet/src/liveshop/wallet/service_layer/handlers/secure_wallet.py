@@ -6,14 +6,8 @@ from datetime import datetime
 
 from liveshop.contracts.events.wallet import SecureWalletUpgraded
 from liveshop.wallet.domain.errors import WalletCode, WalletRefusal
-from liveshop.wallet.domain.model import (
-    SecureWallet,
-    SecureWalletStatus,
-)
-from liveshop.wallet.service_layer.handlers.common import (
-    ensure_accounts,
-    settlement_account,
-)
+from liveshop.wallet.domain.model import SecureWallet, SecureWalletStatus
+from liveshop.wallet.service_layer.handlers.common import ensure_accounts, settlement_account
 from liveshop.wallet.service_layer.unit_of_work import UnitOfWork
 
 

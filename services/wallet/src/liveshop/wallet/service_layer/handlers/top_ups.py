@@ -6,12 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from liveshop.shared import entropy
-from liveshop.wallet.domain import (
-    ErrorCode,
-    LedgerError,
-    Transfer,
-    TransferCode,
-)
+from liveshop.wallet.domain import ErrorCode, LedgerError, Transfer, TransferCode
 from liveshop.wallet.domain.errors import WalletCode, WalletRefusal
 from liveshop.wallet.domain.model import (
     MAX_AMOUNT,
@@ -23,12 +18,7 @@ from liveshop.wallet.domain.model import (
     streamer_wallet,
 )
 from liveshop.wallet.service_layer.commands import TopUpWallet
-from liveshop.wallet.service_layer.handlers.common import (
-    ensure_accounts,
-    linked,
-    system_accounts,
-    wallet_account,
-)
+from liveshop.wallet.service_layer.handlers.common import ensure_accounts, linked, system_accounts, wallet_account
 from liveshop.wallet.service_layer.unit_of_work import UnitOfWork
 
 

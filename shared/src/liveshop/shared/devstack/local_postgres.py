@@ -104,10 +104,11 @@ def start(
         _chown(pgdata)
         no_sync = ["--no-sync"] if "fsync=off" in durability_options(fast) else []
         subprocess.run(
-            [str(_bin() / "initdb"), "-D", str(pgdata), "--auth=trust", "-U", "postgres", "--encoding=UTF8",
-             *no_sync],
-            check=True, capture_output=True, **kw,
-        )  # fmt: skip
+            [str(_bin() / "initdb"), "-D", str(pgdata), "--auth=trust", "-U", "postgres", "--encoding=UTF8", *no_sync],
+            check=True,
+            capture_output=True,
+            **kw,
+        )
     port = port or free_port()
     log = data_dir / "postgres.log"
     log.touch()
@@ -117,10 +118,11 @@ def start(
         f"{durability_options(fast)} -c shared_buffers=256MB"
     )
     subprocess.run(
-        [str(_bin() / "pg_ctl"), "-D", str(pgdata), "-l", str(log), "-o", opts, "-w", "-t", str(int(timeout)),
-         "start"],
-        check=True, capture_output=True, **kw,
-    )  # fmt: skip
+        [str(_bin() / "pg_ctl"), "-D", str(pgdata), "-l", str(log), "-o", opts, "-w", "-t", str(int(timeout)), "start"],
+        check=True,
+        capture_output=True,
+        **kw,
+    )
     pid = _postmaster_pid(pgdata)
     wait_port(port, timeout, pid=pid)
     return PostgresProcess(pid=pid, port=port, data_dir=data_dir)
@@ -142,15 +144,19 @@ def crash(data_dir: Path) -> None:
     started itself, in its own data directory."""
     subprocess.run(
         [str(_bin() / "pg_ctl"), "-D", str(data_dir / "pgdata"), "-m", "immediate", "-w", "stop"],
-        capture_output=True, check=True, **_as_user(),
-    )  # fmt: skip
+        capture_output=True,
+        check=True,
+        **_as_user(),
+    )
 
 
 def stop(pid: int | None, data_dir: Path | None = None) -> None:
     if data_dir is not None and (data_dir / "pgdata" / "postmaster.pid").exists():
         subprocess.run(
             [str(_bin() / "pg_ctl"), "-D", str(data_dir / "pgdata"), "-m", "fast", "-w", "stop"],
-            capture_output=True, check=False, **_as_user(),
-        )  # fmt: skip
+            capture_output=True,
+            check=False,
+            **_as_user(),
+        )
     if alive(pid):
         stop_tree(pid)

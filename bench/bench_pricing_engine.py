@@ -7,7 +7,7 @@ cart's line amounts, and the ratio between the two (how many "trivial loops" one
 
     uv run python bench/bench_pricing_engine.py [--iterations N] [--repeat R]
 
-Target: 20,000 pricings/s. Times are CPU time of this process (``time.process_time``), so other work
+Target: 30,000 pricings/s (issue #17). Times are CPU time of this process (``time.process_time``), so other work
 on a shared machine does not count against the engine; engine and baseline runs are interleaved and
 the best of ``repeat`` runs is reported for each.
 """
@@ -15,6 +15,7 @@ the best of ``repeat`` runs is reported for each.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from datetime import UTC, datetime
 
@@ -29,7 +30,7 @@ from liveshop.promotion.domain.vouchers import (
     Voucher,
 )
 
-TARGET_PER_SECOND = 20_000
+TARGET_PER_SECOND = 30_000
 AT = datetime(2024, 6, 18, 12, 0, tzinfo=UTC)
 
 LINES = [
@@ -106,6 +107,8 @@ def main() -> None:
     print(f"ratio    : {baseline_rate / engine_rate:>12,.1f} x  (one pricing costs this many trivial loops)")
     verdict = "meets" if engine_rate >= TARGET_PER_SECOND else "MISSES"
     print(f"target   : {TARGET_PER_SECOND:>12,} pricings/s  -> {verdict} target")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"(load average {load} on {os.cpu_count()} CPUs: CPU time per pricing still grows on a busy machine)")
 
 
 if __name__ == "__main__":

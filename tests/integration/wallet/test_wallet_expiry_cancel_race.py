@@ -26,7 +26,7 @@ from liveshop.shared.devstack.resolver import Infra
 from liveshop.shared.tx import transaction
 from liveshop.wallet.adapters.repository import PgUnitOfWork
 from liveshop.wallet.domain.model import InstrumentBehaviour, PaymentStatus
-from liveshop.wallet.service_layer import handlers as payments
+from liveshop.wallet.service_layer.handlers import payments
 from liveshop.wallet.service_layer.unit_of_work import UnitOfWork
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)

@@ -242,7 +242,8 @@ class OwnedInfra:
             pass
 
     def restart_broker(self, node: local_kafka.KafkaNode) -> None:
-        self.kafka.restart(node)
+        # a JVM recovering its logs after kill -9 on a loaded 2-CPU machine took over 90 s (the default)
+        self.kafka.restart(node, timeout=300)
         local_kafka.wait_brokers(self.kafka.bootstrap, len(self.kafka.nodes), 120, auth=self.kafka.auth())
 
     def stop(self) -> None:

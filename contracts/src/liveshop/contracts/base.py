@@ -47,6 +47,31 @@ def hostile_character(value: str) -> str | None:
     return None
 
 
+def _clean(value: Any) -> bool:
+    """True when no string in ``value`` (recursively, nested contract models excepted) is hostile: the
+    fast path of every decode (an ASCII string without NUL needs no UTF-8 encode), no path strings built;
+    :func:`_find_hostile` names the culprit only when this says False."""
+    t = type(value)
+    if t is str:
+        return "\x00" not in value and (value.isascii() or hostile_character(value) is None)
+    if t is int or t is bool or t is float or value is None:
+        return True
+    # plain loops, not all(<generator>): this runs for every field of every decoded event
+    if t is list or t is tuple:
+        for v in value:  # noqa: SIM110
+            if not _clean(v):
+                return False
+        return True
+    if t is dict:
+        for k, v in value.items():  # noqa: SIM110
+            if not (_clean(k) and _clean(v)):
+                return False
+        return True
+    if isinstance(value, BaseModel):
+        return True
+    return _find_hostile(value, "") is None
+
+
 def _find_hostile(value: Any, path: str) -> str | None:
     if isinstance(value, str):
         problem = hostile_character(value)
@@ -79,6 +104,8 @@ class ContractModel(BaseModel):
     @model_validator(mode="after")
     def _no_hostile_characters(self) -> ContractModel:
         for name, value in self.__dict__.items():
+            if _clean(value):
+                continue
             found = _find_hostile(value, name)
             if found:
                 raise ValueError(found)

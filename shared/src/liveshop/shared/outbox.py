@@ -48,14 +48,16 @@ REFUSED_FOR_GOOD: tuple[type[BaseException], ...] = (
 )
 
 
-def make_producer(bootstrap: str, client_id: str, *, auth: KafkaAuth | None = None) -> AIOKafkaProducer:
+def make_producer(
+    bootstrap: str, client_id: str, *, auth: KafkaAuth | None = None, linger_ms: int = 2
+) -> AIOKafkaProducer:
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         **aiokafka_kwargs(auth),
         client_id=client_id,
         enable_idempotence=True,
         acks="all",
-        linger_ms=2,
+        linger_ms=linger_ms,
         max_batch_size=256 * 1024,
         # A journal entry of a big consumed batch can exceed Kafka's 1 MiB default (journal topic: 16 MiB).
         max_request_size=MAX_MESSAGE_BYTES,

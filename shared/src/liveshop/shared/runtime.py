@@ -158,7 +158,9 @@ class ServiceRuntime:
 
     async def _start_producer(self) -> None:
         s = self.settings
-        producer = make_producer(s.kafka_bootstrap_servers, f"{self.schema}-producer", auth=self.kafka_auth)
+        producer = make_producer(
+            s.kafka_bootstrap_servers, f"{self.schema}-producer", auth=self.kafka_auth, linger_ms=s.outbox_linger_ms
+        )
         try:
             await producer.start()
         except BaseException:

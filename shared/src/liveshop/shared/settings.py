@@ -41,9 +41,17 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = 4
     consumer_backoff_ms: int = 50
     consumer_max_poll_interval_ms: int = 300_000
+    #: Consumer fetch (aiokafka ``fetch_min_bytes`` / ``fetch_max_wait_ms``): the broker answers a fetch
+    #: once this many bytes are ready or the wait is over. 1 byte answers at the first record (lowest
+    #: latency, but under load one fetch per produced batch per consumer group: the broker's CPU);
+    #: bench/README.md "Checkout saga: where the CPU goes" measures the trade.
+    consumer_fetch_min_bytes: int = Field(default=1, ge=1)
+    consumer_fetch_max_wait_ms: int = Field(default=500, ge=0)
     #: Outbox relay: rows per batch and the polling fallback when no NOTIFY arrives.
     outbox_batch_size: int = 500
     outbox_poll_interval_s: float = 1.0
+    #: Outbox relay producer: how long a send waits for more records of its partition (``linger_ms``).
+    outbox_linger_ms: int = Field(default=2, ge=0)
     #: Journal every committed input (HTTP write, consumed batch, job run) for replay (docs/replay.md).
     liveshop_journal: bool = True
     #: Replay mode: no consumers, jobs or relay; re-run this service's journal from the journal topic.

@@ -68,6 +68,8 @@ def subscribe(broker: KafkaBroker, runner: ConsumerRunner, topics: list[str], se
         ack_policy=AckPolicy.NACK_ON_ERROR,
         decoder=_raw_decoder,
         max_poll_interval_ms=settings.consumer_max_poll_interval_ms,
+        fetch_min_bytes=settings.consumer_fetch_min_bytes,
+        fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
         session_timeout_ms=10_000,
         heartbeat_interval_ms=1_000,
     )(consume)

@@ -21,13 +21,12 @@ from liveshop.shared.consumer.dead_letters import RETRIES_EXHAUSTED, UNDECODABLE
 from liveshop.shared.consumer.router import (
     BatchHandler,
     EventRouter,
-    Handler,
     Outcome,
     RetryLater,
     RunnerStats,
     UndecodableRecord,
 )
-from liveshop.shared.consumer.transactions import ConsumerTransactions, NotHandled
+from liveshop.shared.consumer.transactions import BatchEntry, ConsumerTransactions, NotHandled, batch_entry
 from liveshop.shared.faults import Backoff, Fault, classify
 
 log = logging.getLogger("liveshop.shared.consumer")
@@ -316,20 +315,20 @@ class ConsumerRunner:
     async def process_batch(self, records: list[Any]) -> list[Outcome]:
         """Process consumed records in order, a whole batch per database transaction.
 
-        Fast path: decode the leading run of decodable records, claim all their event ids in the
+        Fast path: decode the leading run of decodable records (a known event type without a handler
+        is ignored undecoded: :func:`~liveshop.shared.consumer.transactions.batch_entry`), claim all their event ids in the
         inbox with one statement, run the handlers, commit once. If any handler raises, that
         transaction rolls back entirely and every record of the batch goes through
         :meth:`process` one by one (own transaction, retries, dead-letter topic), so order is
         kept and one bad record never undoes or blocks its neighbours. Records from the first
         undecodable one on also take the per-record path.
         """
-        batch: list[tuple[Any, Envelope, Handler | None]] = []
+        batch: list[BatchEntry] = []
         for rec in records:
             try:
-                env = codec.decode(list(rec.headers or []), rec.value)
+                batch.append(batch_entry(self.router, rec))
             except codec.DecodeError:
                 break
-            batch.append((rec, env, self.router.handlers.get(env.type)))
         outcomes: list[Outcome] = []
         if batch:
             try:

@@ -172,8 +172,33 @@ async def latency(
     return lat, hops
 
 
-def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    """CPU seconds (user + system) so far of the service processes, Kafka, PostgreSQL and this process."""
+def _tree_cpu(pid: int | None) -> float | None:
+    """CPU seconds of ``pid`` and its children (PostgreSQL's backends), or ``None`` without a pid."""
+    import psutil
+
+    if pid is None:
+        return None
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+        except psutil.Error:
+            pass
+    return total
+
+
+def cpu_seconds(pids: dict[str, int], infra_pids: tuple[int | None, int | None] = (None, None)) -> dict[str, float]:
+    """CPU seconds (user + system) so far of the service processes, Kafka, PostgreSQL and this process.
+
+    Kafka and PostgreSQL are this run's own (``infra_pids``: the broker's pid, the postmaster's and its
+    backends) when the benchmark started them; otherwise every ``java`` and ``postgres*`` process of the
+    machine (wrong on a machine where other stacks run)."""
     import os
 
     import psutil
@@ -185,19 +210,44 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
             out[name] = t.user + t.system
         except psutil.Error:
             out[name] = 0.0
+    kafka, pg = (_tree_cpu(p) for p in infra_pids)
     out["kafka (java)"] = out["postgresql"] = 0.0
     for p in psutil.process_iter(["name", "cpu_times"]):
         name = p.info["name"] or ""
         t = p.info["cpu_times"]
         if t is None:
             continue
-        if name == "java":
+        if name == "java" and kafka is None:
             out["kafka (java)"] += t.user + t.system
-        elif name.startswith("postgres"):
+        elif name.startswith("postgres") and pg is None:
             out["postgresql"] += t.user + t.system
+    out["kafka (java)"] += kafka or 0.0
+    out["postgresql"] += pg or 0.0
     me = psutil.Process(os.getpid()).cpu_times()
     out["load generator + reader (this process)"] = me.user + me.system
     return out
+
+
+async def idle_cpu(pids: dict[str, int], own: tuple[int | None, int | None], seconds: float = 5.0) -> dict[str, float]:
+    """CPU seconds per second of each process with no orders flowing (consumers polling, heartbeats, relays
+    waiting, timers): the fixed cost, which a low order rate spreads over few orders."""
+    a = cpu_seconds(pids, own)
+    await asyncio.sleep(seconds)
+    b = cpu_seconds(pids, own)
+    return {k: (b[k] - a[k]) / seconds for k in a}
+
+
+def print_cpu(
+    cpu0: dict[str, float], cpu1: dict[str, float], n: int, before: dict[str, float], after: dict[str, float], t: float
+) -> None:
+    print(f"  CPU per order during the throughput run ({t:.0f} s; ms). idle = CPU ms/s with no orders flowing, 5 s")
+    print("  before the run (a fresh JVM still compiles) and after it; marginal = per order minus the after-idle rate:")
+    print(f"    {'process':<40} {'per order':>9} {'idle before':>11} {'idle after':>10} {'marginal':>9}")
+    for name in cpu0:
+        per = (cpu1[name] - cpu0[name]) / n * 1000
+        marginal = per - after[name] * t / n * 1000
+        print(f"    {name:<40} {per:>9.2f} {before[name] * 1000:>11.1f} {after[name] * 1000:>10.1f} {marginal:>9.2f}")
+    print(f"    {'total':<40} {sum(cpu1.values()) - sum(cpu0.values()):>9.1f} s for {n} orders")
 
 
 # ---- baselines ----------------------------------------------------------------------------
@@ -302,7 +352,9 @@ async def run(n: int, c: int, rate: float, seconds: float) -> None:
             wait_ready(procs)
             watcher = Watcher(infra.kafka_bootstrap_servers, namespace, infra.kafka_auth())
             await watcher.start()
-            limits = httpx.Limits(max_connections=c, max_keepalive_connections=c)
+            # drop idle connections before uvicorn does (its keep-alive timeout is 5 s): a request on a
+            # connection the server is closing fails with ReadError
+            limits = httpx.Limits(max_connections=c, max_keepalive_connections=c, keepalive_expiry=2.0)
             async with httpx.AsyncClient(base_url=procs["order"].url, timeout=60, limits=limits) as client:
                 r = await client.post(
                     "/products",
@@ -316,10 +368,15 @@ async def run(n: int, c: int, rate: float, seconds: float) -> None:
                 pid = r.json()["product_id"]
                 await throughput(client, pid, watcher, 200, c)  # warm-up (connections, caches, pools)
                 pids = {name: p.pid for name, p in procs.items()}
-                cpu0 = cpu_seconds(pids)
+                own = (infra.kafka_pid, infra.postgres_pid)
+                idle = await idle_cpu(pids, own)
+                cpu0 = cpu_seconds(pids, own)
+                t0 = time.monotonic()
+                print(f"(throughput run: {n} orders, pids {pids}, kafka {infra.kafka_bootstrap_servers})", flush=True)
                 tput, http_rate = await throughput(client, pid, watcher, n, c)
-                cpu1 = cpu_seconds(pids)
-                await asyncio.sleep(2)
+                cpu1 = cpu_seconds(pids, own)
+                elapsed = time.monotonic() - t0
+                idle_after = await idle_cpu(pids, own)  # the queues drained; a warmed-up broker
                 lat, hops = await latency(client, pid, watcher, rate, seconds)
             await watcher.stop()
         finally:
@@ -330,10 +387,7 @@ async def run(n: int, c: int, rate: float, seconds: float) -> None:
     print(f"\ncheckout saga, 4 services as processes + Kafka + PostgreSQL on this machine; N={n}, C={c}")
     report("sustained orders/s, placed → OrderPaid", tput, "orders/s", "raw asyncpg insert+select (1 tx/order)", raw_pg)
     print(f"{'  (HTTP POST /orders accepted)':<48} {http_rate:>12,.0f} orders/s")
-    print("  CPU per order during the throughput run (all processes on this machine, ms):")
-    for name in cpu0:
-        print(f"    {name:<44} {(cpu1[name] - cpu0[name]) / n * 1000:>8.2f}")
-    print(f"    {'total':<44} {sum(cpu1.values()) - sum(cpu0.values()):>8.1f} s for {n} orders")
+    print_cpu(cpu0, cpu1, n, idle, idle_after, elapsed)
     p50, p99, worst = percentiles(lat)
     b50, b99, bworst = percentiles(raw_lat)
     print(

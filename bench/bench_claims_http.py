@@ -122,6 +122,15 @@ def cpu_seconds(procs: list[ServiceProcess], infra: Infra, clients: float) -> di
     return out
 
 
+def idle_cores(procs: list[ServiceProcess], infra: Infra, seconds: float = 3.0) -> dict[str, float]:
+    """Cores each process uses with no request in flight (consumer polls, relay, timers): part of every
+    run's CPU per request, the more so the slower the run."""
+    before = cpu_seconds(procs, infra, 0.0)
+    time.sleep(seconds)
+    after = cpu_seconds(procs, infra, 0.0)
+    return {k: (after[k] - before[k]) / seconds for k in after if k not in ("bench process", "load generator")}
+
+
 def measured(
     name: str,
     procs: list[ServiceProcess],
@@ -169,7 +178,7 @@ def claim_requests(activity_id: str, viewers: list[str], tokens: dict[str, str],
     ]
 
 
-async def setup(dsn: str, namespace: str, viewers: int, envelopes: int, limit: int) -> None:
+async def setup(dsn: str, namespace: str, envelopes: int, limit: int) -> None:
     await create_activity(dsn, namespace, "burst", envelopes, limit)
     await create_activity(dsn, namespace, "soldout", 300, limit)
 
@@ -187,7 +196,7 @@ def run(args: argparse.Namespace) -> None:
         runs: list[Run] = []
         try:
             wait_ready({p.name: p for p in procs})
-            asyncio.run(setup(infra.database_url, namespace, args.viewers, args.envelopes or args.viewers, 1))
+            asyncio.run(setup(infra.database_url, namespace, args.envelopes or args.viewers, 1))
             targets = [Target("127.0.0.1", p.port) for p in procs]
             health = [encode("GET", "/health/live")] * args.viewers
             run_load(targets, health[:2000], connections=args.connections, processes=args.clients)  # warm-up
@@ -198,6 +207,7 @@ def run(args: argparse.Namespace) -> None:
                 ]
                 for i in range(len(targets)):
                     run_load(targets[i:] + targets[:i], warm, connections=args.connections, processes=args.clients)
+            idle = idle_cores(procs, infra)
             runs.append(measured("GET /health/live", procs, infra, targets, health, args))
             time.sleep(1)
             spies = profile(procs, args.profile, args.profile_seconds)
@@ -230,10 +240,12 @@ def run(args: argparse.Namespace) -> None:
         raw_rate = asyncio.run(
             raw_claims(infra.database_url, args.viewers, args.envelopes or args.viewers, args.connections)
         )
-    print_report(args, runs, checks, raw_rate)
+    print_report(args, runs, checks, raw_rate, idle)
 
 
-def print_report(args: argparse.Namespace, runs: list[Run], checks: list[str], raw_rate: float) -> None:
+def print_report(
+    args: argparse.Namespace, runs: list[Run], checks: list[str], raw_rate: float, idle: dict[str, float]
+) -> None:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"\n宠爱红包 claims through HTTP: {args.viewers} viewers, {args.instances} service instance(s), "
@@ -242,6 +254,7 @@ def print_report(args: argparse.Namespace, runs: list[Run], checks: list[str], r
     )
     for line in checks:
         print(f"  {line}")
+    print("  idle (no request in flight), cores: " + ", ".join(f"{k} {v:.3f}" for k, v in idle.items()))
     ceiling = runs[0].load.rate
     for r in runs:
         p50, p99, _ = percentiles(r.load.latencies_ms)

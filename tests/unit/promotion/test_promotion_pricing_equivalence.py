@@ -7,10 +7,12 @@ refusal (code, message, details) for a malformed request.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 
 from liveshop.promotion.domain.errors import InvalidInput
@@ -174,3 +176,15 @@ def test_the_benchmark_cart_prices_exactly_as_before() -> None:
 @given(requests())
 def test_the_property_strategy_prices_exactly_as_before(request: PricingRequest) -> None:
     assert_same(request)
+
+
+def test_the_fast_record_constructors_build_the_same_frozen_objects() -> None:
+    from liveshop.promotion.domain.pricing import FundingSplit, PricingResult, engine
+
+    funding = engine._funding(10, 4, 3, 2, 1)
+    assert funding == FundingSplit(10, 4, 3, 2, 1) and hash(funding) == hash(FundingSplit(10, 4, 3, 2, 1))
+    assert repr(funding) == repr(FundingSplit(10, 4, 3, 2, 1))
+    result = engine._result((), (), (), funding, 7)
+    assert result == PricingResult((), (), (), FundingSplit(10, 4, 3, 2, 1), 7)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        funding.item_total = 0  # type: ignore[misc]

@@ -12,6 +12,8 @@ from typing import Any
 
 import asyncpg
 
+from liveshop.shared import db
+
 _LOCK_KEY = 0x1157_5409
 
 
@@ -25,6 +27,7 @@ async def apply(pool: asyncpg.Pool[Any], schema: str, packages: list[str]) -> li
     """Apply pending migrations from each package in order; return the versions applied now."""
     applied: list[str] = []
     async with pool.acquire() as conn:
+        db.changes_session_state(conn)  # SET search_path, a session advisory lock
         await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         await conn.execute(f'SET search_path TO "{schema}"')
         await conn.execute("SELECT pg_advisory_lock($1, hashtext($2))", _LOCK_KEY, schema)

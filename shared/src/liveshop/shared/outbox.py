@@ -33,7 +33,7 @@ from aiokafka import errors as kafka_errors
 from asyncpg.pool import PoolConnectionProxy
 
 from liveshop.shared import telemetry
-from liveshop.shared.db import outbox_channel
+from liveshop.shared.db import changes_session_state, outbox_channel
 from liveshop.shared.faults import Backoff
 from liveshop.shared.kafka_admin import MAX_MESSAGE_BYTES as MAX_MESSAGE_BYTES
 from liveshop.shared.kafka_auth import KafkaAuth, aiokafka_kwargs
@@ -106,6 +106,7 @@ class OutboxRelay:
     async def _listen(self) -> None:
         listener = await self.pool.acquire()
         try:
+            changes_session_state(listener)  # LISTEN
             await listener.add_listener(outbox_channel(self.schema), self._on_notify)
             listener.add_termination_listener(self._on_listener_lost)
         except BaseException:

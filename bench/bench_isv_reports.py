@@ -14,12 +14,23 @@ consume-and-produce of the same records, and latency from report to buyer-visibl
    every 5 ms; latency = poll time that saw the track - send time of the report.
 
     uv run python bench/bench_isv_reports.py [ORDERS]     (default 6000 orders = 30,000 reports)
+
+Fairness (issue #17). The ISV's producer used to run in this process, on the service's event loop,
+while the service consumed: an ISV is another machine, and the raw baseline reads records that are
+on the topic already, so the service paid for producing and the baseline did not. The throughput
+reports are now signed here, handed to a separate OS process (multiprocessing, spawn) that connects
+its producer, waits for "go" and sends them; the clock starts at "go" (producing time is printed).
+Completion used to be detected by ``SELECT count(*) FROM outbox WHERE published_at IS NOT NULL``
+every 20 ms, a scan of a growing table on the service's database while it works; it is now the
+relay's in-memory ``published_total`` (polled every 5 ms), confirmed by that SQL count once reached.
+The latency phase still produces from this process: it needs each report's send time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import multiprocessing
 import secrets
 import sys
 import time
@@ -39,6 +50,7 @@ from liveshop.fulfillment.domain.isv import Isv, MerchantAuthorisations
 from liveshop.fulfillment.domain.signature import record_headers
 from liveshop.fulfillment.service_layer.handlers import reports as report_handlers
 from liveshop.fulfillment.settings import FulfillmentSettings
+from liveshop.shared.kafka_auth import KafkaAuth
 from liveshop.shared.outbox import make_producer
 from liveshop.shared.runtime import ServiceRuntime, ensure_topics
 
@@ -108,22 +120,71 @@ async def published(rt: ServiceRuntime) -> int:
     return int(await rt.pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL"))
 
 
+def relay_published(rt: ServiceRuntime) -> int:
+    """Events the relay has published so far (in memory: no query on the service's database)."""
+    assert rt.relay is not None
+    return rt.relay.published_total
+
+
+async def wait_published(rt: ServiceRuntime, relay_target: int, sql_target: int, timeout: float = 600) -> None:
+    """Until the relay's counter reaches ``relay_target``, then until the outbox's committed
+    ``published_at`` count confirms ``sql_target`` (the relay counts just before its commit)."""
+    deadline = time.monotonic() + timeout
+    while relay_published(rt) < relay_target:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"relay published {relay_published(rt)} of {relay_target}")
+        await asyncio.sleep(0.005)
+    while await published(rt) < sql_target:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"outbox count below {sql_target}")
+        await asyncio.sleep(0.005)
+
+
+RawRecord = tuple[str, bytes, bytes | None, list[tuple[str, bytes]]]
+
+
+def _isv_process(bootstrap: str, auth: KafkaAuth, records: list[RawRecord], conn: Any) -> None:
+    """The ISV, in its own OS process: connect, say ready, wait for go, send everything, report seconds."""
+
+    async def run() -> float:
+        producer = make_producer(bootstrap, "bench-isv", auth=auth)
+        await producer.start()
+        try:
+            conn.send("ready")
+            conn.recv()
+            t0 = time.perf_counter()
+            futs = [await producer.send(t, v, key=k, headers=h) for t, v, k, h in records]
+            await asyncio.gather(*futs)
+            return time.perf_counter() - t0
+        finally:
+            await producer.stop()
+
+    conn.send(asyncio.run(run()))
+
+
 async def throughput(rt: ServiceRuntime, infra_bootstrap: str, ns: str, n_orders: int) -> tuple[float, float, int]:
     recs = reports(ns, await add_orders(rt, "t", n_orders))
     n = len(recs)
-    before = await published(rt)
-    producer = make_producer(infra_bootstrap, "bench-isv", auth=rt.kafka_auth)
-    await producer.start()
+    raw: list[RawRecord] = [(r.topic, r.value, r.key, list(r.headers)) for _, r in recs]
+    before_sql, before = await published(rt), relay_published(rt)
+    ctx = multiprocessing.get_context("spawn")
+    here, there = ctx.Pipe()
+    isv = ctx.Process(target=_isv_process, args=(infra_bootstrap, rt.kafka_auth, raw, there), daemon=True)
+    isv.start()
+    loop = asyncio.get_running_loop()
+    ready = await loop.run_in_executor(None, here.recv)
+    assert ready == "ready", ready
     report_handlers.STATS.reset()
     t0 = time.perf_counter()
-    futs = [await producer.send(r.topic, r.value, key=r.key, headers=r.headers) for _, r in recs]
-    await asyncio.gather(*futs)
-    t_produced = time.perf_counter() - t0
-    while await published(rt) - before < n:
-        await asyncio.sleep(0.02)
+    here.send("go")
+    await wait_published(rt, before + n, before_sql + n)
     t_service = time.perf_counter() - t0
-    await producer.stop()
-    print(f"  produced {n} reports in {t_produced:.2f}s; last canonical event published after {t_service:.2f}s")
+    t_produced = float(await loop.run_in_executor(None, here.recv))
+    await loop.run_in_executor(None, isv.join)
+    print(
+        f"  the ISV process produced {n} reports in {t_produced:.2f}s;"
+        f" last canonical event published after {t_service:.2f}s"
+    )
 
     # Baseline: raw consume-and-produce of the same records (they are on the topic already).
     out_topic = f"raw{uuid.uuid4().hex[:6]}.copy"
@@ -242,14 +303,12 @@ async def throughput_warmup(rt: ServiceRuntime, bootstrap_servers: str, ns: str)
     recs = reports(ns, await add_orders(rt, "w", 40))
     producer = make_producer(bootstrap_servers, "bench-warmup", auth=rt.kafka_auth)
     await producer.start()
-    before = await published(rt)
+    before_sql, before = await published(rt), relay_published(rt)
     for _, r in recs:
         await producer.send(r.topic, r.value, key=r.key, headers=r.headers)
     await producer.flush()
     await producer.stop()
-    deadline = time.monotonic() + 60
-    while await published(rt) - before < len(recs) and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
+    await wait_published(rt, before + len(recs), before_sql + len(recs), timeout=60)
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ class FakeStore:
             )
         return inserted
 
-    async def upsert_order(self, facts: OrderFacts, *, cancelled_at: datetime | None = None) -> None:
+    async def upsert_order(self, facts: OrderFacts, *, cancelled_at: datetime | None = None) -> Context:
         old = self.orders.get(facts.order_id)
         if old is None:
             self.orders[facts.order_id] = dataclasses.replace(facts, cancelled=cancelled_at is not None)
@@ -73,6 +73,7 @@ class FakeStore:
             self.orders[facts.order_id] = dataclasses.replace(
                 old, paid_at=old.paid_at or facts.paid_at, cancelled=old.cancelled or cancelled_at is not None
             )
+        return await self.load([facts.order_id], [], [])
 
     async def held_for_order(self, order_id: str) -> list[Incoming]:
         return [i for k, i in self.held.items() if k[1] == order_id]

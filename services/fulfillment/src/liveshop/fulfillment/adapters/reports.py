@@ -31,49 +31,74 @@ _TRACK_SELECT = (
 )
 
 
+_FACTS_AND_TRACKS = (
+    "o.order_id, o.merchant_id, o.buyer_id, o.paid_at, o.cancelled_at, o.shipped_at, o.delivered_at,"
+    " t.status, t.occurred_at, t.recorded_at, t.isv_id, t.request_id, t.operator, t.waybill_no, t.carrier"
+)
+
+
+def _order_context(rows: Iterable[Any]) -> Context:
+    """Order facts and timelines from rows of orders ``LEFT JOIN`` tracks (``_FACTS_AND_TRACKS``, by order
+    then track ``seq``)."""
+    ctx = Context()
+    by_order: dict[str, list[Track]] = {}
+    for r in rows:
+        oid = r["order_id"]
+        if oid not in ctx.orders:
+            ctx.orders[oid] = facts_from_row(r)
+            by_order[oid] = []
+        if r["status"] is not None:
+            by_order[oid].append(track_from_row(r))
+    ctx.timelines = {oid: OrderTimeline(oid, ts) for oid, ts in by_order.items() if ts}
+    return ctx
+
+
 class PgReports:
     """The :class:`~liveshop.fulfillment.service_layer.unit_of_work.ReportStore` on PostgreSQL."""
 
     def __init__(self, tx: Transaction) -> None:
         self.tx = tx
         self.conn = tx.conn
+        #: The advisory locks this transaction already holds (taken by :meth:`lock_orders`): an
+        #: order's, and the shared one on a merchant's ISV grants. Held until the transaction ends.
+        self._locked_orders: set[str] = set()
+        self._locked_merchants: set[str] = set()
 
     async def lock_orders(self, order_ids: Iterable[str], merchant_ids: Iterable[str] = ()) -> None:
         """Serialise on each order before reading anything of it (docs/replay.md#limits): a transaction
         advisory lock per order id (the order row may not exist yet: a held report's order), taken in
         one global order; and a shared one on each merchant's ISV grants (``isv-auth:``, which a grant
         or revocation takes exclusively). A separate statement, so the reads after it see whatever
-        the previous holder committed. Re-entrant within a transaction."""
+        the previous holder committed. Re-entrant within a transaction: the locks this store already
+        took are not asked for again (PostgreSQL would grant them at once), so a path that locks the
+        same order several times costs one round trip; no statement when nothing new is to be locked."""
+        oids = set(order_ids) - self._locked_orders
+        mids = set(merchant_ids) - self._locked_merchants
+        if not oids and not mids:
+            return
         await self.conn.execute(
             "SELECT (SELECT count(pg_advisory_xact_lock(h)) FROM (SELECT DISTINCT hashtext('fulfillment.order:' || o)"
             " AS h FROM unnest($1::text[]) AS o ORDER BY 1) AS s), (SELECT count(pg_advisory_xact_lock_shared(h))"
             " FROM (SELECT DISTINCT hashtext('isv-auth:' || m) AS h FROM unnest($2::text[]) AS m ORDER BY 1) AS s)",
-            list(order_ids),
-            list(merchant_ids),
+            sorted(oids),
+            sorted(mids),
         )
+        self._locked_orders |= oids
+        self._locked_merchants |= mids
 
     async def load(self, order_ids: Iterable[str], isv_ids: Iterable[str], merchant_ids: Iterable[str]) -> Context:
-        """Three round trips: the orders' locks; order facts (locked) with their tracks; ISVs (locked
-        against a concurrent suspension) with the merchants' grants."""
+        """At most three round trips: the orders' locks (none if this transaction holds them all);
+        order facts (locked) with their tracks; ISVs (locked against a concurrent suspension) with the
+        merchants' grants."""
         oids, iids, mids = sorted(set(order_ids)), sorted(set(isv_ids)), sorted(set(merchant_ids))
-        ctx = Context()
         await self.lock_orders(oids, mids if iids else ())
-        rows = await self.conn.fetch(
-            "SELECT o.order_id, o.merchant_id, o.buyer_id, o.paid_at, o.cancelled_at, o.shipped_at, o.delivered_at,"
-            " t.status, t.occurred_at, t.recorded_at, t.isv_id, t.request_id, t.operator, t.waybill_no, t.carrier"
-            " FROM orders o LEFT JOIN tracks t USING (order_id) WHERE o.order_id = ANY($1::text[])"
-            " ORDER BY o.order_id, t.seq FOR UPDATE OF o",
-            oids,
+        ctx = _order_context(
+            await self.conn.fetch(
+                f"SELECT {_FACTS_AND_TRACKS} FROM orders o LEFT JOIN tracks t USING (order_id)"
+                " WHERE o.order_id = ANY($1::text[]) ORDER BY o.order_id, t.seq FOR UPDATE OF o",
+                oids,
+            )
         )
-        by_order: dict[str, list[Track]] = {}
-        for r in rows:
-            oid = r["order_id"]
-            if oid not in ctx.orders:
-                ctx.orders[oid] = facts_from_row(r)
-                by_order[oid] = []
-            if r["status"] is not None:
-                by_order[oid].append(track_from_row(r))
-        ctx.timelines = {oid: OrderTimeline(oid, ts) for oid, ts in by_order.items() if ts}
         if iids:
             for r in await self.conn.fetch(
                 "SELECT i.isv_id, i.name, i.registered_at, i.suspended_at, a.merchant_id, a.granted_at, a.revoked_at"
@@ -202,18 +227,24 @@ class PgReports:
             [x.rejected_at for x in rejections],
         )
 
-    async def upsert_order(self, facts: OrderFacts, *, cancelled_at: datetime | None = None) -> None:
+    async def upsert_order(self, facts: OrderFacts, *, cancelled_at: datetime | None = None) -> Context:
+        """The order's lock, then one statement: the upsert (which locks the row, as ``load``'s ``FOR
+        UPDATE`` would) and, read after the lock, the order as upserted with its tracks."""
         await self.lock_orders([facts.order_id])
-        await self.conn.execute(
-            "INSERT INTO orders (order_id, merchant_id, buyer_id, paid_at, cancelled_at) VALUES ($1,$2,$3,$4,$5) "
-            "ON CONFLICT (order_id) DO UPDATE SET paid_at = coalesce(orders.paid_at, EXCLUDED.paid_at),"
-            " cancelled_at = coalesce(orders.cancelled_at, EXCLUDED.cancelled_at)",
+        rows = await self.conn.fetch(
+            "WITH o AS (INSERT INTO orders (order_id, merchant_id, buyer_id, paid_at, cancelled_at)"
+            " VALUES ($1,$2,$3,$4,$5) ON CONFLICT (order_id) DO UPDATE"
+            " SET paid_at = coalesce(orders.paid_at, EXCLUDED.paid_at),"
+            " cancelled_at = coalesce(orders.cancelled_at, EXCLUDED.cancelled_at)"
+            f" RETURNING {_ORDER_COLS})"
+            f" SELECT {_FACTS_AND_TRACKS} FROM o LEFT JOIN tracks t USING (order_id) ORDER BY t.seq",
             facts.order_id,
             facts.merchant_id,
             facts.buyer_id,
             facts.paid_at,
             cancelled_at,
         )
+        return _order_context(rows)
 
     @staticmethod
     def _incoming(r: Any) -> Incoming:

@@ -161,8 +161,7 @@ def _recorded(track: Track, order: OrderFacts, ctx: Context, fx: Effects) -> Non
 
 async def order_paid(store: ReportStore, facts: OrderFacts, *, now: datetime, policy: ReportPolicy) -> None:
     """``OrderPaid``: remember the order, record the PAID track, re-check its held reports now."""
-    await store.upsert_order(facts)
-    ctx = await store.load([facts.order_id], [], [])
+    ctx = await store.upsert_order(facts)
     order = ctx.orders.get(facts.order_id)
     if order is None or order.paid_at is None:  # pragma: no cover - upserted just above
         return

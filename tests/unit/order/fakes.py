@@ -74,22 +74,33 @@ class FakeStreamers:
 
 
 class FakeOrders:
-    def __init__(self) -> None:
+    """Orders; the 服务消息 given with a change go to ``messages`` (the unit of work's, by default a
+    store of their own)."""
+
+    def __init__(self, messages: FakeMessages | None = None) -> None:
         self.rows: dict[str, Order] = {}
         self.vouchers: dict[str, list[dict[str, str]]] = {}
         self.saves = 0
+        self.messages = messages if messages is not None else FakeMessages()
 
-    async def add(self, order: Order) -> None:
+    async def add(self, order: Order, *, messages: Sequence[ServiceMessage] = ()) -> None:
         assert order.id not in self.rows
         self.rows[order.id] = copy.deepcopy(order)
+        for m in messages:
+            await self.messages.add(m)
 
     async def get(self, order_id: str, *, for_update: bool = False) -> Order | None:
         o = self.rows.get(order_id)
         return None if o is None else copy.deepcopy(o)
 
-    async def save(self, order: Order) -> None:
+    async def get_many(self, order_ids: Sequence[str], *, for_update: bool = False) -> dict[str, Order]:
+        return {i: copy.deepcopy(self.rows[i]) for i in order_ids if i in self.rows}
+
+    async def save(self, order: Order, *, messages: Sequence[ServiceMessage] = ()) -> None:
         stored = self.rows[order.id].version
         assert stored <= order.version, "saved an older version"
+        for m in messages:
+            await self.messages.add(m)
         if stored == order.version:
             return  # like the PostgreSQL repository: nothing changed, nothing written
         self.saves += 1
@@ -216,9 +227,9 @@ class FakeUnitOfWork:
     def __init__(self) -> None:
         self.products = FakeProducts()
         self.streamers = FakeStreamers()
-        self.orders = FakeOrders()
-        self.rejections = FakeRejections()
         self.messages = FakeMessages()
+        self.orders = FakeOrders(self.messages)
+        self.rejections = FakeRejections()
         self.idempotency = FakeIdempotency()
         self.tracks = FakeTracks()
         self.bnpl = FakeBnpl()

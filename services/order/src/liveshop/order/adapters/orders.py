@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -22,6 +23,7 @@ from liveshop.order.domain import (
     Pricing,
     ProductType,
 )
+from liveshop.order.domain.messages import ServiceMessage
 from liveshop.order.service_layer.unit_of_work import RecordedRejection
 from liveshop.shared.db import Connection
 
@@ -114,26 +116,74 @@ def _mutable(order: Order) -> tuple[Any, ...]:
     )
 
 
+_MESSAGE_TYPES = ("text", "text", "int", "text", "text", "timestamptz", "text", "text")
+
+
+def _messages_cte(first: int, *, where: str = "") -> str:
+    """The 服务消息 written in the same statement as their order (``messages=`` of add / save), as the
+    CTE ``m`` with its eight arrays as the parameters from ``$first`` on: one row per message, in the
+    given order, each unless one with its ``dedup_key`` exists (as ``PgMessages.add``)."""
+    arrays = ", ".join(f"${first + i}::{t}[]" for i, t in enumerate(_MESSAGE_TYPES))
+    return (
+        "m AS (INSERT INTO service_messages (buyer_id, order_id, status, title, body, occurred_at, dedup_key, kind)"
+        f" SELECT b, o, s, t, y, a, d, k FROM unnest({arrays}) WITH ORDINALITY AS x(b, o, s, t, y, a, d, k, n)"
+        f"{where} ORDER BY n ON CONFLICT (dedup_key) DO NOTHING)"
+    )
+
+
+def _message_columns(messages: Sequence[ServiceMessage]) -> tuple[list[Any], ...]:
+    return (
+        [m.buyer_id for m in messages],
+        [m.order_id for m in messages],
+        [m.status for m in messages],
+        [m.title for m in messages],
+        [m.body for m in messages],
+        [m.occurred_at for m in messages],
+        [m.dedup_key for m in messages],
+        [m.kind for m in messages],
+    )
+
+
 class PgOrders:
+    """Orders over one transaction, with an identity map of the orders it holds the row lock of.
+
+    An order loaded ``FOR UPDATE``, inserted or updated by this transaction cannot change under it
+    until it ends, so a later ``get`` of it is answered from the map — a fresh instance of the order
+    as stored, as the ``SELECT`` would return — without a round trip. Plain reads are not kept."""
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._loaded: dict[str, int] = {}
+        #: The orders whose row this transaction has locked, as stored (never handed out: copied).
+        self._held: dict[str, Order] = {}
 
-    def _track(self, rows: Sequence[asyncpg.Record]) -> list[Order]:
+    def _track(self, rows: Sequence[asyncpg.Record], *, locked: bool = False) -> list[Order]:
         orders = [order_from_row(r) for r in rows]
         for o in orders:
             self._loaded[o.id] = o.version
+            if locked:
+                self._held[o.id] = dataclasses.replace(o)
         return orders
 
-    async def add(self, order: Order) -> None:
+    def _stored(self, order: Order) -> None:
+        """``order`` is now what the row holds (this transaction wrote it, so it holds the row's lock)."""
+        self._loaded[order.id] = order.version
+        self._held[order.id] = dataclasses.replace(order)
+
+    def _from_map(self, order_id: str) -> Order | None:
+        held = self._held.get(order_id)
+        return None if held is None else dataclasses.replace(held)
+
+    async def add(self, order: Order, *, messages: Sequence[ServiceMessage] = ()) -> None:
         mutable = _mutable(order)
         channel = {
             "kind": order.channel.kind.value,
             "streamer_id": order.channel.streamer_id,
             "room_id": order.channel.room_id,
         }
+        insert = f"INSERT INTO orders ({_ORDER_COLS}, item_total) VALUES ({', '.join(f'${i}' for i in range(1, 27))})"
         await self.conn.execute(
-            f"INSERT INTO orders ({_ORDER_COLS}, item_total) VALUES ({', '.join(f'${i}' for i in range(1, 27))})",
+            f"WITH {_messages_cte(27)} {insert}" if messages else insert,
             order.id,
             order.buyer_id,
             order.merchant_id,
@@ -146,34 +196,55 @@ class PgOrders:
             order.pay_by,
             *mutable[2:],
             order.item_total,
+            *(_message_columns(messages) if messages else ()),
         )
-        self._loaded[order.id] = order.version
+        self._stored(order)
 
     async def get(self, order_id: str, *, for_update: bool = False) -> Order | None:
+        held = self._from_map(order_id)
+        if held is not None:
+            return held
         lock = " FOR UPDATE" if for_update else ""
         row = await self.conn.fetchrow(f"SELECT {_ORDER_COLS} FROM orders WHERE order_id = $1{lock}", order_id)
-        return None if row is None else self._track([row])[0]
+        return None if row is None else self._track([row], locked=for_update)[0]
 
-    async def save(self, order: Order) -> None:
+    async def get_many(self, order_ids: Sequence[str], *, for_update: bool = False) -> dict[str, Order]:
+        found = {i: o for i in order_ids if (o := self._from_map(i)) is not None}
+        rest = sorted(set(order_ids) - found.keys())
+        if rest:
+            lock = " FOR UPDATE" if for_update else ""
+            rows = await self.conn.fetch(
+                f"SELECT {_ORDER_COLS} FROM orders WHERE order_id = ANY($1::text[]) ORDER BY order_id{lock}", rest
+            )
+            found.update((o.id, o) for o in self._track(rows, locked=for_update))
+        return found
+
+    async def save(self, order: Order, *, messages: Sequence[ServiceMessage] = ()) -> None:
         loaded = self._loaded.get(order.id)
         if loaded is None:
             raise StaleAggregate(f"order {order.id} was not loaded in this unit of work")
         if loaded == order.version:
+            if messages:
+                await self.conn.execute(f"WITH {_messages_cte(1)} SELECT 1", *_message_columns(messages))
             return
         if order.status == OrderStatus.DELIVERED:  # entering 50 may make it due at once: see _AUTO_COMPLETE_GATE
             await self.conn.execute("SELECT pg_advisory_xact_lock_shared(hashtext($1))", _AUTO_COMPLETE_GATE)
-        done = await self.conn.fetchval(
+        update = (
             "UPDATE orders SET status=$2, stage=$3, pricing=$4::jsonb, payment_id=$5, paid_amount=$6, paid_at=$7,"
             " shipped_at=$8, waybill_no=$9, delivered_at=$10, completed_at=$11, completed_by=$12, closed_at=$13,"
             " failure_code=$14, failure_reason=$15, version=$16, bnpl_approved=$17, updated_at=now()"
-            " WHERE order_id=$1 AND version=$18 RETURNING 1",
-            order.id,
-            *_mutable(order),
-            loaded,
+            " WHERE order_id=$1 AND version=$18 RETURNING 1"
+        )
+        if messages:  # the messages only if the order was written (a stale save writes nothing)
+            update = (
+                f"WITH u AS ({update}), {_messages_cte(19, where=' WHERE EXISTS (SELECT 1 FROM u)')} SELECT 1 FROM u"
+            )
+        done = await self.conn.fetchval(
+            update, order.id, *_mutable(order), loaded, *(_message_columns(messages) if messages else ())
         )
         if done is None:
             raise StaleAggregate(f"order {order.id} changed concurrently")
-        self._loaded[order.id] = order.version
+        self._stored(order)
 
     async def by_buyer(self, buyer_id: str, *, status: int | None, limit: int) -> list[Order]:
         rows = await self.conn.fetch(
@@ -198,7 +269,7 @@ class PgOrders:
             now,
             limit,
         )
-        return self._track(rows)
+        return self._track(rows, locked=True)
 
     async def due_for_auto_complete(self, delivered_before: datetime, limit: int) -> list[Order]:
         # A delivery reported late makes an order due the moment it commits: wait for the deliveries
@@ -211,7 +282,7 @@ class PgOrders:
             delivered_before,
             limit,
         )
-        return self._track(rows)
+        return self._track(rows, locked=True)
 
     async def set_voucher_rejections(self, order_id: str, rejections: list[dict[str, str]]) -> None:
         await self.conn.execute(

@@ -35,7 +35,7 @@ from liveshop.contracts.events.promotion import OrderPriced, OrderPricingRejecte
 from liveshop.order.adapters.unit_of_work import PgUnitOfWork
 from liveshop.order.domain import OrderPolicy
 from liveshop.order.service_layer.handlers import bnpl, saga, tracks
-from liveshop.order.service_layer.handlers.common import UnknownOrder
+from liveshop.order.service_layer.handlers.common import UnknownOrder, lock_orders
 from liveshop.order.service_layer.unit_of_work import UnitOfWork
 from liveshop.shared.consumer import EventRouter
 from liveshop.shared.errors import PermanentError
@@ -44,12 +44,18 @@ from liveshop.shared.tx import Transaction
 EventHandler = Callable[[UnitOfWork, Envelope, OrderPolicy], Awaitable[Any]]
 
 
-def _router(name: str, table: dict[type[Event], EventHandler], policy: OrderPolicy) -> EventRouter:
+def _router(
+    name: str, table: dict[type[Event], EventHandler], policy: OrderPolicy, *, order_events: bool = False
+) -> EventRouter:
+    """``order_events``: every handler of the table loads the event's order first (``order_for_event``),
+    so the batch's orders are locked and loaded up front, in one read."""
     by_type = {event.EVENT_TYPE: fn for event, fn in table.items()}
     router = EventRouter(name)
 
     async def handle(envs: list[Envelope], tx: Transaction) -> None:
         uow = PgUnitOfWork(tx)
+        if order_events:
+            await lock_orders(uow, [oid for env in envs if isinstance(oid := getattr(env.data, "order_id", None), str)])
         for env in envs:
             try:
                 await by_type[env.type](uow, env, policy)
@@ -90,8 +96,8 @@ def routers(policy: OrderPolicy) -> list[EventRouter]:
         BnplActivityEnded: bnpl.on_activity_ended,
     }
     return [
-        _router("order-saga", saga_table, policy),
-        _router("order-fulfillment", fulfillment_table, policy),
+        _router("order-saga", saga_table, policy, order_events=True),
+        _router("order-fulfillment", fulfillment_table, policy, order_events=True),
         _router("order-inbox", inbox_table, policy),
         _router("order-bnpl", bnpl_table, policy),
     ]

@@ -73,10 +73,21 @@ class StreamerRepository(Protocol):
 
 
 class OrderRepository(Protocol):
-    async def add(self, order: Order) -> None: ...
-    async def get(self, order_id: str, *, for_update: bool = False) -> Order | None: ...
-    async def save(self, order: Order) -> None:
-        """Persist a loaded order; raises if another transaction changed it since it was loaded."""
+    """Orders. ``messages``: the 服务消息 of the change, stored with it (as :meth:`MessageRepository.add`
+    each: unless one with the same ``dedup_key`` exists; one round trip with the order)."""
+
+    async def add(self, order: Order, *, messages: Sequence[ServiceMessage] = ()) -> None: ...
+    async def get(self, order_id: str, *, for_update: bool = False) -> Order | None:
+        """The order as stored; an order this unit of work already holds locked comes without a read."""
+        ...
+
+    async def get_many(self, order_ids: Sequence[str], *, for_update: bool = False) -> dict[str, Order]:
+        """Several orders by id in one read (locked in ``order_id`` order); absent ids are left out."""
+        ...
+
+    async def save(self, order: Order, *, messages: Sequence[ServiceMessage] = ()) -> None:
+        """Persist a loaded order; raises if another transaction changed it since it was loaded (the
+        messages are then not stored either)."""
         ...
 
     async def by_buyer(self, buyer_id: str, *, status: int | None, limit: int) -> list[Order]: ...

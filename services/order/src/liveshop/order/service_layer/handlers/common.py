@@ -3,6 +3,7 @@ and 服务消息), create commands' idempotency keys."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,12 +41,13 @@ def new_id(prefix: str) -> str:
 
 
 async def commit_order(uow: UnitOfWork, order: Order, policy: OrderPolicy | None, *, new: bool = False) -> None:
-    """Save ``order`` and publish / record what its methods appended."""
+    """Save ``order`` with its 服务消息 and publish / record what its methods appended."""
     events = order.pull_events()
+    messages = [m for ev in events if (m := service_message(ev, order, policy=policy)) is not None]
     if new:
-        await uow.orders.add(order)
+        await uow.orders.add(order, messages=messages)
     else:  # a no-op when nothing changed (the repository compares versions)
-        await uow.orders.save(order)
+        await uow.orders.save(order, messages=messages)
     rejections: list[dict[str, str]] = []
     if any(isinstance(e, de.OrderCancelled) for e in events):
         rejections = await uow.orders.voucher_rejections(order.id)
@@ -66,10 +68,6 @@ async def commit_order(uow: UnitOfWork, order: Order, policy: OrderPolicy | None
                     occurred_at=ev.occurred_at,
                 )
             )
-            continue
-        message = service_message(ev, order, policy=policy)
-        if message is not None:
-            await uow.messages.add(message)
 
 
 async def commit_product(uow: UnitOfWork, product: Product, *, new: bool = False) -> None:
@@ -94,6 +92,13 @@ async def load_product(uow: UnitOfWork, product_id: str) -> Product:
     if product is None:
         raise NotFound(Code.PRODUCT_NOT_FOUND, f"product {product_id} does not exist", product_id=product_id)
     return product
+
+
+async def lock_orders(uow: UnitOfWork, order_ids: Iterable[str]) -> None:
+    """Lock and load the orders a batch of events is about in one read (in ``order_id`` order, like the
+    timers): each handler's own load of one of them (:func:`order_for_event`) is then answered by the
+    unit of work without a round trip. An order that does not exist is left to that load."""
+    await uow.orders.get_many(sorted(set(order_ids)), for_update=True)
 
 
 async def order_for_event(uow: UnitOfWork, order_id: str) -> Order:

@@ -167,7 +167,9 @@ def command_tape(name: str, arguments: Callable[[], dict[str, Any]], *, journal:
 
 
 class JournalMiddleware:
-    """ASGI middleware: every request runs under a recording tape (journaled when it commits a write)."""
+    """ASGI middleware: every request runs under a recording tape (journaled when it commits a write).
+
+    ``liveshop.shared.http.ServiceMiddleware`` does the same inside its one layer (:func:`run_recorded`)."""
 
     def __init__(self, app: Any, runtime: JournalingService) -> None:
         self.app = app
@@ -176,38 +178,49 @@ class JournalMiddleware:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # Every method: a read that happens to write (e.g. creates a row on first use) is journaled
         # like any other input; a transaction that wrote nothing is skipped at commit.
-        if scope["type"] != "http" or not self.runtime.journal_enabled:
-            await self.app(scope, receive, send)
+        if scope["type"] != "http" or not self.runtime.journal_enabled or entropy.current() is not None:
+            await self.app(scope, receive, send)  # an active tape (a replay, an outer input) stays in charge
             return
-        chunks: list[bytes] = []
+        await run_recorded(self.app, scope, receive, send, self.runtime.journal_sealer)
 
-        async def receive_and_keep() -> Any:
-            message = await receive()
-            if message["type"] == "http.request":
-                chunks.append(message.get("body", b""))
-            return message
 
-        def describe() -> dict[str, Any]:
-            who = scope.get(SCOPE_PRINCIPAL)
-            headers = [
-                (k.decode("latin-1"), v.decode("latin-1"))
-                for k, v in scope.get("headers", [])
-                if k.decode("latin-1").lower() not in _HOP_BY_HOP
-            ]
-            return {
-                "kind": InputKind.HTTP,
-                "request": JournaledRequest(
-                    method=scope["method"],
-                    path=scope["path"],
-                    query=scope.get("query_string", b"").decode("latin-1"),
-                    headers=headers,
-                    body_b64=base64.b64encode(b"".join(chunks)).decode(),
-                    principal=JournaledPrincipal(**who.as_dict()) if isinstance(who, Principal) else None,
-                ),
-            }
+async def run_recorded(app: Any, scope: Any, receive: Any, send: Any, sealer: entropy.Sealer | None) -> None:
+    """Run ``app`` on one HTTP request under a new recording tape whose input is the request, with the
+    body as the app read it (:func:`http_input`). The caller checked that no tape is active."""
+    chunks: list[bytes] = []
 
-        with entropy.recording(describe, journal=True, sealer=self.runtime.journal_sealer):
-            await self.app(scope, receive_and_keep, send)
+    async def receive_and_keep() -> Any:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunks.append(message.get("body", b""))
+        return message
+
+    def describe() -> dict[str, Any]:
+        return http_input(scope, chunks)
+
+    with entropy.use(entropy.Tape(recording=True, input=describe, journal=True, sealer=sealer)):
+        await app(scope, receive_and_keep, send)
+
+
+def http_input(scope: Any, chunks: list[bytes]) -> dict[str, Any]:
+    """An HTTP request as a journaled input (no hop-by-hop header, no credential; the caller as verified)."""
+    who = scope.get(SCOPE_PRINCIPAL)
+    headers = [
+        (k.decode("latin-1"), v.decode("latin-1"))
+        for k, v in scope.get("headers", [])
+        if k.decode("latin-1").lower() not in _HOP_BY_HOP
+    ]
+    return {
+        "kind": InputKind.HTTP,
+        "request": JournaledRequest(
+            method=scope["method"],
+            path=scope["path"],
+            query=scope.get("query_string", b"").decode("latin-1"),
+            headers=headers,
+            body_b64=base64.b64encode(b"".join(chunks)).decode(),
+            principal=JournaledPrincipal(**who.as_dict()) if isinstance(who, Principal) else None,
+        ),
+    }
 
 
 # ---- reading the journal (for replay) ----------------------------------------------------------

@@ -5,7 +5,10 @@ and the handler for each. :class:`ConsumerRunner` processes one Kafka record:
 
 - decode (CloudEvents headers + JSON + contract). A record that cannot be decoded (not JSON,
   wrong schema, unknown type, missing attributes) goes straight to the dead-letter topic;
-- an event type this group does not handle is skipped;
+- an event type this group does not handle is skipped, and so is an event its handler does not
+  apply to (``EventRouter.on(..., when=...)``: a pure predicate of the decoded envelope, so replay
+  gives the same answer). A batch with nothing left opens no database transaction at all: no inbox
+  mark, no journal entry (it changed nothing); its offsets are committed as usual;
 - otherwise the handler runs in a database transaction that first records the event id in
   the inbox: a redelivered event finds its id and has no second effect;
 - an exception rolls the transaction back; what happens next depends on what it means
@@ -69,6 +72,7 @@ from liveshop.shared.consumer.router import DecodeErrorHandler as DecodeErrorHan
 from liveshop.shared.consumer.router import EventRouter as EventRouter
 from liveshop.shared.consumer.router import Handler as Handler
 from liveshop.shared.consumer.router import Outcome as Outcome
+from liveshop.shared.consumer.router import Predicate as Predicate
 from liveshop.shared.consumer.router import RetryLater as RetryLater
 from liveshop.shared.consumer.router import RunnerStats as RunnerStats
 from liveshop.shared.consumer.router import UndecodableRecord as UndecodableRecord

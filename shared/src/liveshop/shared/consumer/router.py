@@ -4,7 +4,7 @@ and what the runner reports (:class:`Outcome`, :class:`RunnerStats`, :class:`Ret
 from __future__ import annotations
 
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +28,12 @@ def raw_record(env: Envelope) -> Any | None:
 
 Handler = Callable[[Envelope, Transaction], Awaitable[None]]
 BatchHandler = Callable[[list[Envelope], Transaction], Awaitable[None]]
+#: Does a handler apply to this event? A pure function of the decoded envelope (same answer live and
+#: on replay). False: the event is IGNORED like a type without a handler (no transaction, no inbox mark).
+Predicate = Callable[[Envelope], bool]
+#: ``when`` of :meth:`EventRouter.on`: one predicate for every event type, or one per event type
+#: (types not in the mapping always apply).
+When = Predicate | Mapping[type[Event], Predicate] | None
 
 
 @dataclass(frozen=True)
@@ -77,25 +83,48 @@ class EventRouter:
     #: ids are not trusted to be unique (two ISVs may both send ``ce_id=1``); the handler then
     #: dedupes business retries itself.
     inbox_by_record: bool = False
+    #: Per event type: when its handler applies (see :meth:`on`); a type not here always applies.
+    predicates: dict[str, Predicate] = field(default_factory=dict)
 
-    def on(self, *events: type[Event]) -> Callable[[Handler], Handler]:
+    def on(self, *events: type[Event], when: When = None) -> Callable[[Handler], Handler]:
+        """Register ``fn`` for ``events``. ``when``: the events it applies to (a predicate, or one per
+        event type); an event it does not apply to is IGNORED — its handler must provably do nothing
+        for it — and a batch with nothing that applies opens no transaction at all."""
+        if isinstance(when, Mapping) and not set(when) <= set(events):
+            extra = sorted(ev.EVENT_TYPE for ev in set(when) - set(events))
+            raise ValueError(f"{self.name}: predicates for events without this handler: {extra}")
+
         def deco(fn: Handler) -> Handler:
             for ev in events:
                 if ev.EVENT_TYPE in self.handlers:
                     raise ValueError(f"{self.name}: two handlers for {ev.EVENT_TYPE}")
                 self.handlers[ev.EVENT_TYPE] = fn
+                predicate = when.get(ev) if isinstance(when, Mapping) else when
+                if predicate is not None:
+                    self.predicates[ev.EVENT_TYPE] = predicate
             return fn
 
         return deco
 
-    def on_batch(self, *events: type[Event]) -> Callable[[BatchHandler], BatchHandler]:
-        """Register a handler that receives a batch of events in one transaction (see module doc)."""
+    def applies(self, env: Envelope) -> bool:
+        """Does the handler of ``env``'s type apply to it (its predicate, if it has one)?"""
+        predicate = self.predicates.get(env.type)
+        return predicate is None or predicate(env)
+
+    def handler_for(self, env: Envelope) -> Handler | None:
+        """The handler to run for ``env``: ``None`` for a type without one or an event it does not apply to."""
+        handler = self.handlers.get(env.type)
+        return handler if handler is not None and self.applies(env) else None
+
+    def on_batch(self, *events: type[Event], when: When = None) -> Callable[[BatchHandler], BatchHandler]:
+        """Register a handler that receives a batch of events in one transaction (see module doc);
+        ``when`` as for :meth:`on` (the handler receives only the events it applies to)."""
 
         def deco(fn: BatchHandler) -> BatchHandler:
             async def one(env: Envelope, tx: Transaction) -> None:
                 await fn([env], tx)
 
-            self.on(*events)(one)
+            self.on(*events, when=when)(one)
             for ev in events:
                 self.batch_handlers[ev.EVENT_TYPE] = fn
             return fn

@@ -235,12 +235,14 @@ class ConsumerRunner:
 
     async def _process_run(self, fn: BatchHandler, run: list[tuple[Any, Envelope]]) -> None:
         try:
-            fresh = await self._run_transient(f"batch of {len(run)}", lambda: self.transactions.run(fn, run))
+            fresh, ignored = await self._run_transient(f"batch of {len(run)}", lambda: self.transactions.run(fn, run))
             for r, _ in run:
                 self._finish(r.topic, r.partition, r.offset)
-            self.stats.batches += 1
+            if ignored < len(run):
+                self.stats.batches += 1
             self.stats.handled += fresh
-            self.stats.duplicates += len(run) - fresh
+            self.stats.ignored += ignored
+            self.stats.duplicates += len(run) - fresh - ignored
         except (asyncio.CancelledError, RetryLater):
             raise
         except Exception as exc:
@@ -273,8 +275,9 @@ class ConsumerRunner:
         return Outcome.HANDLED
 
     async def _handle(self, env: Envelope, rec: journal.ReplayRecord) -> Outcome:
-        """One event in its own transaction, with the fault model's retries and dead-letter topic."""
-        handler = self.router.handlers.get(env.type)
+        """One event in its own transaction, with the fault model's retries and dead-letter topic; none
+        for a type without a handler or an event its handler does not apply to (IGNORED)."""
+        handler = self.router.handler_for(env)
         if handler is None:
             self.stats.ignored += 1
             return Outcome.IGNORED
@@ -316,8 +319,9 @@ class ConsumerRunner:
         """Process consumed records in order, a whole batch per database transaction.
 
         Fast path: decode the leading run of decodable records (a known event type without a handler
-        is ignored undecoded: :func:`~liveshop.shared.consumer.transactions.batch_entry`), claim all their event ids in the
-        inbox with one statement, run the handlers, commit once. If any handler raises, that
+        is ignored undecoded: :func:`~liveshop.shared.consumer.transactions.batch_entry`; an event its
+        handler does not apply to is ignored too), claim the event ids of the rest in the inbox with one
+        statement, run the handlers, commit once; no transaction when nothing is left. If any handler raises, that
         transaction rolls back entirely and every record of the batch goes through
         :meth:`process` one by one (own transaction, retries, dead-letter topic), so order is
         kept and one bad record never undoes or blocks its neighbours. Records from the first

@@ -44,12 +44,13 @@ def batch_entry(router: EventRouter, rec: Any) -> BatchEntry:
     A record of a *known* event type that ``router`` has no handler for is IGNORED without being
     decoded: its payload is not validated (the group does not read it; in the checkout saga 8 of the
     19 records the consumer groups fetch per order). Unknown types and malformed headers still
-    decode, and fail, as before. Live and on replay alike."""
+    decode, and fail, as before. A decoded event its handler does not apply to (the router's
+    predicate, :meth:`EventRouter.on`'s ``when``) has no handler either. Live and on replay alike."""
     t = _event_type(rec.headers)
     if t is not None and t not in router.handlers and event_class(t) is not None:
         return rec, None, None
     env = codec.decode(list(rec.headers or []), rec.value)
-    return rec, env, router.handlers.get(env.type)
+    return rec, env, router.handler_for(env)
 
 
 class NotHandled(Exception):
@@ -112,7 +113,8 @@ class ConsumerTransactions:
             yield
 
     async def single(self, env: Envelope, handler: Handler, rec: Any) -> bool:
-        """One event in its own transaction; False for a duplicate."""
+        """One event in its own transaction; False for a duplicate. (The runner does not call it for
+        an event its handler does not apply to: :meth:`EventRouter.handler_for`.)"""
         with self._recording("single", [rec]):
             async with self._tx() as tx:
                 if not await tx.claim_inbox(self.router.name, self.inbox_id(env, rec.topic, rec.partition, rec.offset)):
@@ -126,20 +128,21 @@ class ConsumerTransactions:
         return True
 
     async def batch(self, batch: list[BatchEntry]) -> list[Outcome]:
-        """The fast path: a whole decoded batch in one transaction."""
+        """The fast path: a whole decoded batch in one transaction; none (nothing to claim, nothing
+        journaled: the batch changes nothing) when no record of it has a handler that applies."""
+        ids = [env.id for _, env, h in batch if h is not None and env is not None]
+        if not ids:
+            return [Outcome.IGNORED] * len(batch)
         outcomes: list[Outcome] = []
         with self._recording("batch", [rec for rec, _, _ in batch]):
             async with self._tx() as tx:
-                ids = [env.id for _, env, h in batch if h is not None and env is not None]
-                claimed: set[str] = set()
-                if ids:
-                    rows = await tx.conn.fetch(
-                        "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::text[]) "
-                        "ON CONFLICT DO NOTHING RETURNING event_id",
-                        self.router.name,
-                        ids,
-                    )
-                    claimed = {r["event_id"] for r in rows}
+                rows = await tx.conn.fetch(
+                    "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::text[]) "
+                    "ON CONFLICT DO NOTHING RETURNING event_id",
+                    self.router.name,
+                    ids,
+                )
+                claimed = {r["event_id"] for r in rows}
                 raw = _RAW_RECORDS.set({id(env): rec for rec, env, _ in batch})
                 try:
                     for rec, env, handler in batch:
@@ -156,11 +159,16 @@ class ConsumerTransactions:
                     _RAW_RECORDS.reset(raw)
         return outcomes
 
-    async def run(self, fn: BatchHandler, run: list[tuple[Any, Envelope]]) -> int:
-        """A run of consecutive events of one batch handler in one transaction; how many were fresh."""
+    async def run(self, fn: BatchHandler, run: list[tuple[Any, Envelope]]) -> tuple[int, int]:
+        """A run of consecutive events of one batch handler in one transaction: how many were fresh,
+        how many ignored (the handler does not apply to them: not claimed, not handed to ``fn``; no
+        transaction at all when it applies to none of them)."""
+        applicable = [(r, env) for r, env in run if self.router.applies(env)]
+        if not applicable:
+            return 0, len(run)
         with self._recording("run", [r for r, _ in run]):
             async with self._tx() as tx:
-                keyed = [(self.inbox_id(env, r.topic, r.partition, r.offset), env) for r, env in run]
+                keyed = [(self.inbox_id(env, r.topic, r.partition, r.offset), env) for r, env in applicable]
                 ids = list(dict.fromkeys(k for k, _ in keyed))
                 claimed = set(
                     await tx.conn.fetchval(
@@ -177,7 +185,7 @@ class ConsumerTransactions:
                         fresh.append(env)
                 if fresh:
                     await self._run_fresh(fn, run, fresh, tx)
-        return len(fresh)
+        return len(fresh), len(run) - len(applicable)
 
     async def _run_fresh(
         self, fn: BatchHandler, run: list[tuple[Any, Envelope]], fresh: list[Envelope], tx: Any

@@ -9,6 +9,10 @@ transaction):
 A BNPL refusal (``BnplError``) inside a consumer is logged and the event is done: a retry could not change
 the answer, and the business outcomes themselves are recorded and published as events (declined checkout,
 discount not granted).
+
+:data:`RELEVANT`: the order events this group sees for every order but acts on only for some (not 先用后付:
+``OrderPlaced`` / ``OrderPaid``; no 限时秒杀 discount: ``OrderPriced``). For the others the handler returns
+at once, so the runner ignores them without a transaction (no inbox mark, no journal entry).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from liveshop.contracts.base import Envelope, Event
+from liveshop.contracts.common import DiscountType, PaymentMethod
 from liveshop.contracts.events import bnpl as ev
 from liveshop.contracts.events.catalog import ProductChanged
 from liveshop.contracts.events.order import OrderCancelled, OrderPaid, OrderPlaced
@@ -28,7 +33,7 @@ from liveshop.promotion.domain.bnpl.errors import BnplError
 from liveshop.promotion.domain.bnpl.policy import BnplPolicy
 from liveshop.promotion.service_layer.bnpl import activities, buyers, checkout, first_order, merchants
 from liveshop.promotion.service_layer.bnpl.unit_of_work import BnplUnitOfWork
-from liveshop.shared.consumer import EventRouter
+from liveshop.shared.consumer import EventRouter, Predicate
 from liveshop.shared.tx import Transaction
 
 log = logging.getLogger(__name__)
@@ -55,6 +60,30 @@ HANDLERS: dict[type[Event], EventHandler] = {
 }
 
 
+def bnpl_order(env: Envelope) -> bool:
+    """A 先用后付 order (``OrderPlaced`` / ``OrderPaid``): the checkout decision and the first-order campaign
+    return at once for any other."""
+    data = env.data
+    return isinstance(data, OrderPlaced | OrderPaid) and data.payment_method is PaymentMethod.BNPL
+
+
+def flash_sale_discounted(env: Envelope) -> bool:
+    """An ``OrderPriced`` with a 限时秒杀 discount: the only item discount the BNPL order facts keep
+    (:func:`checkout.on_order_priced` writes nothing without one)."""
+    data = env.data
+    return isinstance(data, OrderPriced) and (
+        sum(d.amount for d in data.discounts if d.discount_type is DiscountType.FLASH_SALE) != 0
+    )
+
+
+#: When each handler of :data:`HANDLERS` acts at all (a type not here: always).
+RELEVANT: dict[type[Event], Predicate] = {
+    OrderPlaced: bnpl_order,
+    OrderPriced: flash_sale_discounted,
+    OrderPaid: bnpl_order,
+}
+
+
 def router(policy: BnplPolicy) -> EventRouter:
     """The table as one ``EventRouter`` (one consumer group; per event: one unit of work on the runner's
     transaction)."""
@@ -68,5 +97,5 @@ def router(policy: BnplPolicy) -> EventRouter:
         except BnplError as exc:
             log.warning("%s: %s for %s refused: %s", name, env.type, env.attributes.subject, exc)
 
-    router.on(*HANDLERS)(handle)
+    router.on(*HANDLERS, when=RELEVANT)(handle)
     return router

@@ -8,6 +8,10 @@ events, the campaign's budget and its first-order discount).
 A refusal (a ``WalletError``, the kernel's ``DomainError``) that escapes a handler is dead-lettered at once as a
 business refusal; a ledger write that lost a race (``CONCURRENT_ID_CONFLICT``) is not one: it becomes
 :class:`LostRace`, which the runner retries (its retry sees the winner's transfer).
+
+A group's ``when`` table names the events its handler acts on only for some (``wallet-bnpl``: the bill of a
+先用后付 ``OrderPaid``; ``wallet-payments``: an ``OrderTransitionRejected`` that requires a refund). The
+handler returns at once for the others, so the runner ignores them without a transaction.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from liveshop.contracts.base import Envelope, Event
+from liveshop.contracts.common import PaymentMethod
 from liveshop.contracts.events.bnpl import BnplCampaignCreated, BnplFirstOrderDiscountGranted
 from liveshop.contracts.events.budget import BudgetHoldRequested, BudgetReleaseRequested, RedEnvelopeRedeemed
 from liveshop.contracts.events.order import (
@@ -29,7 +34,7 @@ from liveshop.contracts.events.order import (
     OrderTransitionRejected,
 )
 from liveshop.shared import entropy
-from liveshop.shared.consumer import EventRouter
+from liveshop.shared.consumer import EventRouter, Predicate
 from liveshop.shared.errors import PermanentError
 from liveshop.shared.tx import Transaction
 from liveshop.wallet.adapters.bnpl_bills import PgBnplUnitOfWork
@@ -57,8 +62,22 @@ def lost_race(exc: LedgerError) -> LostRace | None:
     return LostRace(str(exc)) if exc.code is ErrorCode.CONCURRENT_ID_CONFLICT else None
 
 
+def bnpl_order(env: Envelope) -> bool:
+    """A 先用后付 ``OrderPaid``: :func:`bnpl_bills.on_order_paid` returns at once for any other."""
+    return isinstance(env.data, OrderPaid) and env.data.payment_method is PaymentMethod.BNPL
+
+
+def refund_required(env: Envelope) -> bool:
+    """An ``OrderTransitionRejected`` that requires a refund: :func:`payments.refund_rejected_capture` returns
+    at once for any other."""
+    return isinstance(env.data, OrderTransitionRejected) and env.data.requires_refund
+
+
 def _router(
-    name: str, table: Mapping[type[Event], Handler[U]], unit_of_work: Callable[[Transaction], U]
+    name: str,
+    table: Mapping[type[Event], Handler[U]],
+    unit_of_work: Callable[[Transaction], U],
+    when: Mapping[type[Event], Predicate] | None = None,
 ) -> EventRouter:
     by_type = {event.EVENT_TYPE: fn for event, fn in table.items()}
     router = EventRouter(name)
@@ -73,7 +92,7 @@ def _router(
                 raise retry from None
             raise
 
-    router.on(*table)(handle)
+    router.on(*table, when=when)(handle)
     return router
 
 
@@ -98,7 +117,7 @@ def routers(bnpl_default_policy: PolicySeconds) -> list[EventRouter]:
         BnplCampaignCreated: bnpl_ledger.on_campaign_created,
     }
     return [
-        _router("wallet-payments", payment_table, PgUnitOfWork),
+        _router("wallet-payments", payment_table, PgUnitOfWork, {OrderTransitionRejected: refund_required}),
         _router("wallet-budgets", budget_table, PgUnitOfWork),
-        _router("wallet-bnpl", bill_table, PgBnplUnitOfWork),
+        _router("wallet-bnpl", bill_table, PgBnplUnitOfWork, {OrderPaid: bnpl_order}),
     ]

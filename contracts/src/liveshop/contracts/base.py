@@ -54,7 +54,7 @@ def _clean(value: Any) -> bool:
     t = type(value)
     if t is str:
         return "\x00" not in value and (value.isascii() or hostile_character(value) is None)
-    if t is int or t is bool or t is float or value is None:
+    if t is int or t is datetime or value is None or t is bool or t is float:
         return True
     # plain loops, not all(<generator>): this runs for every field of every decoded event
     if t is list or t is tuple:
@@ -103,13 +103,28 @@ class ContractModel(BaseModel):
 
     @model_validator(mode="after")
     def _no_hostile_characters(self) -> ContractModel:
-        for name, value in self.__dict__.items():
-            if _clean(value):
-                continue
-            found = _find_hostile(value, name)
-            if found:
-                raise ValueError(found)
+        found = hostile_field(self.__dict__)
+        if found:
+            raise ValueError(found)
         return self
+
+
+def hostile_field(fields: dict[str, Any]) -> str | None:
+    """Which of a contract model's fields (its ``__dict__``) holds a hostile string, and why, or ``None``.
+
+    Runs on every validation, also of a model nested in another one (pydantic runs an "after"
+    validator on instances it passes through): the common field types are judged inline."""
+    for name, value in fields.items():
+        t = type(value)
+        if t is str:
+            if "\x00" not in value and (value.isascii() or hostile_character(value) is None):
+                continue
+        elif value is None or t is datetime or t is int or _clean(value):
+            continue
+        found = _find_hostile(value, name)
+        if found:
+            return found
+    return None
 
 
 class Event(ContractModel):

@@ -41,10 +41,11 @@ from liveshop.contracts.events.journal import (
     JournaledRequest,
     MadeUpValue,
 )
-from liveshop.shared import entropy
+from liveshop.shared import entropy, journal_entries
 from liveshop.shared.auth.policy import SCOPE_PRINCIPAL
 from liveshop.shared.auth.principal import Principal
 from liveshop.shared.db import Connection
+from liveshop.shared.journal_entries import CheckedRecords
 from liveshop.shared.kafka_auth import KafkaAuth, aiokafka_kwargs
 
 
@@ -101,18 +102,27 @@ def qualified(topic: str, namespace: str) -> str:
 
 
 def journaled_records(records: Sequence[Any], namespace: str) -> list[JournaledRecord]:
-    """Consumed aiokafka records as journal entries (topic names without the namespace)."""
-    return [
-        JournaledRecord(
-            topic=unqualified(r.topic, namespace),
-            partition=r.partition,
-            offset=r.offset,
-            key=r.key.decode("utf-8", errors="surrogateescape") if r.key is not None else None,
-            headers=[(k, v.decode("utf-8", errors="surrogateescape")) for k, v in (r.headers or [])],
-            value_b64=base64.b64encode(r.value).decode() if r.value is not None else None,
-        )
-        for r in records
-    ]
+    """Consumed aiokafka records as journal entries (topic names without the namespace).
+
+    The records are the broker's and their strings are made here, so the entries are built without
+    pydantic's validation (a whole batch is journaled per transaction): the one check validation
+    would make, no NUL character or lone surrogate in any string (:class:`ContractModel`), is made
+    once per record over all its strings (``journal_entries.plain_record``); a record that fails it
+    is built the validating way, which raises exactly as before."""
+    out = CheckedRecords()
+    for r in records:
+        headers = r.headers or []
+        fields = {
+            "topic": unqualified(r.topic, namespace),
+            "partition": r.partition,
+            "offset": r.offset,
+            "key": r.key.decode("utf-8", "surrogateescape") if r.key is not None else None,
+            "headers": [(k, v.decode("utf-8", "surrogateescape")) for k, v in headers],
+            "value_b64": base64.b64encode(r.value).decode() if r.value is not None else None,
+        }
+        plain = journal_entries.plain_record(fields, r.key, headers)
+        out.append(journal_entries.unvalidated_record(fields) if plain else JournaledRecord(**fields))
+    return out
 
 
 async def before_commit(tx: JournaledTransaction) -> None:
@@ -139,13 +149,8 @@ async def before_commit(tx: JournaledTransaction) -> None:
             with entropy.use(entropy.Tape()):  # sealing's own nonce is not part of the input
                 value = tape.sealer.seal(value)
         values.append(MadeUpValue(kind=kind, value=value))
-    entry = InputJournaled(
-        service=tx.source,
-        input_id=tape.input_id,
-        part=tape.part,
-        values=values,
-        recorded_at=datetime.now(UTC),
-        **what,
+    entry = journal_entries.input_journaled(
+        what, service=tx.source, input_id=tape.input_id, part=tape.part, values=values, recorded_at=datetime.now(UTC)
     )
     tape.written = len(tape.values)
     tape.part += 1

@@ -18,6 +18,7 @@ alone). The answer is one of
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -252,6 +253,10 @@ def _malformed(raw: Mapping[str, Any], message: str, code: ReasonCode = ReasonCo
     )
 
 
+#: What :func:`invalid_characters` looks for: U+0000-U+001F, U+007F, U+D800-U+DFFF.
+_INVALID_CHARACTER = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
+
 def invalid_characters(value: str) -> bool:
     """A control character (NUL and U+0001-U+001F, U+007F) or a lone surrogate: never in a report."""
-    return any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in value)
+    return _INVALID_CHARACTER.search(value) is not None

@@ -52,10 +52,16 @@ from liveshop.fulfillment.domain.reports import (
 )
 from liveshop.fulfillment.domain.tracks import ISV_STATUSES, OrderTimeline, RecordResult, TrackStatus
 
+_SORTED_FIELDS = tuple(sorted(REPORT_FIELDS))
+
 
 def _invalid_characters(report: WarehouseReport) -> str | None:
-    bad = sorted(n for n in REPORT_FIELDS if isinstance(v := getattr(report, n), str) and invalid_characters(v))
-    return f"control characters or invalid Unicode in: {', '.join(bad)}" if bad else None
+    texts = [v for n in _SORTED_FIELDS if isinstance(v := getattr(report, n), str)]
+    # One search over all fields (a joined text holds such a character iff one field does).
+    if not invalid_characters("".join(texts)):
+        return None
+    bad = [n for n in _SORTED_FIELDS if isinstance(v := getattr(report, n), str) and invalid_characters(v)]
+    return f"control characters or invalid Unicode in: {', '.join(bad)}"
 
 
 def _malformed(report: WarehouseReport) -> str | None:

@@ -11,27 +11,38 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.telemetry import TelemetryConfig
 
-from liveshop.shared import idempotency, openapi, statehash
+from liveshop.shared import entropy, idempotency, openapi, statehash
 from liveshop.shared.auth import TokenVerifier, allow, operator, public
 from liveshop.shared.errors import DomainError, NotFound
-from liveshop.shared.journal import JournalMiddleware
+from liveshop.shared.journal import run_recorded
 from liveshop.shared.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from liveshop.shared.observe import ObservabilityMiddleware
 from liveshop.shared.runtime import ServiceRuntime
 from liveshop.shared.tx import Transaction
 
+#: FastAPI's own OpenTelemetry instrumentation stays off: the services trace with their own SERVER span
+#: (``liveshop.shared.observe``, docs in ``liveshop.shared.telemetry``), and FastAPI would otherwise look
+#: up the global tracer, meter and logger providers (``os.environ``) on every request.
+FASTAPI_TELEMETRY_OFF: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+    "auto_configure": False,
+}
+
 
 def create_app(runtime: ServiceRuntime, routers: list[APIRouter], *, title: str) -> FastAPI:
-    app = FastAPI(title=title, lifespan=_lifespan(runtime))
+    app = FastAPI(title=title, lifespan=_lifespan(runtime), telemetry=FASTAPI_TELEMETRY_OFF)
     app.state.runtime = runtime
     runtime.app = app
     settings = runtime.settings
     app.state.token_verifier = TokenVerifier(settings.auth()) if settings.auth_jwks else None
     app.state.authenticators = []
-    app.add_middleware(JournalMiddleware, runtime=runtime)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.http_max_body_bytes)
-    app.add_middleware(ObservabilityMiddleware, runtime=runtime)  # outermost: request id, span, latency, access log
+    # ours, in one layer: request id, span, latency, access log; then the body limit; then the journal tape
+    app.add_middleware(ServiceMiddleware, runtime=runtime, max_bytes=settings.http_max_body_bytes)
     _health_routes(app, runtime)
     _admin_routes(app, runtime)
     _error_handlers(app)
@@ -144,67 +155,102 @@ class BodyLimitMiddleware:
     """ASGI middleware: a request body over ``max_bytes`` is answered 413 ``BODY_TOO_LARGE``.
 
     Checked on the declared Content-Length first, then on the bytes as they arrive (chunked).
+    (Every service has it inside :class:`ServiceMiddleware`; this layer alone is for small apps.)
     """
 
     def __init__(self, app: Any, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
-    async def _refuse(self, send: Any) -> None:
-        body = json.dumps(
-            {"code": "BODY_TOO_LARGE", "message": f"the request body exceeds {self.max_bytes} bytes"}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared: int | None = None
+        declared: bytes | None = None
         for k, v in scope.get("headers", []):
             if k == b"content-length":
-                try:
-                    declared = int(v)
-                except ValueError:
-                    declared = None
-        if declared is not None:
-            if declared > self.max_bytes:
-                await self._refuse(send)
-                return
-            await self.app(scope, receive, send)  # the server holds the body to its declared length
+                declared = v
+        checked = await _limit_body(declared, receive, send, self.max_bytes)
+        if checked is not None:
+            await self.app(scope, checked, send)
+
+
+class ServiceMiddleware(ObservabilityMiddleware):
+    """The one middleware of ours in every service, pure ASGI: observability (outermost: request id,
+    span, latency, access log; :class:`~liveshop.shared.observe.ObservabilityMiddleware`), then the
+    body limit (:class:`BodyLimitMiddleware`), then the journal tape (``liveshop.shared.journal``),
+    in one layer instead of three."""
+
+    def __init__(self, app: Any, runtime: ServiceRuntime, max_bytes: int) -> None:
+        super().__init__(app, runtime)
+        self.max_bytes = max_bytes
+
+    async def serve(self, scope: Any, receive: Any, send: Any, content_length: bytes | None) -> None:
+        checked = await _limit_body(content_length, receive, send, self.max_bytes)
+        if checked is None:
             return
-        # no length declared (chunked): read at most max_bytes + 1, then hand the body on in one piece
-        chunks: list[bytes] = []
-        seen = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            seen += len(chunk)
-            if seen > self.max_bytes:
-                await self._refuse(send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        replayed = False
+        runtime = self.runtime
+        # Every method: a read that happens to write (e.g. creates a row on first use) is journaled
+        # like any other input; a transaction that wrote nothing is skipped at commit.
+        if not runtime.journal_enabled or entropy.current() is not None:
+            await self.app(scope, checked, send)  # an active tape (a replay, an outer input) stays in charge
+            return
+        await run_recorded(self.app, scope, checked, send, runtime.journal_sealer)
 
-        async def replay() -> Any:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
-        await self.app(scope, replay, send)
+async def _limit_body(declared: bytes | None, receive: Any, send: Any, max_bytes: int) -> Any:
+    """The ``receive`` to hand on, or None when the body is over ``max_bytes`` (answered 413).
+
+    ``declared``: the request's Content-Length header. With a valid one the server holds the body to
+    it; without (chunked), at most ``max_bytes + 1`` bytes are read, then the body is handed on in
+    one piece."""
+    length: int | None = None
+    if declared is not None:
+        try:
+            length = int(declared)
+        except ValueError:
+            length = None
+        if length is not None:
+            if length > max_bytes:
+                await _refuse(send, max_bytes)
+                return None
+            return receive
+    chunks: list[bytes] = []
+    seen = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        seen += len(chunk)
+        if seen > max_bytes:
+            await _refuse(send, max_bytes)
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    replayed = False
+
+    async def replay() -> Any:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+    return replay
+
+
+async def _refuse(send: Any, max_bytes: int) -> None:
+    body = json.dumps({"code": "BODY_TOO_LARGE", "message": f"the request body exceeds {max_bytes} bytes"}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 async def idempotent(

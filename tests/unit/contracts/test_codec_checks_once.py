@@ -4,7 +4,7 @@ refuse exactly what they refused before."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -35,7 +35,7 @@ def checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     real = base.hostile_field
 
     def counting(fields: dict[str, Any]) -> str | None:
-        seen.append("attributes" if "specversion" in fields else "data")
+        seen.append("attributes" if "source" in fields else "data")
         return real(fields)
 
     monkeypatch.setattr(base, "hostile_field", counting)
@@ -80,3 +80,40 @@ def test_a_datetime_field_is_clean_without_the_slow_path(monkeypatch: pytest.Mon
     monkeypatch.setattr(base, "_find_hostile", no_slow_path)
     assert base._clean(datetime(2026, 1, 1, tzinfo=UTC))
     assert base.hostile_field(_report().__dict__) is None
+
+
+@pytest.mark.parametrize(
+    "time",
+    [
+        datetime(2026, 12, 1, 8, tzinfo=UTC),
+        datetime(2026, 12, 1, 16, tzinfo=timezone(timedelta(hours=8))),  # converted to UTC, as before
+    ],
+)
+def test_envelope_attributes_are_what_validation_makes(time: datetime) -> None:
+    ev = _report()
+    env = codec.envelope(ev, source="fulfillment", id="e-1", time=time)
+    want = CloudEventAttributes(
+        id="e-1", source="fulfillment", type=ev.EVENT_TYPE, time=time, subject="o-1", specversion="1.0"
+    )
+    got = env.attributes
+    assert got == want and repr(got) == repr(want) and got.model_dump_json() == want.model_dump_json()
+    assert got.model_fields_set == want.model_fields_set and list(got.__dict__) == list(want.__dict__)
+    assert got.time.tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    ("source", "time"),
+    [
+        ("", datetime(2026, 12, 1, tzinfo=UTC)),
+        ("s\x00", datetime(2026, 12, 1, tzinfo=UTC)),
+        ("s\udc80", datetime(2026, 12, 1, tzinfo=UTC)),
+        ("s", datetime(2026, 12, 1)),  # noqa: DTZ001 - naive on purpose
+    ],
+)
+def test_envelope_refuses_attributes_as_validation_does(source: str, time: datetime) -> None:
+    ev = _report()
+    with pytest.raises(ValidationError) as expected:
+        CloudEventAttributes(id="e", source=source, type=ev.EVENT_TYPE, time=time, subject="o-1", specversion="1.0")
+    with pytest.raises(ValidationError) as got:
+        codec.envelope(ev, source=source, id="e", time=time)
+    assert str(got.value) == str(expected.value)

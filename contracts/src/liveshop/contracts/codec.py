@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -57,17 +57,47 @@ def envelope(
     subject: str | None = None,
 ) -> Envelope:
     """Wrap a payload with fresh CloudEvents attributes (subject defaults to the aggregate id)."""
-    attrs = CloudEventAttributes(
-        id=id or str(uuid.uuid4()),
-        source=source,
-        type=data.EVENT_TYPE,
-        time=time or utcnow(),
-        subject=subject if subject is not None else data.key(),
-        specversion=SPEC_VERSION,
+    attrs = _attributes(
+        id or str(uuid.uuid4()),
+        source,
+        data.EVENT_TYPE,
+        time or utcnow(),
+        subject if subject is not None else data.key(),
     )
     if _checked_by_contract_only(type(data)) and hostile_field(data.__dict__) is None:
         return _envelope_of(attrs, data)
     return Envelope(attributes=attrs, data=data)  # validates data again (and raises, if hostile)
+
+
+def _attributes(id: str, source: str, type_: str, time: datetime, subject: str | None) -> CloudEventAttributes:
+    """``CloudEventAttributes(id=..., source=..., type=..., time=..., subject=..., specversion="1.0")``.
+    Values validation would keep as they are (non-empty ``str``, a UTC time, clean strings) make the
+    same object without it; any other value is validated (and converted, or refused) as always."""
+    fields: dict[str, Any] = {"id": id, "source": source, "type": type_, "time": time, "subject": subject}
+    if (
+        type(id) is str
+        and type(source) is str
+        and type(type_) is str
+        and id
+        and source
+        and type_
+        and (subject is None or type(subject) is str)
+        and type(time) is datetime
+        and time.tzinfo is UTC  # what _require_aware leaves as it is
+        and hostile_field(fields) is None
+    ):
+        attrs = CloudEventAttributes.__new__(CloudEventAttributes)
+        object.__setattr__(attrs, "__dict__", {**fields, "specversion": SPEC_VERSION, "datacontenttype": _JSON})
+        object.__setattr__(attrs, "__pydantic_fields_set__", set(_ATTRIBUTES_SET))
+        object.__setattr__(attrs, "__pydantic_extra__", None)
+        object.__setattr__(attrs, "__pydantic_private__", None)
+        return attrs
+    return CloudEventAttributes(id=id, source=source, type=type_, time=time, subject=subject, specversion=SPEC_VERSION)
+
+
+_JSON = "application/json"
+#: The fields ``envelope`` sets explicitly (``datacontenttype`` is the default).
+_ATTRIBUTES_SET = ("id", "source", "type", "time", "subject", "specversion")
 
 
 def _checked_by_contract_only(cls: type) -> bool:

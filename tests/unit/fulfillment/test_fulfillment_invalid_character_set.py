@@ -7,8 +7,12 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 
+import pytest
+
 from liveshop.fulfillment.domain import validation
-from liveshop.fulfillment.domain.reports import WarehouseReport, invalid_characters
+from liveshop.fulfillment.domain.errors import ReasonCode
+from liveshop.fulfillment.domain.reports import Rejected, WarehouseReport, invalid_characters
+from liveshop.fulfillment.domain.tracks import OrderTimeline
 
 
 def _rule(c: str) -> bool:
@@ -41,3 +45,34 @@ def test_a_report_names_every_field_with_an_invalid_character_sorted() -> None:
     # A surrogate pair split over two fields is two lone surrogates, not one valid character.
     split = dataclasses.replace(REPORT, isv_id="isv\ud83d", merchant_id="\ude00m")
     assert validation._invalid_characters(split) == "control characters or invalid Unicode in: isv_id, merchant_id"
+
+
+def test_process_report_checks_the_form_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    real_invalid, real_malformed = validation._invalid_characters, validation._malformed
+
+    def invalid(report: WarehouseReport) -> str | None:
+        calls.append("characters")
+        return real_invalid(report)
+
+    def malformed(report: WarehouseReport) -> str | None:
+        calls.append("form")
+        return real_malformed(report)
+
+    monkeypatch.setattr(validation, "_invalid_characters", invalid)
+    monkeypatch.setattr(validation, "_malformed", malformed)
+    out = validation.process_report(
+        REPORT,
+        timeline=OrderTimeline("o1"),
+        isv=None,
+        authorisations=(),
+        order=None,
+        now=datetime(2025, 1, 1, 9, tzinfo=UTC),
+    )
+    assert calls == ["characters", "form"]
+    assert isinstance(out, Rejected) and out.code is ReasonCode.ISV_NOT_AUTHORISED  # judged on after the form
+    calls.clear()
+    verdict = validation.validate_report(
+        REPORT, isv=None, authorisations=(), order=None, now=datetime(2025, 1, 1, 9, tzinfo=UTC)
+    )
+    assert calls == ["characters", "form"] and verdict == out

@@ -117,6 +117,37 @@ def validate_report(
     when the ISV reported SHIPPED before the order service knew; ``authenticated_isv_id`` is the
     ISV that signed the HTTP request (``None`` on Kafka).
     """
+    rejected = _check_form(report)
+    if rejected is not None:
+        return rejected
+    return _validate_formed(
+        report, isv, authorisations, order, now, received_at, timeline, authenticated_isv_id, policy
+    )
+
+
+def _check_form(report: WarehouseReport) -> Rejected | None:
+    """No control character or lone surrogate in any field; ids, texts and time well-formed."""
+    problem = _invalid_characters(report)
+    if problem:
+        return report.rejection(ReasonCode.INVALID_CHARACTERS, problem)
+    problem = _malformed(report)
+    if problem:
+        return report.rejection(ReasonCode.MALFORMED_REPORT, problem)
+    return None
+
+
+def _validate_formed(
+    report: WarehouseReport,
+    isv: Isv | None,
+    authorisations: Iterable[Authorisation],
+    order: OrderFacts | None,
+    now: datetime,
+    received_at: datetime | None,
+    timeline: OrderTimeline | None,
+    authenticated_isv_id: str | None,
+    policy: ReportPolicy,
+) -> Verdict:
+    """:func:`validate_report` of a report :func:`_check_form` passed."""
     received = received_at if received_at is not None else now
     rejected = _check_sender(report, isv, authorisations, authenticated_isv_id, now, policy.clock_skew)
     if rejected is not None:
@@ -145,13 +176,7 @@ def _check_sender(
     now: datetime,
     skew: timedelta,
 ) -> Rejected | None:
-    """Well-formed, sent by the ISV it names, active and authorised by the merchant."""
-    problem = _invalid_characters(report)
-    if problem:
-        return report.rejection(ReasonCode.INVALID_CHARACTERS, problem)
-    problem = _malformed(report)
-    if problem:
-        return report.rejection(ReasonCode.MALFORMED_REPORT, problem)
+    """Sent by the ISV it names, active and authorised by the merchant (a well-formed report)."""
     problem = _identity_problem(report, isv, authenticated_isv_id, now)
     if problem:
         return report.rejection(ReasonCode.ISV_NOT_AUTHORISED, problem)
@@ -229,12 +254,9 @@ def process_report(
     (e.g. shipped) in between.
     """
     authorisations = tuple(authorisations)
-    problem = _invalid_characters(report)
-    if problem:
-        return report.rejection(ReasonCode.INVALID_CHARACTERS, problem)
-    problem = _malformed(report)
-    if problem:
-        return report.rejection(ReasonCode.MALFORMED_REPORT, problem)
+    rejected = _check_form(report)
+    if rejected is not None:
+        return rejected
     if timeline.order_id != report.order_id:
         raise ValueError(f"timeline of {timeline.order_id!r} given for a report on {report.order_id!r}")
     if authenticated_isv_id is None or authenticated_isv_id == report.isv_id:
@@ -247,17 +269,9 @@ def process_report(
                 "this request_id was already used for a different report on this order",
             )
 
-    verdict = validate_report(
-        report,
-        isv=isv,
-        authorisations=authorisations,
-        order=order,
-        now=now,
-        received_at=received_at,
-        timeline=timeline,
-        authenticated_isv_id=authenticated_isv_id,
-        policy=policy,
-    )
+    verdict = _validate_formed(
+        report, isv, authorisations, order, now, received_at, timeline, authenticated_isv_id, policy
+    )  # the form was checked above
     if not isinstance(verdict, Accepted):
         return verdict
     track = report.to_track(verdict.status, now)

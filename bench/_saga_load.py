@@ -8,7 +8,9 @@
   first five saga events per order and the arrival time of ``OrderPaid``. Times are parsed only at
   the end and only for the orders measured (``Watcher.ce_time``);
 - ``cpu_seconds`` / ``print_cpu``: the system under test (services + Kafka + PostgreSQL) and, apart
-  from it, the load generator's processes and this process (the reader).
+  from it, the load generator's processes and this process (the reader);
+- ``wait_groups``: with several instances of each service, wait until every consumer group of the
+  namespace is stable with one member per instance, so the measured runs use all of them.
 """
 
 from __future__ import annotations
@@ -245,9 +247,15 @@ async def idle_cpu(pids: dict[str, int], own: tuple[int | None, int | None], sec
 
 
 def print_cpu(
-    cpu: tuple[dict[str, float], dict[str, float]], n: int, idle: tuple[Any, Any], t: float, gen: Any
+    cpu: tuple[dict[str, float], dict[str, float]],
+    n: int,
+    idle: tuple[Any, Any],
+    t: float,
+    gen: Any,
+    services: dict[str, list[str]] | None = None,
 ) -> None:
-    """The CPU table: ``cpu`` and ``idle`` before/after, ``gen`` the throughput run's ``LoadResult``."""
+    """The CPU table: ``cpu`` and ``idle`` before/after, ``gen`` the throughput run's ``LoadResult``;
+    ``services``: per service its processes' rows (``order``, ``order#2``), summed when more than one."""
     (cpu0, cpu1), (before, after) = cpu, idle
     print(f"  CPU per order during the throughput run ({t:.0f} s; ms). idle = CPU ms/s with no orders flowing, 5 s")
     print("  before the run (a fresh JVM still compiles) and after it; marginal = per order minus the after-idle rate:")
@@ -257,6 +265,11 @@ def print_cpu(
     system = [k for k in cpu0 if k != READER]
     for name in system:
         print(f"    {name:<40} {per[name]:>9.2f} {before[name] * 1000:>11.1f} {after[name] * 1000:>10.1f} {marginal[name]:>9.2f}")  # fmt: skip
+    for service, rows in (services or {}).items():
+        if len(rows) > 1:
+            label = f"{service} ({len(rows)} processes summed)"
+            b, a = sum(before[k] for k in rows) * 1000, sum(after[k] for k in rows) * 1000
+            print(f"    {label:<40} {sum(per[k] for k in rows):>9.2f} {b:>11.1f} {a:>10.1f} {sum(marginal[k] for k in rows):>9.2f}")  # fmt: skip
     total, total_m = sum(per[k] for k in system), sum(marginal[k] for k in system)
     print(f"    {'SYSTEM (services + Kafka + PostgreSQL)':<40} {total:>9.2f} {'':>11} {'':>10} {total_m:>9.2f}")
     print(f"    {'':<40} = {total * n / 1000:.1f} s for {n} orders, {total * n / 1000 / t:.2f} cores busy")
@@ -264,3 +277,39 @@ def print_cpu(
     gen_ms = gen.client_cpu_s / n * 1000
     print(f"    {'load generator (_httpload process)':<40} {gen_ms:>9.3f}    ({gen.client_cpu_s:.2f} s, HTTP only)")
     print(f"    {READER:<40} {per[READER]:>9.3f} {before[READER] * 1000:>11.1f} {after[READER] * 1000:>10.1f}")
+
+
+# ---- consumer groups ----------------------------------------------------------------------
+
+
+def _groups(bootstrap: str, namespace: str, auth: KafkaAuth | None) -> dict[str, tuple[str, list[int]]]:
+    """Per consumer group of ``namespace``: its state and the partitions of each member."""
+    from confluent_kafka.admin import AdminClient
+
+    conf: dict[str, str | int | float | bool] = {"bootstrap.servers": bootstrap, "log_level": 4}
+    conf.update(auth.confluent() if auth is not None else {})
+    admin = AdminClient(conf)
+    listed = admin.list_consumer_groups(request_timeout=10).result()
+    names = sorted(g.group_id for g in listed.valid if g.group_id.startswith(namespace + "."))
+    if not names:
+        return {}
+    out = {}
+    for name, fut in admin.describe_consumer_groups(names, request_timeout=10).items():
+        d = fut.result()
+        out[name] = (d.state.name, sorted(len(m.assignment.topic_partitions) for m in d.members))
+    return out
+
+
+async def wait_groups(
+    bootstrap: str, namespace: str, members: int, auth: KafkaAuth | None = None, timeout: float = 120.0
+) -> dict[str, list[int]]:
+    """Wait until every consumer group of ``namespace`` is stable with ``members`` members; per group,
+    how many partitions each member got."""
+    deadline = time.monotonic() + timeout
+    groups: dict[str, tuple[str, list[int]]] = {}
+    while time.monotonic() < deadline:
+        groups = await asyncio.to_thread(_groups, bootstrap, namespace, auth)
+        if groups and all(st == "STABLE" and len(parts) == members for st, parts in groups.values()):
+            return {g: parts for g, (_, parts) in groups.items()}
+        await asyncio.sleep(0.5)
+    raise SystemExit(f"consumer groups of {namespace} without {members} members after {timeout:.0f} s: {groups}")

@@ -23,11 +23,17 @@ signs its own checkout; dev issuer, verified by the order service as in producti
 tokens are signed before the clock starts; the service verifies each once, then from its cache.
 ``bench_auth.py`` measures what a token check costs a request on its own.
 
-    uv run python bench/bench_checkout_saga.py [N=3000] [C=64] [R=100] [D=20]
+``--instances K`` runs every service ``K`` times (same namespace and consumer groups, each process its
+own HTTP port; Kafka spreads each topic's partitions over a group's members): the load is dealt over
+the order service's instances, the measured runs start once every consumer group is stable with ``K``
+members, and the CPU table has a row per process (``order``, ``order#2``, ...) and a sum per service.
+
+    uv run python bench/bench_checkout_saga.py [N=3000] [C=64] [R=100] [D=20] [--instances K=1]
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import statistics
@@ -58,10 +64,11 @@ from _saga_load import (
     order_requests,
     print_cpu,
     quarters,
+    wait_groups,
 )
 from aiokafka import AIOKafkaConsumer
 
-from liveshop.cli.procs import ServiceProcess, start_services, stop_services, wait_ready
+from liveshop.cli.procs import SERVICES, ServiceProcess, instances_of, start_services, stop_services, wait_ready
 from liveshop.shared.devstack.resolver import Infra
 from liveshop.shared.kafka_auth import KafkaAuth, aiokafka_kwargs
 from liveshop.shared.outbox import make_producer
@@ -81,14 +88,14 @@ LOADGEN_PROCESSES = 1
 
 async def throughput(
     gen: LoadGen,
-    target: Target,
+    targets: list[Target],
     reqs: list[bytes],
     watcher: Watcher,
     c: int,
     on_start: Callable[[], None] | None = None,
 ) -> tuple[float, float, LoadResult]:
     """Closed loop over ``c`` connections: (orders/s placed → OrderPaid read, HTTP accepted/s, the load)."""
-    load = await asyncio.to_thread(gen.closed, [target], reqs, connections=c, field="order_id", on_start=on_start)
+    load = await asyncio.to_thread(gen.closed, targets, reqs, connections=c, field="order_id", on_start=on_start)
     check(load, "throughput")
     t0 = min(w for _, w, _, _ in load.sends)
     last = await watcher.wait_paid([v.encode() for *_, v in load.sends if v], timeout=600)
@@ -96,10 +103,10 @@ async def throughput(
 
 
 async def latency(
-    gen: LoadGen, target: Target, reqs: list[bytes], watcher: Watcher, rate: float, c: int
+    gen: LoadGen, targets: list[Target], reqs: list[bytes], watcher: Watcher, rate: float, c: int
 ) -> tuple[list[float], list[float], dict[str, float], LoadResult]:
     """Open loop at ``rate``: (send times, OrderPaid read times, median per hop in ms, the load)."""
-    load = await asyncio.to_thread(gen.open_loop, [target], reqs, rate=rate, connections=c, field="order_id")
+    load = await asyncio.to_thread(gen.open_loop, targets, reqs, rate=rate, connections=c, field="order_id")
     check(load, "latency")
     ids = [(v.encode(), w) for _, w, _, v in sorted(load.sends) if v]
     await watcher.wait_paid([o for o, _ in ids], timeout=120)
@@ -218,6 +225,8 @@ class Saga:
     hops: dict[str, float] | None = None
     open_load: LoadResult | None = None
     reader_cpu_s: float = 0.0  # this process during the open-loop run
+    instances: int = 1  # processes per service
+    services: dict[str, list[str]] | None = None  # per service its processes' names
 
 
 async def create_product(url: str) -> str:
@@ -235,18 +244,22 @@ async def create_product(url: str) -> str:
 async def saga(
     procs: dict[str, ServiceProcess], infra: Infra, namespace: str, n: int, c: int, rate: float, seconds: float
 ) -> Saga:
-    out = Saga()
+    out = Saga(instances=len(instances_of(procs, "order")))
+    out.services = {s: [p.name for p in instances_of(procs, s)] for s in SERVICES}
     watcher = Watcher(infra.kafka_bootstrap_servers, namespace, infra.kafka_auth())
     await watcher.start()
     product = await create_product(procs["order"].url)
-    target = Target("127.0.0.1", procs["order"].port)
+    targets = [Target("127.0.0.1", p.port) for p in instances_of(procs, "order")]  # connections dealt over them
     # every request encoded (and every buyer's token signed) now, before any clock starts
     warm, reqs = order_requests(product, 0, 200), order_requests(product, 0, n)
     open_reqs = order_requests(product, 10_000_000, int(rate * seconds))
     pids = {name: p.pid for name, p in procs.items()}
     own = (infra.kafka_pid, infra.postgres_pid)
     with LoadGen(LOADGEN_PROCESSES) as gen:
-        await throughput(gen, target, warm, watcher, c)  # warm-up (connections, caches, pools)
+        await throughput(gen, targets, warm, watcher, c)  # warm-up (connections, caches, pools)
+        groups = await wait_groups(infra.kafka_bootstrap_servers, namespace, out.instances, infra.kafka_auth())
+        split = sorted({"+".join(map(str, parts)) for parts in groups.values()})
+        print(f"({len(groups)} consumer groups stable, {out.instances} members each; partitions per member {split})")
         before = await idle_cpu(pids, own)
         snap: dict[str, Any] = {}
 
@@ -254,23 +267,23 @@ async def saga(
             snap["cpu"], snap["t"] = cpu_seconds(pids, own), time.monotonic()
 
         print(f"(throughput run: {n} orders, pids {pids}, kafka {infra.kafka_bootstrap_servers})", flush=True)
-        out.tput, out.http_rate, out.load = await throughput(gen, target, reqs, watcher, c, on_start)
+        out.tput, out.http_rate, out.load = await throughput(gen, targets, reqs, watcher, c, on_start)
         out.cpu = (snap["cpu"], cpu_seconds(pids, own))
         out.elapsed = time.monotonic() - snap["t"]
         out.idle = (before, await idle_cpu(pids, own))  # the queues drained; a warmed-up broker
         me = time.process_time()
-        sent, recv, out.hops, out.open_load = await latency(gen, target, open_reqs, watcher, rate, c)
+        sent, recv, out.hops, out.open_load = await latency(gen, targets, open_reqs, watcher, rate, c)
         out.reader_cpu_s = time.process_time() - me
         out.sent, out.recv = tuple(sent), tuple(recv)
     await watcher.stop()
     return out
 
 
-async def run(n: int, c: int, rate: float, seconds: float) -> None:
+async def run(n: int, c: int, rate: float, seconds: float, instances: int = 1) -> None:
     with infrastructure() as infra:
         namespace = "bench" + uuid.uuid4().hex[:6]
         log_dir = Path(".liveshop") / "bench-logs" / namespace
-        procs = start_services(infra.env(), namespace, log_dir, infra=infra)
+        procs = start_services(infra.env(), namespace, log_dir, infra=infra, instances=instances)
         try:
             wait_ready(procs)
             res = await saga(procs, infra, namespace, n, c, rate, seconds)
@@ -283,12 +296,13 @@ async def run(n: int, c: int, rate: float, seconds: float) -> None:
 
 def print_results(res: Saga, n: int, c: int, rate: float, seconds: float, raw_pg: float, raw_lat: list[float]) -> None:
     assert res.load is not None and res.open_load is not None and res.hops is not None
-    print(f"\ncheckout saga, 4 services as processes + Kafka + PostgreSQL on this machine; N={n}, C={c}")
+    each = "" if res.instances == 1 else f" × {res.instances} instances"
+    print(f"\ncheckout saga, 4 services{each} as processes + Kafka + PostgreSQL on this machine; N={n}, C={c}")
     report(
         "sustained orders/s, placed → OrderPaid", res.tput, "orders/s", "raw asyncpg insert+select (1 tx/order)", raw_pg
     )
     print(f"{'  (HTTP POST /orders accepted)':<48} {res.http_rate:>12,.0f} orders/s")
-    print_cpu(res.cpu, n, res.idle, res.elapsed, res.load)
+    print_cpu(res.cpu, n, res.idle, res.elapsed, res.load, res.services)
     sent, recv = list(res.sent), list(res.recv)
     lat = [(b - a) * 1000 for a, b in zip(sent, recv, strict=True)]
     p50, p99, worst = percentiles(lat)
@@ -314,8 +328,17 @@ def print_results(res: Saga, n: int, c: int, rate: float, seconds: float, raw_pg
         print(f"  {name:<58} {ms:>8.1f} ms")
 
 
-if __name__ == "__main__":
-    args = [float(a) for a in sys.argv[1:]]
+def main(argv: list[str]) -> None:
+    ap = argparse.ArgumentParser(description="checkout saga end to end (see the module doc)")
+    ap.add_argument("nums", nargs="*", type=float, metavar="N C R D", help="orders, connections, rate/s, seconds")
+    ap.add_argument("--instances", type=int, default=1, help="processes per service (default 1)")
+    args = ap.parse_args(argv)
+    if len(args.nums) > 4 or args.instances < 1:
+        ap.error("at most four numbers N C R D, and --instances of at least 1")
     defaults = [3000, 64, 100, 20]
-    n, c, rate, seconds = (args + defaults[len(args) :])[:4]
-    asyncio.run(run(int(n), int(c), rate, seconds))
+    n, c, rate, seconds = (args.nums + defaults[len(args.nums) :])[:4]
+    asyncio.run(run(int(n), int(c), rate, seconds, args.instances))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

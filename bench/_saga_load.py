@@ -263,11 +263,12 @@ def print_cpu(
     per = {k: (cpu1[k] - cpu0[k]) / n * 1000 for k in cpu0}
     marginal = {k: per[k] - after[k] * t / n * 1000 for k in cpu0}
     system = [k for k in cpu0 if k != READER]
+    summed = {rows[-1]: (service, rows) for service, rows in (services or {}).items() if len(rows) > 1}
     for name in system:
         print(f"    {name:<40} {per[name]:>9.2f} {before[name] * 1000:>11.1f} {after[name] * 1000:>10.1f} {marginal[name]:>9.2f}")  # fmt: skip
-    for service, rows in (services or {}).items():
-        if len(rows) > 1:
-            label = f"{service} ({len(rows)} processes summed)"
+        if name in summed:  # the service's last process: the sum of its processes under it
+            service, rows = summed[name]
+            label = f"  {service}: {len(rows)} processes summed"
             b, a = sum(before[k] for k in rows) * 1000, sum(after[k] for k in rows) * 1000
             print(f"    {label:<40} {sum(per[k] for k in rows):>9.2f} {b:>11.1f} {a:>10.1f} {sum(marginal[k] for k in rows):>9.2f}")  # fmt: skip
     total, total_m = sum(per[k] for k in system), sum(marginal[k] for k in system)

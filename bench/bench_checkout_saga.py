@@ -259,7 +259,8 @@ async def saga(
         await throughput(gen, targets, warm, watcher, c)  # warm-up (connections, caches, pools)
         groups = await wait_groups(infra.kafka_bootstrap_servers, namespace, out.instances, infra.kafka_auth())
         split = sorted({"+".join(map(str, parts)) for parts in groups.values()})
-        print(f"({len(groups)} consumer groups stable, {out.instances} members each; partitions per member {split})")
+        who = f"{out.instances} members each" if out.instances > 1 else "1 member each"
+        print(f"({len(groups)} consumer groups stable, {who}; partitions per member {split})")
         before = await idle_cpu(pids, own)
         snap: dict[str, Any] = {}
 

@@ -47,6 +47,10 @@ class ServiceSettings(BaseSettings):
     #: bench/README.md "Checkout saga: where the CPU goes" measures the trade.
     consumer_fetch_min_bytes: int = Field(default=1, ge=1)
     consumer_fetch_max_wait_ms: int = Field(default=500, ge=0)
+    #: How long one poll of a consumer group waits for records when none are buffered (aiokafka
+    #: ``getmany(timeout_ms)``): records that arrive meanwhile are returned at once, so this bounds
+    #: only how often an idle consumer wakes up, not the latency (``subscriber.subscribe``).
+    consumer_poll_timeout_ms: int = Field(default=200, ge=1)
     #: Outbox relay: rows per batch and the polling fallback when no NOTIFY arrives.
     outbox_batch_size: int = 500
     outbox_poll_interval_s: float = 1.0

@@ -77,6 +77,8 @@ class Watcher:
         self.kafka = aiokafka_kwargs(auth)
         self.topics = [t.qualified(namespace) for t in (ORDER, PRICING, PAYMENTS)]
         self.seen: dict[bytes, list[bytes | None]] = {}
+        #: per order and type: the record's Kafka timestamp (ms, CreateTime: the relay's send)
+        self.stamps: dict[bytes, list[int]] = {}
         self.recv: dict[bytes, float] = {}
         self.waiting: set[bytes] = set()
         self.all_paid = asyncio.Event()
@@ -119,6 +121,10 @@ class Watcher:
                         times = seen[r.key] = [None] * len(TYPES)
                     if times[slot] is None:
                         times[slot] = next(v for k, v in r.headers if k == "ce_time")
+                        stamps = self.stamps.get(r.key)
+                        if stamps is None:
+                            stamps = self.stamps[r.key] = [0] * len(TYPES)
+                        stamps[slot] = r.timestamp
                     if slot == _PAID and r.key not in recv:
                         recv[r.key] = now
                         if self.waiting:
@@ -141,6 +147,10 @@ class Watcher:
         raw = self.seen[order_id][TYPES.index(event_type)]
         assert raw is not None, (order_id, event_type)
         return datetime.fromisoformat(raw.decode()).timestamp()
+
+    def sent_time(self, order_id: bytes, event_type: str) -> float:
+        """When the relay handed the event to its producer (the record's CreateTime), in seconds."""
+        return self.stamps[order_id][TYPES.index(event_type)] / 1000
 
     async def stop(self) -> None:
         if self.task is not None:

@@ -186,6 +186,9 @@ def start(data_dir: Path, *, port: int | None = None, heap: str = "768m", timeou
                 "share.coordinator.state.topic.replication.factor=1",
                 "share.coordinator.state.topic.min.isr=1",
                 "group.initial.rebalance.delay.ms=0",
+                # offset commits: Kafka 4's group coordinator holds each write up to 5 ms to batch it
+                # (7.4 ms per commit here, 2.2 ms without); every consumed batch waits for its commit
+                "group.coordinator.append.linger.ms=0",
                 "log.flush.interval.messages=9223372036854775807",
                 "num.network.threads=2",
                 "num.io.threads=4",
@@ -363,6 +366,7 @@ def _cluster_node_props(
             f"share.coordinator.state.topic.min.isr={min_isr}",
             "unclean.leader.election.enable=false",
             "group.initial.rebalance.delay.ms=0",
+            "group.coordinator.append.linger.ms=0",  # as the single broker: no 5 ms hold per offset commit
             "num.network.threads=2",
             "num.io.threads=2",
             "",

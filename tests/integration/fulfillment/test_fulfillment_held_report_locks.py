@@ -22,25 +22,17 @@ import pytest
 
 from liveshop.fulfillment.adapters.reports import PgReports
 from liveshop.fulfillment.domain.reports import OrderFacts
-from liveshop.shared import db, migrations
 from liveshop.shared.devstack.resolver import Infra
 from liveshop.shared.tx import transaction
+from tests.integration.pools import migrated_pool
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 async def pool(infra: Infra, namespace: str) -> AsyncIterator[tuple[asyncpg.Pool[Any], str]]:
-    schema = f"{namespace}_fulfillment"
-    p = await db.create_pool(infra.database_url, schema, min_size=1, max_size=4)
-    await migrations.apply(p, schema, ["liveshop.shared.sql", "liveshop.fulfillment.migrations"])
-    try:
-        yield p, schema
-    finally:
-        await p.close()
-        admin = await asyncpg.connect(infra.database_url)
-        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await admin.close()
+    async with migrated_pool(infra, namespace, "fulfillment") as got:
+        yield got
 
 
 async def held_report(pool: asyncpg.Pool[Any], order_id: str, request_id: str) -> None:

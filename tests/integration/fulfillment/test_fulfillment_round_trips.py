@@ -14,9 +14,9 @@ from liveshop.fulfillment.adapters.reports import PgReports
 from liveshop.fulfillment.domain.reports import OrderFacts, ReportPolicy
 from liveshop.fulfillment.domain.tracks import TrackStatus
 from liveshop.fulfillment.service_layer.handlers import reports
-from liveshop.shared import db, migrations
 from liveshop.shared.devstack.resolver import Infra
 from liveshop.shared.tx import transaction
+from tests.integration.pools import migrated_pool
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 POLICY = ReportPolicy(clock_skew=timedelta(minutes=5), hold_for=timedelta(minutes=10))
@@ -40,16 +40,8 @@ class Counting:
 
 @pytest.fixture
 async def pool(infra: Infra, namespace: str) -> AsyncIterator[tuple[asyncpg.Pool[Any], str]]:
-    schema = f"{namespace}_fulfillment"
-    p = await db.create_pool(infra.database_url, schema, min_size=1, max_size=4)
-    await migrations.apply(p, schema, ["liveshop.shared.sql", "liveshop.fulfillment.migrations"])
-    try:
-        yield p, schema
-    finally:
-        await p.close()
-        admin = await asyncpg.connect(infra.database_url)
-        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await admin.close()
+    async with migrated_pool(infra, namespace, "fulfillment") as got:
+        yield got
 
 
 async def test_order_paid_then_cancelled_reads_the_order_as_load_does_with_one_lock_each(

@@ -18,10 +18,10 @@ from liveshop.order.adapters.unit_of_work import PgUnitOfWork
 from liveshop.order.domain import Channel, ChannelKind, Order, OrderLine, PaymentMethod, ProductType
 from liveshop.order.domain.messages import ServiceMessage, display_time
 from liveshop.order.service_layer.handlers.common import commit_order, lock_orders
-from liveshop.shared import db, migrations
 from liveshop.shared.db import Connection
 from liveshop.shared.devstack.resolver import Infra
 from liveshop.shared.tx import transaction
+from tests.integration.pools import migrated_pool
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 _MESSAGE_COLS = "buyer_id, order_id, status, title, body, occurred_at, dedup_key, kind"
@@ -29,16 +29,8 @@ _MESSAGE_COLS = "buyer_id, order_id, status, title, body, occurred_at, dedup_key
 
 @pytest.fixture
 async def pool(infra: Infra, namespace: str) -> AsyncIterator[tuple[asyncpg.Pool[Any], str]]:
-    schema = f"{namespace}_order"
-    p = await db.create_pool(infra.database_url, schema, min_size=1, max_size=4)
-    await migrations.apply(p, schema, ["liveshop.shared.sql", "liveshop.order.migrations"])
-    try:
-        yield p, schema
-    finally:
-        await p.close()
-        admin = await asyncpg.connect(infra.database_url)
-        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await admin.close()
+    async with migrated_pool(infra, namespace, "order") as got:
+        yield got
 
 
 class Counting:

@@ -20,24 +20,16 @@ import asyncpg
 import pytest
 
 from liveshop.order.adapters.orders import PgOrders
-from liveshop.shared import db, migrations
 from liveshop.shared.devstack.resolver import Infra
+from tests.integration.pools import migrated_pool
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 async def pool(infra: Infra, namespace: str) -> AsyncIterator[asyncpg.Pool[Any]]:
-    schema = f"{namespace}_order"
-    p = await db.create_pool(infra.database_url, schema, min_size=1, max_size=4)
-    await migrations.apply(p, schema, ["liveshop.shared.sql", "liveshop.order.migrations"])
-    try:
+    async with migrated_pool(infra, namespace, "order") as (p, _):
         yield p
-    finally:
-        await p.close()
-        admin = await asyncpg.connect(infra.database_url)
-        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await admin.close()
 
 
 async def shipped_order(pool: asyncpg.Pool[Any], order_id: str) -> None:

@@ -19,7 +19,6 @@ import pytest
 from liveshop.contracts.common import FundingSplit, OrderStatus, PaymentMethod
 from liveshop.contracts.events.budget import BudgetHoldRequested, BudgetReleaseRequested, RedEnvelopeRedeemed
 from liveshop.contracts.events.order import OrderCancelled, OrderPaymentRequested
-from liveshop.shared import db, migrations
 from liveshop.shared.devstack.resolver import Infra
 from liveshop.shared.tx import transaction
 from liveshop.wallet.adapters import views
@@ -30,6 +29,7 @@ from liveshop.wallet.domain.model import InstrumentBehaviour, TopUpChannel, chan
 from liveshop.wallet.service_layer import commands
 from liveshop.wallet.service_layer.handlers import budgets, common, payments, top_ups
 from liveshop.wallet.service_layer.unit_of_work import UnitOfWork
+from tests.integration.pools import migrated_pool
 
 WORKERS = 8
 ROUNDS = 6
@@ -44,16 +44,8 @@ BUYERS = {
 
 @pytest.fixture
 async def pool(infra: Infra, namespace: str) -> AsyncIterator[tuple[asyncpg.Pool[Any], str]]:
-    schema = f"{namespace}_wallet"
-    p = await db.create_pool(infra.database_url, schema, min_size=1, max_size=WORKERS + 2)
-    await migrations.apply(p, schema, ["liveshop.shared.sql", "liveshop.wallet.migrations"])
-    try:
-        yield p, schema
-    finally:
-        await p.close()
-        admin = await asyncpg.connect(infra.database_url)
-        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await admin.close()
+    async with migrated_pool(infra, namespace, "wallet", max_size=WORKERS + 2) as got:
+        yield got
 
 
 Op = Callable[[UnitOfWork, datetime], Awaitable[Any]]

@@ -21,13 +21,13 @@ import pytest
 
 from liveshop.contracts.common import FundingSplit, OrderStatus, PaymentMethod
 from liveshop.contracts.events.order import OrderCancelled, OrderPaymentRequested
-from liveshop.shared import db, migrations
 from liveshop.shared.devstack.resolver import Infra
 from liveshop.shared.tx import transaction
 from liveshop.wallet.adapters.repository import PgUnitOfWork
 from liveshop.wallet.domain.model import InstrumentBehaviour, PaymentStatus
 from liveshop.wallet.service_layer.handlers import payments
 from liveshop.wallet.service_layer.unit_of_work import UnitOfWork
+from tests.integration.pools import migrated_pool
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 PAY_BY = T0 + timedelta(minutes=1)
@@ -38,16 +38,8 @@ Op = Callable[[UnitOfWork], Awaitable[Any]]
 
 @pytest.fixture
 async def pool(infra: Infra, namespace: str) -> AsyncIterator[tuple[asyncpg.Pool[Any], str]]:
-    schema = f"{namespace}_wallet"
-    p = await db.create_pool(infra.database_url, schema, min_size=1, max_size=4)
-    await migrations.apply(p, schema, ["liveshop.shared.sql", "liveshop.wallet.migrations"])
-    try:
-        yield p, schema
-    finally:
-        await p.close()
-        admin = await asyncpg.connect(infra.database_url)
-        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await admin.close()
+    async with migrated_pool(infra, namespace, "wallet") as got:
+        yield got
 
 
 async def _in_tx(pool: asyncpg.Pool[Any], schema: str, op: Op) -> None:

@@ -4,7 +4,6 @@ entries are exactly what validation made: same fields, same JSON, same refusals,
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,15 +14,8 @@ from liveshop.contracts import base, codec
 from liveshop.contracts.events.journal import InputJournaled, JournaledRecord, MadeUpValue
 from liveshop.shared import journal, journal_entries
 
-
-@dataclass
-class Rec:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    headers: list[tuple[str, bytes]]
-    value: bytes | None
+#: A consumed record's fields, as the consumer hands them to the journal.
+Rec = journal.ReplayRecord
 
 
 def _validated(records: list[Rec], ns: str) -> list[JournaledRecord]:

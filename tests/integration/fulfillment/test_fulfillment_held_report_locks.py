@@ -24,7 +24,7 @@ from liveshop.fulfillment.adapters.reports import PgReports
 from liveshop.fulfillment.domain.reports import OrderFacts
 from liveshop.shared.devstack.resolver import Infra
 from liveshop.shared.tx import transaction
-from tests.integration.pools import migrated_pool
+from tests.integration.pools import migrated_pool, waiting_for_a_lock
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
@@ -58,17 +58,6 @@ async def held_report(pool: asyncpg.Pool[Any], order_id: str, request_id: str) -
     )
 
 
-async def waiting_for_a_lock(pool: asyncpg.Pool[Any], pid: int, task: asyncio.Task[Any]) -> None:
-    async with pool.acquire() as conn:
-        for _ in range(2_000):
-            if task.done():
-                pytest.fail(f"the job did not wait for the transaction holding the order: {task.result()!r}")
-            if await conn.fetchval("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid):
-                return
-            await asyncio.sleep(0.005)  # polling PostgreSQL for the condition
-    pytest.fail(f"backend {pid} never waited for a lock")
-
-
 async def test_the_held_report_job_waits_for_the_order_s_transaction_instead_of_skipping_its_reports(
     pool: tuple[asyncpg.Pool[Any], str],
 ) -> None:
@@ -97,7 +86,9 @@ async def test_the_held_report_job_waits_for_the_order_s_transaction_instead_of_
     await holding.wait()
     due = asyncio.create_task(job())
     try:
-        await waiting_for_a_lock(p, await pid, due)
+        await waiting_for_a_lock(
+            p, await pid, due, finished_early="the job did not wait for the transaction holding the order"
+        )
     finally:
         commit.set()  # (on a failure too: the pool closes only when both transactions ended)
         await paid

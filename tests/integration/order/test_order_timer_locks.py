@@ -21,7 +21,7 @@ import pytest
 
 from liveshop.order.adapters.orders import PgOrders
 from liveshop.shared.devstack.resolver import Infra
-from tests.integration.pools import migrated_pool
+from tests.integration.pools import migrated_pool, waiting_for_a_lock
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
@@ -42,17 +42,6 @@ async def shipped_order(pool: asyncpg.Pool[Any], order_id: str) -> None:
         T0,
         T0 + timedelta(minutes=30),
     )
-
-
-async def waiting_for_a_lock(pool: asyncpg.Pool[Any], pid: int, task: asyncio.Task[Any]) -> None:
-    async with pool.acquire() as conn:
-        for _ in range(2_000):
-            if task.done():
-                pytest.fail(f"the timer did not wait for the delivery in flight: {task.result()!r}")
-            if await conn.fetchval("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid):
-                return
-            await asyncio.sleep(0.005)  # polling PostgreSQL for the condition
-    pytest.fail(f"backend {pid} never waited for a lock")
 
 
 async def test_the_auto_complete_timer_waits_for_a_late_delivery_in_flight_and_sees_it(
@@ -76,7 +65,9 @@ async def test_the_auto_complete_timer_waits_for_a_late_delivery_in_flight_and_s
                 return [o.id for o in due]
 
         task = asyncio.create_task(run_timer())
-        await waiting_for_a_lock(pool, timer.get_server_pid(), task)
+        await waiting_for_a_lock(
+            pool, timer.get_server_pid(), task, finished_early="the timer did not wait for the delivery in flight"
+        )
         await tx.commit()
         assert await task == ["o1"], "the timer ran after the delivery committed, and saw it"
     finally:

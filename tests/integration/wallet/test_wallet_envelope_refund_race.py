@@ -38,7 +38,7 @@ from liveshop.wallet.domain.model import (
 from liveshop.wallet.service_layer import commands
 from liveshop.wallet.service_layer.handlers import budgets, payments, top_ups
 from liveshop.wallet.service_layer.unit_of_work import UnitOfWork
-from tests.integration.pools import migrated_pool
+from tests.integration.pools import migrated_pool, waiting_for_a_lock
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 ENVELOPE = 500
@@ -121,20 +121,6 @@ def _refund(uow: UnitOfWork) -> Awaitable[Any]:
     return payments.cancel_order(uow, ev, T0 + timedelta(seconds=1))
 
 
-async def _waiting_for_a_lock(pool: asyncpg.Pool[Any], pid: int, task: asyncio.Task[None]) -> None:
-    """Until backend ``pid`` waits for a lock (row or advisory); fails if its task ended first."""
-    async with pool.acquire() as conn:
-        for _ in range(2_000):
-            if task.done():
-                task.result()
-                pytest.fail("the second transaction finished while the first was still open")
-            waiting = await conn.fetchval("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid)
-            if waiting:
-                return
-            await asyncio.sleep(0.005)  # polling PostgreSQL for the condition
-    pytest.fail(f"backend {pid} never waited for a lock")
-
-
 async def _interleave(pool: asyncpg.Pool[Any], schema: str, first: Op, second: Op) -> None:
     """``first`` runs and stays uncommitted; ``second`` starts and blocks; then ``first`` commits."""
     ran, commit = asyncio.Event(), asyncio.Event()
@@ -153,7 +139,9 @@ async def _interleave(pool: asyncpg.Pool[Any], schema: str, first: Op, second: O
     holder = asyncio.create_task(_in_tx(pool, schema, hold_open))
     await ran.wait()
     waiter = asyncio.create_task(blocked())
-    await _waiting_for_a_lock(pool, await pid, waiter)
+    await waiting_for_a_lock(
+        pool, await pid, waiter, finished_early="the second transaction finished while the first was still open"
+    )
     commit.set()
     await holder
     await waiter

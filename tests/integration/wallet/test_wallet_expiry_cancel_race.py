@@ -27,7 +27,7 @@ from liveshop.wallet.adapters.repository import PgUnitOfWork
 from liveshop.wallet.domain.model import InstrumentBehaviour, PaymentStatus
 from liveshop.wallet.service_layer.handlers import payments
 from liveshop.wallet.service_layer.unit_of_work import UnitOfWork
-from tests.integration.pools import migrated_pool
+from tests.integration.pools import migrated_pool, waiting_for_a_lock
 
 T0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 PAY_BY = T0 + timedelta(minutes=1)
@@ -76,18 +76,6 @@ async def _cancel(uow: UnitOfWork) -> None:
     await payments.cancel_order(uow, ev, CANCEL_AT)
 
 
-async def _waiting_for_a_lock(pool: asyncpg.Pool[Any], pid: int, task: asyncio.Task[None]) -> None:
-    async with pool.acquire() as conn:
-        for _ in range(2_000):
-            if task.done():
-                task.result()
-                pytest.fail("the cancellation finished while the expiry job's transaction was still open")
-            if await conn.fetchval("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid):
-                return
-            await asyncio.sleep(0.005)  # polling PostgreSQL for the condition
-    pytest.fail(f"backend {pid} never waited for a lock")
-
-
 async def test_a_cancellation_waiting_for_the_expiry_job_keeps_what_the_job_wrote(
     pool: tuple[asyncpg.Pool[Any], str],
 ) -> None:
@@ -110,7 +98,12 @@ async def test_a_cancellation_waiting_for_the_expiry_job_keeps_what_the_job_wrot
     await ran.wait()
     cancel = asyncio.create_task(cancellation())
     try:
-        await _waiting_for_a_lock(p, await pid, cancel)
+        await waiting_for_a_lock(
+            p,
+            await pid,
+            cancel,
+            finished_early="the cancellation finished while the expiry job's transaction was still open",
+        )
     finally:
         commit.set()
         await job
